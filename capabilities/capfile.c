@@ -29,19 +29,24 @@ static int parse_limit(const ob_json_doc *doc, const cJSON *v, const limit_def *
 {
         double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
         double scaled = d->fractional ? x * 1000.0 : x;
-        int64_t *slot = (int64_t *)((char *)limits + d->off);
+        int64_t *slot = (int64_t *)((char *)limits + d->off), rounded;
 
-        if (!cJSON_IsNumber(v) || !(scaled >= 1.0) || fabs(scaled - nearbyint(scaled)) > 1e-6)
-                return ob_json_error(
-                    err, doc, v, false, EINVAL,
-                    d->fractional ? "limits.%s: expected a positive number (at most 3 decimals)"
-                                  : "limits.%s: expected a positive integer",
-                    d->key);
-        if (nearbyint(scaled) > (double)d->max)
-                return ob_json_error(err, doc, v, false, ERANGE, "limits.%s: at most %g", d->key,
+        if (!cJSON_IsNumber(v) || !(scaled >= 1.0))
+                goto bad;
+        if (scaled > (double)d->max + 0.5)
+                return ob_json_error(err, doc, v, false, ERANGE, "limits.%s: at most %.15g", d->key,
                                      d->fractional ? (double)d->max / 1000.0 : (double)d->max);
-        *slot = (int64_t)nearbyint(scaled);
+        rounded = (int64_t)(scaled + 0.5);
+        if (fabs(scaled - (double)rounded) > 1e-6)
+                goto bad;
+        *slot = rounded;
         return 0;
+bad:
+        return ob_json_error(err, doc, v, false, EINVAL,
+                             d->fractional
+                                 ? "limits.%s: expected a positive number (at most 3 decimals)"
+                                 : "limits.%s: expected a positive integer",
+                             d->key);
 }
 
 static int parse_limits(const ob_json_doc *doc, const cJSON *obj, ob_limits *limits, ob_error *err)
