@@ -1,15 +1,357 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Placeholder until the runner lands (issue 3). */
+/* `omnibase sandbox run` and `omnibase gc`: argument parsing over
+ * ob_sandbox_run() and ob_sandbox_gc(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <omnibase/policy.h>
+#include <omnibase/sandbox.h>
+
 #include "cli/commands.h"
+
+typedef struct run_args {
+        const char *caps_file, *policy_file, *principal, *registry, *profile, *events;
+        const char *script;
+        char **script_args, **command;
+        ob_limits limits;
+        bool json, dry_run, verbose;
+        FILE *events_out;
+} run_args;
+
+static const char run_usage[] =
+    "usage: omnibase sandbox run SCRIPT [ARGS...] [OPTIONS]\n"
+    "       omnibase sandbox run [OPTIONS] -- CMD [ARGS...]\n"
+    "\n"
+    "  --capabilities FILE      capability file (or:)\n"
+    "  --policy FILE --principal UUID   compile a Cedar JSON policy set\n"
+    "  --registry DIR --principal UUID  DIR/<uuid>.cedar.json\n"
+    "  --profile NAME           python-minimal (scripts), shell (commands), or a .json path\n"
+    "  --timeout S  --memory MB  --cpus N  --pids N  --tmpfs MB  --output KB\n"
+    "                           lower a limit of the capability set\n"
+    "  --json                   print one result object; capture output\n"
+    "  --dry-run                print the plan, run nothing\n"
+    "  --events FILE|-          write SandboxStart/SandboxExit/... as JSON lines\n"
+    "  -v, --verbose            print each mount and why grant paths were (not) mounted\n"
+    "\n"
+    "Exit: the workload's status; 124 timeout; 125 omnibase failed or bad input\n"
+    "(nothing ran); 126 capability violation; 137 killed by a resource limit.\n";
+
+/* A positive integer flag value; cpus accepts a decimal (milli-CPUs). */
+static int parse_limit(const char *flag, const char *v, bool decimal, int64_t *ret)
+{
+        char *end;
+        errno = 0;
+        if (decimal) {
+                double d = strtod(v, &end);
+                if (errno || end == v || *end || !(d > 0) || d > 1e6) {
+                        ob_cli_error("%s: expected a positive number, got \"%s\"", flag, v);
+                        return -EINVAL;
+                }
+                *ret = (int64_t)(d * 1000 + 0.5);
+                return 0;
+        }
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n <= 0) {
+                ob_cli_error("%s: expected a positive integer, got \"%s\"", flag, v);
+                return -EINVAL;
+        }
+        *ret = n;
+        return 0;
+}
+
+static int take_value(int argc, char **argv, int *i, const char *name, const char **ret)
+{
+        const char *a = argv[*i];
+        size_t n = strlen(name);
+
+        if (strncmp(a, name, n) == 0 && a[n] == '=') {
+                *ret = a + n + 1;
+                return 1;
+        }
+        if (strcmp(a, name) != 0)
+                return 0;
+        if (*i + 1 >= argc) {
+                ob_cli_error("%s needs a value", name);
+                return -EINVAL;
+        }
+        *ret = argv[++*i];
+        return 1;
+}
+
+static int parse_option(int argc, char **argv, int *i, run_args *a)
+{
+        static const struct {
+                const char *name;
+                size_t off;
+        } strs[] = {
+            {"--capabilities", offsetof(run_args, caps_file)},
+            {"--policy", offsetof(run_args, policy_file)},
+            {"--principal", offsetof(run_args, principal)},
+            {"--registry", offsetof(run_args, registry)},
+            {"--profile", offsetof(run_args, profile)},
+            {"--events", offsetof(run_args, events)},
+        };
+        static const struct {
+                const char *name;
+                size_t off;
+                bool decimal;
+        } lims[] = {
+            {"--timeout", offsetof(ob_limits, timeout_s), false},
+            {"--memory", offsetof(ob_limits, memory_mb), false},
+            {"--cpus", offsetof(ob_limits, cpus_milli), true},
+            {"--pids", offsetof(ob_limits, pids), false},
+            {"--tmpfs", offsetof(ob_limits, tmpfs_mb), false},
+            {"--output", offsetof(ob_limits, output_kb), false},
+        };
+        const char *v;
+        int r;
+
+        for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+                r = take_value(argc, argv, i, strs[k].name, &v);
+                if (r != 0) {
+                        if (r > 0)
+                                *(const char **)((char *)a + strs[k].off) = v;
+                        return r < 0 ? r : 0;
+                }
+        }
+        for (size_t k = 0; k < sizeof(lims) / sizeof(lims[0]); k++) {
+                r = take_value(argc, argv, i, lims[k].name, &v);
+                if (r != 0)
+                        return r < 0 ? r
+                                     : parse_limit(lims[k].name, v, lims[k].decimal,
+                                                   (int64_t *)((char *)&a->limits + lims[k].off));
+        }
+        if (strcmp(argv[*i], "--json") == 0)
+                a->json = true;
+        else if (strcmp(argv[*i], "--dry-run") == 0)
+                a->dry_run = true;
+        else if (strcmp(argv[*i], "-v") == 0 || strcmp(argv[*i], "--verbose") == 0)
+                a->verbose = true;
+        else {
+                ob_cli_error("sandbox run: unknown option \"%s\" (try --help)", argv[*i]);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* 1 on --help, 0 when parsed, -EINVAL after printing one line. */
+static int parse_run_args(int argc, char **argv, run_args *a)
+{
+        int n_pos = 0;
+
+        a->script_args = calloc((size_t)argc + 1, sizeof(char *));
+        if (!a->script_args) {
+                ob_cli_error("out of memory");
+                return -ENOMEM;
+        }
+        for (int i = 1; i < argc; i++) {
+                const char *s = argv[i];
+                if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)
+                        return 1;
+                if (strcmp(s, "--") == 0) {
+                        a->command = argv + i + 1;
+                        argv[i] = NULL; /* ends the script's arguments */
+                        break;
+                }
+                if (s[0] == '-' && s[1]) {
+                        if (parse_option(argc, argv, &i, a) < 0)
+                                return -EINVAL;
+                        continue;
+                }
+                if (n_pos++ == 0)
+                        a->script = s;
+                else /* later positionals are the script's arguments */
+                        a->script_args[n_pos - 2] = argv[i];
+        }
+        if (!a->script == !a->command || (a->command && !a->command[0])) {
+                ob_cli_error("sandbox run: give a SCRIPT or -- CMD ARGS... (try --help)");
+                return -EINVAL;
+        }
+        if (!!a->caps_file + !!a->policy_file + !!a->registry != 1 ||
+            (!a->caps_file && !a->principal)) {
+                ob_cli_error("sandbox run: give --capabilities FILE, or --policy FILE or "
+                             "--registry DIR with --principal UUID");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int load_caps(const run_args *a, ob_capset **ret)
+{
+        ob_error err = {0};
+        const char *file = a->caps_file;
+        ob_policy_set *set = NULL;
+        char *path = NULL;
+        int r;
+
+        if (a->caps_file) {
+                r = ob_capset_load(a->caps_file, ret, &err);
+        } else {
+                file = a->policy_file;
+                if (a->registry) {
+                        r = ob_policy_registry_path(a->registry, a->principal, &path);
+                        if (r < 0) {
+                                ob_cli_error("--registry: invalid principal \"%s\"", a->principal);
+                                return r;
+                        }
+                        file = path;
+                }
+                r = ob_policy_load(file, &set, &err);
+                if (r >= 0)
+                        r = ob_policy_compile(set, a->principal, ret, &err);
+                ob_policy_set_free(set);
+        }
+        if (r < 0) {
+                if (err.line)
+                        ob_cli_error("%s:%u:%u: %s", file, err.line, err.column, err.message);
+                else
+                        ob_cli_error("%s: %s", file, err.message[0] ? err.message : strerror(-r));
+        }
+        free(path);
+        return r;
+}
+
+static void print_line(const char *line, void *userdata)
+{
+        FILE *f = userdata;
+        fprintf(f, "%s\n", line);
+        fflush(f);
+}
+
+static void print_verbose(const char *line, void *userdata)
+{
+        fprintf(stderr, "omnibase: %s\n", line);
+}
+
+static int open_events(run_args *a)
+{
+        int fd;
+
+        if (!a->events)
+                return 0;
+        if (strcmp(a->events, "-") == 0) {
+                a->events_out = stdout;
+                return 0;
+        }
+        fd = open(a->events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0 || !(a->events_out = fdopen(fd, "a"))) {
+                ob_cli_error("%s: %s", a->events, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return -errno;
+        }
+        return 0;
+}
+
+static int report(const run_args *a, const ob_sandbox_result *res)
+{
+        char *json = NULL;
+
+        if (a->dry_run) {
+                fputs(res->plan_json, stdout);
+                fputc('\n', stdout);
+                return 0;
+        }
+        if (a->json) {
+                if (ob_sandbox_result_to_json(res, &json) < 0) {
+                        ob_cli_error("cannot format the result");
+                        return OB_EXIT_FAILURE;
+                }
+                fputs(json, stdout);
+                free(json);
+        } else if (res->status == OB_SANDBOX_TIMEOUT) {
+                ob_cli_error("sandbox %s: wall-clock timeout, killed", res->sandbox_id);
+        } else if (res->status == OB_SANDBOX_LIMIT_EXCEEDED) {
+                ob_cli_error("sandbox %s: %s limit exceeded, killed", res->sandbox_id, res->limit);
+        } else if (res->status == OB_SANDBOX_ERROR) {
+                ob_cli_error("sandbox %s: %s", res->sandbox_id, res->message);
+        }
+        return res->exit_code;
+}
 
 int ob_cmd_sandbox(int argc, char **argv)
 {
-        ob_cli_error("sandbox: not built yet");
-        return OB_EXIT_FAILURE;
+        run_args a = {.limits = ob_limits_unset()};
+        ob_sandbox_options opts;
+        ob_sandbox_result res = {0};
+        ob_capset *caps = NULL;
+        ob_error err = {0};
+        int r, code;
+
+        if (argc < 2 || strcmp(argv[1], "run") != 0) {
+                if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+                        fputs(run_usage, stdout);
+                        return 0;
+                }
+                ob_cli_error("sandbox: expected \"run\" (try 'omnibase sandbox --help')");
+                return OB_EXIT_FAILURE;
+        }
+        r = parse_run_args(argc - 1, argv + 1, &a);
+        if (r != 0) {
+                if (r > 0)
+                        fputs(run_usage, stdout);
+                free(a.script_args);
+                return r > 0 ? 0 : OB_EXIT_FAILURE;
+        }
+        if (load_caps(&a, &caps) < 0 || open_events(&a) < 0) {
+                ob_capset_free(caps);
+                free(a.script_args);
+                return OB_EXIT_FAILURE;
+        }
+        ob_sandbox_options_init(&opts);
+        opts.caps = caps;
+        opts.profile = a.profile;
+        opts.script = a.script;
+        opts.script_args = (const char *const *)a.script_args;
+        opts.argv = (const char *const *)a.command;
+        opts.limits = a.limits;
+        opts.capture = a.json;
+        opts.dry_run = a.dry_run;
+        opts.handle_signals = true;
+        opts.on_event = a.events_out ? print_line : NULL;
+        opts.on_verbose = a.verbose || a.dry_run ? print_verbose : NULL;
+        opts.userdata = a.events_out;
+        fflush(stdout);
+        r = ob_sandbox_run(&opts, &res, &err);
+        if (r < 0) {
+                ob_cli_error("%s", err.message);
+                code = OB_EXIT_FAILURE;
+        } else {
+                code = report(&a, &res);
+        }
+        ob_sandbox_result_done(&res);
+        if (a.events_out && a.events_out != stdout)
+                fclose(a.events_out);
+        ob_capset_free(caps);
+        free(a.script_args);
+        return code;
 }
 
 int ob_cmd_gc(int argc, char **argv)
 {
-        ob_cli_error("gc: not built yet");
-        return OB_EXIT_FAILURE;
+        ob_error err = {0};
+        unsigned removed = 0;
+
+        if (argc > 1) {
+                if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+                        puts("usage: omnibase gc\n\nRemoves the runsc containers, cgroups and "
+                             "state directories that runs whose runner was killed left behind.\n"
+                             "Safe while other sandboxes run.");
+                        return 0;
+                }
+                ob_cli_error("gc: unexpected argument \"%s\"", argv[1]);
+                return OB_EXIT_FAILURE;
+        }
+        if (ob_sandbox_gc(NULL, NULL, &removed, &err) < 0) {
+                ob_cli_error("%s", err.message);
+                return OB_EXIT_FAILURE;
+        }
+        printf("gc: removed %u run%s\n", removed, removed == 1 ? "" : "s");
+        return 0;
 }

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sandbox runner: runs a script or a command under gVisor (runsc) with a
+ * capability set. The rootfs view holds only the profile's system paths, the
+ * script and what the FILE_* grants match; memory, CPU, pids, wall time and
+ * output are limited. docs/runner.md describes the plan in full. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <omnibase/capabilities.h>
+#include <omnibase/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bounds on what one run handles. */
+#define OB_SANDBOX_MAX_ARGS      256
+#define OB_SANDBOX_MAX_MOUNTS    512
+#define OB_SANDBOX_MAX_OUTPUT_KB (64 * 1024)
+
+typedef enum ob_sandbox_status {
+        OB_SANDBOX_OK,             /* the workload ran and exited (any exit code) */
+        OB_SANDBOX_VIOLATION,      /* a capability was denied during the run */
+        OB_SANDBOX_TIMEOUT,        /* wall-clock timeout: killed, exit 124 */
+        OB_SANDBOX_LIMIT_EXCEEDED, /* memory or output limit: killed, exit 137 */
+        OB_SANDBOX_ERROR,          /* omnibase failed after the sandbox started */
+} ob_sandbox_status;
+
+/* "ok", "violation", "timeout", "limit_exceeded", "error". */
+OB_EXPORT const char *ob_sandbox_status_to_string(ob_sandbox_status status);
+
+/* Receives one line (no newline) at a time: a JSON event, or a verbose
+ * message about the plan. The pointer is valid during the call only. */
+typedef void (*ob_sandbox_line_fn)(const char *line, void *userdata);
+
+/* What to run and how. Zero-initialise with ob_sandbox_options_init(). */
+typedef struct ob_sandbox_options {
+        const ob_capset *caps;   /* required: grants, denials, limits, principal */
+        const char *profile;     /* profile name or path to a .json; NULL: "python-minimal"
+                                    for a script, "shell" for a command */
+        const char *script;      /* host path of a script, run by the profile's interpreter */
+        const char *const *argv; /* or a command (NULL-terminated) when script is NULL */
+        const char *const *script_args; /* extra arguments after the script (may be NULL) */
+        ob_limits limits;               /* overrides: only downward from caps' limits */
+        const char *state_dir;          /* NULL: $OMNIBASE_STATE_DIR or the built-in default */
+        const char *runsc;              /* runsc binary; NULL: $OMNIBASE_RUNSC or "runsc" on PATH */
+        bool capture;                   /* true: capture stdout/stderr into the result only;
+                                           false: also pass them live to stdout_fd/stderr_fd */
+        int stdout_fd, stderr_fd;       /* pass-through targets (default 1 and 2) */
+        bool dry_run;                   /* plan only: fill result->plan_json, run nothing */
+        bool handle_signals;            /* block SIGINT/SIGTERM/SIGHUP during the run and
+                                           stop the sandbox when one arrives */
+        ob_sandbox_line_fn on_event;    /* SandboxStart, SandboxExit, ... as JSON lines */
+        ob_sandbox_line_fn on_verbose;  /* each mount and why each grant path was (not) mounted */
+        void *userdata;
+} ob_sandbox_options;
+
+typedef struct ob_sandbox_usage {
+        int64_t max_rss_kb; /* peak memory of the sandbox's cgroup, KiB */
+        int64_t cpu_ms;     /* CPU time of the sandbox's cgroup */
+        int64_t wall_ms;    /* wall time from launch to exit */
+} ob_sandbox_usage;
+
+typedef struct ob_sandbox_result {
+        ob_sandbox_status status;
+        int exit_code;    /* what `omnibase sandbox run` exits with */
+        char *stdout_buf; /* captured output (NUL-terminated, at most output_kb) */
+        size_t stdout_len;
+        char *stderr_buf;
+        size_t stderr_len;
+        bool stdout_truncated;
+        bool stderr_truncated;
+        const char *limit; /* on OB_SANDBOX_LIMIT_EXCEEDED: "memory" or "output" */
+        ob_sandbox_usage usage;
+        char sandbox_id[40];
+        char *plan_json;   /* on dry_run: the plan (capabilities, mounts, limits, config) */
+        char message[256]; /* on OB_SANDBOX_ERROR: what went wrong */
+} ob_sandbox_result;
+
+/* Defaults: no caps, no profile, capture off, fds 1 and 2, limits unset. */
+OB_EXPORT void ob_sandbox_options_init(ob_sandbox_options *opts);
+
+/* Runs the sandbox to completion and cleans up everything it made (state
+ * directory, runsc container, cgroups), on every path. Returns 0 with
+ * *ret_result filled when the sandbox ran (or the plan was made, on
+ * dry_run); -errno with *err filled when nothing ran (bad input, missing
+ * script, upward limit override, runsc failed to start...). Free the result
+ * with ob_sandbox_result_done(). */
+OB_EXPORT int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result,
+                             ob_error *err);
+
+/* Frees what a result holds; accepts a zeroed result. */
+OB_EXPORT void ob_sandbox_result_done(ob_sandbox_result *result);
+
+/* The --json result object (one line, trailing newline); *ret malloc'd. */
+OB_EXPORT int ob_sandbox_result_to_json(const ob_sandbox_result *result, char **ret);
+
+/* Removes what runs whose runner died left behind under state_dir (NULL:
+ * the default): stops their runsc containers and removes their cgroups and
+ * directories. Runs whose runner is alive are left alone, so this is safe
+ * while other sandboxes run. *ret_removed (may be NULL) counts runs removed. */
+OB_EXPORT int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *ret_removed,
+                            ob_error *err);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Starting runsc and supervising it: one process, no threads; poll() over the
+ * output pipes, a pidfd for the child and a signalfd for SIGINT/SIGTERM/
+ * SIGHUP; the wall-clock deadline is poll's timeout. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "runner/runner.h"
+
+#define KILL_GRACE_MS 5000
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+        return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* In the child: stdio, a clean signal state, no inherited fds, then exec. */
+static _Noreturn void exec_child(const char *runsc, const char *const *argv, int out, int err)
+{
+        sigset_t none;
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int s = 1; s < NSIG; s++)
+                if (s != SIGKILL && s != SIGSTOP)
+                        signal(s, SIG_DFL);
+        (void)setsid();
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out >= 0 ? out : devnull, 1) < 0 ||
+            dup2(err >= 0 ? err : devnull, 2) < 0)
+                _exit(127);
+        (void)syscall(SYS_close_range, 3, ~0U, 0);
+        execvp(runsc, (char *const *)argv);
+        _exit(127);
+}
+
+static int spawn(const char *runsc, const char *const *argv, int out, int err, pid_t *ret)
+{
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                exec_child(runsc, argv, out, err);
+        *ret = pid;
+        return 0;
+}
+
+int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
+{
+        const char *argv[16];
+        size_t n = 0;
+        pid_t pid;
+        int64_t end = now_ms() + timeout_ms;
+        int status, r;
+
+        argv[n++] = runsc;
+        for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        r = spawn(runsc, argv, -1, -1, &pid);
+        if (r < 0)
+                return r;
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                if (w < 0 && errno != EINTR)
+                        return negative_errno();
+                if (now_ms() > end) {
+                        kill(pid, SIGKILL);
+                        (void)waitpid(pid, &status, 0);
+                        return -ETIMEDOUT;
+                }
+                nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+        }
+}
+
+typedef struct stream {
+        int fd;      /* read end; -1 at EOF */
+        int pass_fd; /* live copy, -1 when capturing only */
+        char *buf;
+        size_t len, cap;
+        bool truncated;
+} stream;
+
+/* Reads what is there; returns true when the cap was passed. */
+static bool drain(stream *s, size_t cap)
+{
+        char chunk[65536];
+        ssize_t n = read(s->fd, chunk, sizeof(chunk));
+
+        if (n <= 0) {
+                if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                        close(s->fd);
+                        s->fd = -1;
+                }
+                return false;
+        }
+        size_t keep = s->len < cap ? cap - s->len : 0;
+        if ((size_t)n < keep)
+                keep = (size_t)n;
+        if (keep) {
+                memcpy(s->buf + s->len, chunk, keep);
+                s->len += keep;
+                s->buf[s->len] = '\0';
+                if (s->pass_fd >= 0) {
+                        size_t off = 0;
+                        while (off < keep) {
+                                ssize_t w = write(s->pass_fd, chunk + off, keep - off);
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w <= 0)
+                                        break;
+                                off += (size_t)w;
+                        }
+                }
+        }
+        if ((size_t)n > keep && !s->truncated) {
+                s->truncated = true;
+                return true;
+        }
+        return false;
+}
+
+typedef struct supervisor {
+        const ob_launch *l;
+        pid_t pid;
+        int pidfd, sigfd;
+        stream s[2];
+        bool exited, kill_sent;
+        int64_t kill_at; /* when the sandbox was told to die, for the grace */
+        int status;
+} supervisor;
+
+static void stop_sandbox(supervisor *sv)
+{
+        const char *args[] = {"--root", sv->l->runsc_root, "kill", "--all", sv->l->id, "KILL",
+                              NULL};
+        if (sv->kill_sent)
+                return;
+        sv->kill_sent = true;
+        sv->kill_at = now_ms();
+        if (ob_runsc_call(sv->l->runsc, args, 5000) != 0)
+                kill(sv->pid, SIGKILL); /* no container yet or runsc stuck */
+}
+
+static int poll_timeout(supervisor *sv, int64_t deadline)
+{
+        int64_t now = now_ms(), t;
+
+        if (sv->kill_sent)
+                t = sv->kill_at + KILL_GRACE_MS - now;
+        else
+                t = deadline - now;
+        return t < 0 ? 0 : (int)(t > 1000 ? 1000 : t);
+}
+
+/* One poll round; returns false when there is nothing left to wait for. */
+static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
+{
+        struct pollfd p[4] = {{.fd = sv->s[0].fd, .events = POLLIN},
+                              {.fd = sv->s[1].fd, .events = POLLIN},
+                              {.fd = sv->exited ? -1 : sv->pidfd, .events = POLLIN},
+                              {.fd = sv->sigfd, .events = POLLIN}};
+        int n;
+
+        if (sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0)
+                return false;
+        n = poll(p, 4, poll_timeout(sv, deadline));
+        if (n < 0 && errno != EINTR)
+                return false;
+        for (int i = 0; i < 2; i++)
+                if (n > 0 && p[i].revents && sv->s[i].fd >= 0 &&
+                    drain(&sv->s[i], sv->l->output_cap)) {
+                        res->output_exceeded = true;
+                        stop_sandbox(sv);
+                }
+        if (n > 0 && p[3].revents) {
+                struct signalfd_siginfo si;
+                if (read(sv->sigfd, &si, sizeof(si)) == sizeof(si) && !res->signal) {
+                        res->signal = (int)si.ssi_signo;
+                        stop_sandbox(sv);
+                }
+        }
+        if (!sv->exited && waitpid(sv->pid, &sv->status, WNOHANG) == sv->pid)
+                sv->exited = true;
+        if (!sv->kill_sent && sv->l->timeout_ms > 0 && now_ms() >= deadline) {
+                res->timed_out = true;
+                stop_sandbox(sv);
+        }
+        if (sv->kill_sent && now_ms() > sv->kill_at + KILL_GRACE_MS) {
+                if (!sv->exited) {
+                        kill(sv->pid, SIGKILL);
+                        (void)waitpid(sv->pid, &sv->status, 0);
+                        sv->exited = true;
+                }
+                /* grandchildren may hold the pipes: stop reading */
+                for (int i = 0; i < 2; i++)
+                        if (sv->s[i].fd >= 0) {
+                                close(sv->s[i].fd);
+                                sv->s[i].fd = -1;
+                        }
+        }
+        return true;
+}
+
+static int start(supervisor *sv, const ob_launch *l, ob_error *err)
+{
+        int out[2] = {-1, -1}, errp[2] = {-1, -1}, r;
+        const char *argv[] = {
+            l->runsc, "--root",    l->runsc_root, "--network=none", "--platform=ptrace",
+            "--log",  l->log_path, "run",         "--bundle",       l->bundle,
+            l->id,    NULL};
+
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+                r = negative_errno();
+                closep(&out[0]);
+                closep(&out[1]);
+                return ob_error_set(err, 0, 0, r, "pipe: %s", strerror(-r));
+        }
+        for (int i = 0; i < 2; i++) {
+                stream *s = &sv->s[i];
+                s->fd = i == 0 ? out[0] : errp[0];
+                s->pass_fd = l->capture ? -1 : (i == 0 ? l->stdout_fd : l->stderr_fd);
+                s->buf = malloc(l->output_cap + 1);
+                if (!s->buf)
+                        r = -ENOMEM;
+                else
+                        s->buf[0] = '\0';
+        }
+        r = sv->s[0].buf && sv->s[1].buf ? spawn(l->runsc, argv, out[1], errp[1], &sv->pid)
+                                         : -ENOMEM;
+        close(out[1]);
+        close(errp[1]);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "cannot start %s: %s", l->runsc, strerror(-r));
+        sv->pidfd = pidfd_open_(sv->pid);
+        return 0;
+}
+
+int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err)
+{
+        supervisor sv = {
+            .l = l, .pid = -1, .pidfd = -1, .sigfd = -1, .s = {{.fd = -1}, {.fd = -1}}};
+        ob_launch_result res = {0};
+        int64_t t0 = now_ms(), deadline = t0 + l->timeout_ms;
+        int r;
+
+        sv.sigfd = l->sigfd;
+        r = start(&sv, l, err);
+        if (r >= 0)
+                while (step(&sv, deadline, &res))
+                        ;
+        if (r >= 0 && !sv.exited) {
+                kill(sv.pid, SIGKILL);
+                (void)waitpid(sv.pid, &sv.status, 0);
+        }
+        for (int i = 0; i < 2; i++)
+                closep(&sv.s[i].fd);
+        closep(&sv.pidfd);
+        if (r < 0) {
+                free(sv.s[0].buf);
+                free(sv.s[1].buf);
+                return r;
+        }
+        res.wait_status = sv.status;
+        res.out = sv.s[0].buf;
+        res.out_len = sv.s[0].len;
+        res.out_truncated = sv.s[0].truncated;
+        res.err = sv.s[1].buf;
+        res.err_len = sv.s[1].len;
+        res.err_truncated = sv.s[1].truncated;
+        res.wall_ms = now_ms() - t0;
+        *ret = res;
+        return 0;
+}
+
+void ob_launch_result_done(ob_launch_result *r)
+{
+        free(r->out);
+        free(r->err);
+        r->out = r->err = NULL;
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The mount mask: every path visible inside the sandbox is an explicit bind
+ * mount. Grants are expanded here, at launch, against the host as it is. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runner/runner.h"
+
+static void plan_log(ob_mount_plan *plan, const char *fmt, ...) _printf_(2, 3);
+static void plan_log(ob_mount_plan *plan, const char *fmt, ...)
+{
+        char line[PATH_MAX * 2 + 256];
+        va_list ap;
+
+        if (!plan->log)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        plan->log(line, plan->userdata);
+}
+
+void ob_mount_plan_done(ob_mount_plan *plan)
+{
+        for (size_t i = 0; i < plan->n; i++) {
+                free(plan->v[i].source);
+                free(plan->v[i].destination);
+                free(plan->v[i].why);
+        }
+        free(plan->v);
+        plan->v = NULL;
+        plan->n = 0;
+}
+
+/* Reserved destinations: runsc provides them, or the runner does. */
+static bool reserved_destination(const char *dest)
+{
+        static const char *const reserved[] = {"/proc", "/dev", "/sys", OB_SCRIPT_DIR};
+        if (streq(dest, "/") || streq(dest, "/tmp"))
+                return true;
+        for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
+                size_t n = strlen(reserved[i]);
+                if (strncmp(dest, reserved[i], n) == 0 && (dest[n] == '\0' || dest[n] == '/'))
+                        return true;
+        }
+        return false;
+}
+
+int ob_mount_plan_add(ob_mount_plan *plan, const char *source, const char *destination,
+                      bool writable, bool is_dir, const char *why)
+{
+        ob_mount *m, *nv;
+
+        for (size_t i = 0; i < plan->n; i++)
+                if (streq(plan->v[i].destination, destination)) {
+                        plan->v[i].writable |= writable;
+                        return 0;
+                }
+        if (plan->n >= OB_SANDBOX_MAX_MOUNTS)
+                return -E2BIG;
+        nv = realloc(plan->v, (plan->n + 1) * sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        plan->v = nv;
+        m = &plan->v[plan->n];
+        *m = (ob_mount){.writable = writable, .is_dir = is_dir};
+        m->source = strdup(source);
+        m->destination = strdup(destination);
+        m->why = strdup(why);
+        plan->n++;
+        if (!m->source || !m->destination || !m->why)
+                return -ENOMEM;
+        return 0;
+}
+
+int ob_mount_plan_add_profile(ob_mount_plan *plan, const ob_profile *profile)
+{
+        for (size_t i = 0; i < profile->n_paths; i++) {
+                const char *p = profile->paths[i];
+                char real[PATH_MAX];
+                struct stat st;
+                int r;
+
+                if (!realpath(p, real) || stat(real, &st) < 0) {
+                        plan_log(plan, "profile %s: %s does not exist on this host, skipped",
+                                 profile->name, p);
+                        continue;
+                }
+                r = ob_mount_plan_add(plan, real, p, false, S_ISDIR(st.st_mode), "profile");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int ob_pattern_literal_prefix(const char *pattern, char **ret, bool *ret_wild)
+{
+        size_t n = strlen(pattern), j = 0;
+        char *out = malloc(n + 1);
+        bool wild = false;
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (pattern[i] == '\\' && pattern[i + 1] == '*') {
+                        out[j++] = '*';
+                        i++;
+                } else if (pattern[i] == '*') {
+                        wild = true;
+                        break;
+                } else {
+                        out[j++] = pattern[i];
+                }
+        }
+        out[j] = '\0';
+        *ret = out;
+        *ret_wild = wild;
+        return 0;
+}
+
+typedef struct grant_ctx {
+        ob_mount_plan *plan;
+        const ob_capset *caps;
+        const ob_capability *grant;
+        bool writable;
+        char why[PATH_MAX + 96];
+        const char *prefix; /* literal prefix of the grant's pattern */
+        unsigned entries;
+} grant_ctx;
+
+/* Can something under dir still match a pattern with this literal prefix? */
+static bool may_match_under(const char *prefix, const char *dir)
+{
+        size_t dl = strlen(dir), pl = strlen(prefix);
+        if (pl <= dl)
+                return strncmp(dir, prefix, pl) == 0;
+        return strncmp(prefix, dir, dl) == 0 && prefix[dl] == '/';
+}
+
+/* Is the host path (lexical and resolved) allowed for this grant's kind,
+ * with no denial matching it? */
+static bool allowed_here(grant_ctx *g, const char *path)
+{
+        ob_decision d;
+        if (ob_capset_check(g->caps, g->grant->kind, path, &d) < 0)
+                return false;
+        return d.allowed;
+}
+
+/* Could some denial of this kind match a path under dir? */
+static bool denial_under(grant_ctx *g, const char *dir)
+{
+        size_t n = ob_capset_count(g->caps, true), dl = strlen(dir);
+
+        for (size_t i = 0; i < n; i++) {
+                const ob_capability *d = ob_capset_get(g->caps, true, i);
+                _cleanup_free_ char *prefix = NULL;
+                bool wild;
+                if (d->kind != g->grant->kind ||
+                    ob_pattern_literal_prefix(d->target, &prefix, &wild) < 0)
+                        return true;
+                /* the denial reaches under dir, or dir lies under the denial's prefix */
+                if (strncmp(prefix, dir, dl) == 0 && (prefix[dl] == '/' || prefix[dl] == '\0'))
+                        return true;
+                if (strncmp(dir, prefix, strlen(prefix)) == 0 && wild)
+                        return true;
+        }
+        return false;
+}
+
+/* Mounts path when it and its host resolution are allowed by the grant. */
+static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
+{
+        char real[PATH_MAX];
+        struct stat st;
+
+        if (!realpath(path, real) || stat(real, &st) < 0) {
+                plan_log(g->plan, "%s: %s does not exist, not mounted", g->why, path);
+                return 0;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_free_ char *slash = NULL;
+                if (asprintf(&slash, "%s/", real) < 0)
+                        return -ENOMEM;
+                if (!whole_dir_ok || !ob_pattern_match(g->grant->target, slash) ||
+                    !allowed_here(g, slash) || denial_under(g, real))
+                        return 1; /* descend instead */
+        } else if (!S_ISREG(st.st_mode)) {
+                plan_log(g->plan, "%s: %s is not a regular file or directory, not mounted", g->why,
+                         path);
+                return 0;
+        }
+        if (!streq(real, path) &&
+            (!ob_pattern_match(g->grant->target, real) || !allowed_here(g, real))) {
+                plan_log(g->plan, "%s: %s resolves to %s, outside the grant: not mounted", g->why,
+                         path, real);
+                return 0;
+        }
+        if (!allowed_here(g, path)) {
+                plan_log(g->plan, "%s: %s is denied, not mounted", g->why, path);
+                return 0;
+        }
+        if (reserved_destination(path)) {
+                plan_log(g->plan, "%s: %s is reserved inside the sandbox, not mounted", g->why,
+                         path);
+                return 0;
+        }
+        plan_log(g->plan, "%s: mount %s%s%s (%s)", g->why, path, streq(real, path) ? "" : " -> ",
+                 streq(real, path) ? "" : real, g->writable ? "rw" : "ro");
+        return ob_mount_plan_add(g->plan, real, path, g->writable, S_ISDIR(st.st_mode), g->why);
+}
+
+static int walk(grant_ctx *g, const char *dir, unsigned depth)
+{
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (depth > OB_WALK_MAX_DEPTH) {
+                plan_log(g->plan, "%s: %s is deeper than %d levels, not searched", g->why, dir,
+                         OB_WALK_MAX_DEPTH);
+                return 0;
+        }
+        d = opendir(dir);
+        if (!d)
+                return 0;
+        while (r >= 0 && (de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (++g->entries > OB_WALK_MAX_ENTRIES) {
+                        plan_log(g->plan, "%s: more than %d entries searched, stopped", g->why,
+                                 OB_WALK_MAX_ENTRIES);
+                        r = -E2BIG;
+                        break;
+                }
+                if (asprintf(&path, "%s/%s", streq(dir, "/") ? "" : dir, de->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (lstat(path, &st) < 0)
+                        continue;
+                if (ob_pattern_match(g->grant->target, path))
+                        r = consider(g, path, true);
+                else
+                        r = S_ISDIR(st.st_mode) ? 1 : 0;
+                if (r == 1 && S_ISDIR(st.st_mode) && may_match_under(g->prefix, path))
+                        r = walk(g, path, depth + 1);
+        }
+        closedir(d);
+        return r == -E2BIG ? 0 : r;
+}
+
+static int expand_grant(grant_ctx *g)
+{
+        _cleanup_free_ char *prefix = NULL, *dir = NULL;
+        const char *target = g->grant->target;
+        size_t tl = strlen(target);
+        bool wild;
+        int r;
+
+        r = ob_pattern_literal_prefix(target, &prefix, &wild);
+        if (r < 0)
+                return r;
+        g->prefix = prefix;
+        if (prefix[0] != '/') {
+                plan_log(g->plan, "%s: not an absolute path pattern, not mounted", g->why);
+                return 0;
+        }
+        if (!wild) {
+                r = consider(g, prefix, true);
+                return r == 1 ? walk(g, prefix, 0) : r;
+        }
+        /* "/dir/<star>" with nothing else wild: the directory itself */
+        if (tl >= 2 && streq(target + tl - 2, "/*") && strlen(prefix) == tl - 1) {
+                prefix[tl - 2] = '\0';
+                r = consider(g, prefix[0] ? prefix : "/", true);
+                return r == 1 ? walk(g, prefix[0] ? prefix : "/", 0) : r;
+        }
+        /* other wildcards: walk the directory part of the literal prefix */
+        dir = strdup(prefix);
+        if (!dir)
+                return -ENOMEM;
+        *(strrchr(dir, '/') + 1) = '\0';
+        if (strlen(dir) > 1)
+                dir[strlen(dir) - 1] = '\0';
+        plan_log(g->plan, "%s: searching %s", g->why, dir);
+        return walk(g, dir, 0);
+}
+
+int ob_mount_plan_add_grants(ob_mount_plan *plan, const ob_capset *caps)
+{
+        size_t n = ob_capset_count(caps, false);
+
+        for (size_t i = 0; i < n; i++) {
+                const ob_capability *c = ob_capset_get(caps, false, i);
+                grant_ctx g = {.plan = plan, .caps = caps, .grant = c};
+                int r;
+
+                if (c->kind == OB_CAP_NETWORK_CONNECT) {
+                        plan_log(plan,
+                                 "NETWORK_CONNECT %s: network grants are not enforced yet; "
+                                 "the sandbox has no network",
+                                 c->target);
+                        continue;
+                }
+                g.writable = c->kind == OB_CAP_FILE_WRITE;
+                snprintf(g.why, sizeof(g.why), "%s %s%s%s%s", ob_cap_kind_to_string(c->kind),
+                         c->target, c->policy_id ? " (policy " : "",
+                         c->policy_id ? c->policy_id : "", c->policy_id ? ")" : "");
+                r = expand_grant(&g);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int cmp_mount(const void *a, const void *b)
+{
+        const ob_mount *x = a, *y = b;
+        return strcmp(x->destination, y->destination);
+}
+
+void ob_mount_plan_sort(ob_mount_plan *plan)
+{
+        /* strcmp order puts "/a" before "/a/b"; '/' sorts before letters but
+         * after some punctuation, which does not matter for parent-first */
+        if (plan->n > 1)
+                qsort(plan->v, plan->n, sizeof(*plan->v), cmp_mount);
+}

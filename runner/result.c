@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The --json result object and the --dry-run plan. */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "runner/runner.h"
+
+const char *ob_sandbox_status_to_string(ob_sandbox_status status)
+{
+        static const char *const names[] = {"ok", "violation", "timeout", "limit_exceeded",
+                                            "error"};
+        if ((unsigned)status >= ARRAY_SIZE(names))
+                return "error";
+        return names[status];
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+        size_t len;
+        uint32_t cp;
+
+        if (s[0] < 0x80)
+                return s[0] ? 1 : 0;
+        if ((s[0] & 0xe0) == 0xc0)
+                len = 2, cp = s[0] & 0x1f;
+        else if ((s[0] & 0xf0) == 0xe0)
+                len = 3, cp = s[0] & 0x0f;
+        else if ((s[0] & 0xf8) == 0xf0)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (len > n)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return len;
+}
+
+/* A copy of buf[0..len) that is valid UTF-8 without NULs (each bad byte
+ * becomes U+FFFD), for JSON. *ret malloc'd. */
+int ob_utf8_sanitize(const char *buf, size_t len, char **ret)
+{
+        char *out = malloc(len * 3 + 1), *o = out;
+        const unsigned char *s = (const unsigned char *)buf;
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < len;) {
+                size_t l = utf8_len(s + i, len - i);
+                if (l == 0) {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                } else {
+                        memcpy(o, s + i, l);
+                        o += l;
+                        i += l;
+                }
+        }
+        *o = '\0';
+        *ret = out;
+        return 0;
+}
+
+static bool add_text(cJSON *obj, const char *key, const char *buf, size_t len)
+{
+        _cleanup_free_ char *clean = NULL;
+        if (ob_utf8_sanitize(buf ? buf : "", buf ? len : 0, &clean) < 0)
+                return false;
+        return cJSON_AddStringToObject(obj, key, clean) != NULL;
+}
+
+int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
+{
+        cJSON *o = cJSON_CreateObject(), *u;
+        char *text;
+        bool ok;
+
+        if (!o)
+                return -ENOMEM;
+        ok = cJSON_AddStringToObject(o, "status", ob_sandbox_status_to_string(r->status)) &&
+             cJSON_AddNumberToObject(o, "exit_code", r->exit_code) &&
+             cJSON_AddStringToObject(o, "sandbox_id", r->sandbox_id) &&
+             add_text(o, "stdout", r->stdout_buf, r->stdout_len) &&
+             add_text(o, "stderr", r->stderr_buf, r->stderr_len) &&
+             cJSON_AddBoolToObject(o, "stdout_truncated", r->stdout_truncated) &&
+             cJSON_AddBoolToObject(o, "stderr_truncated", r->stderr_truncated) &&
+             (r->limit ? cJSON_AddStringToObject(o, "limit", r->limit)
+                       : cJSON_AddNullToObject(o, "limit")) &&
+             (u = cJSON_AddObjectToObject(o, "usage")) &&
+             cJSON_AddNumberToObject(u, "max_rss_kb", (double)r->usage.max_rss_kb) &&
+             cJSON_AddNumberToObject(u, "cpu_ms", (double)r->usage.cpu_ms) &&
+             cJSON_AddNumberToObject(u, "wall_ms", (double)r->usage.wall_ms) &&
+             cJSON_AddArrayToObject(o, "violations") &&
+             (r->message[0] ? add_text(o, "error", r->message, strlen(r->message))
+                            : cJSON_AddNullToObject(o, "error") != NULL);
+        text = ok ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (!text)
+                return -ENOMEM;
+        *ret = realloc(text, strlen(text) + 2);
+        if (!*ret) {
+                free(text);
+                return -ENOMEM;
+        }
+        strcat(*ret, "\n");
+        return 0;
+}
+
+void ob_sandbox_result_done(ob_sandbox_result *r)
+{
+        free(r->stdout_buf);
+        free(r->stderr_buf);
+        free(r->plan_json);
+        r->stdout_buf = r->stderr_buf = r->plan_json = NULL;
+}
+
+static cJSON *limits_json(const ob_limits *l)
+{
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "memory_mb", (double)l->memory_mb);
+        cJSON_AddNumberToObject(o, "cpus", (double)l->cpus_milli / 1000.0);
+        cJSON_AddNumberToObject(o, "pids", (double)l->pids);
+        cJSON_AddNumberToObject(o, "timeout_s", (double)l->timeout_s);
+        cJSON_AddNumberToObject(o, "tmpfs_mb", (double)l->tmpfs_mb);
+        cJSON_AddNumberToObject(o, "output_kb", (double)l->output_kb);
+        return o;
+}
+
+/* The --dry-run plan: capability set, profile, argv, limits, mounts, config. */
+int ob_plan_to_json(const ob_run_plan *plan, const ob_capset *caps, cJSON *config, char **ret)
+{
+        cJSON *o = cJSON_CreateObject(), *mounts, *argv;
+        _cleanup_free_ char *caps_text = NULL;
+        char *text;
+
+        if (!o || ob_capset_to_json(caps, &caps_text) < 0) {
+                cJSON_Delete(o);
+                return -ENOMEM;
+        }
+        cJSON_AddStringToObject(o, "sandbox_id", plan->id);
+        cJSON_AddItemToObject(o, "capabilities", cJSON_Parse(caps_text));
+        cJSON_AddStringToObject(o, "profile", plan->profile->name);
+        argv = cJSON_AddArrayToObject(o, "argv");
+        for (size_t i = 0; argv && plan->argv[i]; i++)
+                cJSON_AddItemToArray(argv, cJSON_CreateString(plan->argv[i]));
+        cJSON_AddItemToObject(o, "limits", limits_json(&plan->limits));
+        mounts = cJSON_AddArrayToObject(o, "mounts");
+        for (size_t i = 0; mounts && i < plan->mounts.n; i++) {
+                const ob_mount *m = &plan->mounts.v[i];
+                cJSON *mo = cJSON_CreateObject();
+                cJSON_AddStringToObject(mo, "destination", m->destination);
+                cJSON_AddStringToObject(mo, "source", m->source);
+                cJSON_AddStringToObject(mo, "mode", m->writable ? "rw" : "ro");
+                cJSON_AddStringToObject(mo, "why", m->why);
+                cJSON_AddItemToArray(mounts, mo);
+        }
+        cJSON_AddItemToObject(o, "config", cJSON_Duplicate(config, true));
+        text = cJSON_Print(o);
+        cJSON_Delete(o);
+        if (!text)
+                return -ENOMEM;
+        *ret = text;
+        return 0;
+}

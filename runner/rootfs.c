@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The empty rootfs: only mount points (made here, so that runsc never writes
+ * into the rootfs) and the profile's symlinks. Every step is relative to the
+ * rootfs fd and refuses to follow symlinks, so nothing lands outside it. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runner/runner.h"
+
+/* Opens (making it when missing) the directory rel under dirfd, one
+ * component at a time, never following a symlink. */
+static int open_dirs(int rootfd, const char *rel, int *ret)
+{
+        char buf[PATH_MAX];
+        int fd = dup(rootfd);
+        char *save = NULL, *tok;
+
+        if (fd < 0)
+                return negative_errno();
+        if (strlen(rel) >= sizeof(buf)) {
+                close(fd);
+                return -ENAMETOOLONG;
+        }
+        strcpy(buf, rel);
+        for (tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+                int next;
+                if (mkdirat(fd, tok, 0755) < 0 && errno != EEXIST) {
+                        int r = negative_errno();
+                        close(fd);
+                        return r;
+                }
+                next = openat(fd, tok, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                close(fd);
+                if (next < 0)
+                        return errno == ENOTDIR || errno == ELOOP ? -ELOOP : negative_errno();
+                fd = next;
+        }
+        *ret = fd;
+        return 0;
+}
+
+/* Splits "/a/b/c" into the parent "a/b" (in buf) and the name "c". */
+static int split(const char *path, char *buf, size_t size, const char **ret_name)
+{
+        const char *slash = strrchr(path, '/');
+        size_t n;
+
+        if (!slash || !slash[1])
+                return -EINVAL;
+        n = (size_t)(slash - path);
+        if (n >= size)
+                return -ENAMETOOLONG;
+        memcpy(buf, path, n);
+        buf[n] = '\0';
+        *ret_name = slash + 1;
+        return 0;
+}
+
+static int make_mount_point(int rootfd, const ob_mount *m)
+{
+        char parent[PATH_MAX];
+        const char *name;
+        _cleanup_close_ int dfd = -1;
+        int r;
+
+        r = split(m->destination, parent, sizeof(parent), &name);
+        if (r < 0)
+                return r;
+        r = open_dirs(rootfd, parent, &dfd);
+        if (r < 0)
+                return r;
+        if (m->is_dir) {
+                if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+        } else {
+                int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (fd < 0 && errno != EISDIR)
+                        return negative_errno();
+                if (fd >= 0)
+                        close(fd);
+        }
+        return 0;
+}
+
+static int make_symlink(int rootfd, const ob_symlink *s)
+{
+        char parent[PATH_MAX];
+        const char *name;
+        _cleanup_close_ int dfd = -1;
+        int r;
+
+        r = split(s->path, parent, sizeof(parent), &name);
+        if (r < 0)
+                return r;
+        r = open_dirs(rootfd, parent, &dfd);
+        if (r < 0)
+                return r;
+        if (symlinkat(s->target, dfd, name) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+/* Makes every mount point of the plan and the profile's symlinks. */
+int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
+                      ob_error *err)
+{
+        _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r;
+
+        if (rootfd < 0)
+                return ob_error_set(err, 0, 0, errno, "%s: %s", rootfs, strerror(errno));
+        for (size_t i = 0; i < mounts->n; i++) {
+                r = make_mount_point(rootfd, &mounts->v[i]);
+                if (r < 0)
+                        return ob_error_set(err, 0, 0, r, "cannot make mount point %s: %s",
+                                            mounts->v[i].destination, strerror(-r));
+        }
+        for (size_t i = 0; profile && i < profile->n_symlinks; i++) {
+                r = make_symlink(rootfd, &profile->symlinks[i]);
+                if (r < 0)
+                        return ob_error_set(err, 0, 0, r, "cannot make symlink %s: %s",
+                                            profile->symlinks[i].path, strerror(-r));
+        }
+        return 0;
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal interfaces of the runner: profiles, the mount plan, the OCI
+ * config, cgroups, the per-run state directory and the launch loop. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <omnibase/sandbox.h>
+
+#include "common/error.h"
+
+#define OB_RUN_ID_LEN       19 /* "ob-" + 16 hex digits */
+#define OB_CGROUP_PARENT    "omnibase"
+#define OB_CGROUP_ROOT      "/sys/fs/cgroup"
+#define OB_SCRIPT_DIR       "/omnibase"
+#define OB_SANDBOX_UID      65534
+#define OB_WALK_MAX_ENTRIES 10000
+#define OB_WALK_MAX_DEPTH   16
+
+/* ---- profiles (profile.c) ---- */
+
+typedef struct ob_symlink {
+        char *path;   /* inside the sandbox */
+        char *target; /* what the link says */
+} ob_symlink;
+
+typedef struct ob_profile {
+        char *name;
+        char *file; /* where it was loaded from */
+        char *description;
+        char **interpreter; /* NULL-terminated argv prefix for scripts */
+        char **paths;       /* read-only system paths, mounted at the same place */
+        size_t n_paths;
+        ob_symlink *symlinks;
+        size_t n_symlinks;
+} ob_profile;
+
+/* Loads a profile by name (NAME.json in $OMNIBASE_PROFILE_DIR, the source
+ * tree's profiles/, the installed profiles/) or by path (contains '/'). */
+int ob_profile_load(const char *name, ob_profile **ret, ob_error *err);
+/* Parses profile text; file names the source in messages. */
+int ob_profile_parse(const char *text, size_t len, const char *file, ob_profile **ret,
+                     ob_error *err);
+ob_profile *ob_profile_free(ob_profile *p);
+
+/* ---- the mount plan (mounts.c) ---- */
+
+typedef struct ob_mount {
+        char *source;      /* host path (resolved) */
+        char *destination; /* path inside the sandbox */
+        bool writable;
+        bool is_dir;
+        char *why; /* "profile", "script", "FILE_READ /data/x (policy p1)" */
+} ob_mount;
+
+typedef struct ob_mount_plan {
+        ob_mount *v;
+        size_t n;
+        /* verbose messages: why grant paths were or were not mounted */
+        ob_sandbox_line_fn log;
+        void *userdata;
+} ob_mount_plan;
+
+void ob_mount_plan_done(ob_mount_plan *plan);
+/* Adds one read-only or writable bind; merges with an existing one at the
+ * same destination (writable wins). */
+int ob_mount_plan_add(ob_mount_plan *plan, const char *source, const char *destination,
+                      bool writable, bool is_dir, const char *why);
+/* Adds the profile's system paths (missing ones are skipped and logged). */
+int ob_mount_plan_add_profile(ob_mount_plan *plan, const ob_profile *profile);
+/* Expands every FILE_READ/FILE_EXEC (ro) and FILE_WRITE (rw) grant of caps. */
+int ob_mount_plan_add_grants(ob_mount_plan *plan, const ob_capset *caps);
+/* Sorts by destination so that parents are mounted before children. */
+void ob_mount_plan_sort(ob_mount_plan *plan);
+/* The literal prefix of a Cedar `like` pattern (up to the first unescaped
+ * '*', with "\*" unescaped); *ret_wild is true when there was a '*'. */
+int ob_pattern_literal_prefix(const char *pattern, char **ret, bool *ret_wild);
+
+/* Makes every mount point of the plan and the profile's symlinks inside
+ * rootfs, without following symlinks (rootfs.c). */
+int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
+                      ob_error *err);
+
+/* ---- the OCI runtime config (spec.c) ---- */
+
+typedef struct ob_run_plan {
+        char id[OB_RUN_ID_LEN + 1];
+        char **argv; /* the process inside */
+        ob_mount_plan mounts;
+        ob_limits limits; /* effective */
+        const ob_profile *profile;
+} ob_run_plan;
+
+/* Host pids backstop for a sandbox whose workload may have `pids` tasks
+ * (the sentry, gofer and ptrace stubs are host tasks too). */
+int64_t ob_host_pids_limit(int64_t pids);
+/* Builds config.json for the plan; *ret is a new cJSON tree. */
+int ob_spec_build(const ob_run_plan *plan, cJSON **ret);
+
+/* ---- results (result.c) ---- */
+
+/* A valid-UTF-8, NUL-free copy of buf (bad bytes become U+FFFD). */
+int ob_utf8_sanitize(const char *buf, size_t len, char **ret);
+/* The --dry-run plan as pretty JSON; *ret malloc'd. */
+int ob_plan_to_json(const ob_run_plan *plan, const ob_capset *caps, cJSON *config, char **ret);
+
+/* ---- cgroups (cgroup.c) ---- */
+
+typedef struct ob_cgroup_stats {
+        int64_t oom_kills;     /* memory.oom_control oom_kill, -1 unknown */
+        int64_t mem_failcnt;   /* memory.failcnt */
+        int64_t mem_max_usage; /* bytes */
+        int64_t cpu_usage_ns;  /* cpuacct.usage */
+        int64_t pids_max_hits; /* pids.events max */
+} ob_cgroup_stats;
+
+/* Creates <controller>/omnibase/<id> for memory, pids, cpu, cpuacct and
+ * writes the limits (runsc leaves pre-created cgroups as they are and
+ * still moves the sandbox into them). */
+int ob_cgroup_create(const char *id, const ob_limits *limits, ob_error *err);
+/* Reads what the run used; fields it cannot read are -1. */
+void ob_cgroup_read(const char *id, ob_cgroup_stats *ret);
+/* Removes <every controller>/omnibase/<id> and, when no run is using it,
+ * the omnibase parent. Idempotent; returns the first error. */
+int ob_cgroup_remove(const char *id);
+/* Removes the shared omnibase parent of every controller when no run holds
+ * the cgroup lock and it is empty. */
+void ob_cgroup_remove_parent(void);
+/* Held shared by every run from cgroup creation to removal; taken
+ * exclusively to remove the shared parent. Returns an fd or -errno. */
+int ob_cgroup_lock(bool exclusive, bool nonblock);
+
+/* ---- per-run state (state.c) ---- */
+
+typedef struct ob_run_dir {
+        char id[OB_RUN_ID_LEN + 1];
+        char *path;       /* $STATE/runs/<id> */
+        char *bundle;     /* path/bundle */
+        char *rootfs;     /* path/bundle/rootfs */
+        char *runsc_root; /* path/runsc */
+        int lock_fd;
+        int cgroup_lock_fd;
+} ob_run_dir;
+
+/* $OMNIBASE_STATE_DIR, else the built-in default. */
+const char *ob_state_dir_default(void);
+/* Makes runs/<id>/ (0700) with bundle/rootfs and runsc/, and holds its
+ * lock for the life of the runner. */
+int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err);
+/* Everything one run leaves: runsc container, cgroups, mounts, directory.
+ * Safe to call more than once; used by the runner and by gc. */
+void ob_run_cleanup(const char *runsc, const char *run_path, const char *id);
+/* Frees the struct, releasing the locks (does not remove anything). */
+void ob_run_dir_done(ob_run_dir *run);
+/* Removes a directory tree without following symlinks or crossing mounts. */
+int ob_rm_rf(const char *path);
+/* Writes a NUL-terminated string to a new file (mode 0600). */
+int ob_write_file(const char *path, const char *text);
+
+/* ---- runsc (launch.c) ---- */
+
+/* Runs `runsc ARGS` to completion with output discarded, at most timeout_ms;
+ * returns its exit status or -errno. */
+int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms);
+
+typedef struct ob_launch {
+        const char *runsc;
+        const char *runsc_root;
+        const char *bundle;
+        const char *log_path;
+        const char *id;
+        int64_t timeout_ms;
+        size_t output_cap; /* bytes, per stream */
+        bool capture;
+        int stdout_fd, stderr_fd;
+        int sigfd; /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
+} ob_launch;
+
+typedef struct ob_launch_result {
+        int wait_status; /* of `runsc run` */
+        bool timed_out;
+        bool output_exceeded;
+        int signal;      /* SIGINT/SIGTERM/SIGHUP that stopped the run, 0 none */
+        char *out, *err; /* captured, NUL-terminated */
+        size_t out_len, err_len;
+        bool out_truncated, err_truncated;
+        int64_t wall_ms;
+} ob_launch_result;
+
+/* Starts runsc and supervises it to the end (output, timeout, signals). */
+int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err);
+void ob_launch_result_done(ob_launch_result *r);

@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ob_sandbox_run(): plan, prepare, launch, judge, clean up. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include "events/event.h"
+#include "runner/runner.h"
+
+void ob_sandbox_options_init(ob_sandbox_options *opts)
+{
+        *opts = (ob_sandbox_options){.stdout_fd = 1, .stderr_fd = 2, .limits = ob_limits_unset()};
+}
+
+typedef struct limit_desc {
+        const char *key;
+        size_t off;
+        int64_t min, max;
+} limit_desc;
+
+#define L(k, f, lo, hi)                                                                            \
+        {                                                                                          \
+                k, offsetof(ob_limits, f), lo, hi                                                  \
+        }
+static const limit_desc limit_descs[] = {
+    L("memory_mb", memory_mb, 32, 1024 * 1024),
+    L("cpus", cpus_milli, 10, 1024 * 1000),
+    L("pids", pids, 1, 1000000),
+    L("timeout_s", timeout_s, 1, 7 * 86400),
+    L("tmpfs_mb", tmpfs_mb, 1, 1024 * 1024),
+    L("output_kb", output_kb, 1, OB_SANDBOX_MAX_OUTPUT_KB),
+};
+#undef L
+
+#define LIMIT(l, d) (*(int64_t *)((char *)(l) + (d)->off))
+
+/* Overrides only lower what the capability set says (or set what it does
+ * not say); the result is checked against sane bounds. */
+static int merge_limits(const ob_limits *caps, const ob_limits *over, ob_limits *ret, ob_error *err)
+{
+        ob_limits merged = *caps;
+
+        for (size_t i = 0; i < ARRAY_SIZE(limit_descs); i++) {
+                const limit_desc *d = &limit_descs[i];
+                int64_t c = LIMIT(caps, d), o = LIMIT(over, d);
+                if (o == OB_LIMIT_UNSET)
+                        continue;
+                if (c != OB_LIMIT_UNSET && o > c)
+                        return ob_error_set(err, 0, 0, EPERM,
+                                            "limit %s: %lld is above the capability set's %lld "
+                                            "(overrides may only lower a limit)",
+                                            d->key, (long long)o, (long long)c);
+                LIMIT(&merged, d) = o;
+        }
+        merged = ob_limits_effective(&merged);
+        for (size_t i = 0; i < ARRAY_SIZE(limit_descs); i++) {
+                const limit_desc *d = &limit_descs[i];
+                int64_t v = LIMIT(&merged, d);
+                if (v < d->min || v > d->max)
+                        return ob_error_set(err, 0, 0, ERANGE,
+                                            "limit %s: %lld is outside %lld..%lld", d->key,
+                                            (long long)v, (long long)d->min, (long long)d->max);
+        }
+        *ret = merged;
+        return 0;
+}
+
+static void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+        char **nv;
+        if (*n >= OB_SANDBOX_MAX_ARGS)
+                return -E2BIG;
+        nv = realloc(*v, (*n + 2) * sizeof(char *));
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        nv[*n] = strdup(s);
+        nv[*n + 1] = NULL;
+        if (!nv[*n])
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+/* "/omnibase/script" plus the script's extension when it is a short word. */
+static void script_destination(const char *script, char *buf, size_t size)
+{
+        const char *base = strrchr(script, '/') ? strrchr(script, '/') + 1 : script;
+        const char *dot = strrchr(base, '.');
+        bool ok = dot && dot != base && strlen(dot) <= 8;
+
+        for (const char *c = dot ? dot + 1 : ""; ok && *c; c++)
+                ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                     (*c >= '0' && *c <= '9');
+        snprintf(buf, size, "%s/script%s", OB_SCRIPT_DIR, ok ? dot : "");
+}
+
+static int build_argv(const ob_sandbox_options *opts, ob_run_plan *plan, ob_error *err)
+{
+        size_t n = 0;
+        int r = 0;
+
+        if (opts->script) {
+                char real[PATH_MAX], dest[64];
+                struct stat st;
+                if (!realpath(opts->script, real) || stat(real, &st) < 0)
+                        return ob_error_set(err, 0, 0, errno, "%s: %s", opts->script,
+                                            strerror(errno));
+                if (!S_ISREG(st.st_mode))
+                        return ob_error_set(err, 0, 0, EINVAL, "%s: not a regular file",
+                                            opts->script);
+                script_destination(real, dest, sizeof(dest));
+                for (size_t i = 0; r >= 0 && plan->profile->interpreter[i]; i++)
+                        r = strv_push(&plan->argv, &n, plan->profile->interpreter[i]);
+                if (r >= 0)
+                        r = strv_push(&plan->argv, &n, dest);
+                for (size_t i = 0; r >= 0 && opts->script_args && opts->script_args[i]; i++)
+                        r = strv_push(&plan->argv, &n, opts->script_args[i]);
+                if (r >= 0)
+                        r = ob_mount_plan_add(&plan->mounts, real, dest, false, false, "script");
+        } else {
+                for (size_t i = 0; r >= 0 && opts->argv[i]; i++)
+                        r = strv_push(&plan->argv, &n, opts->argv[i]);
+        }
+        if (r == -E2BIG)
+                return ob_error_set(err, 0, 0, E2BIG, "more than %d arguments",
+                                    OB_SANDBOX_MAX_ARGS);
+        return r;
+}
+
+static void plan_done(ob_run_plan *plan, ob_profile *profile)
+{
+        strv_free(plan->argv);
+        plan->argv = NULL;
+        ob_mount_plan_done(&plan->mounts);
+        ob_profile_free(profile);
+}
+
+static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profile **ret_profile,
+                     ob_error *err)
+{
+        const char *pname = opts->profile  ? opts->profile
+                            : opts->script ? "python-minimal"
+                                           : "shell";
+        ob_profile *profile = NULL;
+        int r;
+
+        if (!opts->caps || (!opts->script == !opts->argv) || (opts->argv && !opts->argv[0]))
+                return ob_error_set(err, 0, 0, EINVAL,
+                                    "a capability set and either a script or a command are needed");
+        r = merge_limits(ob_capset_limits_const(opts->caps), &opts->limits, &plan->limits, err);
+        if (r < 0)
+                return r;
+        r = ob_profile_load(pname, &profile, err);
+        if (r < 0)
+                return r;
+        plan->profile = profile;
+        plan->mounts.log = opts->on_verbose;
+        plan->mounts.userdata = opts->userdata;
+        r = build_argv(opts, plan, err);
+        if (r >= 0)
+                r = ob_mount_plan_add_profile(&plan->mounts, profile);
+        if (r >= 0)
+                r = ob_mount_plan_add_grants(&plan->mounts, opts->caps);
+        if (r == -E2BIG)
+                r = ob_error_set(err, 0, 0, E2BIG, "more than %d mounts: narrow the grants",
+                                 OB_SANDBOX_MAX_MOUNTS);
+        else if (r < 0 && !err->message[0])
+                r = ob_error_set(err, 0, 0, r, "planning the mounts: %s", strerror(-r));
+        ob_mount_plan_sort(&plan->mounts);
+        *ret_profile = profile;
+        return r;
+}
+
+static void verbose_mounts(const ob_sandbox_options *opts, const ob_mount_plan *m)
+{
+        char line[PATH_MAX * 2 + 256];
+
+        for (size_t i = 0; opts->on_verbose && i < m->n; i++) {
+                snprintf(line, sizeof(line), "mount %s %s <- %s (%s)",
+                         m->v[i].writable ? "rw" : "ro", m->v[i].destination, m->v[i].source,
+                         m->v[i].why);
+                opts->on_verbose(line, opts->userdata);
+        }
+}
+
+typedef struct run_ctx {
+        const ob_sandbox_options *opts;
+        ob_run_plan *plan;
+        ob_event_sink sink;
+        const char *principal;
+        const char *runsc;
+        int sigfd;
+} run_ctx;
+
+static void emit(run_ctx *c, ob_event_type type, ob_event *ev)
+{
+        (void)type;
+        if (ev)
+                (void)ob_event_emit(&c->sink, ev);
+}
+
+static void emit_start(run_ctx *c)
+{
+        _cleanup_event_ ob_event *ev = NULL;
+        const ob_limits *l = &c->plan->limits;
+
+        if (ob_event_new(OB_EVENT_SANDBOX_START, c->plan->id, c->principal, &ev) < 0)
+                return;
+        ob_event_add_string(ev, "profile", c->plan->profile->name);
+        ob_event_add_string(ev, "command", c->plan->argv[0]);
+        ob_event_add_int(ev, "mounts", (int64_t)c->plan->mounts.n);
+        ob_event_add_int(ev, "memory_mb", l->memory_mb);
+        ob_event_add_int(ev, "cpus_milli", l->cpus_milli);
+        ob_event_add_int(ev, "pids", l->pids);
+        ob_event_add_int(ev, "timeout_s", l->timeout_s);
+        emit(c, OB_EVENT_SANDBOX_START, ev);
+}
+
+static void emit_end(run_ctx *c, const ob_sandbox_result *res)
+{
+        _cleanup_event_ ob_event *lim = NULL, *ex = NULL;
+
+        if (res->status == OB_SANDBOX_LIMIT_EXCEEDED &&
+            ob_event_new(OB_EVENT_RESOURCE_LIMIT_EXCEEDED, c->plan->id, c->principal, &lim) >= 0) {
+                ob_event_add_string(lim, "limit", res->limit);
+                ob_event_add_int(lim, "value",
+                                 streq(res->limit, "memory") ? c->plan->limits.memory_mb
+                                                             : c->plan->limits.output_kb);
+                ob_event_add_string(lim, "unit", streq(res->limit, "memory") ? "MiB" : "KiB");
+                emit(c, OB_EVENT_RESOURCE_LIMIT_EXCEEDED, lim);
+        }
+        if (ob_event_new(OB_EVENT_SANDBOX_EXIT, c->plan->id, c->principal, &ex) < 0)
+                return;
+        ob_event_add_string(ex, "status", ob_sandbox_status_to_string(res->status));
+        ob_event_add_int(ex, "exit_code", res->exit_code);
+        ob_event_add_int(ex, "wall_ms", res->usage.wall_ms);
+        ob_event_add_int(ex, "cpu_ms", res->usage.cpu_ms);
+        ob_event_add_int(ex, "max_rss_kb", res->usage.max_rss_kb);
+        emit(c, OB_EVENT_SANDBOX_EXIT, ex);
+}
+
+/* runsc's own fatal error from its log, when it failed before the workload
+ * ran; empty otherwise. */
+static void runsc_start_failure(const char *log, char *buf, size_t size)
+{
+        _cleanup_fclose_ FILE *f = fopen(log, "re");
+        char line[1024];
+
+        buf[0] = '\0';
+        while (f && fgets(line, sizeof(line), f)) {
+                char *m = strstr(line, "FATAL ERROR: ");
+                if (!m || !(strstr(m, "creating container") || strstr(m, "starting container") ||
+                            strstr(m, "starting sandbox") || strstr(m, "creating sandbox")))
+                        continue;
+                m += strlen("FATAL ERROR: ");
+                m[strcspn(m, "\n")] = '\0';
+                snprintf(buf, size, "%s", m);
+                return;
+        }
+}
+
+static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats *st,
+                  ob_sandbox_result *res)
+{
+        int ws = lr->wait_status;
+
+        res->usage.wall_ms = lr->wall_ms;
+        res->usage.cpu_ms = st->cpu_usage_ns >= 0 ? st->cpu_usage_ns / 1000000 : -1;
+        res->usage.max_rss_kb = st->mem_max_usage >= 0 ? st->mem_max_usage / 1024 : -1;
+        res->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+        if (lr->signal) {
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 128 + lr->signal;
+                snprintf(res->message, sizeof(res->message), "interrupted by %s",
+                         sigabbrev_np(lr->signal) ? sigabbrev_np(lr->signal) : "a signal");
+        } else if (lr->timed_out) {
+                res->status = OB_SANDBOX_TIMEOUT;
+                res->exit_code = 124;
+        } else if (lr->output_exceeded) {
+                res->status = OB_SANDBOX_LIMIT_EXCEEDED;
+                res->limit = "output";
+                res->exit_code = 137;
+        } else if (st->oom_kills > 0) {
+                res->status = OB_SANDBOX_LIMIT_EXCEEDED;
+                res->limit = "memory";
+                res->exit_code = 137;
+        } else {
+                res->status = OB_SANDBOX_OK;
+        }
+}
+
+static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        cJSON *config = NULL;
+        int r;
+
+        r = ob_rootfs_prepare(run->rootfs, &c->plan->mounts, c->plan->profile, err);
+        if (r < 0)
+                return r;
+        r = ob_spec_build(c->plan, &config);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "cannot build config.json");
+        text = cJSON_Print(config);
+        cJSON_Delete(config);
+        if (!text || asprintf(&path, "%s/config.json", run->bundle) < 0)
+                return -ENOMEM;
+        r = ob_write_file(path, text);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "%s: %s", path, strerror(-r));
+        return 0;
+}
+
+/* Runs a prepared plan in a new run directory; everything it made is gone
+ * when it returns. 0 when the sandbox ran, -errno (with err) when not. */
+static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
+{
+        ob_run_dir run = {.lock_fd = -1, .cgroup_lock_fd = -1};
+        ob_launch_result lr = {0};
+        ob_cgroup_stats st;
+        _cleanup_free_ char *log = NULL;
+        char fail[512];
+        int r;
+
+        r = ob_run_dir_create(c->opts->state_dir ? c->opts->state_dir : ob_state_dir_default(),
+                              &run, err);
+        if (r < 0)
+                return r;
+        memcpy(c->plan->id, run.id, sizeof(run.id));
+        memcpy(res->sandbox_id, run.id, sizeof(run.id));
+        run.cgroup_lock_fd = ob_cgroup_lock(false, false);
+        if (run.cgroup_lock_fd < 0)
+                r = ob_error_set(err, 0, 0, run.cgroup_lock_fd, "cgroup lock: %s",
+                                 strerror(-run.cgroup_lock_fd));
+        if (r >= 0)
+                r = write_bundle(c, &run, err);
+        if (r >= 0)
+                r = ob_cgroup_create(run.id, &c->plan->limits, err);
+        if (r >= 0 && asprintf(&log, "%s/runsc.log", run.path) < 0)
+                r = -ENOMEM;
+        if (r >= 0) {
+                ob_launch l = {.runsc = c->runsc,
+                               .runsc_root = run.runsc_root,
+                               .bundle = run.bundle,
+                               .log_path = log,
+                               .id = run.id,
+                               .timeout_ms = c->plan->limits.timeout_s * 1000,
+                               .output_cap = (size_t)c->plan->limits.output_kb * 1024,
+                               .capture = c->opts->capture,
+                               .stdout_fd = c->opts->stdout_fd,
+                               .stderr_fd = c->opts->stderr_fd,
+                               .sigfd = c->sigfd};
+                emit_start(c);
+                r = ob_launch_run(&l, &lr, err);
+        }
+        if (r >= 0) {
+                ob_cgroup_read(run.id, &st);
+                runsc_start_failure(log, fail, sizeof(fail));
+                if (fail[0] && !lr.signal && !lr.timed_out)
+                        r = ob_error_set(err, 0, 0, EIO, "runsc: %s", fail);
+        }
+        if (r >= 0) {
+                judge(c, &lr, &st, res);
+                res->stdout_buf = TAKE_PTR(lr.out);
+                res->stdout_len = lr.out_len;
+                res->stdout_truncated = lr.out_truncated;
+                res->stderr_buf = TAKE_PTR(lr.err);
+                res->stderr_len = lr.err_len;
+                res->stderr_truncated = lr.err_truncated;
+                emit_end(c, res);
+        }
+        ob_launch_result_done(&lr);
+        closep(&run.cgroup_lock_fd); /* before cleanup: it may take the lock exclusively */
+        ob_run_cleanup(c->runsc, run.path, run.id);
+        ob_run_dir_done(&run);
+        return r;
+}
+
+static int block_signals(sigset_t *old)
+{
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+                return negative_errno();
+        return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* Reads a signal that arrived before launch; 0 when none. */
+static int pending_signal(int sigfd)
+{
+        struct signalfd_siginfo si;
+        if (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == sizeof(si))
+                return (int)si.ssi_signo;
+        return 0;
+}
+
+static int dry_run(run_ctx *c, ob_sandbox_result *res, ob_error *err)
+{
+        cJSON *config = NULL;
+        int r;
+
+        memcpy(c->plan->id, "ob-0000000000000000", OB_RUN_ID_LEN + 1);
+        memcpy(res->sandbox_id, c->plan->id, OB_RUN_ID_LEN + 1);
+        r = ob_spec_build(c->plan, &config);
+        if (r >= 0)
+                r = ob_plan_to_json(c->plan, c->opts->caps, config, &res->plan_json);
+        cJSON_Delete(config);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "cannot build the plan");
+        res->status = OB_SANDBOX_OK;
+        return 0;
+}
+
+int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result, ob_error *err)
+{
+        ob_error local = {0};
+        ob_error *e = err ? err : &local;
+        ob_sandbox_result res = {0};
+        ob_run_plan plan = {0};
+        ob_profile *profile = NULL;
+        run_ctx c = {.opts = opts, .plan = &plan, .sigfd = -1};
+        sigset_t old;
+        int r;
+
+        *e = (ob_error){0};
+        r = make_plan(opts, &plan, &profile, e);
+        if (r < 0)
+                goto out;
+        verbose_mounts(opts, &plan.mounts);
+        c.principal = ob_capset_principal(opts->caps);
+        c.runsc = opts->runsc ? opts->runsc
+                  : getenv("OMNIBASE_RUNSC") && getenv("OMNIBASE_RUNSC")[0]
+                      ? getenv("OMNIBASE_RUNSC")
+                      : "runsc";
+        c.sink = (ob_event_sink){.fn = opts->on_event, .userdata = opts->userdata};
+        if (opts->dry_run) {
+                r = dry_run(&c, &res, e);
+                goto out;
+        }
+        if (opts->handle_signals) {
+                c.sigfd = block_signals(&old);
+                if (c.sigfd < 0) {
+                        r = ob_error_set(e, 0, 0, c.sigfd, "signalfd: %s", strerror(-c.sigfd));
+                        goto out;
+                }
+        }
+        r = pending_signal(c.sigfd);
+        if (r > 0)
+                r = ob_error_set(e, 0, 0, EINTR, "interrupted before the sandbox started");
+        else
+                r = run_plan(&c, &res, e);
+        if (c.sigfd >= 0) {
+                while (pending_signal(c.sigfd) > 0) /* handled: do not let them fire now */
+                        ;
+                close(c.sigfd);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+        }
+out:
+        plan_done(&plan, profile);
+        if (r < 0) {
+                ob_sandbox_result_done(&res);
+                if (!e->message[0])
+                        ob_error_set(e, 0, 0, r, "%s", strerror(-r));
+                return r;
+        }
+        *ret_result = res;
+        return 0;
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Per-run state: $OMNIBASE_STATE_DIR/runs/<id>/ holds the bundle, runsc's
+ * --root and a lock the runner holds for its whole life. gc removes the runs
+ * whose lock it can take: their runner is gone. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "runner/runner.h"
+
+const char *ob_state_dir_default(void)
+{
+        const char *e = getenv("OMNIBASE_STATE_DIR");
+        return e && e[0] ? e : OB_DEFAULT_STATE_DIR;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        char buf[PATH_MAX];
+        size_t n = strlen(path);
+
+        if (n == 0 || n >= sizeof(buf))
+                return -ENAMETOOLONG;
+        memcpy(buf, path, n + 1);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+int ob_write_file(const char *path, const char *text)
+{
+        _cleanup_close_ int fd =
+            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        size_t len = strlen(text), off = 0;
+
+        if (fd < 0)
+                return negative_errno();
+        while (off < len) {
+                ssize_t n = write(fd, text + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EIO;
+                off += (size_t)n;
+        }
+        return 0;
+}
+
+static int new_id(char id[OB_RUN_ID_LEN + 1])
+{
+        uint8_t rnd[8];
+
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -EIO;
+        memcpy(id, "ob-", 3);
+        for (size_t i = 0; i < sizeof(rnd); i++)
+                snprintf(id + 3 + 2 * i, 3, "%02x", rnd[i]);
+        return 0;
+}
+
+/* Takes the run's lock: created as lock.new, locked, then renamed, so gc
+ * never sees an unlocked "lock" of a live runner. */
+static int take_run_lock(const char *path)
+{
+        _cleanup_free_ char *tmp = NULL, *final = NULL;
+        int fd;
+
+        if (asprintf(&tmp, "%s/lock.new", path) < 0 || asprintf(&final, "%s/lock", path) < 0)
+                return -ENOMEM;
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 || rename(tmp, final) < 0) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err)
+{
+        ob_run_dir run = {.lock_fd = -1, .cgroup_lock_fd = -1};
+        _cleanup_free_ char *runs = NULL;
+        int r;
+
+        if (asprintf(&runs, "%s/runs", state_dir) < 0)
+                return -ENOMEM;
+        r = mkdir_p(runs, 0700);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "cannot create state directory %s: %s", runs,
+                                    strerror(-r));
+        r = new_id(run.id);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "cannot make a sandbox id");
+        if (asprintf(&run.path, "%s/%s", runs, run.id) < 0)
+                return -ENOMEM;
+        if (mkdir(run.path, 0700) < 0) {
+                r = negative_errno();
+                ob_error_set(err, 0, 0, r, "cannot create %s: %s", run.path, strerror(-r));
+                free(run.path);
+                return r;
+        }
+        r = take_run_lock(run.path);
+        if (r >= 0) {
+                run.lock_fd = r;
+                r = 0;
+        }
+        if (r >= 0 && (asprintf(&run.bundle, "%s/bundle", run.path) < 0 ||
+                       asprintf(&run.rootfs, "%s/bundle/rootfs", run.path) < 0 ||
+                       asprintf(&run.runsc_root, "%s/runsc", run.path) < 0))
+                r = -ENOMEM;
+        if (r >= 0 && (mkdir(run.bundle, 0700) < 0 || mkdir(run.rootfs, 0755) < 0 ||
+                       mkdir(run.runsc_root, 0700) < 0))
+                r = negative_errno();
+        if (r < 0) {
+                ob_error_set(err, 0, 0, r, "cannot set up %s: %s", run.path, strerror(-r));
+                ob_rm_rf(run.path);
+                ob_run_dir_done(&run);
+                return r;
+        }
+        *ret = run;
+        return 0;
+}
+
+void ob_run_dir_done(ob_run_dir *run)
+{
+        free(run->path);
+        free(run->bundle);
+        free(run->rootfs);
+        free(run->runsc_root);
+        run->path = run->bundle = run->rootfs = run->runsc_root = NULL;
+        closep(&run->lock_fd);
+        closep(&run->cgroup_lock_fd);
+        run->lock_fd = run->cgroup_lock_fd = -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        if (flag == FTW_DP)
+                (void)rmdir(path);
+        else
+                (void)unlink(path);
+        return 0;
+}
+
+int ob_rm_rf(const char *path)
+{
+        if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+                return negative_errno();
+        return access(path, F_OK) == 0 ? -ENOTEMPTY : 0;
+}
+
+/* Detaches any host mount under path (runsc mounts in its own namespace;
+ * this is a safety net for a runner killed at an odd moment). */
+static void umount_under(const char *path)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        char line[PATH_MAX * 2 + 256];
+        size_t pl = strlen(path);
+
+        while (f && fgets(line, sizeof(line), f)) {
+                char mnt[PATH_MAX];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+                    strncmp(mnt, path, pl) == 0 && (mnt[pl] == '/' || mnt[pl] == '\0'))
+                        (void)umount2(mnt, MNT_DETACH);
+        }
+}
+
+static bool dir_has_entries(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *de;
+        bool any = false;
+
+        while (d && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+                        any = true;
+                        break;
+                }
+        if (d)
+                closedir(d);
+        return any;
+}
+
+void ob_run_cleanup(const char *runsc, const char *run_path, const char *id)
+{
+        _cleanup_free_ char *root = NULL;
+
+        if (asprintf(&root, "%s/runsc", run_path) >= 0 && dir_has_entries(root)) {
+                /* a container state is left: the sandbox may still be running */
+                const char *kill_args[] = {"--root", root, "kill", "--all", id, "KILL", NULL};
+                const char *del_args[] = {"--root", root, "delete", "--force", id, NULL};
+                (void)ob_runsc_call(runsc, kill_args, 5000);
+                (void)ob_runsc_call(runsc, del_args, 10000);
+        }
+        (void)ob_cgroup_remove(id);
+        umount_under(run_path);
+        (void)ob_rm_rf(run_path);
+}
+
+static bool valid_run_name(const char *name)
+{
+        if (strlen(name) != OB_RUN_ID_LEN || strncmp(name, "ob-", 3) != 0)
+                return false;
+        for (const char *c = name + 3; *c; c++)
+                if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+                        return false;
+        return true;
+}
+
+/* Returns 1 and cleans the run up when its runner is gone, 0 when alive. */
+static int gc_one(const char *runsc, const char *runs, const char *name)
+{
+        _cleanup_free_ char *path = NULL, *lock = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (asprintf(&path, "%s/%s", runs, name) < 0 || asprintf(&lock, "%s/lock", path) < 0)
+                return -ENOMEM;
+        fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                /* no lock yet: being created (skip) unless it is old */
+                if (lstat(path, &st) < 0 || time(NULL) - st.st_mtime < 60)
+                        return 0;
+        } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                return 0;
+        }
+        ob_run_cleanup(runsc, path, name);
+        return 1;
+}
+
+int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *ret_removed, ob_error *err)
+{
+        _cleanup_free_ char *runs = NULL;
+        unsigned removed = 0;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (!state_dir)
+                state_dir = ob_state_dir_default();
+        if (!runsc)
+                runsc = getenv("OMNIBASE_RUNSC") ? getenv("OMNIBASE_RUNSC") : "runsc";
+        if (asprintf(&runs, "%s/runs", state_dir) < 0)
+                return -ENOMEM;
+        d = opendir(runs);
+        if (!d) {
+                if (errno == ENOENT)
+                        goto done;
+                r = negative_errno();
+                return ob_error_set(err, 0, 0, r, "%s: %s", runs, strerror(-r));
+        }
+        while ((de = readdir(d))) {
+                if (!valid_run_name(de->d_name))
+                        continue;
+                r = gc_one(runsc, runs, de->d_name);
+                if (r < 0)
+                        break;
+                removed += (unsigned)r;
+        }
+        closedir(d);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "gc: %s", strerror(-r));
+done:
+        /* the shared cgroup parent may be left by a killed runner */
+        ob_cgroup_remove_parent();
+        if (ret_removed)
+                *ret_removed = removed;
+        return 0;
+}
