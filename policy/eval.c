@@ -4,6 +4,7 @@
  * entity store), the resource File::"<path>" {path} or
  * Endpoint::"<host>:<port>" {host, port}, and the empty context. */
 #define _GNU_SOURCE 1
+#include <inttypes.h>
 #include <stdarg.h>
 
 #include "common/error.h"
@@ -378,14 +379,16 @@ pol_result pol_eval_policy(const pol_policy *p, const pol_request *req, char *ms
         return res;
 }
 
-int pol_split_endpoint(const char *target, char **ret_host, int64_t *ret_port)
+int pol_endpoint_canonical(const char *target, char **ret_host, int64_t *ret_port, char **ret_rid)
 {
         const char *colon = strrchr(target, ':'), *h = target;
-        size_t hlen;
+        _cleanup_free_ char *host = NULL;
         int64_t port = 0;
-        char *host;
+        size_t hlen;
+        bool v6 = false;
+        char *rid;
 
-        if (!colon || !colon[1] || strlen(colon + 1) > 5 || (colon[1] == '0' && colon[2]))
+        if (!colon || !colon[1] || strlen(colon + 1) > 5 || colon[1] == '0')
                 return -EINVAL;
         for (const char *p = colon + 1; *p; p++) {
                 if (*p < '0' || *p > '9')
@@ -398,16 +401,21 @@ int pol_split_endpoint(const char *target, char **ret_host, int64_t *ret_port)
         if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
                 h++;
                 hlen -= 2;
-        } else if (memchr(h, ':', hlen) || memchr(h, '[', hlen) || memchr(h, ']', hlen)) {
-                return -EINVAL; /* IPv6 addresses need brackets */
+                v6 = true;
         }
-        if (hlen == 0)
+        if (hlen == 0 || hlen > 253 || memchr(h, '[', hlen) || memchr(h, ']', hlen) ||
+            memchr(h, '/', hlen) || (!v6 && memchr(h, ':', hlen)) || (v6 && !memchr(h, ':', hlen)))
                 return -EINVAL;
-        host = strndup(h, hlen);
-        if (!host)
+        if (!(host = strndup(h, hlen)))
                 return -ENOMEM;
-        *ret_host = host;
+        for (char *p = host; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        *p = (char)(*p - 'A' + 'a');
+        if (asprintf(&rid, v6 ? "[%s]:%" PRId64 : "%s:%" PRId64, host, port) < 0)
+                return -ENOMEM;
+        *ret_host = TAKE_PTR(host);
         *ret_port = port;
+        *ret_rid = rid;
         return 0;
 }
 
@@ -481,25 +489,25 @@ int ob_policy_is_authorized(const ob_policy_set *set, const char *principal, ob_
         static const char *const actions[] = {"FILE_READ", "FILE_WRITE", "FILE_EXEC",
                                               "NETWORK_CONNECT"};
         ob_policy_response resp = {0};
-        _cleanup_free_ char *host = NULL;
-        pol_request req = {.principal = principal, .rid = target};
+        _cleanup_free_ char *host = NULL, *canon = NULL;
+        pol_request req = {.principal = principal};
         int r;
 
         if (!set || !principal || !target || !ret || (unsigned)action >= ARRAY_SIZE(actions))
                 return -EINVAL;
         req.action = actions[action];
         if (action == OB_CAP_NETWORK_CONNECT) {
-                r = pol_split_endpoint(target, &host, &req.port);
-                if (r < 0)
-                        return r;
+                r = pol_endpoint_canonical(target, &host, &req.port, &canon);
                 req.rtype = "Endpoint";
                 req.host = host;
         } else {
-                if (target[0] != '/')
-                        return -EINVAL;
+                r = ob_path_canonicalize(target, &canon);
                 req.rtype = "File";
-                req.path = target;
+                req.path = canon;
         }
+        if (r < 0)
+                return r;
+        req.rid = canon;
         r = authorize(set, &req, &resp);
         if (r < 0) {
                 ob_policy_response_done(&resp);

@@ -150,9 +150,10 @@ bool pol_like(const pol_pat_elem *pat, size_t n_pat, const char *s);
 /* Cedar `==` on two values (never an error; different types are unequal). */
 bool pol_value_eq(const pol_value *a, const pol_value *b);
 
-/* Splits "host:port" (or "[v6]:port") into a malloc'd host and a port in
- * 0..65535 written canonically; -EINVAL otherwise. */
-int pol_split_endpoint(const char *target, char **ret_host, int64_t *ret_port);
+/* Canonical form of a request target "host:port" or "[v6]:port": the
+ * host in lower case (*ret_host), the port in 1..65535, and the resource id
+ * built from them (*ret_rid, "[v6]:port" for IPv6). -EINVAL otherwise. */
+int pol_endpoint_canonical(const char *target, char **ret_host, int64_t *ret_port, char **ret_rid);
 
 /* Whether a scope admits an entity, without hierarchy (Cedar with no
  * parents: `in` means `==`). */

@@ -139,6 +139,9 @@ static void compiled_requests(stats *st, const ob_policy_set *set, const cJSON *
                 ob_cap_kind_from_string(cJSON_GetObjectItem(req, "action")->valuestring, &kind);
                 if (ob_policy_compile(set, principal, &caps, &err) < 0) {
                         st->compile_refused++;
+                        if (getenv("POLICY_DIFF_VERBOSE"))
+                                fprintf(stderr, "case %d: compile: %u:%u: %s\n", id, err.line,
+                                        err.column, err.message);
                 } else {
                         st->compiled_sets++;
                         compare_caps(st, caps, id, ri, kind,
