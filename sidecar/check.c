@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One trapped syscall → one verdict: read its arguments from the tracee,
+ * resolve paths and addresses, map them to capabilities, check the set. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/param.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "common/macros.h"
+#include "sidecar/sidecar.h"
+
+#define NEED_READ  1u
+#define NEED_WRITE 2u
+#define NEED_EXEC  4u
+#define MAX_MMSG   1024 /* UIO_MAXIOV: the kernel's own cap on sendmmsg's vlen */
+
+static void deny(ob_verdict *v, int error)
+{
+        v->allowed = false;
+        v->error = error;
+}
+
+/* Checks one capability; on a denial fills v (taking target). */
+static int check_cap(const ob_capset *caps, ob_cap_kind kind, char **target, int error,
+                     ob_verdict *v)
+{
+        ob_decision d = {0};
+        int r = ob_capset_check(caps, kind, *target, &d);
+
+        if (r == 0 && d.allowed)
+                return 0;
+        /* a target the set cannot even parse is denied by default */
+        deny(v, error);
+        v->capability = ob_cap_kind_to_string(kind);
+        v->policy_id = r == 0 && d.rule && d.rule->policy_id ? d.rule->policy_id : "default-deny";
+        v->target = TAKE_PTR(*target);
+        return 1;
+}
+
+static unsigned open_needs(uint64_t flags)
+{
+        unsigned need = 0;
+
+        if (flags & O_PATH)
+                return NEED_READ;
+        switch (flags & O_ACCMODE) {
+        case O_RDONLY:
+                need = NEED_READ;
+                break;
+        case O_WRONLY:
+                need = NEED_WRITE;
+                break;
+        default:
+                need = NEED_READ | NEED_WRITE;
+                break;
+        }
+        if ((flags & (O_CREAT | O_TRUNC)) || (flags & __O_TMPFILE) == __O_TMPFILE)
+                need |= NEED_WRITE;
+        return need;
+}
+
+static bool arg_follows(const ob_path_arg *p, uint64_t flags)
+{
+        switch (p->follow) {
+        case OB_NOFOLLOW:
+                return false;
+        case OB_FOLLOW_UNLESS_AT:
+                return !(flags & AT_SYMLINK_NOFOLLOW);
+        case OB_NOFOLLOW_UNLESS_AT:
+                return flags & AT_SYMLINK_FOLLOW;
+        default:
+                return true;
+        }
+}
+
+/* The resolved path of one argument, the capabilities it needs and whether
+ * its last component is followed. 0, or -errno to fail the syscall with. */
+static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, const uint64_t a[6],
+                    char **ret, unsigned *ret_need)
+{
+        char buf[OB_SIDECAR_MAX_PATH + 1];
+        uint64_t flags = p->flags >= 0 ? a[p->flags] : 0;
+        int dirfd = p->dirfd >= 0 ? (int)a[p->dirfd] : AT_FDCWD;
+        bool follow = arg_follows(p, flags);
+        unsigned need = p->access == OB_ACCESS_EXEC ? NEED_EXEC : NEED_WRITE;
+        ssize_t n;
+
+        if (p->access == OB_ACCESS_OPENAT2 && ob_tracee_read(tid, a[2], &flags, 8) < 0)
+                return -EFAULT;
+        if (p->access == OB_ACCESS_OPEN || p->access == OB_ACCESS_OPENAT2) {
+                need = open_needs(flags);
+                follow =
+                    !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
+        }
+        *ret_need = need;
+        if (a[p->path] == 0 && streq(s->name, "utimensat"))
+                return ob_resolve_fd(tid, dirfd, ret); /* futimens() */
+        n = ob_tracee_read_string(tid, a[p->path], buf, sizeof(buf));
+        if (n < 0)
+                return (int)n;
+        if (n == 0 && p->flags >= 0 && p->access != OB_ACCESS_OPEN &&
+            p->access != OB_ACCESS_OPENAT2 && (flags & AT_EMPTY_PATH))
+                return ob_resolve_fd(tid, dirfd, ret); /* fexecve(), linkat(fd, "") */
+        return ob_resolve_path(tid, dirfd, buf, follow, ret);
+}
+
+static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
+                      const uint64_t a[6], ob_verdict *v)
+{
+        static const struct {
+                unsigned need;
+                ob_cap_kind kind;
+        } order[] = {{NEED_READ, OB_CAP_FILE_READ},
+                     {NEED_WRITE, OB_CAP_FILE_WRITE},
+                     {NEED_EXEC, OB_CAP_FILE_EXEC}};
+
+        for (size_t i = 0; i < 2 && s->p[i].path >= 0; i++) {
+                _cleanup_free_ char *path = NULL;
+                unsigned need = 0;
+                int r = path_arg(tid, s, &s->p[i], a, &path, &need);
+                if (r < 0) {
+                        deny(v, -r); /* what the kernel would say; nothing to report */
+                        return 0;
+                }
+                for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+                        if (!(need & order[k].need))
+                                continue;
+                        if (check_cap(caps, order[k].kind, &path, EACCES, v))
+                                return 0;
+                }
+        }
+        return 0;
+}
+
+/* "ip:port" or "[ip6]:port" of an inet address; v4-mapped v6 as v4. */
+static int inet_target(const struct sockaddr_storage *ss, char **ret)
+{
+        char ip[INET6_ADDRSTRLEN];
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        bool v6 = ss->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+        unsigned port = ntohs(ss->ss_family == AF_INET ? in->sin_port : in6->sin6_port);
+
+        if (ss->ss_family == AF_INET)
+                inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        else if (!v6)
+                inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof(ip));
+        else
+                inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        return asprintf(ret, v6 ? "[%s]:%u" : "%s:%u", ip, port) < 0 ? -ENOMEM : 0;
+}
+
+static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un *un, size_t len,
+                      bool is_bind, int error, ob_verdict *v)
+{
+        char name[sizeof(un->sun_path) + 1] = {0};
+        size_t plen = len - offsetof(struct sockaddr_un, sun_path);
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (len <= offsetof(struct sockaddr_un, sun_path))
+                return 0; /* unnamed / autobind */
+        memcpy(name, un->sun_path, MIN(plen, sizeof(un->sun_path)));
+        if (name[0] == '\0') {
+                /* the abstract namespace is not a file: no capability names it */
+                if (is_bind)
+                        return 0;
+                deny(v, error);
+                v->capability = "NETWORK_CONNECT";
+                v->policy_id = "default-deny";
+                return asprintf(&v->target, "unix:@%s", name + 1) < 0 ? -ENOMEM : 0;
+        }
+        r = ob_resolve_path(tid, AT_FDCWD, name, !is_bind, &path);
+        if (r < 0) {
+                deny(v, -r);
+                return 0;
+        }
+        check_cap(caps, OB_CAP_FILE_WRITE, &path, EACCES, v);
+        return 0;
+}
+
+/* Checks one destination address; is_bind for bind(2). */
+static int check_addr(const ob_capset *caps, pid_t tid, uint64_t addr, uint64_t len, bool is_bind,
+                      int error, ob_verdict *v)
+{
+        struct sockaddr_storage ss = {0};
+        _cleanup_free_ char *target = NULL;
+
+        if (addr == 0 || len < sizeof(sa_family_t))
+                return 0; /* no address: the kernel decides (connected socket, EINVAL) */
+        len = MIN(len, sizeof(ss));
+        if (ob_tracee_read(tid, addr, &ss, (size_t)len) < 0) {
+                deny(v, EFAULT);
+                return 0;
+        }
+        switch (ss.ss_family) {
+        case AF_UNSPEC:
+        case AF_NETLINK:
+                return 0; /* disconnect; the kernel's own sockets */
+        case AF_UNIX:
+                return check_unix(caps, tid, (struct sockaddr_un *)&ss, (size_t)len, is_bind, error,
+                                  v);
+        case AF_INET:
+        case AF_INET6:
+                if (is_bind)
+                        return 0; /* listening is not connecting; the netns decides */
+                if (inet_target(&ss, &target) < 0)
+                        return -ENOMEM;
+                check_cap(caps, OB_CAP_NETWORK_CONNECT, &target, error, v);
+                return 0;
+        default:
+                deny(v, EPERM);
+                v->capability = "NETWORK_CONNECT";
+                v->policy_id = "default-deny";
+                return asprintf(&v->target, "family:%d", ss.ss_family) < 0 ? -ENOMEM : 0;
+        }
+}
+
+static int check_msghdrs(const ob_capset *caps, pid_t tid, uint64_t addr, uint64_t n, size_t stride,
+                         ob_verdict *v)
+{
+        for (uint64_t i = 0; i < MIN(n, (uint64_t)MAX_MMSG) && v->allowed; i++) {
+                struct msghdr mh;
+                if (ob_tracee_read(tid, addr + i * stride, &mh, sizeof(mh)) < 0) {
+                        deny(v, EFAULT);
+                        return 0;
+                }
+                int r =
+                    check_addr(caps, tid, (uintptr_t)mh.msg_name, mh.msg_namelen, false, EPERM, v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int check_net(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
+                     const uint64_t a[6], ob_verdict *v)
+{
+        if (streq(s->name, "connect"))
+                return check_addr(caps, tid, a[1], a[2], false, ECONNREFUSED, v);
+        if (streq(s->name, "bind"))
+                return check_addr(caps, tid, a[1], a[2], true, EACCES, v);
+        if (streq(s->name, "sendto"))
+                return check_addr(caps, tid, a[4], a[5], false, EPERM, v);
+        if (streq(s->name, "sendmsg"))
+                return check_msghdrs(caps, tid, a[1], 1, sizeof(struct msghdr), v);
+        return check_msghdrs(caps, tid, a[1], a[2], sizeof(struct mmsghdr), v);
+}
+
+int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t args[6],
+                     ob_verdict *ret)
+{
+        const ob_syscall_info *s = ob_syscall_lookup(nr);
+        ob_verdict v = {.allowed = true, .layer = "sidecar"};
+        int r = 0;
+
+        if (s && s->klass == OB_TRACE_DANGEROUS) {
+                deny(&v, EPERM);
+                v.capability = "SYSCALL";
+                v.policy_id = "default-deny";
+                v.layer = "seccomp";
+                v.target = strdup(s->name);
+                if (!v.target)
+                        r = -ENOMEM;
+        } else if (s && s->klass == OB_TRACE_PATH)
+                r = check_path(caps, tid, s, args, &v);
+        else if (s && s->klass == OB_TRACE_NET)
+                r = check_net(caps, tid, s, args, &v);
+        if (r < 0) {
+                free(v.target);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The workload's seccomp filter, built with libseccomp: everything in the
+ * syscall table returns SECCOMP_RET_TRACE (its class as data), clone3 fails
+ * with ENOSYS so that libc falls back to clone (whose flags we can see),
+ * everything else is allowed. Other architectures are killed. */
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+
+#include "common/macros.h"
+#include "sidecar/sidecar.h"
+
+static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
+                                         CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
+
+static int add_special(scmp_filter_ctx ctx, const ob_syscall_info *s)
+{
+        uint32_t act = SCMP_ACT_TRACE(OB_TRACE_DANGEROUS);
+        int r = 0;
+
+        if (streq(s->name, "clone")) {
+                /* clone(flags, ...): trap only when a namespace flag is set */
+                for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ns_flags); i++)
+                        r = seccomp_rule_add(ctx, act, s->nr, 1,
+                                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
+                return r;
+        }
+        /* ioctl(fd, TIOCSTI/TIOCLINUX): pushing input into a terminal */
+        r = seccomp_rule_add(ctx, act, s->nr, 1, SCMP_A1(SCMP_CMP_EQ, TIOCSTI));
+        if (r == 0)
+                r = seccomp_rule_add(ctx, act, s->nr, 1, SCMP_A1(SCMP_CMP_EQ, TIOCLINUX));
+        return r;
+}
+
+static int add_rule(scmp_filter_ctx ctx, const ob_syscall_info *s)
+{
+        if (s->klass == OB_TRACE_DANGEROUS && (streq(s->name, "clone") || streq(s->name, "ioctl")))
+                return add_special(ctx, s);
+        if (streq(s->name, "sendto"))
+                /* sendto(fd, buf, len, flags, NULL, 0) is send(): nothing to check */
+                return seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_NET), s->nr, 1,
+                                        SCMP_A4(SCMP_CMP_NE, 0));
+        return seccomp_rule_add(ctx, SCMP_ACT_TRACE((uint32_t)s->klass), s->nr, 0);
+}
+
+int ob_filter_build(void **ret)
+{
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        const ob_syscall_info *tab;
+        size_t n;
+        int r;
+
+        if (!ctx)
+                return -ENOMEM;
+        /* seccomp_init() kills on a foreign architecture by default (i386
+         * int 0x80 and x32 calls would bypass a native-only filter) */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+        tab = ob_syscall_table(&n);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = add_rule(ctx, &tab[i]);
+        if (r < 0) {
+                seccomp_release(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+int ob_filter_load(void *ctx)
+{
+        return seccomp_load((scmp_filter_ctx)ctx);
+}
+
+void ob_filter_free(void *ctx)
+{
+        if (ctx)
+                seccomp_release((scmp_filter_ctx)ctx);
+}

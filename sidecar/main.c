@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* omnibase-sidecar: PID 1 inside the sandbox. Connects to the runner's event
+ * channel, loads the capability set, starts the workload unprivileged under
+ * seccomp + ptrace, reports denials, exits with the workload's status.
+ *
+ *   omnibase-sidecar --caps FILE [--caps FILE...] --channel SOCKET
+ *                    [--uid N --gid N] -- ARGV...
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "common/error.h"
+#include "sidecar/channel.h"
+#include "sidecar/sidecar.h"
+
+#define EXIT_SIDECAR_FAILED 125
+#define MAX_CAPS_FILES      8
+
+typedef struct options {
+        const char *caps[MAX_CAPS_FILES];
+        size_t n_caps;
+        const char *channel;
+        ob_sidecar_config cfg;
+} options;
+
+static volatile sig_atomic_t workload_pid;
+
+static void forward_signal(int sig)
+{
+        if (workload_pid > 0)
+                kill((pid_t)workload_pid, sig);
+}
+
+static int usage(void)
+{
+        fprintf(stderr, "usage: omnibase-sidecar --caps FILE --channel SOCKET "
+                        "[--uid N --gid N] -- ARGV...\n");
+        return EXIT_SIDECAR_FAILED;
+}
+
+static int parse_id(const char *s, unsigned *ret)
+{
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v >= 0xffffffffUL || s[0] == '-')
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+        int i;
+
+        o->cfg.uid = 65534;
+        o->cfg.gid = 65534;
+        for (i = 1; i < argc; i++) {
+                const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+                if (streq(a, "--")) {
+                        i++;
+                        break;
+                }
+                if (!v)
+                        return -EINVAL;
+                if (streq(a, "--caps") && o->n_caps < MAX_CAPS_FILES)
+                        o->caps[o->n_caps++] = v;
+                else if (streq(a, "--channel"))
+                        o->channel = v;
+                else if (streq(a, "--uid")) {
+                        if (parse_id(v, &o->cfg.uid) < 0)
+                                return -EINVAL;
+                } else if (streq(a, "--gid")) {
+                        if (parse_id(v, &o->cfg.gid) < 0)
+                                return -EINVAL;
+                } else
+                        return -EINVAL;
+                i++;
+        }
+        if (i >= argc || o->n_caps == 0 || !o->channel)
+                return -EINVAL;
+        o->cfg.argv = argv + i;
+        return 0;
+}
+
+static int connect_channel(const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* The union of every --caps file (a target is allowed when some file
+ * grants it and none denies it). */
+static int load_caps(const options *o, ob_capset **ret)
+{
+        ob_capset *set = NULL;
+        ob_error err = {0};
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < o->n_caps; i++) {
+                ob_capset *one = NULL;
+                r = ob_capset_load(o->caps[i], &one, &err);
+                if (r < 0) {
+                        if (err.line)
+                                fprintf(stderr, "omnibase: %s:%u:%u: %s\n", o->caps[i], err.line,
+                                        err.column, err.message);
+                        else
+                                fprintf(stderr, "omnibase: %s: %s\n", o->caps[i],
+                                        err.message[0] ? err.message : strerror(-r));
+                        break;
+                }
+                if (!set)
+                        set = one;
+                else {
+                        r = ob_capset_union(set, one);
+                        ob_capset_free(one);
+                }
+        }
+        if (r < 0) {
+                ob_capset_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+static void setup_signals(void)
+{
+        struct sigaction sa = {.sa_handler = forward_signal};
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+}
+
+static int run(const options *o, ob_capset *caps, int channel_fd)
+{
+        ob_supervisor sup = {.caps = caps, .channel_fd = channel_fd};
+        ob_channel_msg start = {.type = OB_CHANNEL_SANDBOX_START};
+        ob_channel_msg ex = {.type = OB_CHANNEL_SANDBOX_EXIT};
+        void *filter = NULL;
+        int r, status;
+
+        r = ob_filter_build(&filter);
+        if (r < 0) {
+                fprintf(stderr, "omnibase: building the seccomp filter: %s\n", strerror(-r));
+                return EXIT_SIDECAR_FAILED;
+        }
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        setup_signals();
+        sup.main_pid = ob_spawn_workload(&o->cfg, filter);
+        ob_filter_free(filter);
+        if (sup.main_pid < 0) {
+                fprintf(stderr, "omnibase: starting the workload: %s\n", strerror(-sup.main_pid));
+                return EXIT_SIDECAR_FAILED;
+        }
+        workload_pid = sup.main_pid;
+        start.pid = sup.main_pid;
+        start.argv0 = o->cfg.argv[0];
+        (void)ob_channel_send(channel_fd, &start);
+        status = ob_supervise(&sup);
+        ob_supervisor_done(&sup);
+        if (status < 0) {
+                fprintf(stderr, "omnibase: supervising the workload: %s\n", strerror(-status));
+                return EXIT_SIDECAR_FAILED;
+        }
+        ex.exit_code = status;
+        ex.signal = WIFSIGNALED(sup.main_status) ? WTERMSIG(sup.main_status) : 0;
+        ex.denials = sup.denials;
+        ex.dropped = sup.dropped;
+        (void)ob_channel_send(channel_fd, &ex);
+        return status;
+}
+
+int main(int argc, char **argv)
+{
+        options o = {0};
+        ob_capset *caps = NULL;
+        int fd, r;
+
+        if (parse_args(argc, argv, &o) < 0)
+                return usage();
+        /* first the channel: the runner accepts one connection, then unlinks */
+        fd = connect_channel(o.channel);
+        if (fd < 0) {
+                fprintf(stderr, "omnibase: %s: connecting to the event channel: %s\n", o.channel,
+                        strerror(-fd));
+                return EXIT_SIDECAR_FAILED;
+        }
+        if (load_caps(&o, &caps) < 0) {
+                close(fd);
+                return EXIT_SIDECAR_FAILED;
+        }
+        r = run(&o, caps, fd);
+        ob_capset_free(caps);
+        close(fd);
+        return r;
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Resolving a tracee's path the way the kernel will: against its cwd or a
+ * dirfd, "." and "..", symlinks (readlink from the sidecar, which shares the
+ * tracee's root and mounts), /proc/self. It is a check-time view: the kernel
+ * resolves again when the syscall runs (docs/sidecar.md, TOCTOU). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "sidecar/sidecar.h"
+
+#define PATH_BUF (OB_SIDECAR_MAX_PATH + 1)
+#define REST_BUF (2 * OB_SIDECAR_MAX_PATH + 2)
+
+typedef struct walk {
+        char out[PATH_BUF]; /* resolved so far, no trailing '/', "" is the root */
+        size_t olen;
+        char rest[REST_BUF]; /* what is left to walk */
+        size_t pos;
+        pid_t tid, tgid;
+        int links;
+        bool lexical; /* a component was missing: the rest is taken as written */
+} walk;
+
+static int read_link(const char *path, char **ret)
+{
+        char buf[PATH_BUF];
+        ssize_t n = readlink(path, buf, sizeof(buf));
+
+        if (n < 0)
+                return negative_errno();
+        if ((size_t)n >= sizeof(buf))
+                return -ENAMETOOLONG;
+        buf[n] = '\0';
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int ob_resolve_fd(pid_t tid, int fd, char **ret)
+{
+        char path[64];
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)tid, fd);
+        r = read_link(path, ret);
+        return r == -ENOENT ? -EBADF : r;
+}
+
+/* /proc/self and /proc/thread-self name the sidecar when it reads them: put
+ * the tracee's own link target in buf instead. */
+static bool proc_self_target(walk *w, char *buf, size_t size)
+{
+        bool self = streq(w->out, "/proc/self");
+
+        if (!self && !streq(w->out, "/proc/thread-self"))
+                return false;
+        if (w->tgid == 0)
+                w->tgid = ob_tracee_tgid(w->tid);
+        if (self)
+                snprintf(buf, size, "%d", (int)w->tgid);
+        else if (streq(w->out, "/proc/thread-self"))
+                snprintf(buf, size, "%d/task/%d", (int)w->tgid, (int)w->tid);
+        return true;
+}
+
+/* Replaces the last component of out by the link target followed by the
+ * unwalked rest. */
+static int follow(walk *w, const char *target, size_t clen)
+{
+        char nrest[REST_BUF];
+        int n;
+
+        if (++w->links > OB_SIDECAR_MAX_LINKS)
+                return -ELOOP;
+        w->olen -= clen + 1;
+        if (target[0] == '/')
+                w->olen = 0;
+        w->out[w->olen] = '\0';
+        n = snprintf(nrest, sizeof(nrest), "%s/%s", target, w->rest + w->pos);
+        if (n < 0 || (size_t)n >= sizeof(nrest))
+                return -ENAMETOOLONG;
+        memcpy(w->rest, nrest, (size_t)n + 1);
+        w->pos = 0;
+        return 0;
+}
+
+static int step(walk *w, const char *comp, size_t clen, bool follow_this)
+{
+        char target[PATH_BUF];
+        ssize_t n;
+
+        if (clen == 1 && comp[0] == '.')
+                return 0;
+        if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
+                while (w->olen > 0 && w->out[w->olen - 1] != '/')
+                        w->olen--;
+                if (w->olen > 0)
+                        w->olen--;
+                w->out[w->olen] = '\0';
+                return 0;
+        }
+        if (w->olen + 1 + clen > OB_SIDECAR_MAX_PATH)
+                return -ENAMETOOLONG;
+        w->out[w->olen++] = '/';
+        memcpy(w->out + w->olen, comp, clen);
+        w->olen += clen;
+        w->out[w->olen] = '\0';
+        if (w->lexical || !follow_this)
+                return 0;
+        if (proc_self_target(w, target, sizeof(target)))
+                n = (ssize_t)strlen(target);
+        else
+                n = readlink(w->out, target, sizeof(target));
+        if (n < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        w->lexical = true;
+                return 0; /* EINVAL: not a link; EACCES etc.: take it as it is */
+        }
+        if ((size_t)n >= sizeof(target))
+                return -ENAMETOOLONG;
+        target[n] = '\0';
+        /* /proc/<pid>/fd/<n> of a pipe, socket, anon inode: not a path */
+        if (target[0] != '/' && strchr(target, ':') && strncmp(w->out, "/proc/", 6) == 0)
+                return 0;
+        return follow(w, target, clen);
+}
+
+static int walk_path(walk *w, bool follow_last, char **ret)
+{
+        for (;;) {
+                size_t start, clen, q;
+                char comp[PATH_BUF];
+                bool last, trailing;
+                int r;
+
+                while (w->rest[w->pos] == '/')
+                        w->pos++;
+                if (!w->rest[w->pos])
+                        break;
+                start = w->pos;
+                while (w->rest[w->pos] && w->rest[w->pos] != '/')
+                        w->pos++;
+                clen = w->pos - start;
+                for (q = w->pos; w->rest[q] == '/'; q++)
+                        ;
+                last = w->rest[q] == '\0';
+                trailing = last && q > w->pos; /* "link/" follows the link */
+                if (clen > OB_SIDECAR_MAX_PATH)
+                        return -ENAMETOOLONG;
+                memcpy(comp, w->rest + start, clen);
+                r = step(w, comp, clen, !last || follow_last || trailing);
+                if (r < 0)
+                        return r;
+        }
+        *ret = strdup(w->olen ? w->out : "/");
+        return *ret ? 0 : -ENOMEM;
+}
+
+int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret)
+{
+        _cleanup_free_ walk *w = NULL;
+        _cleanup_free_ char *base = NULL;
+        int r, n;
+
+        if (!path[0])
+                return -ENOENT;
+        if (path[0] != '/') {
+                char cwd[64];
+                if (dirfd == AT_FDCWD) {
+                        snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)tid);
+                        r = read_link(cwd, &base);
+                } else
+                        r = ob_resolve_fd(tid, dirfd, &base);
+                if (r < 0)
+                        return r;
+                if (base[0] != '/')
+                        return -ENOTDIR;
+        }
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->tid = tid;
+        n = snprintf(w->rest, sizeof(w->rest), "%s/%s", base ? base : "", path);
+        if (n < 0 || (size_t)n >= sizeof(w->rest))
+                return -ENAMETOOLONG;
+        return walk_path(w, follow_last, ret);
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal interfaces of omnibase-sidecar: the syscall table, reading a
+ * tracee's memory, resolving its paths, the seccomp filter, starting the
+ * workload and the ptrace supervision loop. docs/sidecar.md explains them. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <omnibase/capabilities.h>
+
+#define OB_SIDECAR_MAX_PATH   4096   /* PATH_MAX: longest path read from a tracee */
+#define OB_SIDECAR_MAX_LINKS  40     /* symlinks followed per resolution (MAXSYMLINKS) */
+#define OB_SIDECAR_MAX_EVENTS 100000 /* CapabilityDenied events sent per run; more are counted */
+#define OB_SIDECAR_MAX_TASKS  65536  /* tracees tracked at once */
+
+/* Data attached to SECCOMP_RET_TRACE, reported by PTRACE_GETEVENTMSG. */
+enum {
+        OB_TRACE_DANGEROUS = 1, /* always denied with EPERM, reported with layer "seccomp" */
+        OB_TRACE_PATH = 2,      /* path-bearing: resolved and checked */
+        OB_TRACE_NET = 3,       /* address-bearing: sockaddr decoded and checked */
+};
+
+/* ---- the syscall table (syscalls.c) ---- */
+
+/* How an argument path's last component is treated. */
+typedef enum ob_follow {
+        OB_FOLLOW,             /* followed (open without O_NOFOLLOW, execve, chmod...) */
+        OB_NOFOLLOW,           /* never followed (unlink, rename, mkdir, lchown...) */
+        OB_FOLLOW_UNLESS_AT,   /* followed unless AT_SYMLINK_NOFOLLOW in the flags argument */
+        OB_NOFOLLOW_UNLESS_AT, /* not followed unless AT_SYMLINK_FOLLOW (linkat's old path) */
+} ob_follow;
+
+/* What a path argument needs. */
+typedef enum ob_access {
+        OB_ACCESS_NONE,
+        OB_ACCESS_OPEN,    /* from the open flags: READ and/or WRITE */
+        OB_ACCESS_OPENAT2, /* flags read from struct open_how */
+        OB_ACCESS_WRITE,
+        OB_ACCESS_EXEC,
+} ob_access;
+
+typedef struct ob_path_arg {
+        int8_t dirfd;   /* argument index of the dirfd, -1 for AT_FDCWD */
+        int8_t path;    /* argument index of the path, -1 when unused */
+        int8_t flags;   /* argument index of the open or AT_* flags, -1 when none */
+        uint8_t access; /* ob_access */
+        uint8_t follow; /* ob_follow */
+} ob_path_arg;
+
+typedef struct ob_syscall_info {
+        int nr;
+        const char *name;
+        int klass; /* OB_TRACE_* */
+        ob_path_arg p[2];
+} ob_syscall_info;
+
+/* The entry for a syscall number, or NULL when the sidecar does not trap it. */
+const ob_syscall_info *ob_syscall_lookup(long nr);
+/* Every trapped syscall (for the filter and the docs); *ret_n entries. */
+const ob_syscall_info *ob_syscall_table(size_t *ret_n);
+
+/* ---- tracee memory (tracee.c) ---- */
+
+/* Reads a NUL-terminated string of at most max-1 bytes at addr of tid with
+ * PTRACE_PEEKDATA. Returns its length, -ENAMETOOLONG when no NUL came within
+ * max bytes, -EFAULT on an unreadable address. */
+ssize_t ob_tracee_read_string(pid_t tid, uint64_t addr, char *buf, size_t max);
+/* Reads len bytes at addr of tid. 0 or -EFAULT. */
+int ob_tracee_read(pid_t tid, uint64_t addr, void *buf, size_t len);
+/* The thread group id of tid (from /proc), or tid itself when unknown. */
+pid_t ob_tracee_tgid(pid_t tid);
+
+/* ---- paths (resolve.c) ---- */
+
+/* Resolves path as the kernel would for thread tid: relative paths against
+ * its cwd (dirfd == AT_FDCWD) or against the directory open as dirfd, "."
+ * and ".." collapsed, symlinks followed (the last one only when
+ * follow_last), /proc/self and /proc/thread-self meaning tid's. Components
+ * after a missing one are taken lexically. *ret is malloc'd and absolute.
+ * -ENOENT for an empty path, -EBADF/-ENOTDIR for a bad dirfd, -ELOOP,
+ * -ENAMETOOLONG. */
+int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret);
+/* The path of what tid has open as fd (readlink of /proc/tid/fd/fd); *ret
+ * malloc'd. Non-file objects ("pipe:[12]") are returned as they are. */
+int ob_resolve_fd(pid_t tid, int fd, char **ret);
+
+/* ---- the filter (filter.c) ---- */
+
+/* Builds the libseccomp filter (not loaded); *ret is a scmp_filter_ctx. */
+int ob_filter_build(void **ret);
+/* Loads it into the calling thread (no_new_privs must be set). */
+int ob_filter_load(void *ctx);
+/* Frees it; accepts NULL. */
+void ob_filter_free(void *ctx);
+
+/* ---- checking one stop (check.c) ---- */
+
+/* The verdict on one trapped syscall. */
+typedef struct ob_verdict {
+        bool allowed;
+        int error;              /* errno to fail the syscall with when !allowed */
+        const char *capability; /* "FILE_READ", ..., "SYSCALL" */
+        char *target;           /* malloc'd */
+        const char *policy_id;  /* borrowed from the capset, or "default-deny" */
+        const char *layer;      /* "sidecar" or "seccomp" */
+} ob_verdict;
+
+/* Decides syscall nr with args for thread tid against caps; *ret filled
+ * (ret->target to be freed by the caller). */
+int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t args[6],
+                     ob_verdict *ret);
+
+/* ---- the workload and the supervision loop (spawn.c, supervise.c) ---- */
+
+typedef struct ob_sidecar_config {
+        char **argv;
+        uid_t uid;
+        gid_t gid;
+} ob_sidecar_config;
+
+/* Forks the workload: drops privileges, waits to be seized, loads the
+ * filter, execs. Returns the pid (already seized) or -errno. */
+pid_t ob_spawn_workload(const ob_sidecar_config *cfg, void *filter);
+
+typedef struct ob_supervisor {
+        const ob_capset *caps;
+        int channel_fd; /* -1: events are only counted */
+        pid_t main_pid;
+        pid_t *tasks;
+        size_t n_tasks;
+        int64_t denials, dropped;
+        int main_status; /* wait status of main_pid */
+        bool main_done;
+} ob_supervisor;
+
+/* Runs the supervision loop until every tracee is gone; returns the exit
+ * status to leave with (the workload's, 128+signal when killed). */
+int ob_supervise(ob_supervisor *sup);
+/* Frees what the supervisor holds. */
+void ob_supervisor_done(ob_supervisor *sup);

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The supervision loop: every task of the workload is a ptrace tracee
+ * (forks, vforks and clones are followed); seccomp stops are checked and
+ * denied ones skipped with an error; other stops are resumed with their
+ * signal; exits are reaped, orphans included. When the main process ends
+ * the rest of the tree is killed. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "common/macros.h"
+#include "sidecar/channel.h"
+#include "sidecar/sidecar.h"
+
+static int track(ob_supervisor *sup, pid_t pid)
+{
+        for (size_t i = 0; i < sup->n_tasks; i++)
+                if (sup->tasks[i] == pid)
+                        return 0;
+        if (sup->n_tasks % 64 == 0) {
+                pid_t *nt;
+                if (sup->n_tasks >= OB_SIDECAR_MAX_TASKS)
+                        return -E2BIG;
+                nt = realloc(sup->tasks, (sup->n_tasks + 64) * sizeof(pid_t));
+                if (!nt)
+                        return -ENOMEM;
+                sup->tasks = nt;
+        }
+        sup->tasks[sup->n_tasks++] = pid;
+        return 0;
+}
+
+static void forget(ob_supervisor *sup, pid_t pid)
+{
+        for (size_t i = 0; i < sup->n_tasks; i++)
+                if (sup->tasks[i] == pid) {
+                        sup->tasks[i] = sup->tasks[--sup->n_tasks];
+                        return;
+                }
+}
+
+static void kill_all(ob_supervisor *sup)
+{
+        for (size_t i = 0; i < sup->n_tasks; i++)
+                kill(sup->tasks[i], SIGKILL);
+}
+
+static void report(ob_supervisor *sup, pid_t tid, long nr, const ob_verdict *v)
+{
+        ob_channel_msg m = {.type = OB_CHANNEL_CAPABILITY_DENIED};
+        const ob_syscall_info *s = ob_syscall_lookup(nr);
+
+        sup->denials++;
+        if (sup->channel_fd < 0 || sup->denials > OB_SIDECAR_MAX_EVENTS) {
+                sup->dropped++;
+                return;
+        }
+        m.capability = (char *)v->capability;
+        m.target = v->target;
+        m.syscall = (char *)(s ? s->name : "unknown");
+        m.pid = ob_tracee_tgid(tid);
+        m.policy_id = (char *)v->policy_id;
+        m.layer = (char *)v->layer;
+        if (ob_channel_send(sup->channel_fd, &m) < 0)
+                sup->dropped++;
+}
+
+/* A seccomp stop: decide, and on a denial skip the syscall (orig_rax = -1)
+ * with -error as its return value. */
+static void on_seccomp(ob_supervisor *sup, pid_t tid)
+{
+        struct user_regs_struct regs;
+        ob_verdict v = {0};
+        uint64_t args[6];
+        long nr;
+
+        if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+                return; /* killed meanwhile */
+        nr = (long)regs.orig_rax;
+        args[0] = regs.rdi, args[1] = regs.rsi, args[2] = regs.rdx;
+        args[3] = regs.r10, args[4] = regs.r8, args[5] = regs.r9;
+        if (ob_check_syscall(sup->caps, tid, nr, args, &v) < 0) {
+                v.allowed = false; /* out of memory: fail closed */
+                v.error = ENOMEM;
+        }
+        if (!v.allowed) {
+                regs.orig_rax = (unsigned long long)-1;
+                regs.rax = (unsigned long long)-(long long)v.error;
+                if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0)
+                        kill(tid, SIGKILL); /* cannot skip it: never let it run */
+                else if (v.capability)
+                        report(sup, tid, nr, &v);
+        }
+        free(v.target);
+}
+
+static void resume(pid_t pid, int sig)
+{
+        ptrace(PTRACE_CONT, pid, NULL, (void *)(uintptr_t)sig);
+}
+
+static void on_exit_status(ob_supervisor *sup, pid_t pid, int status)
+{
+        forget(sup, pid);
+        if (pid != sup->main_pid)
+                return;
+        sup->main_status = status;
+        sup->main_done = true;
+        kill_all(sup); /* the sandbox ends with its main process */
+}
+
+static void on_stop(ob_supervisor *sup, pid_t pid, int status)
+{
+        int sig = WSTOPSIG(status);
+        unsigned long msg = 0;
+
+        if (track(sup, pid) < 0 || sup->main_done) {
+                kill(pid, SIGKILL);
+                return;
+        }
+        switch (status >> 16) {
+        case PTRACE_EVENT_SECCOMP:
+                on_seccomp(sup, pid);
+                resume(pid, 0);
+                break;
+        case PTRACE_EVENT_FORK:
+        case PTRACE_EVENT_VFORK:
+        case PTRACE_EVENT_CLONE:
+                if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && track(sup, (pid_t)msg) < 0)
+                        kill((pid_t)msg, SIGKILL);
+                resume(pid, 0);
+                break;
+        case PTRACE_EVENT_EXEC:
+                /* a non-leader thread that execs takes the leader's pid */
+                if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && (pid_t)msg != pid)
+                        forget(sup, (pid_t)msg);
+                resume(pid, 0);
+                break;
+        case PTRACE_EVENT_STOP:
+                if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+                        ptrace(PTRACE_LISTEN, pid, NULL, NULL); /* group-stop */
+                else
+                        resume(pid, 0); /* a new task's first stop, or after SIGCONT */
+                break;
+        case 0:
+                resume(pid, sig); /* signal-delivery stop: deliver it */
+                break;
+        default:
+                resume(pid, 0);
+                break;
+        }
+}
+
+int ob_supervise(ob_supervisor *sup)
+{
+        int r = track(sup, sup->main_pid);
+
+        if (r < 0)
+                return r;
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, __WALL);
+                if (pid < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == ECHILD)
+                                break;
+                        return negative_errno();
+                }
+                if (WIFEXITED(status) || WIFSIGNALED(status))
+                        on_exit_status(sup, pid, status);
+                else if (WIFSTOPPED(status))
+                        on_stop(sup, pid, status);
+        }
+        if (!sup->main_done)
+                return -ECHILD;
+        if (WIFSIGNALED(sup->main_status))
+                return 128 + WTERMSIG(sup->main_status);
+        return WEXITSTATUS(sup->main_status);
+}
+
+void ob_supervisor_done(ob_supervisor *sup)
+{
+        free(sup->tasks);
+        sup->tasks = NULL;
+        sup->n_tasks = 0;
+}
