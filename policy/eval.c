@@ -446,8 +446,11 @@ void ob_policy_response_done(ob_policy_response *resp)
                 free(resp->reasons[i]);
         for (size_t i = 0; i < resp->n_errors; i++)
                 free(resp->errors[i]);
+        for (size_t i = 0; resp->error_ids && i < resp->n_errors; i++)
+                free(resp->error_ids[i]);
         free(resp->reasons);
         free(resp->errors);
+        free(resp->error_ids);
         *resp = (ob_policy_response){0};
 }
 
@@ -461,9 +464,13 @@ static int authorize(const ob_policy_set *set, const pol_request *req, ob_policy
         for (size_t i = 0; i < set->n_policies && r == 0; i++) {
                 const pol_policy *p = &set->policies[i];
                 pol_result res = pol_eval_policy(p, req, msg, sizeof(msg));
-                if (res == PR_ERROR)
-                        r = strv_push(&resp->errors, &resp->n_errors, "%s: %s", p->id, msg);
-                else if (res == PR_SATISFIED && p->forbid)
+                if (res == PR_ERROR) {
+                        size_t n = resp->n_errors;
+                        r = strv_push(&resp->error_ids, &n, "%s", p->id);
+                        if (r == 0 && (r = strv_push(&resp->errors, &resp->n_errors, "%s: %s",
+                                                     p->id, msg)) < 0)
+                                free(resp->error_ids[n - 1]);
+                } else if (res == PR_SATISFIED && p->forbid)
                         r = strv_push(&forbids.reasons, &forbids.n_reasons, "%s", p->id);
                 else if (res == PR_SATISFIED)
                         r = strv_push(&resp->reasons, &resp->n_reasons, "%s", p->id);

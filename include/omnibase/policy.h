@@ -46,6 +46,7 @@ typedef struct ob_policy_response {
         size_t n_reasons;
         char **errors;
         size_t n_errors;
+        char **error_ids; /* the policy id of each error (n_errors of them) */
 } ob_policy_response;
 
 /* Evaluates principal Component::"principal", action Action::"<KIND>",
