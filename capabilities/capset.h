@@ -11,8 +11,11 @@
 
 #define CAP_POLICY_ID_MAX 256
 
+#define CAP_BY_SUFFIX (UINT32_MAX - 1)
+
 typedef struct cap_rule_info {
-        uint32_t rest_off; /* offset of the first wildcard in the pattern; UINT32_MAX: literal */
+        uint32_t rest_off; /* prefix rules: offset of the first wildcard in the pattern;
+                            * UINT32_MAX: a literal rule; CAP_BY_SUFFIX: a suffix rule */
         cap_endpoint ep;   /* NETWORK_CONNECT rules only */
 } cap_rule_info;
 

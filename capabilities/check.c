@@ -25,22 +25,48 @@ static size_t net_key(int af, const uint8_t *addr, unsigned len, uint8_t *key)
         return n + 2;
 }
 
-/* Indexes a text pattern (path or host) under its literal prefix. */
+static size_t bucket_size(const cap_map *m, uint64_t hash, const char *key, size_t n)
+{
+        const cap_bucket *b = cap_map_get(m, hash, key, n);
+        return b ? b->n : 0;
+}
+
+static int lenset_add(cap_lenset **ls, size_t n)
+{
+        if (!*ls && !(*ls = calloc(1, sizeof(**ls))))
+                return -ENOMEM;
+        cap_lenset_add(*ls, n);
+        return 0;
+}
+
+/* Indexes a text pattern (path or host): literal, or under its literal
+ * prefix or suffix, whichever bucket is smaller now (ties: the longer). */
 static int index_text(cap_index *ix, cap_rule_info *info, const char *pattern, uint32_t idx)
 {
-        size_t off = cap_pattern_wild_offset(pattern), n;
-        char key[PATH_MAX + 1];
+        size_t off = cap_pattern_wild_offset(pattern), soff, np, ns, bp, bs;
+        char pre[PATH_MAX + 1], suf[PATH_MAX + 1];
+        uint64_t hp, hs;
+        int r;
 
-        n = cap_pattern_unescape(pattern, off, key);
+        np = cap_pattern_unescape(pattern, off, pre);
         if (pattern[off] == '\0') {
                 info->rest_off = UINT32_MAX;
-                return cap_map_add(&ix->literal, cap_hash(key, n), key, n, idx);
+                return cap_map_add(&ix->literal, cap_hash(pre, np), pre, np, idx);
         }
-        if (!ix->prefix_lens && !(ix->prefix_lens = calloc(1, sizeof(*ix->prefix_lens))))
-                return -ENOMEM;
+        soff = cap_pattern_suffix_offset(pattern);
+        ns = cap_pattern_unescape(pattern + soff, strlen(pattern + soff), suf);
+        hp = cap_hash(pre, np);
+        hs = cap_hash_rev(suf, ns);
+        bp = bucket_size(&ix->prefix, hp, pre, np);
+        bs = bucket_size(&ix->suffix, hs, suf, ns);
+        if (bs < bp || (bs == bp && ns > np)) {
+                info->rest_off = CAP_BY_SUFFIX;
+                r = lenset_add(&ix->suffix_lens, ns);
+                return r < 0 ? r : cap_map_add(&ix->suffix, hs, suf, ns, idx);
+        }
         info->rest_off = (uint32_t)off;
-        cap_lenset_add(ix->prefix_lens, n);
-        return cap_map_add(&ix->prefix, cap_hash(key, n), key, n, idx);
+        r = lenset_add(&ix->prefix_lens, np);
+        return r < 0 ? r : cap_map_add(&ix->prefix, hp, pre, np, idx);
 }
 
 int cap_index_rule(cap_side *side, ob_cap_kind kind, uint32_t idx)
@@ -83,17 +109,37 @@ static inline const char *rule_text(const cap_side *side, uint32_t idx, int port
         return port < 0 ? side->rules[idx]->target : side->info[idx].ep.host;
 }
 
-/* First rule in b (below *best) that matches s[k..len) after its prefix. */
-static void scan_prefix(const cap_side *side, const cap_bucket *b, const char *s, size_t k,
+/* First rule in b (below *best) that matches s[0..len); a prefix rule is
+ * matched from after its prefix (k bytes), a suffix rule in whole. */
+static void scan_bucket(const cap_side *side, const cap_bucket *b, const char *s, size_t k,
                         size_t len, int port, uint32_t *best)
 {
         for (uint32_t i = 0; i < b->n && b->idx[i] < *best; i++) {
                 const cap_rule_info *info = &side->info[b->idx[i]];
-                const char *rest = rule_text(side, b->idx[i], port) + info->rest_off;
-                if (port_ok(info, port) && cap_pattern_match_n(rest, s + k, len - k)) {
+                const char *text = rule_text(side, b->idx[i], port);
+                bool m = info->rest_off == CAP_BY_SUFFIX
+                             ? cap_pattern_match_n(text, s, len)
+                             : cap_pattern_match_n(text + info->rest_off, s + k, len - k);
+                if (m && port_ok(info, port)) {
                         *best = b->idx[i];
                         return;
                 }
+        }
+}
+
+/* Wildcard rules indexed by suffix: one backward pass over s. */
+static void match_suffixes(const cap_side *side, const cap_index *ix, const char *s, size_t len,
+                           int port, uint32_t *best)
+{
+        const cap_lenset *ls = ix->suffix_lens;
+        uint64_t h = CAP_FNV_OFFSET;
+        const cap_bucket *b;
+
+        for (size_t k = 0; k <= len && k < ls->max; k++) {
+                if (cap_lenset_has(ls, k) && (b = cap_map_get(&ix->suffix, h, s + len - k, k)))
+                        scan_bucket(side, b, s, 0, len, port, best);
+                if (k < len)
+                        h = cap_fnv_step(h, (unsigned char)s[len - 1 - k]);
         }
 }
 
@@ -109,7 +155,7 @@ static void match_text(const cap_side *side, const cap_index *ix, const char *s,
         for (size_t k = 0; k <= len; k++) {
                 if (ls && k < ls->max && cap_lenset_has(ls, k) &&
                     (b = cap_map_get(&ix->prefix, h, s, k)))
-                        scan_prefix(side, b, s, k, len, port, best);
+                        scan_bucket(side, b, s, k, len, port, best);
                 if (k < len)
                         h = cap_fnv_step(h, (unsigned char)s[k]);
         }
@@ -119,6 +165,8 @@ static void match_text(const cap_side *side, const cap_index *ix, const char *s,
                         *best = b->idx[i];
                         break;
                 }
+        if (ix->suffix_lens)
+                match_suffixes(side, ix, s, len, port, best);
 }
 
 static void match_net(const cap_side *side, const cap_index *ix, const cap_endpoint *req,

@@ -15,6 +15,15 @@ uint64_t cap_hash(const void *key, size_t len)
         return h;
 }
 
+uint64_t cap_hash_rev(const void *key, size_t len)
+{
+        const unsigned char *p = key;
+        uint64_t h = CAP_FNV_OFFSET;
+        for (size_t i = len; i > 0; i--)
+                h = cap_fnv_step(h, p[i - 1]);
+        return h;
+}
+
 static cap_slot *find_slot(cap_slot *slots, size_t n_slots, uint64_t hash, const void *key,
                            size_t len)
 {
@@ -103,6 +112,8 @@ void cap_index_done(cap_index *ix)
 {
         cap_map_done(&ix->literal);
         cap_map_done(&ix->prefix);
+        cap_map_done(&ix->suffix);
+        free(ix->suffix_lens);
         cap_map_done(&ix->net);
         free(ix->prefix_lens);
         memset(ix, 0, sizeof(*ix));

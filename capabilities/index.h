@@ -43,6 +43,8 @@ static inline uint64_t cap_fnv_step(uint64_t h, unsigned char c)
 }
 
 uint64_t cap_hash(const void *key, size_t len);
+/* FNV-1a of key's bytes taken last to first (suffix keys). */
+uint64_t cap_hash_rev(const void *key, size_t len);
 
 /* Appends rule number idx to the bucket of key (created when new). */
 int cap_map_add(cap_map *m, uint64_t hash, const void *key, size_t len, uint32_t idx);
@@ -62,13 +64,17 @@ static inline bool cap_lenset_has(const cap_lenset *s, size_t len)
         return (s->bits[len / 64] >> (len % 64)) & 1;
 }
 
-/* The index of one (polarity, kind): FILE_* uses literal + prefix; network
- * rules use literal (host names), prefix (host patterns) and net (CIDRs,
- * keyed by family, prefix length and masked address). */
+/* The index of one (polarity, kind). Paths and host names: literal rules
+ * by their whole text; a wildcard rule by its literal prefix (text before
+ * the first '*') or its literal suffix (after the last '*'), whichever
+ * bucket is smaller when the rule is added. Addresses: net, keyed by
+ * family, prefix length and masked address. */
 typedef struct cap_index {
         cap_map literal;
         cap_map prefix;
-        cap_lenset *prefix_lens; /* allocated with the first wildcard rule */
+        cap_map suffix;
+        cap_lenset *prefix_lens; /* allocated with the first such rule */
+        cap_lenset *suffix_lens;
         cap_map net;
         uint64_t v4_lens;    /* bit i: some rule is an IPv4 /i (0..32) */
         uint64_t v6_lens[3]; /* bit i: some rule is an IPv6 /i (0..128) */

@@ -63,6 +63,17 @@ size_t cap_pattern_wild_offset(const char *pattern)
         }
 }
 
+size_t cap_pattern_suffix_offset(const char *pattern)
+{
+        const char *p = pattern;
+        size_t after = 0;
+        int t;
+        while ((t = next_token(&p)) != -2)
+                if (t == CAP_TOK_STAR)
+                        after = (size_t)(p - pattern);
+        return after;
+}
+
 size_t cap_pattern_unescape(const char *pattern, size_t end, char *out)
 {
         const char *p = pattern;

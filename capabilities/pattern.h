@@ -26,6 +26,10 @@ bool cap_pattern_has_wildcard(const char *pattern);
 /* Byte offset in pattern of its first wildcard (strlen when none). */
 size_t cap_pattern_wild_offset(const char *pattern);
 
+/* Byte offset in pattern just after its last wildcard (0 when none): the
+ * literal suffix starts there. */
+size_t cap_pattern_suffix_offset(const char *pattern);
+
 /* Writes the literal meaning of pattern[0..end) (escapes removed) to out,
  * which must hold end + 1 bytes; returns the length written. */
 size_t cap_pattern_unescape(const char *pattern, size_t end, char *out);
