@@ -275,7 +275,7 @@ static cJSON *limits_to_json(const ob_limits *l)
 int ob_capset_to_json(const ob_capset *set, char **ret)
 {
         cJSON *root, *grants, *denials, *limits;
-        char *text;
+        char *text, *out;
         size_t n;
 
         if (!set || !ret)
@@ -305,13 +305,14 @@ int ob_capset_to_json(const ob_capset *set, char **ret)
         if (!text)
                 return -ENOMEM;
         n = strlen(text);
-        *ret = realloc(text, n + 2);
-        if (!*ret) {
-                free(text);
-                return -ENOMEM;
+        out = malloc(n + 2);
+        if (out) {
+                memcpy(out, text, n);
+                memcpy(out + n, "\n", 2);
+                *ret = out;
         }
-        memcpy(*ret + n, "\n", 2);
-        return 0;
+        free(text);
+        return out ? 0 : -ENOMEM;
 fail:
         cJSON_Delete(root);
         cJSON_Delete(grants);
