@@ -14,6 +14,7 @@ static const struct {
         {"sandbox", ob_cmd_sandbox, "run a script or command in a gVisor sandbox"},
         {"policy", ob_cmd_policy, "check, compile and explain Cedar JSON policies"},
         {"gc", ob_cmd_gc, "remove what killed runs left behind"},
+        {"events", ob_cmd_events, "verify, follow and rotate the audit log"},
 };
 
 void ob_cli_error(const char *fmt, ...)

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+/* Following the log like `tail -F`: new complete lines as they are
+ * appended, through truncation of a torn tail and through rotation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit-internal.h"
+#include "common/macros.h"
+
+#define FOLLOW_CAP   ((size_t)OB_AUDIT_MAX_LINE + 1)
+#define POLL_TIMEOUT 500 /* ms; a fallback when inotify says nothing */
+
+typedef struct follower {
+        const char *path;
+        const ob_audit_filter *filter;
+        ob_audit_follow_fn fn;
+        void *userdata;
+        int fd, ino_fd;
+        dev_t dev;
+        ino_t ino;
+        off_t off;
+        char *buf;
+        size_t have;
+        bool skipping; /* inside an over-long line: drop up to its newline */
+} follower;
+
+static int open_target(follower *f, bool from_start)
+{
+        struct stat st;
+
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (fstat(f->fd, &st) < 0)
+                return negative_errno();
+        f->dev = st.st_dev, f->ino = st.st_ino;
+        f->off = from_start ? 0 : st.st_size;
+        f->have = 0, f->skipping = false;
+        return 0;
+}
+
+static bool matches(const ob_audit_filter *flt, const ob_audit_record *rec)
+{
+        if (!flt)
+                return true;
+        if (flt->type && !streq(flt->type, rec->type))
+                return false;
+        if (flt->sandbox_id && (!rec->sandbox_id || !streq(flt->sandbox_id, rec->sandbox_id)))
+                return false;
+        return rec->seq >= flt->since_seq;
+}
+
+/* Hands one complete line (NUL-terminated in place) to fn when it decodes
+ * and matches; lines that do not decode are not events and are skipped. */
+static int deliver(follower *f, char *line, size_t len)
+{
+        ob_audit_record rec = {0};
+        int r = 0;
+
+        line[len] = '\0';
+        if (ob_audit_line_decode(line, len, &rec, NULL) < 0)
+                return 0;
+        if (matches(f->filter, &rec))
+                r = f->fn(line, len, f->userdata);
+        ob_audit_record_done(&rec);
+        return r;
+}
+
+static int consume_lines(follower *f)
+{
+        size_t start = 0;
+        char *nl;
+        int r;
+
+        while ((nl = memchr(f->buf + start, '\n', f->have - start))) {
+                size_t len = (size_t)(nl - f->buf) - start;
+                r = f->skipping ? 0 : deliver(f, f->buf + start, len);
+                f->skipping = false;
+                if (r != 0)
+                        return r;
+                start += len + 1;
+        }
+        memmove(f->buf, f->buf + start, f->have - start);
+        f->have -= start;
+        if (f->have == FOLLOW_CAP) {
+                f->skipping = true;
+                f->have = 0;
+        }
+        return 0;
+}
+
+/* Reads to the end of the open file, delivering every complete line. */
+static int drain(follower *f)
+{
+        for (;;) {
+                ssize_t k = pread(f->fd, f->buf + f->have, FOLLOW_CAP - f->have, f->off);
+                int r;
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return 0;
+                f->off += k;
+                f->have += (size_t)k;
+                r = consume_lines(f);
+                if (r != 0)
+                        return r;
+        }
+}
+
+/* After a drain: notices truncation (a writer dropped a torn tail) and
+ * rotation (another file at the path), which closes the old file. */
+static int check_file(follower *f)
+{
+        struct stat st, pst;
+        int r;
+
+        if (fstat(f->fd, &st) < 0)
+                return negative_errno();
+        if (st.st_size < f->off) {
+                f->off = st.st_size;
+                f->have = 0, f->skipping = false;
+        }
+        if (stat(f->path, &pst) == 0) {
+                if (pst.st_dev == f->dev && pst.st_ino == f->ino)
+                        return 0;
+        } else if (errno != ENOENT) {
+                return negative_errno();
+        }
+        r = drain(f); /* whatever was appended before the rotation */
+        closep(&f->fd);
+        f->fd = -1;
+        return r;
+}
+
+static void wait_for_change(follower *f)
+{
+        char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        struct pollfd p = {.fd = f->ino_fd, .events = POLLIN};
+
+        if (f->ino_fd < 0) {
+                (void)poll(NULL, 0, POLL_TIMEOUT / 2);
+                return;
+        }
+        if (poll(&p, 1, POLL_TIMEOUT) > 0)
+                while (read(f->ino_fd, events, sizeof(events)) > 0)
+                        ;
+}
+
+static int watch_dir(follower *f)
+{
+        _cleanup_free_ char *copy = strdup(f->path);
+
+        if (!copy)
+                return -ENOMEM;
+        f->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (f->ino_fd >= 0 && inotify_add_watch(f->ino_fd, dirname(copy),
+                                                IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+                                                    IN_MOVED_FROM | IN_DELETE | IN_ATTRIB) < 0)
+                closep(&f->ino_fd), f->ino_fd = -1;
+        return 0;
+}
+
+static int follow_loop(follower *f)
+{
+        bool first = true;
+        int r;
+
+        for (;;) {
+                if (f->fd < 0) {
+                        r = open_target(f, !first || (f->filter && f->filter->since_seq > 0));
+                        if (r < 0)
+                                return r;
+                        first = false;
+                }
+                if (f->fd >= 0) {
+                        r = drain(f);
+                        if (r == 0)
+                                r = check_file(f);
+                        if (r != 0)
+                                return r;
+                        if (f->fd < 0)
+                                continue; /* rotated: read the new file at once */
+                }
+                wait_for_change(f);
+        }
+}
+
+int ob_audit_follow(const char *path, const ob_audit_filter *filter, ob_audit_follow_fn fn,
+                    void *userdata)
+{
+        follower f = {
+            .path = path, .filter = filter, .fn = fn, .userdata = userdata, .fd = -1, .ino_fd = -1};
+        int r;
+
+        f.buf = malloc(FOLLOW_CAP + 1);
+        if (!f.buf)
+                return -ENOMEM;
+        r = watch_dir(&f);
+        if (r >= 0)
+                r = follow_loop(&f);
+        closep(&f.fd);
+        closep(&f.ino_fd);
+        free(f.buf);
+        return r;
+}

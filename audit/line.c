@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+/* One line of the audit log: building it from an event and decoding it. */
+#include <errno.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit-internal.h"
+#include "common/json.h"
+#include "common/macros.h"
+
+/* The members every line starts with, in this order. */
+static const char *const head_keys[] = {"seq", "time", "type", "sandbox_id", "principal"};
+
+static bool is_reserved(const char *key)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(head_keys); i++)
+                if (streq(key, head_keys[i]))
+                        return true;
+        return streq(key, "prev_hash") || streq(key, "hash");
+}
+
+int ob_audit_sha256_hex(const void *a, size_t alen, const void *b, size_t blen,
+                        char ret[OB_AUDIT_HASH_HEX + 1])
+{
+        static const char hex[] = "0123456789abcdef";
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        bool ok;
+
+        if (!ctx)
+                return -ENOMEM;
+        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, a, alen) == 1 &&
+             (blen == 0 || EVP_DigestUpdate(ctx, b, blen) == 1) &&
+             EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32;
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return -EIO;
+        for (unsigned i = 0; i < 32; i++) {
+                ret[2 * i] = hex[md[i] >> 4];
+                ret[2 * i + 1] = hex[md[i] & 15];
+        }
+        ret[OB_AUDIT_HASH_HEX] = '\0';
+        return 0;
+}
+
+static bool is_hash_hex(const char *s)
+{
+        size_t i;
+        for (i = 0; s[i]; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return i == OB_AUDIT_HASH_HEX;
+}
+
+int ob_audit_check_time(const char *s)
+{
+        static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+        struct tm tm = {0};
+        const char *end;
+
+        if (strlen(s) != sizeof(shape) - 1)
+                return -EINVAL;
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+                        return -EINVAL;
+        end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!end || *end != '.' || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_hour > 23 ||
+            tm.tm_min > 59 || tm.tm_sec > 60)
+                return -EINVAL;
+        return 0;
+}
+
+static int format_now(char *buf, size_t size)
+{
+        struct timespec ts;
+        struct tm tm;
+        char date[24];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (!gmtime_r(&ts.tv_sec, &tm) ||
+            strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+                return -EINVAL;
+        if ((size_t)snprintf(buf, size, "%s.%06ldZ", date, ts.tv_nsec / 1000) >= size)
+                return -ENOBUFS;
+        return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n) (n > 0), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+        size_t len;
+        uint32_t cp;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, cp = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3, cp = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+                return 0;
+        return len;
+}
+
+/* Replaces every byte of *text that is not valid UTF-8 by U+FFFD. cJSON
+ * copies strings byte for byte, and invalid bytes can only sit inside
+ * strings, so the result is the same JSON with repaired strings. */
+static int sanitize_utf8(char **text, size_t *len)
+{
+        const unsigned char *s = (const unsigned char *)*text;
+        size_t i = 0, n = *len, bad = 0, o = 0;
+        char *out;
+
+        for (i = 0; i < n;) {
+                size_t l = utf8_len(s + i, n - i);
+                bad += l == 0;
+                i += l ? l : 1;
+        }
+        if (bad == 0)
+                return 0;
+        out = malloc(n + 2 * bad + 1);
+        if (!out)
+                return -ENOMEM;
+        for (i = 0; i < n;) {
+                size_t l = utf8_len(s + i, n - i);
+                if (l == 0) {
+                        memcpy(out + o, "\xef\xbf\xbd", 3);
+                        o += 3, i++;
+                        continue;
+                }
+                memcpy(out + o, s + i, l);
+                o += l, i += l;
+        }
+        out[o] = '\0';
+        free(*text);
+        *text = out;
+        *len = o;
+        return 0;
+}
+
+static int add_nullable_string(cJSON *out, const cJSON *event, const char *key)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(event, key);
+
+        if (v && !cJSON_IsNull(v) && !cJSON_IsString(v))
+                return -EINVAL;
+        if (v && cJSON_IsString(v))
+                return cJSON_AddStringToObject(out, key, v->valuestring) ? 0 : -ENOMEM;
+        return cJSON_AddNullToObject(out, key) ? 0 : -ENOMEM;
+}
+
+static int add_head(cJSON *out, const cJSON *event, uint64_t seq)
+{
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(event, "type");
+        const cJSON *time = cJSON_GetObjectItemCaseSensitive(event, "time");
+        char now[40];
+        int r;
+
+        if (!cJSON_IsString(type) || !type->valuestring[0] || strlen(type->valuestring) > 128)
+                return -EINVAL;
+        if (time && (!cJSON_IsString(time) || ob_audit_check_time(time->valuestring) < 0))
+                return -EINVAL;
+        if (!time && (r = format_now(now, sizeof(now))) < 0)
+                return r;
+        if (!cJSON_AddNumberToObject(out, "seq", (double)seq) ||
+            !cJSON_AddStringToObject(out, "time", time ? time->valuestring : now) ||
+            !cJSON_AddStringToObject(out, "type", type->valuestring))
+                return -ENOMEM;
+        r = add_nullable_string(out, event, "sandbox_id");
+        return r < 0 ? r : add_nullable_string(out, event, "principal");
+}
+
+/* The event's members other than the reserved ones, by reference, in order;
+ * -EINVAL on a duplicate key (the line would not decode). */
+static int add_fields(cJSON *out, const cJSON *event)
+{
+        for (const cJSON *f = event->child; f; f = f->next) {
+                if (!f->string)
+                        return -EINVAL;
+                for (const cJSON *g = event->child; g != f; g = g->next)
+                        if (streq(g->string, f->string))
+                                return -EINVAL;
+                if (is_reserved(f->string))
+                        continue;
+                if (!cJSON_AddItemReferenceToObject(out, f->string, (cJSON *)f))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The canonical text: the line without its hash member, as printed. */
+static int build_canonical(const cJSON *event, uint64_t seq, const char *prev_hash, char **ret,
+                           size_t *ret_len)
+{
+        cJSON *out = cJSON_CreateObject();
+        char *text = NULL;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        r = add_head(out, event, seq);
+        if (r >= 0)
+                r = add_fields(out, event);
+        if (r >= 0 && !cJSON_AddStringToObject(out, "prev_hash", prev_hash))
+                r = -ENOMEM;
+        if (r >= 0 && !(text = cJSON_PrintUnformatted(out)))
+                r = -ENOMEM;
+        cJSON_Delete(out);
+        if (r < 0)
+                return r;
+        *ret_len = strlen(text);
+        *ret = text;
+        return 0;
+}
+
+int ob_audit_line_build(const cJSON *event, uint64_t seq, const char *prev_hash, char **ret_line,
+                        size_t *ret_len, char ret_hash[OB_AUDIT_HASH_HEX + 1])
+{
+        _cleanup_free_ char *text = NULL;
+        ob_json_doc doc = {0};
+        char hash[OB_AUDIT_HASH_HEX + 1], *line;
+        size_t len, line_len;
+        int r;
+
+        if (!cJSON_IsObject(event) || seq == 0 || seq > OB_AUDIT_MAX_SEQ)
+                return -EINVAL;
+        r = build_canonical(event, seq, prev_hash, &text, &len);
+        if (r < 0)
+                return r;
+        r = sanitize_utf8(&text, &len);
+        if (r < 0)
+                return r;
+        line_len = len - 1 + OB_AUDIT_SUFFIX_LEN;
+        if (line_len > OB_AUDIT_MAX_LINE)
+                return -E2BIG;
+        /* Never write what verify would refuse (depth, number range...). */
+        r = ob_json_parse(text, len, OB_AUDIT_MAX_LINE, &doc, NULL);
+        ob_json_doc_done(&doc);
+        if (r < 0)
+                return -EINVAL;
+        r = ob_audit_sha256_hex(text, len, NULL, 0, hash);
+        if (r < 0)
+                return r;
+        line = malloc(line_len + 2);
+        if (!line)
+                return -ENOMEM;
+        memcpy(line, text, len - 1);
+        snprintf(line + len - 1, line_len - len + 3, "%s%s\"}\n", OB_AUDIT_HASH_KEY, hash);
+        memcpy(ret_hash, hash, sizeof(hash));
+        *ret_line = line;
+        *ret_len = line_len + 1;
+        return 0;
+}
+
+static int check_head(const ob_json_doc *doc, const cJSON **m, ob_error *err)
+{
+        const cJSON *seq = m[0], *time = m[1], *type = m[2];
+
+        for (size_t i = 0; i < ARRAY_SIZE(head_keys); i++)
+                if (!streq(m[i]->string, head_keys[i]))
+                        return ob_json_error(err, doc, m[i], true, EBADMSG,
+                                             "member %zu must be \"%s\"", i + 1, head_keys[i]);
+        if (!cJSON_IsNumber(seq) || seq->valuedouble < 1 ||
+            seq->valuedouble > (double)OB_AUDIT_MAX_SEQ ||
+            seq->valuedouble != floor(seq->valuedouble))
+                return ob_json_error(err, doc, seq, false, EBADMSG,
+                                     "seq must be an integer from 1 to 2^53-1");
+        if (!cJSON_IsString(time) || ob_audit_check_time(time->valuestring) < 0)
+                return ob_json_error(err, doc, time, false, EBADMSG,
+                                     "time must be RFC 3339 UTC with microseconds");
+        if (!cJSON_IsString(type) || !type->valuestring[0])
+                return ob_json_error(err, doc, type, false, EBADMSG,
+                                     "type must be a non-empty string");
+        for (size_t i = 3; i < 5; i++)
+                if (!cJSON_IsString(m[i]) && !cJSON_IsNull(m[i]))
+                        return ob_json_error(err, doc, m[i], false, EBADMSG,
+                                             "%s must be a string or null", head_keys[i]);
+        return 0;
+}
+
+static int check_tail(const ob_json_doc *doc, const cJSON *prev, const cJSON *hash, ob_error *err)
+{
+        const char *line = doc->text;
+        size_t len = doc->len;
+
+        if (!streq(prev->string, "prev_hash") || !cJSON_IsString(prev) ||
+            !is_hash_hex(prev->valuestring))
+                return ob_json_error(err, doc, prev, true, EBADMSG,
+                                     "the member before the last must be \"prev_hash\" (64 hex)");
+        if (!streq(hash->string, "hash") || !cJSON_IsString(hash) ||
+            !is_hash_hex(hash->valuestring))
+                return ob_json_error(err, doc, hash, true, EBADMSG,
+                                     "the last member must be \"hash\" (64 hex)");
+        if (len < OB_AUDIT_SUFFIX_LEN + 2 ||
+            memcmp(line + len - OB_AUDIT_SUFFIX_LEN, OB_AUDIT_HASH_KEY,
+                   sizeof(OB_AUDIT_HASH_KEY) - 1) != 0 ||
+            memcmp(line + len - 2 - OB_AUDIT_HASH_HEX, hash->valuestring, OB_AUDIT_HASH_HEX) != 0 ||
+            memcmp(line + len - 2, "\"}", 2) != 0)
+                return ob_json_error(err, doc, hash, true, EBADMSG,
+                                     "the line must end with ,\"hash\":\"<64 hex>\"}");
+        return 0;
+}
+
+int ob_audit_line_decode(const char *line, size_t len, ob_audit_record *ret, ob_error *err)
+{
+        _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
+        const cJSON *m[7], *last = NULL, *before = NULL;
+        ob_audit_record rec = {0};
+        char computed[OB_AUDIT_HASH_HEX + 1];
+        size_t n = 0;
+        int r;
+
+        if (len > OB_AUDIT_MAX_LINE)
+                return ob_error_set(err, 0, 0, E2BIG, "line longer than %d bytes",
+                                    OB_AUDIT_MAX_LINE);
+        r = ob_json_parse(line, len, OB_AUDIT_MAX_LINE, &doc, err);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(doc.root))
+                return ob_error_set(err, 1, 1, EBADMSG, "a line must be a JSON object");
+        for (const cJSON *c = doc.root->child; c; c = c->next, n++) {
+                if (n < 5)
+                        m[n] = c;
+                before = last;
+                last = c;
+        }
+        if (n < 7)
+                return ob_error_set(err, 1, 1, EBADMSG,
+                                    "a line needs seq, time, type, sandbox_id, principal, "
+                                    "prev_hash and hash");
+        r = check_head(&doc, m, err);
+        if (r < 0)
+                return r;
+        r = check_tail(&doc, before, last, err);
+        if (r < 0)
+                return r;
+        rec.seq = (uint64_t)m[0]->valuedouble;
+        memcpy(rec.prev_hash, before->valuestring, sizeof(rec.prev_hash));
+        memcpy(rec.hash, last->valuestring, sizeof(rec.hash));
+        r = ob_audit_sha256_hex(line, len - OB_AUDIT_SUFFIX_LEN, "}", 1, computed);
+        if (r < 0)
+                return r;
+        rec.hash_ok = streq(computed, rec.hash);
+        rec.type = strdup(m[2]->valuestring);
+        rec.sandbox_id = cJSON_IsString(m[3]) ? strdup(m[3]->valuestring) : NULL;
+        if (!rec.type || (cJSON_IsString(m[3]) && !rec.sandbox_id)) {
+                ob_audit_record_done(&rec);
+                return -ENOMEM;
+        }
+        *ret = rec;
+        return 0;
+}
+
+void ob_audit_record_done(ob_audit_record *rec)
+{
+        free(rec->type);
+        free(rec->sandbox_id);
+        rec->type = rec->sandbox_id = NULL;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# omnibase events follow: new lines as they are appended, filters, --since,
+# a torn tail repaired under it, and a rotation in the middle.
+set -euo pipefail
+OB=${OMNIBASE_BIN:?OMNIBASE_BIN unset}
+APPEND=${AUDIT_APPEND:?AUDIT_APPEND unset}
+tmp=$(mktemp -d /tmp/ob-audit-follow-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+log=$tmp/audit.jsonl
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$tmp"/*.out; do echo "--- $f" >&2; cat "$f" >&2; done
+    exit 1
+}
+
+# Waits until process $1 has the log open (it then follows from that point).
+wait_open() {
+    for _ in $(seq 100); do
+        ls -l "/proc/$1/fd" 2>/dev/null | grep -q "$log" && return 0
+        sleep 0.05
+    done
+    fail "follower $1 never opened the log"
+}
+
+# Waits until file $1 has $2 lines.
+wait_lines() {
+    for _ in $(seq 200); do
+        [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    fail "$1 has $(wc -l <"$1") lines, want $2"
+}
+
+seqs() { sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | tr '\n' ' '; }
+
+"$APPEND" "$log" 3 SandboxStart sb-a
+"$OB" events follow "$log" >"$tmp/all.out" &
+pids+=($!)
+wait_open $!
+"$OB" events follow --type SandboxExit --sandbox sb-b "$log" >"$tmp/filtered.out" &
+pids+=($!)
+wait_open $!
+"$OB" events follow --since 2 "$log" >"$tmp/since.out" &
+pids+=($!)
+wait_lines "$tmp/since.out" 2
+
+"$APPEND" "$log" 2 SandboxExit sb-b       # 4 5
+"$APPEND" "$log" 2 SandboxExit sb-c       # 6 7
+printf '{"seq":8,"time":"2026-' >>"$log"  # a torn tail...
+wait_lines "$tmp/all.out" 4
+"$APPEND" "$log" 1 SandboxStart sb-d      # ...repaired: 8 AuditLogRepaired, 9
+"$OB" events rotate "$log" >/dev/null     # 10 AuditLogRotated in the new file
+"$APPEND" "$log" 2 SandboxExit sb-b       # 11 12
+wait_lines "$tmp/all.out" 9
+wait_lines "$tmp/since.out" 11
+wait_lines "$tmp/filtered.out" 4
+sleep 0.3 # nothing more may arrive
+
+[ "$(seqs "$tmp/all.out")" = "4 5 6 7 8 9 10 11 12 " ] || fail "all: $(seqs "$tmp/all.out")"
+[ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 " ] || fail "since: $(seqs "$tmp/since.out")"
+[ "$(seqs "$tmp/filtered.out")" = "4 5 11 12 " ] || fail "filtered: $(seqs "$tmp/filtered.out")"
+grep -q '"seq":8,.*"type":"AuditLogRepaired"' "$tmp/all.out" || fail "no repair event"
+grep -q '"seq":10,.*"type":"AuditLogRotated"' "$tmp/all.out" || fail "no rotation event"
+# What follow prints is the log's own lines, byte for byte.
+cat "$log.1" "$log" | grep -F -x -f "$tmp/all.out" | cmp -s - "$tmp/all.out" || fail "lines differ"
+/usr/bin/python3 -c '
+import json, sys
+for l in open(sys.argv[1]): json.loads(l)' "$tmp/all.out" || fail "not JSON lines"
+"$OB" events verify "$log" | grep -q "ok: 3 events, last seq 12" || fail "verify after follow"
+echo PASS

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The audit log writer on real files: chain, reopen, lock, concurrent
+ * processes, torn tails, corrupt tails, rotation, bounds. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "audit/audit-internal.h"
+#include "common/error.h"
+
+static char dir[64], path[128];
+
+static int setup(void **state)
+{
+        strcpy(dir, "/tmp/ob-audit-test-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static cJSON *event(const char *type, long n)
+{
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "type", type);
+        cJSON_AddStringToObject(ev, "sandbox_id", "sb-1");
+        cJSON_AddNumberToObject(ev, "n", (double)n);
+        return ev;
+}
+
+static void append_n(ob_audit_log *log, long n, uint64_t first_expected)
+{
+        for (long i = 0; i < n; i++) {
+                cJSON *ev = event("SandboxStart", i);
+                uint64_t seq = 0;
+                assert_int_equal(ob_audit_append(log, ev, &seq), 0);
+                if (first_expected)
+                        assert_int_equal(seq, first_expected + (uint64_t)i);
+                cJSON_Delete(ev);
+        }
+}
+
+static char *slurp(const char *p, size_t *len)
+{
+        char *buf = NULL;
+        if (ob_read_file(p, 1u << 26, &buf, len) < 0)
+                fail_msg("cannot read %s", p);
+        return buf;
+}
+
+static size_t count_lines(const char *s)
+{
+        size_t n = 0;
+        for (; *s; s++)
+                n += *s == '\n';
+        return n;
+}
+
+static ob_audit_verify_result verify(const char *p, unsigned flags)
+{
+        ob_audit_verify_result res;
+        assert_int_equal(ob_audit_verify(p, flags, &res), 0);
+        return res;
+}
+
+static void test_append_reopen_chain(void **state)
+{
+        ob_audit_log *log = NULL;
+        ob_audit_verify_result res;
+        size_t len;
+        char *text;
+
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 3, 1);
+        log = ob_audit_close(log);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 2, 4);
+        ob_audit_close(log);
+        res = verify(path, 0);
+        assert_true(res.ok);
+        assert_int_equal(res.n_events, 5);
+        assert_int_equal(res.last_seq, 5);
+        text = slurp(path, &len);
+        assert_int_equal(count_lines(text), 5);
+        assert_non_null(strstr(text, "\"prev_hash\":\"" OB_AUDIT_ZERO_HASH "\""));
+        free(text);
+}
+
+static void test_empty_and_missing(void **state)
+{
+        ob_audit_verify_result res;
+        ob_audit_log *log = NULL;
+
+        assert_int_equal(ob_audit_verify(path, 0, &res), -ENOENT);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        ob_audit_close(log);
+        res = verify(path, 0);
+        assert_true(res.ok);
+        assert_int_equal(res.n_events, 0);
+}
+
+static void test_concurrent_processes(void **state)
+{
+        ob_audit_verify_result res;
+        size_t len;
+        char *text;
+
+        for (int c = 0; c < 4; c++) {
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        ob_audit_log *log = NULL;
+                        int ok = ob_audit_open(path, OB_AUDIT_NO_DBUS, &log) == 0;
+                        for (int i = 0; ok && i < 100; i++) {
+                                cJSON *ev = event("SandboxExit", i);
+                                ok = ob_audit_append(log, ev, NULL) == 0;
+                                cJSON_Delete(ev);
+                        }
+                        ob_audit_close(log);
+                        _exit(ok ? 0 : 1);
+                }
+        }
+        for (int c = 0; c < 4; c++) {
+                int status;
+                assert_true(wait(&status) > 0);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        res = verify(path, 0);
+        assert_true(res.ok);
+        assert_int_equal(res.n_events, 400);
+        text = slurp(path, &len);
+        assert_int_equal(count_lines(text), 400);
+        free(text);
+}
+
+static double now_s(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_waits_for_writer_lock(void **state)
+{
+        ob_audit_log *log = NULL;
+        int pipefd[2], status;
+        double t0;
+        char c;
+        pid_t pid;
+
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        assert_int_equal(pipe(pipefd), 0);
+        pid = fork();
+        if (pid == 0) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(pipefd[1], "x", 1) != 1)
+                        _exit(1);
+                usleep(300 * 1000);
+                _exit(0);
+        }
+        assert_int_equal(read(pipefd[0], &c, 1), 1);
+        t0 = now_s();
+        append_n(log, 1, 1);
+        assert_true(now_s() - t0 >= 0.25); /* the append waited for the lock */
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        ob_audit_close(log);
+}
+
+static void append_raw(const char *bytes)
+{
+        int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+        close(fd);
+}
+
+static void test_torn_tail_repaired(void **state)
+{
+        ob_audit_log *log = NULL;
+        ob_audit_verify_result res;
+        size_t len;
+        char *text;
+
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 3, 1);
+        append_raw("{\"seq\":4,\"ti"); /* a crash in the middle of a write */
+        res = verify(path, 0);
+        assert_false(res.ok);
+        assert_int_equal(res.bad_seq, 4);
+        assert_int_equal(res.bad_line, 4);
+        assert_non_null(strstr(res.reason, "torn"));
+        append_n(log, 1, 5); /* seq 4 is the repair record */
+        ob_audit_close(log);
+        res = verify(path, 0);
+        assert_true(res.ok);
+        assert_int_equal(res.last_seq, 5);
+        text = slurp(path, &len);
+        assert_non_null(strstr(text, "{\"seq\":4,"));
+        assert_non_null(strstr(text, "\"type\":\"AuditLogRepaired\""));
+        assert_non_null(strstr(text, "\"dropped_bytes\":12"));
+        free(text);
+}
+
+static void test_corrupt_tail_refused(void **state)
+{
+        ob_audit_log *log = NULL;
+        struct stat before, after;
+        size_t len;
+        char *text;
+        cJSON *ev = event("SandboxStart", 0);
+
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 2, 1);
+        text = slurp(path, &len);
+        /* The last hex digit of the last line's hash (the line ends "}\n). */
+        text[len - 4] = text[len - 4] == '0' ? '1' : '0';
+        assert_int_equal(truncate(path, 0), 0);
+        append_raw(text);
+        assert_int_equal(stat(path, &before), 0);
+        assert_int_equal(ob_audit_append(log, ev, NULL), -EBADMSG);
+        assert_int_equal(stat(path, &after), 0);
+        assert_int_equal(before.st_size, after.st_size);
+        cJSON_Delete(ev);
+        free(text);
+        ob_audit_close(log);
+}
+
+static void test_too_big_not_written(void **state)
+{
+        ob_audit_log *log = NULL;
+        char *blob = malloc(OB_AUDIT_MAX_LINE + 1);
+        cJSON *ev = event("SandboxStart", 0);
+        struct stat st;
+
+        memset(blob, 'x', OB_AUDIT_MAX_LINE);
+        blob[OB_AUDIT_MAX_LINE] = '\0';
+        cJSON_AddStringToObject(ev, "blob", blob);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        assert_int_equal(ob_audit_append(log, ev, NULL), -E2BIG);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        append_n(log, 1, 1);
+        cJSON_Delete(ev);
+        free(blob);
+        ob_audit_close(log);
+}
+
+static void test_batch(void **state)
+{
+        ob_audit_log *log = NULL;
+        cJSON *evs[10];
+        uint64_t first = 0;
+
+        for (int i = 0; i < 10; i++)
+                evs[i] = event("SandboxStart", i);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 2, 1);
+        assert_int_equal(ob_audit_append_batch(log, (const cJSON *const *)evs, 10, &first), 0);
+        assert_int_equal(first, 3);
+        assert_int_equal(ob_audit_append_batch(log, (const cJSON *const *)evs, 0, &first), -EINVAL);
+        assert_int_equal(verify(path, 0).last_seq, 12);
+        for (int i = 0; i < 10; i++)
+                cJSON_Delete(evs[i]);
+        ob_audit_close(log);
+}
+
+static void test_rotation(void **state)
+{
+        ob_audit_log *a = NULL, *b = NULL;
+        ob_audit_verify_result res;
+        char p1[160], p2[160];
+        uint64_t last = 0;
+
+        snprintf(p1, sizeof(p1), "%s.1", path);
+        snprintf(p2, sizeof(p2), "%s.2", path);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &a), 0);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &b), 0);
+        assert_int_equal(ob_audit_rotate(b, &last), 0);
+        assert_int_equal(last, 0); /* empty: nothing to rotate */
+        append_n(a, 3, 1);
+        assert_int_equal(ob_audit_rotate(b, &last), 0);
+        assert_int_equal(last, 3);
+        append_n(a, 2, 5); /* a held the old file: it must follow the path */
+        assert_int_equal(ob_audit_rotate(b, &last), 0);
+        assert_int_equal(last, 6);
+        append_n(a, 1, 8);
+        res = verify(path, 0);
+        assert_true(res.ok);
+        assert_int_equal(res.n_events, 2);
+        assert_int_equal(res.last_seq, 8);
+        assert_true(verify(p1, 0).ok);
+        assert_int_equal(verify(p1, 0).last_seq, 6);
+        assert_true(verify(p2, 0).ok);
+        assert_int_equal(verify(p2, 0).last_seq, 3);
+        assert_int_equal(unlink(p1), 0);
+        res = verify(path, 0);
+        assert_false(res.ok);
+        assert_int_equal(res.bad_seq, 7);
+        assert_non_null(strstr(res.reason, "predecessor"));
+        assert_true(verify(path, OB_AUDIT_VERIFY_CONTINUE).ok);
+        ob_audit_close(a);
+        ob_audit_close(b);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_append_reopen_chain, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_empty_and_missing, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_concurrent_processes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_waits_for_writer_lock, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_torn_tail_repaired, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_corrupt_tail_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_too_big_not_written, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
