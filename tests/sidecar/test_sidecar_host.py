@@ -1,0 +1,315 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""omnibase-sidecar on the host kernel (the supervision logic is the same as
+inside runsc): real python workloads, a real channel, exact denial events."""
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sidecar_harness as h  # noqa: E402
+
+CTYPES_SYSCALL = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(nr, *args):
+    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+    return r, ctypes.get_errno()
+"""
+
+
+def only_passwd_denials(run, n):
+    d = run.denials()
+    assert len(d) == n, run
+    for e in d:
+        assert e["target"] == "/etc/passwd" and e["syscall"] == "openat", run
+        assert e["capability"] == "FILE_READ" and e["layer"] == "sidecar", run
+        assert e["policy_id"] == "default-deny", run
+    return d
+
+
+def test_permitted_and_denied_open(w):
+    ok = os.path.join(w, "ok.txt")
+    with open(ok, "w") as f:
+        f.write("hello\n")
+    os.chmod(ok, 0o644)
+    code = """
+print(open(%r).read().strip())
+try:
+    open('/etc/passwd')
+    print('READ')
+except PermissionError as e:
+    print('denied', e.errno)
+""" % ok
+    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ok, "p1")])
+    assert run.rc == 0, run
+    assert run.out == "hello\ndenied 13\n", run
+    only_passwd_denials(run, 1)
+    start = [e for e in run.events if e["type"] == "SandboxStart"]
+    assert len(start) == 1 and start[0]["argv0"] == "/usr/bin/python3", run
+    assert run.events[0]["type"] == "SandboxStart" and run.events[-1]["type"] == "SandboxExit"
+    assert run.denials()[0]["pid"] == start[0]["pid"], run
+    ex = run.exit_event()
+    assert ex == {"type": "SandboxExit", "exit_code": 0, "signal": 0, "denials": 1,
+                  "dropped": 0}, run
+
+
+def test_fork_thread_subprocess(w):
+    code = """
+import os, threading, subprocess
+def attempt(who):
+    try:
+        open('/etc/passwd'); print(who, 'READ', flush=True)
+    except PermissionError:
+        print(who, 'denied', flush=True)
+pid = os.fork()
+if pid == 0:
+    attempt('child'); os._exit(0)
+os.waitpid(pid, 0)
+t = threading.Thread(target=attempt, args=('thread',)); t.start(); t.join()
+r = subprocess.run(['/usr/bin/cat', '/etc/passwd'], capture_output=True)
+print('subprocess', r.returncode, b'Permission denied' in r.stderr)
+print('main', os.getpid())
+"""
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.rc == 0, run
+    lines = run.out.splitlines()
+    assert lines[:3] == ["child denied", "thread denied", "subprocess 1 True"], run
+    d = only_passwd_denials(run, 3)
+    main_pid = int(lines[3].split()[1])
+    pids = [e["pid"] for e in d]
+    # the child and the cat process are other processes; the thread reports its process
+    assert pids[1] == main_pid and pids[0] != main_pid and pids[2] != main_pid, run
+
+
+def test_dangerous_syscalls(w):
+    code = CTYPES_SYSCALL + """
+import os
+results = []
+results.append(sc(101, 16, os.getppid(), 0, 0))   # ptrace(PTRACE_ATTACH, sidecar)
+results.append(sc(165, 0, 0, 0, 0, 0))           # mount
+results.append(sc(321, 0, 0, 0))                 # bpf
+results.append(sc(272, 0x10000000))              # unshare(CLONE_NEWUSER)
+results.append(sc(56, 0x10000000 | 17, 0, 0, 0, 0))  # clone(CLONE_NEWUSER|SIGCHLD)
+print(results)
+"""
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.rc == 0, run
+    assert run.out.strip() == str([(-1, 1)] * 5), run
+    d = run.denials()
+    assert [e["target"] for e in d] == ["ptrace", "mount", "bpf", "unshare", "clone"], run
+    for e in d:
+        assert e["layer"] == "seccomp" and e["capability"] == "SYSCALL", run
+        assert e["syscall"] == e["target"], run
+
+
+def test_cannot_reach_sidecar(w):
+    code = """
+import os, signal, socket
+try:
+    os.kill(os.getppid(), signal.SIGKILL); print('killed')
+except PermissionError:
+    print('kill EPERM')
+leaked = []
+for fd in range(3, 1024):
+    try:
+        os.fstat(fd); leaked.append(fd)
+    except OSError:
+        pass
+print('leaked', leaked)
+print('uid', os.getuid(), os.getgid(), os.getgroups())
+print('caps', [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapBnd', 'CapPrm', 'CapAmb'))])
+print('nnp', [l.split()[1] for l in open('/proc/self/status') if l.startswith('NoNewPrivs')])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(%r); print('connected')
+except OSError as e:
+    print('connect failed')
+""" % os.path.join(w, "channel.sock")
+    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", "/proc/*", "proc")])
+    assert run.rc == 0, run
+    lines = run.out.splitlines()
+    assert lines[0] == "kill EPERM", run
+    assert lines[1] == "leaked []", run
+    assert lines[2] == "uid 65534 65534 [65534]", run
+    assert lines[3] == "caps " + str(["0000000000000000"] * 4), run
+    assert lines[4] == "nnp ['1']", run
+    assert lines[5] == "connect failed", run
+
+
+def test_relative_dirfd_dotdot_symlink(w):
+    allowed = os.path.join(w, "allowed")
+    os.mkdir(allowed)
+    os.chmod(allowed, 0o755)
+    with open(os.path.join(allowed, "ok.txt"), "w") as f:
+        f.write("fine")
+    with open(os.path.join(w, "secret"), "w") as f:
+        f.write("secret")
+    for name in ("ok.txt",):
+        os.chmod(os.path.join(allowed, name), 0o644)
+    os.chmod(os.path.join(w, "secret"), 0o644)
+    os.symlink(os.path.join(w, "secret"), os.path.join(allowed, "link"))
+    os.symlink("../secret", os.path.join(allowed, "rellink"))
+    code = """
+import os
+def tryopen(label, *a, **k):
+    try:
+        fd = os.open(*a, **k); os.close(fd); print(label, 'ok')
+    except PermissionError:
+        print(label, 'denied')
+d = os.open(%r, os.O_RDONLY | os.O_DIRECTORY)
+tryopen('dirfd', 'ok.txt', os.O_RDONLY, dir_fd=d)
+tryopen('dirfd-dotdot', '../secret', os.O_RDONLY, dir_fd=d)
+os.chdir(%r)
+tryopen('cwd', 'ok.txt', os.O_RDONLY)
+tryopen('dotdot', './../allowed/../secret', os.O_RDONLY)
+tryopen('symlink', 'link', os.O_RDONLY)
+tryopen('rel-symlink', 'rellink', os.O_RDONLY)
+""" % (allowed, allowed)
+    grants = [("FILE_READ", allowed, "dir"), ("FILE_READ", allowed + "/*", "files")]
+    run = h.run_sidecar(w, h.python_argv(code), grants=grants)
+    assert run.rc == 0, run
+    assert run.out.split("\n")[:-1] == [
+        "dirfd ok", "dirfd-dotdot denied", "cwd ok", "dotdot denied", "symlink denied",
+        "rel-symlink denied"], run
+    secret = os.path.join(w, "secret")
+    assert [e["target"] for e in run.denials()] == [secret] * 4, run
+
+
+def test_write_and_denial_rule(w):
+    out = os.path.join(w, "out")
+    os.mkdir(out)
+    os.chmod(out, 0o777)
+    code = """
+import os
+def attempt(label, f):
+    try:
+        f(); print(label, 'ok')
+    except PermissionError:
+        print(label, 'denied')
+attempt('write', lambda: open(%(out)r + '/a.txt', 'w').write('x'))
+attempt('read-back', lambda: open(%(out)r + '/a.txt').read())
+attempt('blocked', lambda: open(%(out)r + '/blocked.txt', 'w'))
+attempt('mkdir', lambda: os.mkdir(%(w)r + '/newdir'))
+attempt('unlink', lambda: os.unlink(%(out)r + '/a.txt'))
+attempt('rename-out', lambda: os.rename(%(out)r + '/x', %(w)r + '/x'))
+""" % {"out": out, "w": w}
+    grants = [("FILE_WRITE", out + "/*", "pw"), ("FILE_READ", out + "/*", "pr")]
+    denials = [("FILE_WRITE", out + "/blocked*", "p9")]
+    run = h.run_sidecar(w, h.python_argv(code), grants=grants, denials=denials)
+    assert run.rc == 0, run
+    assert run.out.split("\n")[:-1] == [
+        "write ok", "read-back ok", "blocked denied", "mkdir denied", "unlink ok",
+        "rename-out denied"], run
+    d = run.denials()
+    assert [(e["capability"], e["target"], e["syscall"], e["policy_id"]) for e in d] == [
+        ("FILE_WRITE", out + "/blocked.txt", "openat", "p9"),
+        ("FILE_WRITE", w + "/newdir", "mkdir", "default-deny"),
+        ("FILE_WRITE", w + "/x", "rename", "default-deny")], run
+
+
+def test_network(w):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    threading.Thread(target=lambda: srv.accept(), daemon=True).start()
+    code = """
+import socket, errno
+def attempt(label, addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.connect(addr); print(label, 'ok')
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+attempt('granted', ('127.0.0.1', %d))
+attempt('other', ('127.0.0.1', %d))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.sendto(b'x', ('10.9.8.7', 53)); print('udp ok')
+except OSError as e:
+    print('udp', errno.errorcode[e.errno])
+""" % (port, port + 1 if port < 65535 else port - 1)
+    run = h.run_sidecar(w, h.python_argv(code),
+                        grants=[("NETWORK_CONNECT", "127.0.0.1:%d" % port, "net")])
+    srv.close()
+    assert run.rc == 0, run
+    assert run.out.split("\n")[:-1] == ["granted ok", "other ECONNREFUSED", "udp EPERM"], run
+    d = run.denials()
+    assert [(e["capability"], e["syscall"]) for e in d] == [
+        ("NETWORK_CONNECT", "connect"), ("NETWORK_CONNECT", "sendto")], run
+    assert d[1]["target"] == "10.9.8.7:53", run
+
+
+def test_exit_status_and_orphans(w):
+    run = h.run_sidecar(w, h.python_argv("import sys; sys.exit(7)"))
+    assert run.rc == 7 and run.exit_event()["exit_code"] == 7, run
+    run = h.run_sidecar(w, h.python_argv("import os, signal; os.kill(os.getpid(), 9)"))
+    assert run.rc == 137, run
+    ex = run.exit_event()
+    assert ex["exit_code"] == 137 and ex["signal"] == 9, run
+    # a background grandchild must not keep the run alive, nor outlive it
+    t0 = time.monotonic()
+    run = h.run_sidecar(w, ["/usr/bin/sh", "-c", "/usr/bin/sleep 300 & echo $!"])
+    assert run.rc == 0 and time.monotonic() - t0 < 30, run
+    pid = int(run.out.strip())
+    time.sleep(0.2)
+    assert not os.path.exists("/proc/%d" % pid) or \
+        open("/proc/%d/stat" % pid).read().split()[2] == "Z", "orphan survived"
+
+
+def test_signal_forwarding(w):
+    def on_start(proc, listener):
+        listener.accepted.wait(30)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+    code = "import time\nprint('up', flush=True)\ntime.sleep(60)"
+    run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
+    assert run.rc == 128 + signal.SIGTERM, run
+    assert run.exit_event()["signal"] == signal.SIGTERM, run
+
+
+def test_bad_caps_file(w):
+    bad = os.path.join(w, "bad.json")
+    with open(bad, "w") as f:
+        f.write('{"version": 1,\n "grants": [{"capability": "FILE_RAED", "target": "/x"}]}')
+    sock = os.path.join(w, "c.sock")
+    listener = h.Listener(sock)
+    import subprocess
+    p = subprocess.run([h.sidecar_binary(), "--caps", bad, "--channel", sock, "--",
+                        "/usr/bin/true"], capture_output=True, text=True, timeout=30)
+    events = listener.finish()
+    assert p.returncode == 125, p
+    assert p.stderr.startswith("omnibase: %s:2:" % bad) and p.stderr.count("\n") == 1, p.stderr
+    assert events == [], events
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    if os.geteuid() != 0:
+        h.skip("the sidecar needs root (setuid, capability bounding set)")
+    failed = 0
+    for t in TESTS:
+        w = h.workdir()
+        try:
+            t(w)
+            print("ok   %s" % t.__name__)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % t.__name__)
+            traceback.print_exc()
+        finally:
+            shutil.rmtree(w, ignore_errors=True)
+    print("%d/%d passed" % (len(TESTS) - failed, len(TESTS)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
