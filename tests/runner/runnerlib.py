@@ -1,0 +1,130 @@
+"""Shared helpers for the runner's integration tests (real runsc, as root).
+
+Each test gets a fresh OMNIBASE_STATE_DIR; tearDown kills any runsc process
+left under it and checks that nothing of its runs remains."""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+OMNIBASE = os.environ.get("OMNIBASE_BIN", "omnibase")
+PRINCIPAL = "3f2a9c1e-0000-4000-8000-000000000001"
+
+
+def skip_or_fail(reason):
+    if os.environ.get("OMNIBASE_MUST_WORK", "0") not in ("", "0"):
+        print("FAIL (skip not allowed, OMNIBASE_MUST_WORK): " + reason, file=sys.stderr)
+        sys.exit(1)
+    print("SKIP: " + reason, file=sys.stderr)
+    sys.exit(77)
+
+
+def require_runsc():
+    if os.geteuid() != 0:
+        skip_or_fail("the runner tests start runsc and create cgroups: run as root")
+    if not shutil.which("runsc"):
+        skip_or_fail("runsc is not installed (apt-get install runsc)")
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        skip_or_fail("no cgroup v1 memory controller at /sys/fs/cgroup/memory")
+    if not os.access(OMNIBASE, os.X_OK):
+        skip_or_fail("OMNIBASE_BIN is not set to the omnibase binary")
+
+
+def runsc_pids_under(path):
+    """Pids of processes whose command line mentions path (runsc, sandbox, gofer)."""
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if path in cmd and int(d[6:]) != os.getpid():
+            pids.append(int(d[6:]))
+    return pids
+
+
+def cgroup_dirs(sandbox_id=None):
+    pattern = "/sys/fs/cgroup/*/omnibase" + ("/" + sandbox_id if sandbox_id else "")
+    return glob.glob(pattern)
+
+
+class RunnerTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ob-runner-test-")
+        os.chmod(self.tmp, 0o755)
+        self.state = os.path.join(self.tmp, "state")
+        self.env = dict(os.environ, OMNIBASE_STATE_DIR=self.state)
+        self.ids = []
+
+    def tearDown(self):
+        left = runsc_pids_under(self.state)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertEqual(left, [], "runsc processes were left behind")
+        for sid in self.ids:
+            self.assertEqual(cgroup_dirs(sid), [], "cgroups of %s left" % sid)
+
+    # -- helpers ----------------------------------------------------------
+    def write(self, name, text, mode=0o644):
+        path = os.path.join(self.tmp, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def caps(self, grants=(), denials=(), limits=None, name="caps.json"):
+        doc = {"version": 1, "principal": PRINCIPAL,
+               "grants": [{"capability": k, "target": t} for k, t in grants],
+               "denials": [{"capability": k, "target": t} for k, t in denials]}
+        if limits:
+            doc["limits"] = limits
+        return self.write(name, json.dumps(doc))
+
+    def omnibase(self, *args, timeout=120, **kw):
+        return subprocess.run([OMNIBASE, *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout, **kw)
+
+    def run_json(self, script, *args, caps=None, timeout=120):
+        if caps is None:
+            caps = self.caps()
+        p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "--json", *args,
+                          timeout=timeout)
+        try:
+            res = json.loads(p.stdout)
+        except ValueError:
+            self.fail("no JSON result (exit %d): stdout=%r stderr=%r"
+                      % (p.returncode, p.stdout, p.stderr))
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual(p.returncode, res["exit_code"], p.stderr)
+        return res
+
+    def assert_bad_input(self, p, needle):
+        """Exit 125, exactly one line on stderr mentioning needle, nothing left."""
+        self.assertEqual(p.returncode, 125, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith("omnibase: "), lines[0])
+        self.assertIn(needle, lines[0])
+        self.assertEqual(p.stdout, "")
+        self.assert_state_empty()
+
+    def assert_state_empty(self):
+        runs = os.path.join(self.state, "runs")
+        left = os.listdir(runs) if os.path.isdir(runs) else []
+        self.assertEqual(left, [], "state directories left")
+
+
+def main():
+    require_runsc()
+    unittest.main(verbosity=2)

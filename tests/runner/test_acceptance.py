@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""The seed's acceptance criteria (002 §6), under real runsc."""
+import os
+import socket
+import threading
+
+from runnerlib import RunnerTest, main
+
+PROBE = r'''
+import socket, sys
+what = sys.argv[1]
+if what == "passwd":
+    try:
+        print(open("/etc/passwd").read()[:40])
+    except OSError as e:
+        print("ERR", e.errno)
+elif what == "tcp":
+    s = socket.socket()
+    s.settimeout(3)
+    try:
+        s.connect(("127.0.0.1", int(sys.argv[2])))
+        s.sendall(b"escaped")
+        print("CONNECTED")
+    except OSError as e:
+        print("ERR", e.errno)
+elif what == "mem":
+    b = bytearray(int(sys.argv[2]) * 1024 * 1024)
+    for i in range(0, len(b), 4096):
+        b[i] = 1
+    print("TOUCHED", sys.argv[2])
+elif what == "read":
+    for p in sys.argv[2:]:
+        try:
+            print(p, "OK", open(p).read().strip())
+        except OSError as e:
+            print(p, "ERR", e.errno)
+'''
+
+
+class Acceptance(RunnerTest):
+    def setUp(self):
+        super().setUp()
+        self.probe = self.write("probe.py", PROBE)
+
+    def test_no_caps_cannot_read_etc_passwd(self):
+        res = self.run_json(self.probe, "passwd")
+        self.assertEqual(res["status"], "ok")
+        self.assertEqual(res["stdout"].strip(), "ERR 2")  # ENOENT: not in the view
+        self.assertNotIn("root:", res["stdout"])
+
+    def test_no_caps_cannot_connect_out(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(0.2)
+        port = srv.getsockname()[1]
+        got = []
+        done = threading.Event()
+
+        def accept():
+            while not done.is_set():
+                try:
+                    c, _ = srv.accept()
+                    got.append(c.recv(16))
+                    c.close()
+                except OSError:
+                    pass
+        t = threading.Thread(target=accept)
+        t.start()
+        try:
+            res = self.run_json(self.probe, "tcp", str(port))
+        finally:
+            done.set()
+            t.join()
+            srv.close()
+        self.assertEqual(res["status"], "ok")
+        self.assertTrue(res["stdout"].startswith("ERR"), res["stdout"])
+        self.assertEqual(got, [], "the host server saw a connection from the sandbox")
+
+    def test_memory_limit_kills_100mb_keeps_10mb(self):
+        caps = self.caps(limits={"memory_mb": 50})
+        big = self.run_json(self.probe, "mem", "100", caps=caps)
+        self.assertEqual(big["status"], "limit_exceeded", big)
+        self.assertEqual(big["limit"], "memory")
+        self.assertEqual(big["exit_code"], 137)
+        self.assertNotIn("TOUCHED", big["stdout"])
+        small = self.run_json(self.probe, "mem", "10", caps=caps)
+        self.assertEqual(small["status"], "ok", small)
+        self.assertEqual(small["exit_code"], 0)
+        self.assertEqual(small["stdout"].strip(), "TOUCHED 10")
+
+    def test_memory_flag_lowers_the_limit(self):
+        res = self.run_json(self.probe, "mem", "100", "--memory", "50")
+        self.assertEqual(res["status"], "limit_exceeded")
+        self.assertEqual(res["exit_code"], 137)
+
+    def test_file_read_grant_reads_allowed_not_other(self):
+        allowed = self.write("data/allowed.txt", "secret-allowed")
+        other = self.write("data/other.txt", "secret-other")
+        caps = self.caps(grants=[("FILE_READ", allowed)])
+        res = self.run_json(self.probe, "read", allowed, other, caps=caps)
+        self.assertEqual(res["status"], "ok")
+        lines = res["stdout"].splitlines()
+        self.assertEqual(lines[0], allowed + " OK secret-allowed")
+        self.assertEqual(lines[1], other + " ERR 2")
+
+    def test_exit_status_passes_through(self):
+        script = self.write("exit3.py", "import sys\nprint('out')\nsys.exit(3)\n")
+        res = self.run_json(script)
+        self.assertEqual(res["status"], "ok")
+        self.assertEqual(res["exit_code"], 3)
+        # without --json the output passes through live and the status is the same
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps())
+        self.assertEqual(p.returncode, 3)
+        self.assertEqual(p.stdout, "out\n")
+
+
+if __name__ == "__main__":
+    main()

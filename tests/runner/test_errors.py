@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""Bad input: exit 125, one clear line, nothing left behind."""
+import json
+import os
+
+from runnerlib import RunnerTest, main
+
+
+class Errors(RunnerTest):
+    def setUp(self):
+        super().setUp()
+        self.script = self.write("hi.py", "print('hi')\n")
+
+    def test_script_does_not_exist(self):
+        missing = os.path.join(self.tmp, "nope.py")
+        p = self.omnibase("sandbox", "run", missing, "--capabilities", self.caps())
+        self.assert_bad_input(p, missing + ": No such file or directory")
+
+    def test_invalid_capability_file_names_line_and_column(self):
+        bad = self.write("bad.json", '{"version": 1,\n "grants": [{"capability": "FILE_RAED",'
+                                     ' "target": "/x"}]}\n')
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", bad)
+        self.assert_bad_input(p, bad + ":2:")
+        self.assertIn("FILE_RAED", p.stderr)
+        notjson = self.write("notjson.json", "{\"version\": 1,,}")
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", notjson)
+        self.assert_bad_input(p, notjson + ":1:")
+        unknown = self.write("unknown.json", '{"version": 1, "grants": [], "extra": true}')
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", unknown)
+        self.assert_bad_input(p, "extra")
+
+    def test_missing_capability_file(self):
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities",
+                          os.path.join(self.tmp, "none.json"))
+        self.assert_bad_input(p, "none.json")
+
+    def test_bad_flags(self):
+        caps = self.caps()
+        for args, needle in [(["--memory", "lots"], "--memory"),
+                             (["--timeout", "-3"], "--timeout"),
+                             (["--cpus", "0"], "--cpus"),
+                             (["--bogus"], "--bogus"),
+                             (["--memory", "4"], "memory_mb"),
+                             (["--profile", "../etc"], "profile"),
+                             (["--profile", "nosuchprofile"], "unknown profile")]:
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, *args)
+            self.assert_bad_input(p, needle)
+        p = self.omnibase("sandbox", "run", self.script)
+        self.assert_bad_input(p, "--capabilities")
+        p = self.omnibase("sandbox", "run", "--capabilities", caps)
+        self.assert_bad_input(p, "SCRIPT")
+
+    def test_invalid_profile_file(self):
+        prof = self.write("p.json", '{"version": 1, "interpreter": ["/usr/bin/python3"],\n'
+                                    '  "paths": ["/usr"], "mounts": []}')
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--profile", prof)
+        self.assert_bad_input(p, prof + ":2:")
+        self.assertIn('unknown key "mounts"', p.stderr)
+
+    def test_runsc_failure_is_125_and_cleaned(self):
+        # a command that does not exist inside: runsc fails to start it
+        p = self.omnibase("sandbox", "run", "--capabilities", self.caps(), "--",
+                          "/no/such/binary")
+        self.assertEqual(p.returncode, 125, p.stderr)
+        self.assertIn("omnibase: runsc:", p.stderr)
+        self.assert_state_empty()
+
+    def test_dry_run_runs_nothing(self):
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(), "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        plan = json.loads(p.stdout)
+        self.assertEqual(plan["argv"], ["/usr/bin/python3", "-I", "-B", "/omnibase/script.py"])
+        self.assertEqual(plan["limits"]["memory_mb"], 256)
+        self.assertIn("config", plan)
+        self.assertFalse(os.path.exists(self.state))
+
+
+if __name__ == "__main__":
+    main()

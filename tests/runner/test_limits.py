@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""Each limit ends the run with its documented status and a clear message."""
+import json
+import signal
+import subprocess
+import time
+
+from runnerlib import OMNIBASE, RunnerTest, main, runsc_pids_under
+
+FORK_BOMB = r'''
+import os, time
+n = 0
+err = None
+while n < 500:
+    try:
+        pid = os.fork()
+    except OSError as e:
+        err = e.errno
+        break
+    if pid == 0:
+        time.sleep(3)
+        os._exit(0)
+    n += 1
+print("forked", n, "errno", err, flush=True)
+'''
+
+FILL_TMP = r'''
+n = 0
+try:
+    with open("/tmp/fill", "wb") as f:
+        while n < 200:
+            f.write(b"x" * 1024 * 1024)
+            f.flush()
+            n += 1
+except OSError as e:
+    print("stopped after", n, "MiB errno", e.errno)
+else:
+    print("wrote", n, "MiB")
+'''
+
+
+class Limits(RunnerTest):
+    def test_fork_bomb_under_pids_limit(self):
+        script = self.write("bomb.py", FORK_BOMB)
+        caps = self.caps(limits={"pids": 16, "memory_mb": 512})
+        res = self.run_json(script, caps=caps)
+        # the fork fails inside (EAGAIN) and the workload ends on its own
+        self.assertEqual(res["status"], "ok", res)
+        words = res["stdout"].split()
+        self.assertEqual(words[0], "forked", res)
+        self.assertLess(int(words[1]), 16)
+        self.assertEqual(words[3], "11")  # EAGAIN
+
+    def test_tmp_filled_past_tmpfs_size(self):
+        script = self.write("fill.py", FILL_TMP)
+        caps = self.caps(limits={"tmpfs_mb": 8, "memory_mb": 512})
+        res = self.run_json(script, caps=caps)
+        self.assertEqual(res["status"], "ok", res)
+        words = res["stdout"].split()
+        self.assertEqual(words[0], "stopped", res)
+        self.assertLessEqual(int(words[2]), 8)
+        self.assertEqual(words[-1], "28")  # ENOSPC
+
+    def test_stdout_flood_past_output_cap(self):
+        script = self.write("flood.py", "import sys\nwhile True:\n    sys.stdout.write('y' * 4096)\n")
+        res = self.run_json(script, "--output", "64")
+        self.assertEqual(res["status"], "limit_exceeded")
+        self.assertEqual(res["limit"], "output")
+        self.assertEqual(res["exit_code"], 137)
+        self.assertTrue(res["stdout_truncated"])
+        self.assertEqual(len(res["stdout"]), 64 * 1024)
+        self.assertEqual(set(res["stdout"]), {"y"})
+
+    def test_flood_without_json_stops_at_cap_too(self):
+        script = self.write("flood.py", "import sys\nwhile True:\n    sys.stdout.write('z' * 4096)\n")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(),
+                          "--output", "32")
+        self.assertEqual(p.returncode, 137)
+        self.assertEqual(len(p.stdout), 32 * 1024)
+        self.assertIn("output limit exceeded", p.stderr)
+
+    def test_infinite_loop_past_timeout(self):
+        script = self.write("loop.py", "while True:\n    pass\n")
+        t0 = time.monotonic()
+        res = self.run_json(script, "--timeout", "2")
+        took = time.monotonic() - t0
+        self.assertEqual(res["status"], "timeout")
+        self.assertEqual(res["exit_code"], 124)
+        self.assertGreaterEqual(res["usage"]["wall_ms"], 2000)
+        self.assertLess(took, 15)
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(), "--timeout", "1")
+        self.assertEqual(p.returncode, 124)
+        self.assertIn("timeout", p.stderr)
+
+    def test_upward_override_is_refused(self):
+        caps = self.caps(limits={"memory_mb": 64, "timeout_s": 5})
+        script = self.write("hi.py", "print('hi')\n")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "--memory", "128")
+        self.assert_bad_input(p, "memory_mb")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "--timeout", "6")
+        self.assert_bad_input(p, "timeout_s")
+        # downward is fine, and a limit the file does not set may be set by a flag
+        res = self.run_json(script, "--memory", "60", "--pids", "8", caps=caps)
+        self.assertEqual(res["status"], "ok")
+
+    def test_sigterm_to_runner_stops_and_cleans(self):
+        script = self.write("sleep.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+        p = subprocess.Popen([OMNIBASE, "sandbox", "run", script, "--capabilities", self.caps(),
+                              "--events", "-"], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            start = json.loads(p.stdout.readline())
+            self.ids.append(start["sandbox_id"])
+            self.assertEqual(p.stdout.readline(), "up\n")
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM)
+        self.assertIn("interrupted", err)
+        self.assertIn('"SandboxExit"', out)
+        self.assert_state_empty()
+        self.assertEqual(runsc_pids_under(self.state), [])
+
+
+if __name__ == "__main__":
+    main()

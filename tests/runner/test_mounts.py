@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""The mount mask: only granted paths exist inside, symlinks cannot escape,
+write grants are writable and read grants are not."""
+import json
+import os
+
+from runnerlib import RunnerTest, main
+
+LIST = r'''
+import os, sys
+for p in sys.argv[1:]:
+    try:
+        if os.path.isdir(p):
+            print(p, "DIR", sorted(os.listdir(p)))
+        else:
+            print(p, "OK", open(p).read().strip())
+    except OSError as e:
+        print(p, "ERR", e.errno)
+'''
+
+
+class Mounts(RunnerTest):
+    def setUp(self):
+        super().setUp()
+        self.lister = self.write("list.py", LIST)
+
+    def test_root_view_is_the_profile_only(self):
+        res = self.run_json(self.lister, "/", "/etc", "/home", "/root", "/usr/bin", self.tmp)
+        lines = dict(l.split(" ", 1) for l in res["stdout"].splitlines())
+        self.assertEqual(lines["/"], "DIR ['bin', 'dev', 'lib', 'lib64', 'omnibase', 'proc', "
+                                     "'sys', 'tmp', 'usr']")
+        self.assertEqual(lines["/etc"], "ERR 2")
+        self.assertEqual(lines["/home"], "ERR 2")
+        self.assertEqual(lines["/usr/bin"], "DIR ['python3', 'python3.11']")
+        self.assertEqual(lines[self.tmp], "ERR 2")
+
+    def test_symlink_in_granted_dir_to_etc_shadow(self):
+        self.write("data/ok.txt", "fine")
+        link = os.path.join(self.tmp, "data", "shadow")
+        os.symlink("/etc/shadow", link)
+        for i, target in enumerate((os.path.join(self.tmp, "data", "*"),
+                                    os.path.join(self.tmp, "data", "*o*"))):
+            caps = self.caps(grants=[("FILE_READ", target)], name="c%d.json" % i)
+            res = self.run_json(self.lister, os.path.join(self.tmp, "data", "ok.txt"), link,
+                                caps=caps)
+            self.assertEqual(res["status"], "ok")
+            out = res["stdout"].splitlines()
+            self.assertEqual(out[0], os.path.join(self.tmp, "data", "ok.txt") + " OK fine")
+            self.assertEqual(out[1], link + " ERR 2", target)
+            self.assertNotIn("root:", res["stdout"])
+
+    def test_literal_symlink_grant_outside_is_not_mounted(self):
+        link = os.path.join(self.tmp, "passwd-link")
+        os.symlink("/etc/passwd", link)
+        caps = self.caps(grants=[("FILE_READ", link)])
+        p = self.omnibase("sandbox", "run", self.lister, link, "--capabilities", caps, "-v",
+                          "--json")
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual(res["stdout"].strip(), link + " ERR 2")
+        self.assertIn("resolves to /etc/passwd, outside the grant: not mounted", p.stderr)
+
+    def test_grant_with_dotdot(self):
+        # a pattern with ".." is refused outright: exit 125, the position, nothing ran
+        self.write("pub/ok.txt", "yes")
+        caps = self.caps(grants=[("FILE_READ", os.path.join(self.tmp, "pub", "..", "secret.txt"))])
+        p = self.omnibase("sandbox", "run", self.lister, "--capabilities", caps)
+        self.assert_bad_input(p, '".." segment')
+        self.assertIn(caps + ":1:", p.stderr)
+
+    def test_denial_inside_dir_grant(self):
+        self.write("d/a.txt", "A")
+        self.write("d/secret/b.txt", "B")
+        caps = self.caps(grants=[("FILE_READ", os.path.join(self.tmp, "d", "*"))],
+                         denials=[("FILE_READ", os.path.join(self.tmp, "d", "secret", "*"))])
+        res = self.run_json(self.lister, os.path.join(self.tmp, "d", "a.txt"),
+                            os.path.join(self.tmp, "d", "secret", "b.txt"), caps=caps)
+        out = res["stdout"].splitlines()
+        self.assertEqual(out[0], os.path.join(self.tmp, "d", "a.txt") + " OK A")
+        self.assertEqual(out[1], os.path.join(self.tmp, "d", "secret", "b.txt") + " ERR 2")
+
+    def test_write_grant_is_writable_read_grant_is_not(self):
+        outdir = os.path.join(self.tmp, "out")
+        os.makedirs(outdir)
+        os.chmod(outdir, 0o777)
+        ro = self.write("ro.txt", "r", mode=0o666)
+        script = self.write("w.py", "import sys\nopen(sys.argv[1] + '/new.txt', 'w').write('made')\n"
+                                    "try:\n    open(sys.argv[2], 'w').write('x')\n"
+                                    "except OSError as e:\n    print('RO', e.errno)\n")
+        caps = self.caps(grants=[("FILE_WRITE", outdir + "/*"), ("FILE_READ", ro)])
+        res = self.run_json(script, outdir, ro, caps=caps)
+        self.assertEqual(res["status"], "ok", res)
+        self.assertEqual(res["stdout"].strip(), "RO 30")  # EROFS
+        with open(os.path.join(outdir, "new.txt")) as f:
+            self.assertEqual(f.read(), "made")
+        with open(ro) as f:
+            self.assertEqual(f.read(), "r")
+
+    def test_missing_grant_path_is_skipped_and_said(self):
+        caps = self.caps(grants=[("FILE_READ", os.path.join(self.tmp, "absent.txt"))])
+        p = self.omnibase("sandbox", "run", self.lister, "--capabilities", caps, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("absent.txt does not exist, not mounted", p.stderr)
+        plan = json.loads(p.stdout)
+        self.assertNotIn(os.path.join(self.tmp, "absent.txt"),
+                         [m["destination"] for m in plan["mounts"]])
+        self.assert_state_empty()
+
+    def test_shell_profile_command(self):
+        p = self.omnibase("sandbox", "run", "--capabilities", self.caps(), "--json", "--",
+                          "/bin/sh", "-c", "echo $((6*7)); id -u; cat /etc/passwd 2>&1; exit 4")
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual(res["exit_code"], 4, res)
+        self.assertEqual(p.returncode, 4)
+        lines = res["stdout"].splitlines()
+        self.assertEqual(lines[0:2], ["42", "65534"])
+        self.assertIn("No such file or directory", res["stdout"] + res["stderr"])
+
+
+if __name__ == "__main__":
+    main()
