@@ -56,6 +56,8 @@ int ob_filter_build(void **ret)
         /* seccomp_init() kills on a foreign architecture by default (i386
          * int 0x80 and x32 calls would bypass a native-only filter) */
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+        if (r == -EINVAL) /* gVisor 20221219 does not offer KILL_PROCESS */
+                r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_THREAD);
         if (r == 0)
                 r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
         tab = ob_syscall_table(&n);

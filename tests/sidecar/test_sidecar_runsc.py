@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""omnibase-sidecar inside gVisor: a hand-made OCI bundle (empty rootfs,
+read-only binds of /usr and /etc, the sidecar binary bind-mounted in, the
+channel socket's directory bind-mounted and reached with --host-uds=open),
+the sidecar as the container's process (PID 1), a python workload under it.
+Proves that seccomp RET_TRACE + ptrace + PEEKDATA + syscall skipping work
+in this runsc, not only on the host kernel."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sidecar_harness as h  # noqa: E402
+
+RUNSC = os.environ.get("OMNIBASE_RUNSC", shutil.which("runsc") or "/usr/bin/runsc")
+SIDECAR_IN = "/omnibase/omnibase-sidecar"
+RUN_IN = "/run/omnibase"
+
+# what the sidecar needs as the container's process: become another user,
+# empty the bounding set, trace the workload
+SIDECAR_CAPS = ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_PTRACE", "CAP_KILL"]
+
+
+def bind(src, dst, ro=True):
+    return {"destination": dst, "type": "bind", "source": src,
+            "options": ["rbind", "ro" if ro else "rw", "nosuid", "nodev"]}
+
+
+def make_bundle(w, argv, grants):
+    bundle = os.path.join(w, "bundle")
+    rootfs = os.path.join(bundle, "rootfs")
+    run = os.path.join(w, "run")
+    os.makedirs(rootfs)
+    os.makedirs(run)
+    os.chmod(run, 0o755)
+    for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
+                         ("sbin", "usr/sbin")):
+        os.symlink(target, os.path.join(rootfs, link))
+    h.write_caps(run, list(h.BASELINE) + list(grants))
+    sidecar = os.path.realpath(h.sidecar_binary())
+    config = {
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "omnibase",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "cwd": "/",
+            "args": [SIDECAR_IN, "--caps", RUN_IN + "/caps.json",
+                     "--channel", RUN_IN + "/channel.sock", "--", *argv],
+            "env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
+            "capabilities": {k: SIDECAR_CAPS for k in
+                             ("bounding", "effective", "permitted")},
+            "noNewPrivileges": True,
+        },
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "nodev", "mode=1777", "size=65536k"]},
+            bind("/usr", "/usr"),
+            bind("/etc", "/etc"),
+            bind(sidecar, SIDECAR_IN),
+            bind(run, RUN_IN, ro=False),
+        ],
+        "linux": {"namespaces": [{"type": t} for t in
+                                 ("pid", "ipc", "uts", "mount", "network")]},
+    }
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    return bundle, run
+
+
+def run_in_runsc(w, argv, grants=(), timeout=120):
+    bundle, run = make_bundle(w, argv, grants)
+    listener = h.Listener(os.path.join(run, "channel.sock"))
+    root = os.path.join(w, "runsc-root")
+    os.makedirs(root)
+    cid = "ob-sidecar-test-" + uuid.uuid4().hex[:8]
+    cmd = [RUNSC, "--root", root, "--network=none", "--platform=ptrace", "--host-uds=open",
+           "--log", os.path.join(w, "runsc.log"), "run", "--bundle", bundle, cid]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    finally:
+        subprocess.run([RUNSC, "--root", root, "delete", "--force", cid],
+                       capture_output=True)
+    events = listener.finish()
+    return h.Run(p.returncode, p.stdout, p.stderr, events)
+
+
+def test_denial_inside_gvisor(w):
+    code = """
+import os, threading, subprocess
+def attempt(who):
+    try:
+        open('/etc/passwd'); print(who, 'READ', flush=True)
+    except PermissionError:
+        print(who, 'denied', flush=True)
+print('pid', os.getpid(), 'ppid', os.getppid(), 'uid', os.getuid(), flush=True)
+attempt('main')
+pid = os.fork()
+if pid == 0:
+    attempt('child'); os._exit(0)
+os.waitpid(pid, 0)
+t = threading.Thread(target=attempt, args=('thread',)); t.start(); t.join()
+r = subprocess.run(['/usr/bin/cat', '/etc/passwd'], capture_output=True)
+print('subprocess', r.returncode)
+print(open('/etc/hostname').read().strip() if os.path.exists('/etc/hostname') else 'nohost')
+"""
+    run = run_in_runsc(w, h.python_argv(code), grants=[("FILE_READ", "/etc/hostname", "h")])
+    assert run.rc == 0, run
+    lines = run.out.splitlines()
+    assert lines[0].startswith("pid ") and lines[0].split()[3] == "1", run  # sidecar is PID 1
+    assert lines[0].split()[5] == "65534", run
+    assert lines[1:5] == ["main denied", "child denied", "thread denied", "subprocess 1"], run
+    d = [e for e in run.denials() if e["target"] == "/etc/passwd"]
+    assert len(d) == 4 and len(run.denials()) == 4, run
+    assert all(e["syscall"] == "openat" and e["layer"] == "sidecar" for e in d), run
+    assert run.events[0]["type"] == "SandboxStart" and run.exit_event()["denials"] == 4, run
+
+
+def test_dangerous_and_pid1_inside_gvisor(w):
+    code = """
+import ctypes, os, signal, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(nr, *args):
+    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+    return r, ctypes.get_errno()
+print(sc(101, 16, 1, 0, 0), sc(165, 0, 0, 0, 0, 0), sc(321, 0, 0, 0), sc(272, 0x20000))
+try:
+    os.kill(1, signal.SIGKILL); print('killed')
+except PermissionError:
+    print('kill EPERM')
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect('%s/channel.sock'); print('channel connected')
+except OSError:
+    print('channel refused')
+""" % RUN_IN
+    run = run_in_runsc(w, h.python_argv(code))
+    assert run.rc == 0, run
+    lines = run.out.splitlines()
+    assert lines[0] == "(-1, 1) (-1, 1) (-1, 1) (-1, 1)", run  # each failed with EPERM
+    assert lines[1:] == ["kill EPERM", "channel refused"], run
+    targets = [e["target"] for e in run.denials() if e["layer"] == "seccomp"]
+    assert targets == ["ptrace", "mount", "bpf", "unshare"], run
+
+
+TESTS = [test_denial_inside_gvisor, test_dangerous_and_pid1_inside_gvisor]
+
+
+def main():
+    if os.geteuid() != 0:
+        h.skip("runsc needs root")
+    if not os.access(RUNSC, os.X_OK):
+        h.skip("runsc not installed")
+    failed = 0
+    for t in TESTS:
+        w = h.workdir()
+        try:
+            t(w)
+            print("ok   %s" % t.__name__)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % t.__name__)
+            traceback.print_exc()
+        finally:
+            shutil.rmtree(w, ignore_errors=True)
+    print("%d/%d passed" % (len(TESTS) - failed, len(TESTS)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
