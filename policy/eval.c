@@ -280,7 +280,7 @@ static int eval_var(ectx *c, const pol_expr *e, pol_value *ret)
 
 static int eval_logic(ectx *c, const pol_expr *e, pol_value *ret)
 {
-        bool a, b = false;
+        bool a = false, b = false;
         const char *op = pol_ekind_name(e->kind);
 
         if (eval_bool(c, e->a, op, &a) < 0)
@@ -367,7 +367,7 @@ pol_result pol_eval_policy(const pol_policy *p, const pol_request *req, char *ms
             !pol_scope_match(&p->resource, req->rtype, req->rid))
                 return PR_NOT_SATISFIED;
         for (size_t i = 0; i < p->n_conds && res == PR_SATISFIED; i++) {
-                bool b;
+                bool b = false;
                 if (eval_bool(&c, p->conds[i].body, p->conds[i].unless ? "unless" : "when", &b) < 0)
                         res = PR_ERROR;
                 else if (b == p->conds[i].unless)
