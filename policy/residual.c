@@ -258,10 +258,12 @@ static int sym_binary(cctx *c, const pol_expr *e, sval *ret)
         switch (e->kind) {
         case PE_EQ:
                 return sym_eq(c, &a, &b, e, ret);
-        case PE_NE:
-                if ((r = sym_eq(c, &a, &b, e, &a)) < 0)
+        case PE_NE: {
+                sval eq;
+                if ((r = sym_eq(c, &a, &b, e, &eq)) < 0)
                         return r;
-                return combine(c, CF_NOT, &a, NULL, e, ret);
+                return combine(c, CF_NOT, &eq, NULL, e, ret);
+        }
         case PE_IN:
                 if (b.k == SV_CONST && b.v.type == PV_SET)
                         return any_eq(c, e, &b.v, &a, ret);
