@@ -137,6 +137,7 @@ int ob_capset_set_principal(ob_capset *set, const char *uuid)
         return 0;
 }
 
+/* Canonical text of a rule target of kind; see capset.h. */
 int cap_normalize_target(ob_cap_kind kind, const char *target, char **ret, ob_error *err)
 {
         cap_endpoint ep;
@@ -156,9 +157,6 @@ int cap_normalize_target(ob_cap_kind kind, const char *target, char **ret, ob_er
         *ret = strdup(buf);
         return *ret ? 0 : -ENOMEM;
 }
-
-/* Indexes rule number idx of side (check.c). */
-int cap_index_rule(cap_side *side, ob_cap_kind kind, uint32_t idx);
 
 static int side_reserve(cap_side *side)
 {

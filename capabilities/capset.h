@@ -32,6 +32,9 @@ struct ob_capset {
         cap_side side[2]; /* [0] grants, [1] denials */
 };
 
+/* Indexes rule number idx of side, which is stored already (check.c). */
+int cap_index_rule(cap_side *side, ob_cap_kind kind, uint32_t idx);
+
 /* Normalises a rule target of kind (paths canonicalised, endpoints in
  * canonical text); *ret malloc'd. -EINVAL with a reason in *err. */
 int cap_normalize_target(ob_cap_kind kind, const char *target, char **ret, ob_error *err);

@@ -10,8 +10,6 @@
 #include "capabilities/pattern.h"
 #include "common/error.h"
 
-int cap_index_rule(cap_side *side, ob_cap_kind kind, uint32_t idx);
-
 /* Key of an address rule or request: family, prefix length, masked address. */
 static size_t net_key(int af, const uint8_t *addr, unsigned len, uint8_t *key)
 {
@@ -69,6 +67,7 @@ static int index_text(cap_index *ix, cap_rule_info *info, const char *pattern, u
         return r < 0 ? r : cap_map_add(&ix->prefix, hp, pre, np, idx);
 }
 
+/* Adds rule idx of side (already stored) to the index of its kind. */
 int cap_index_rule(cap_side *side, ob_cap_kind kind, uint32_t idx)
 {
         cap_index *ix = &side->ix[kind];

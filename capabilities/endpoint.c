@@ -73,6 +73,7 @@ static void unmap_v4(cap_endpoint *ep)
         ep->prefix_len -= 96;
 }
 
+/* Whether addr lies in net/prefix_len (both in network byte order). */
 bool cap_addr_in_prefix(int af, const uint8_t *addr, const uint8_t *net, unsigned prefix_len)
 {
         unsigned full = prefix_len / 8, bits = prefix_len % 8;
@@ -188,6 +189,7 @@ static int split_target(char *buf, const char *target, char **ret_host, char **r
         return 0;
 }
 
+/* Parses a rule or request endpoint; see endpoint.h. */
 int cap_endpoint_parse(const char *target, bool rule, cap_endpoint *ret, ob_error *err)
 {
         char buf[TARGET_MAX + 1], *host = NULL, *ports = NULL;
@@ -220,6 +222,7 @@ int cap_endpoint_parse(const char *target, bool rule, cap_endpoint *ret, ob_erro
         return 0;
 }
 
+/* Writes the canonical text of a rule endpoint into buf. */
 int cap_endpoint_format(const cap_endpoint *ep, char *buf, size_t size)
 {
         char host[INET6_ADDRSTRLEN + 8], ports[16];
@@ -244,6 +247,7 @@ int cap_endpoint_format(const cap_endpoint *ep, char *buf, size_t size)
         return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
 }
 
+/* Whether a parsed rule matches a parsed request. */
 bool cap_endpoint_match(const cap_endpoint *rule, const cap_endpoint *req)
 {
         if (req->port_lo < rule->port_lo || req->port_lo > rule->port_hi)
@@ -305,6 +309,7 @@ static int host_contained(const cap_endpoint *a, const cap_endpoint *b, bool *re
         return r < 0 ? r : 0;
 }
 
+/* Whether rule a is inside rule b (false when unsure). */
 bool cap_endpoint_contained(const cap_endpoint *a, const cap_endpoint *b)
 {
         bool in = false;
@@ -327,6 +332,7 @@ static bool addr_host_overlap(const cap_endpoint *net, const cap_endpoint *host)
         return true;
 }
 
+/* Whether some request can match both rules (true when unsure). */
 int cap_endpoint_overlap(const cap_endpoint *a, const cap_endpoint *b, bool *ret)
 {
         cap_tokens ta = {0}, tb = {0};

@@ -6,6 +6,7 @@
 
 #include "capabilities/index.h"
 
+/* FNV-1a of key[0..len). */
 uint64_t cap_hash(const void *key, size_t len)
 {
         const unsigned char *p = key;
@@ -15,6 +16,7 @@ uint64_t cap_hash(const void *key, size_t len)
         return h;
 }
 
+/* FNV-1a of key[0..len) read from the last byte to the first. */
 uint64_t cap_hash_rev(const void *key, size_t len)
 {
         const unsigned char *p = key;
@@ -54,6 +56,7 @@ static int grow(cap_map *m)
         return 0;
 }
 
+/* Appends idx to the bucket of key, creating it; 0 or -ENOMEM. */
 int cap_map_add(cap_map *m, uint64_t hash, const void *key, size_t len, uint32_t idx)
 {
         cap_slot *s;
@@ -88,6 +91,7 @@ int cap_map_add(cap_map *m, uint64_t hash, const void *key, size_t len, uint32_t
         return 0;
 }
 
+/* The bucket of key, or NULL. */
 const cap_bucket *cap_map_get(const cap_map *m, uint64_t hash, const void *key, size_t len)
 {
         const cap_slot *s;
@@ -98,6 +102,7 @@ const cap_bucket *cap_map_get(const cap_map *m, uint64_t hash, const void *key, 
         return s->key ? &s->bucket : NULL;
 }
 
+/* Frees the map's slots, keys and buckets; leaves it empty. */
 void cap_map_done(cap_map *m)
 {
         for (size_t i = 0; i < m->n_slots; i++) {
@@ -108,6 +113,7 @@ void cap_map_done(cap_map *m)
         memset(m, 0, sizeof(*m));
 }
 
+/* Frees every table of the index. */
 void cap_index_done(cap_index *ix)
 {
         cap_map_done(&ix->literal);

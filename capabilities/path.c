@@ -8,6 +8,7 @@
 #include "capabilities/path.h"
 #include "common/error.h"
 
+/* Strict UTF-8 check of str[0..len). */
 bool cap_utf8_valid(const char *str, size_t len)
 {
         const unsigned char *s = (const unsigned char *)str;
@@ -59,6 +60,7 @@ static void push_segment(char *out, size_t *olen, const char *seg, size_t n)
         *olen += n;
 }
 
+/* Lexical canonical form of path into out (PATH_MAX + 1 bytes). */
 int cap_path_canonicalize_buf(const char *path, char *out, size_t *ret_len)
 {
         size_t len, olen = 0;
@@ -99,6 +101,7 @@ int ob_path_canonicalize(const char *path, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Canonical form of a FILE_* rule pattern; *ret malloc'd. */
 int cap_path_pattern_canonicalize(const char *pattern, char **ret, ob_error *err)
 {
         size_t len = strnlen(pattern, PATH_MAX), olen = 0;

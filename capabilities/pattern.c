@@ -24,6 +24,7 @@ static int next_token(const char **p)
         return (unsigned char)*s;
 }
 
+/* Tokenises pattern; ret->tok is malloc'd (cap_tokens_done frees it). */
 int cap_pattern_tokens(const char *pattern, cap_tokens *ret)
 {
         size_t n = 0, len = strlen(pattern);
@@ -40,6 +41,7 @@ int cap_pattern_tokens(const char *pattern, cap_tokens *ret)
         return 0;
 }
 
+/* Frees the tokens; accepts a zeroed struct. */
 void cap_tokens_done(cap_tokens *t)
 {
         free(t->tok);
@@ -47,11 +49,13 @@ void cap_tokens_done(cap_tokens *t)
         t->n = 0;
 }
 
+/* Whether pattern holds an unescaped '*'. */
 bool cap_pattern_has_wildcard(const char *pattern)
 {
         return pattern[cap_pattern_wild_offset(pattern)] != '\0';
 }
 
+/* Byte offset of the first wildcard (strlen when none). */
 size_t cap_pattern_wild_offset(const char *pattern)
 {
         const char *p = pattern;
@@ -63,6 +67,7 @@ size_t cap_pattern_wild_offset(const char *pattern)
         }
 }
 
+/* Byte offset just after the last wildcard (0 when none). */
 size_t cap_pattern_suffix_offset(const char *pattern)
 {
         const char *p = pattern;
@@ -74,6 +79,7 @@ size_t cap_pattern_suffix_offset(const char *pattern)
         return after;
 }
 
+/* Literal text of pattern[0..end) into out; returns its length. */
 size_t cap_pattern_unescape(const char *pattern, size_t end, char *out)
 {
         const char *p = pattern;
@@ -88,6 +94,7 @@ size_t cap_pattern_unescape(const char *pattern, size_t end, char *out)
         return n;
 }
 
+/* `like` match of pattern against subject[0..len). */
 bool cap_pattern_match_n(const char *pattern, const char *subject, size_t len)
 {
         const char *p = pattern, *star_p = NULL;
@@ -124,6 +131,7 @@ bool ob_pattern_match(const char *pattern, const char *subject)
         return cap_pattern_match_n(pattern, subject, strlen(subject));
 }
 
+/* L(p) ⊆ L(q), exactly. */
 bool cap_tokens_contained(const cap_tokens *p, const cap_tokens *q)
 {
         /* q is the pattern, p's tokens the subject; p's wildcard is a symbol
@@ -169,6 +177,7 @@ static bool overlap_cell(const cap_tokens *p, const cap_tokens *q, size_t i, siz
         return i > 0 && j > 0 && !ps && !qs && p->tok[i - 1] == q->tok[j - 1] && prev[j - 1];
 }
 
+/* L(p) ∩ L(q) ≠ ∅, exactly; 0 or -ENOMEM. */
 int cap_tokens_overlap(const cap_tokens *p, const cap_tokens *q, bool *ret)
 {
         /* R(i, j): p[0..i) and q[0..j) can produce one common string. Two
