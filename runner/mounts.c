@@ -161,8 +161,9 @@ static bool denial_under(grant_ctx *g, const char *dir)
                 const ob_capability *d = ob_capset_get(g->caps, true, i);
                 _cleanup_free_ char *prefix = NULL;
                 bool wild;
-                if (d->kind != g->grant->kind ||
-                    ob_pattern_literal_prefix(d->target, &prefix, &wild) < 0)
+                if (d->kind != g->grant->kind)
+                        continue;
+                if (ob_pattern_literal_prefix(d->target, &prefix, &wild) < 0)
                         return true;
                 /* the denial reaches under dir, or dir lies under the denial's prefix */
                 if (strncmp(prefix, dir, dl) == 0 && (prefix[dl] == '/' || prefix[dl] == '\0'))
@@ -173,7 +174,25 @@ static bool denial_under(grant_ctx *g, const char *dir)
         return false;
 }
 
-/* Mounts path when it and its host resolution are allowed by the grant. */
+static bool ends_with_star(const char *p)
+{
+        size_t n = strlen(p);
+        return n > 0 && p[n - 1] == '*' && (n < 2 || p[n - 2] != '\\');
+}
+
+/* Does the grant cover everything under directory d, with no denial there? */
+static bool dir_fully_granted(grant_ctx *g, const char *d)
+{
+        _cleanup_free_ char *slash = NULL;
+
+        if (asprintf(&slash, "%s/", streq(d, "/") ? "" : d) < 0)
+                return false;
+        return ends_with_star(g->grant->target) && ob_pattern_match(g->grant->target, slash) &&
+               !denial_under(g, d);
+}
+
+/* Mounts path when it and its host resolution are allowed by the grant.
+ * Returns 1 for a directory that can only be searched, not mounted whole. */
 static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
 {
         char real[PATH_MAX];
@@ -184,24 +203,24 @@ static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
                 return 0;
         }
         if (S_ISDIR(st.st_mode)) {
-                _cleanup_free_ char *slash = NULL;
-                if (asprintf(&slash, "%s/", real) < 0)
-                        return -ENOMEM;
-                if (!whole_dir_ok || !ob_pattern_match(g->grant->target, slash) ||
-                    !allowed_here(g, slash) || denial_under(g, real))
-                        return 1; /* descend instead */
+                if (!streq(real, path) && !dir_fully_granted(g, real) &&
+                    !ob_pattern_match(g->grant->target, real)) {
+                        plan_log(g->plan, "%s: %s resolves to %s, outside the grant: not mounted",
+                                 g->why, path, real);
+                        return 0;
+                }
+                if (!whole_dir_ok || !dir_fully_granted(g, path) || !dir_fully_granted(g, real))
+                        return 1; /* search it instead */
         } else if (!S_ISREG(st.st_mode)) {
                 plan_log(g->plan, "%s: %s is not a regular file or directory, not mounted", g->why,
                          path);
                 return 0;
-        }
-        if (!streq(real, path) &&
-            (!ob_pattern_match(g->grant->target, real) || !allowed_here(g, real))) {
+        } else if (!streq(real, path) &&
+                   (!ob_pattern_match(g->grant->target, real) || !allowed_here(g, real))) {
                 plan_log(g->plan, "%s: %s resolves to %s, outside the grant: not mounted", g->why,
                          path, real);
                 return 0;
-        }
-        if (!allowed_here(g, path)) {
+        } else if (!allowed_here(g, path)) {
                 plan_log(g->plan, "%s: %s is denied, not mounted", g->why, path);
                 return 0;
         }
@@ -281,7 +300,11 @@ static int expand_grant(grant_ctx *g)
         if (tl >= 2 && streq(target + tl - 2, "/*") && strlen(prefix) == tl - 1) {
                 prefix[tl - 2] = '\0';
                 r = consider(g, prefix[0] ? prefix : "/", true);
-                return r == 1 ? walk(g, prefix[0] ? prefix : "/", 0) : r;
+                if (r != 1)
+                        return r;
+                plan_log(g->plan, "%s: a denial reaches under %s: searching it", g->why,
+                         prefix[0] ? prefix : "/");
+                return walk(g, prefix[0] ? prefix : "/", 0);
         }
         /* other wildcards: walk the directory part of the literal prefix */
         dir = strdup(prefix);

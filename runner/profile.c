@@ -251,7 +251,7 @@ int ob_profile_load(const char *name, ob_profile **ret, ob_error *err)
         }
         r = ob_read_file(path, PROFILE_MAX_BYTES, &text, &len);
         if (r < 0)
-                return ob_error_set(err, 0, 0, r, "%s: %s", path, strerror(-r));
+                return ob_error_set(err, 0, 0, r, "profile %s: %s", path, strerror(-r));
         r = ob_profile_parse(text, len, path, &p, err);
         if (r < 0)
                 return r;

@@ -250,21 +250,20 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
         emit(c, OB_EVENT_SANDBOX_EXIT, ex);
 }
 
-/* runsc's own fatal error from its log, when it failed before the workload
- * ran; empty otherwise. */
+/* runsc's own error from its log when it failed before the workload ran
+ * ("running container: creating container: ..."); empty otherwise. */
 static void runsc_start_failure(const char *log, char *buf, size_t size)
 {
         _cleanup_fclose_ FILE *f = fopen(log, "re");
-        char line[1024];
+        char line[2048];
 
         buf[0] = '\0';
         while (f && fgets(line, sizeof(line), f)) {
-                char *m = strstr(line, "FATAL ERROR: ");
+                char *m = strstr(line, "running container: ");
                 if (!m || !(strstr(m, "creating container") || strstr(m, "starting container") ||
                             strstr(m, "starting sandbox") || strstr(m, "creating sandbox")))
                         continue;
-                m += strlen("FATAL ERROR: ");
-                m[strcspn(m, "\n")] = '\0';
+                m[strcspn(m, "\"\n")] = '\0';
                 snprintf(buf, size, "%s", m);
                 return;
         }

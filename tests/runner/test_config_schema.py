@@ -60,7 +60,8 @@ class ConfigSchema(RunnerTest):
         self.write("data/x.txt", "x")
         caps = self.caps(grants=[("FILE_READ", os.path.join(self.tmp, "data", "*")),
                                  ("FILE_WRITE", os.path.join(self.tmp, "data", "x.txt"))],
-                         limits={"memory_mb": 100, "cpus": 0.5, "pids": 10, "tmpfs_mb": 16})
+                         limits={"memory_mb": 100, "cpus": 0.5, "pids": 10, "tmpfs_mb": 16},
+                         name="limited.json")
         for cfg in (self.plan("--profile", "shell"), self.plan(caps=caps)):
             errors = sorted(v.iter_errors(cfg), key=str)
             self.assertEqual(errors, [], "\n".join(str(e.message) for e in errors))

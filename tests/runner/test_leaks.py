@@ -30,7 +30,7 @@ def mounts_under(path):
 
 class Leaks(RunnerTest):
     def test_fifty_mixed_runs_then_gc(self):
-        caps = self.caps(limits={"memory_mb": 64, "timeout_s": 1, "output_kb": 16})
+        caps = self.caps(limits={"memory_mb": 64, "timeout_s": 3, "output_kb": 16})
         scripts = {k: self.write(k + ".py", v) for k, v in SCRIPTS.items()}
         kinds = list(SCRIPTS)
         seen = {}
