@@ -176,6 +176,63 @@ static void test_algebra_bruteforce(void **state)
                 }
 }
 
+static uint64_t rng = 7;
+
+static unsigned rnd(unsigned n)
+{
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return (unsigned)(rng % n);
+}
+
+/* A random pattern of at most 3 literals and 3 wildcards over {a, b, \*}. */
+static void rand_pattern(char *buf)
+{
+        static const char *const tok[] = {"a", "b", "\\*", "*"};
+        unsigned lits = 0, stars = 0, n = rnd(6);
+        buf[0] = '\0';
+        for (unsigned i = 0; i < n; i++) {
+                unsigned t = rnd(4);
+                if ((t == 3 && stars == 3) || (t < 3 && lits == 3))
+                        continue;
+                t == 3 ? stars++ : lits++;
+                strcat(buf, tok[t]);
+        }
+}
+
+/* Random pairs: containment and overlap against every string over
+ * {a, b, *, c} of length <= 6 ('c' appears in no pattern). */
+static void test_algebra_random(void **state)
+{
+        static const char alpha[] = "ab*c";
+        char p[32], q[32], s[8];
+        for (int pair = 0; pair < 1000; pair++) {
+                bool sub = true, ov = false, c, o;
+                rand_pattern(p);
+                rand_pattern(q);
+                for (int len = 0; len <= 6; len++) {
+                        int total = 1 << (2 * len);
+                        for (int x = 0; x < total; x++) {
+                                bool mp, mq;
+                                for (int k = 0; k < len; k++)
+                                        s[k] = alpha[(x >> (2 * k)) & 3];
+                                s[len] = '\0';
+                                mp = ob_pattern_match(p, s);
+                                mq = ob_pattern_match(q, s);
+                                sub = sub && (!mp || mq);
+                                ov = ov || (mp && mq);
+                        }
+                }
+                c = contained(p, q);
+                o = overlap(p, q);
+                if (c != sub || o != ov)
+                        fail_msg(
+                            "p=\"%s\" q=\"%s\": contained %d (brute %d), overlap %d (brute %d)", p,
+                            q, c, sub, o, ov);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -186,6 +243,7 @@ int main(void)
             cmocka_unit_test(test_overlap),
             cmocka_unit_test(test_helpers),
             cmocka_unit_test(test_algebra_bruteforce),
+            cmocka_unit_test(test_algebra_random),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
