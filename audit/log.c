@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "audit/audit-internal.h"
+#include "common/json.h"
 #include "common/macros.h"
 
 struct ob_audit_log {
@@ -353,6 +354,17 @@ int ob_audit_append_batch(ob_audit_log *log, const cJSON *const *events, size_t 
 int ob_audit_append(ob_audit_log *log, const cJSON *event, uint64_t *ret_seq)
 {
         return ob_audit_append_batch(log, &event, 1, ret_seq);
+}
+
+int ob_audit_append_json(ob_audit_log *log, const char *json, size_t len, uint64_t *ret_seq)
+{
+        _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
+        const cJSON *root;
+
+        if (ob_json_parse(json, len, OB_AUDIT_MAX_LINE, &doc, NULL) < 0)
+                return len > OB_AUDIT_MAX_LINE ? -E2BIG : -EINVAL;
+        root = doc.root;
+        return ob_audit_append_batch(log, &root, 1, ret_seq);
 }
 
 /* Renames LOG.N to LOG.N+1 for every existing N, highest first. */

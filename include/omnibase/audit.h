@@ -55,6 +55,12 @@ OB_EXPORT ob_audit_log *ob_audit_close(ob_audit_log *log);
  * (see ob_audit_verify). */
 OB_EXPORT int ob_audit_append(ob_audit_log *log, const cJSON *event, uint64_t *ret_seq);
 
+/* ob_audit_append() of an event given as JSON text (an object; len bytes),
+ * e.g. a line of the event model's serialiser: its "seq" is replaced by the
+ * log's own. -EINVAL when the text is not strict JSON. */
+OB_EXPORT int ob_audit_append_json(ob_audit_log *log, const char *json, size_t len,
+                                   uint64_t *ret_seq);
+
 /* Appends n (1..OB_AUDIT_MAX_BATCH) events under one lock, one write() and
  * one fdatasync(); all or none are appended. *ret_first_seq may be NULL. */
 OB_EXPORT int ob_audit_append_batch(ob_audit_log *log, const cJSON *const *events, size_t n,

@@ -18,6 +18,7 @@
 
 #include "audit/audit-internal.h"
 #include "common/error.h"
+#include "events/event.h"
 
 static char dir[64], path[128];
 
@@ -321,6 +322,40 @@ static void test_rotation(void **state)
         ob_audit_close(b);
 }
 
+static void to_log(const char *line, void *userdata)
+{
+        uint64_t seq = 0;
+        assert_int_equal(ob_audit_append_json(userdata, line, strlen(line), &seq), 0);
+}
+
+/* The runner's path: the event model serialises, the log chains. */
+static void test_append_json_from_event_model(void **state)
+{
+        ob_event_sink sink = {.next_seq = 42, .fn = to_log};
+        ob_audit_log *log = NULL;
+        ob_event *ev = NULL;
+        size_t len;
+        char *text;
+        const char *bad = "{\"type\":\"X\"} trailing";
+
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        sink.userdata = log;
+        assert_int_equal(ob_event_new(OB_EVENT_SANDBOX_EXIT, "sb-9", NULL, &ev), 0);
+        assert_int_equal(ob_event_add_int(ev, "exit_code", 3), 0);
+        ev->time_us = 1795326000123456;
+        assert_int_equal(ob_event_emit(&sink, ev), 0);
+        ob_event_free(ev);
+        assert_int_equal(ob_audit_append_json(log, bad, strlen(bad), NULL), -EINVAL);
+        ob_audit_close(log);
+        text = slurp(path, &len);
+        /* The log's seq replaces the sink's 42; the event's time is kept. */
+        assert_non_null(strstr(text, "{\"seq\":1,\"time\":\"2026-11-22T05:40:00.123456Z\","
+                                     "\"type\":\"SandboxExit\",\"sandbox_id\":\"sb-9\","
+                                     "\"principal\":null,\"exit_code\":3,\"prev_hash\""));
+        assert_int_equal(count_lines(text), 1);
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -333,6 +368,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_too_big_not_written, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_append_json_from_event_model, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
