@@ -38,8 +38,9 @@ static bool subset(const char *const *a, const char *const *b)
         return r;
 }
 
-#define SET(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define EMPTY    ((const char *const[]){NULL})
+#define SET(...)     ((const char *const[]){__VA_ARGS__, NULL})
+#define EMPTY        ((const char *const[]){NULL})
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static void test_subset_true(void **state)
 {
@@ -146,6 +147,81 @@ static void test_union(void **state)
         ob_capset_free(b);
 }
 
+static uint64_t rng = 11;
+
+static unsigned rnd(unsigned n)
+{
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return (unsigned)(rng % n);
+}
+
+static const char *const file_pats[] = {"/a/*", "/a/b",  "/*",     "/a/*/c", "*.txt",
+                                        "/b/*", "/a/b*", "/a/b/*", "*",      "/b/x.txt"};
+static const char *const file_reqs[] = {"/a/b",  "/a/c",       "/a/b/c", "/b/x.txt", "/x.txt",
+                                        "/a/bc", "/a/b/c.txt", "/b",     "/",        "/a/x/c"};
+static const char *const net_pats[] = {
+    "10.0.0.0/8:*",    "10.0.0.5:80",      "10.0.0.0/24:80-90", "*:80",
+    "a.example.com:*", "*.example.com:80", "[2001:db8::/64]:*", "10.0.*:80",
+    "b.example.com:80"};
+static const char *const net_reqs[] = {
+    "10.0.0.5:80",      "10.0.1.5:80",      "10.0.0.5:85",      "11.0.0.1:80",
+    "a.example.com:80", "b.example.com:81", "[2001:db8::1]:80", "[::ffff:10.0.0.5]:80"};
+
+static void add_random(ob_capset *s, bool deny)
+{
+        bool net = rnd(2);
+        const char *t =
+            net ? net_pats[rnd(ARRAY_LEN(net_pats))] : file_pats[rnd(ARRAY_LEN(file_pats))];
+        assert_int_equal(
+            ob_capset_add(s, deny, net ? OB_CAP_NETWORK_CONNECT : OB_CAP_FILE_READ, t, NULL, NULL),
+            0);
+}
+
+static bool allows(const ob_capset *s, ob_cap_kind k, const char *t)
+{
+        ob_decision d;
+        assert_int_equal(ob_capset_check(s, k, t, &d), 0);
+        return d.allowed;
+}
+
+/* Soundness on random sets: whenever is_subset says yes, every request a
+ * allows, b allows. The sets are built so that yes is common. */
+static void test_subset_random(void **state)
+{
+        unsigned yes = 0;
+        for (int round = 0; round < 3000; round++) {
+                ob_capset *a = NULL, *b = NULL;
+                bool r = false;
+                assert_int_equal(ob_capset_new(&a), 0);
+                assert_int_equal(ob_capset_new(&b), 0);
+                for (unsigned i = rnd(4); i > 0; i--)
+                        add_random(a, false);
+                for (unsigned i = rnd(3); i > 0; i--)
+                        add_random(a, true);
+                if (rnd(2))
+                        assert_int_equal(ob_capset_union(b, a), 0);
+                for (unsigned i = rnd(4); i > 0; i--)
+                        add_random(b, rnd(3) == 0);
+                assert_int_equal(ob_capset_is_subset(a, b, &r), 0);
+                if (r) {
+                        yes++;
+                        for (size_t i = 0; i < ARRAY_LEN(file_reqs); i++)
+                                if (allows(a, OB_CAP_FILE_READ, file_reqs[i]) &&
+                                    !allows(b, OB_CAP_FILE_READ, file_reqs[i]))
+                                        fail_msg("subset said yes, but %s", file_reqs[i]);
+                        for (size_t i = 0; i < ARRAY_LEN(net_reqs); i++)
+                                if (allows(a, OB_CAP_NETWORK_CONNECT, net_reqs[i]) &&
+                                    !allows(b, OB_CAP_NETWORK_CONNECT, net_reqs[i]))
+                                        fail_msg("subset said yes, but %s", net_reqs[i]);
+                }
+                ob_capset_free(a);
+                ob_capset_free(b);
+        }
+        assert_true(yes > 300);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -154,6 +230,7 @@ int main(void)
             cmocka_unit_test(test_subset_conservative),
             cmocka_unit_test(test_subset_errors),
             cmocka_unit_test(test_union),
+            cmocka_unit_test(test_subset_random),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
