@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Cold start of `omnibase sandbox run hello.py` against a bare `runsc run` of
+# an equivalent hand-made bundle (same mounts, limits and flags), alternated
+# in one run; prints the medians, the ratio, and the host memory (RSS) of the
+# runsc processes of one sandbox. Needs root and runsc.
+#
+#   benchmarks/bench_runner.sh [OMNIBASE_BINARY] [ROUNDS]   (default: build-runner, 15)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+omnibase=${1:-$src/build-runner/cli/omnibase}
+rounds=${2:-15}
+[ "$(id -u)" -eq 0 ] || { echo "bench_runner: run as root" >&2; exit 1; }
+command -v runsc >/dev/null || { echo "bench_runner: runsc is not installed" >&2; exit 1; }
+[ -x "$omnibase" ] || { echo "bench_runner: $omnibase is not built" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/ob-bench-XXXXXX)
+export OMNIBASE_STATE_DIR=$work/state
+bare_root=$work/runsc-root
+cleanup() {
+    for id in $(runsc --root "$bare_root" list -q 2>/dev/null); do
+        runsc --root "$bare_root" delete --force "$id" >/dev/null 2>&1 || true
+    done
+    rmdir /sys/fs/cgroup/*/omnibase-bench/* /sys/fs/cgroup/*/omnibase-bench 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+hello=$src/examples/hello.py
+cat >"$work/caps.json" <<'CAPS'
+{"version": 1, "grants": []}
+CAPS
+
+# The hand-made bundle: the config omnibase would write (from --dry-run), with
+# its mount points made by hand and its own cgroup parent; runsc sets the limits.
+"$omnibase" sandbox run "$hello" --capabilities "$work/caps.json" --dry-run 2>/dev/null \
+    >"$work/plan.json"
+/usr/bin/python3 - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+plan = json.load(open(work + "/plan.json"))
+cfg = plan["config"]
+rootfs = os.path.join(work, "bundle", "rootfs")
+os.makedirs(rootfs)
+for m in cfg["mounts"]:
+    dest = rootfs + m["destination"]
+    if m["type"] == "bind" and not os.path.isdir(m["source"]):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        open(dest, "a").close()
+    else:
+        os.makedirs(dest, exist_ok=True)
+for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
+                     ("usr/bin/python3", "python3.11")):
+    if not os.path.lexists(os.path.join(rootfs, link)):
+        os.symlink(target, os.path.join(rootfs, link))
+cfg["linux"]["cgroupsPath"] = "/omnibase-bench/bare"
+json.dump(cfg, open(os.path.join(work, "bundle", "config.json"), "w"), indent=1)
+PY
+
+now_ms() { date +%s%3N; }
+bare_run() {
+    local id=bench-$1
+    /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/omnibase-bench/"+sys.argv[2]; json.dump(c,open(p,"w"))' \
+        "$work/bundle/config.json" "$id"
+    local t0; t0=$(now_ms)
+    runsc --root "$bare_root" --network=none --platform=ptrace run --bundle "$work/bundle" "$id" \
+        >"$work/out" 2>&1 </dev/null
+    echo $(( $(now_ms) - t0 ))
+    grep -q "hello from the sandbox" "$work/out" || { echo "bare run failed:" >&2; cat "$work/out" >&2; exit 1; }
+}
+omni_run() {
+    local t0; t0=$(now_ms)
+    "$omnibase" sandbox run "$hello" --capabilities "$work/caps.json" >"$work/out" 2>&1 </dev/null
+    echo $(( $(now_ms) - t0 ))
+    grep -q "hello from the sandbox" "$work/out" || { echo "omnibase run failed:" >&2; cat "$work/out" >&2; exit 1; }
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# one warm-up each (page cache), then alternate
+bare_run warm >/dev/null; omni_run >/dev/null
+: >"$work/bare.ms"; : >"$work/omni.ms"
+for i in $(seq 1 "$rounds"); do
+    bare_run "$i" >>"$work/bare.ms"
+    omni_run >>"$work/omni.ms"
+done
+bare=$(median <"$work/bare.ms"); omni=$(median <"$work/omni.ms")
+
+# RSS of every host process of one sandbox, while it sleeps
+rss_of() { # $1: a string its processes' command lines contain
+    local total=0 pid kb
+    for pid in $(grep -l -s -F -- "$1" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+echo 'import time; print("up", flush=True); time.sleep(3)' >"$work/sleep.py"
+"$omnibase" sandbox run "$work/sleep.py" --capabilities "$work/caps.json" >/dev/null 2>&1 &
+runner=$!
+sleep 1.5
+omni_rss=$(rss_of "$OMNIBASE_STATE_DIR/runs/")
+runner_rss=$(awk '/^VmRSS:/ {print $2}' /proc/$runner/status 2>/dev/null || echo 0)
+wait $runner || true
+
+printf 'cold start, python printing one line (%d alternated rounds, ms):\n' "$rounds"
+printf '  bare runsc run (hand-made bundle)  median %s   all: %s\n' "$bare" "$(tr '\n' ' ' <"$work/bare.ms")"
+printf '  omnibase sandbox run hello.py      median %s   all: %s\n' "$omni" "$(tr '\n' ' ' <"$work/omni.ms")"
+awk -v o="$omni" -v b="$bare" 'BEGIN {printf "  ratio omnibase/bare               %.3f  (target <= 1.10)\n", o / b}'
+printf 'host memory of one sleeping sandbox: runsc processes %d KiB RSS, omnibase runner %d KiB\n' \
+    "$omni_rss" "$runner_rss"
