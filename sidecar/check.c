@@ -109,6 +109,13 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
         return ob_resolve_path(tid, dirfd, buf, follow, ret);
 }
 
+/* Can this syscall put a symlink where there was none (see resolve.c)? */
+static bool makes_links(const ob_syscall_info *s)
+{
+        return strncmp(s->name, "rename", 6) == 0 || strncmp(s->name, "link", 4) == 0 ||
+               strncmp(s->name, "symlink", 7) == 0;
+}
+
 static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
                       const uint64_t a[6], ob_verdict *v)
 {
@@ -134,6 +141,8 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                                 return 0;
                 }
         }
+        if (makes_links(s))
+                ob_resolve_invalidate();
         return 0;
 }
 

@@ -11,8 +11,10 @@
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 
-#define PATH_BUF (OB_SIDECAR_MAX_PATH + 1)
-#define REST_BUF (2 * OB_SIDECAR_MAX_PATH + 2)
+#define PATH_BUF    (OB_SIDECAR_MAX_PATH + 1)
+#define CACHE_SLOTS 4096 /* power of two */
+#define CACHE_MAX   (CACHE_SLOTS / 2)
+#define REST_BUF    (2 * OB_SIDECAR_MAX_PATH + 2)
 
 typedef struct walk {
         char out[PATH_BUF]; /* resolved so far, no trailing '/', "" is the root */
@@ -23,6 +25,59 @@ typedef struct walk {
         int links;
         bool lexical; /* a component was missing: the rest is taken as written */
 } walk;
+
+/* Paths known not to be symlinks (readlink said EINVAL), so that a path
+ * under /usr/lib/python3.11 costs one readlink (its last component), not
+ * five. Only the workload can turn a non-link into a link inside the
+ * sandbox, and only with symlink/link/rename, which invalidate the whole
+ * cache before they run. Nothing under /proc is cached. */
+static char *cache[CACHE_SLOTS];
+static size_t cache_n;
+
+static size_t cache_hash(const char *p)
+{
+        size_t h = 1469598103934665603ull;
+        for (; *p; p++)
+                h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        return h & (CACHE_SLOTS - 1);
+}
+
+static bool cache_has(const char *p)
+{
+        for (size_t i = cache_hash(p);; i = (i + 1) & (CACHE_SLOTS - 1)) {
+                if (!cache[i])
+                        return false;
+                if (streq(cache[i], p))
+                        return true;
+        }
+}
+
+void ob_resolve_invalidate(void)
+{
+        for (size_t i = 0; i < CACHE_SLOTS && cache_n > 0; i++)
+                if (cache[i]) {
+                        free(cache[i]);
+                        cache[i] = NULL;
+                        cache_n--;
+                }
+        cache_n = 0;
+}
+
+static void cache_add(const char *p)
+{
+        size_t i;
+
+        if (strncmp(p, "/proc/", 6) == 0 || streq(p, "/proc"))
+                return;
+        if (cache_n >= CACHE_MAX)
+                ob_resolve_invalidate();
+        for (i = cache_hash(p); cache[i]; i = (i + 1) & (CACHE_SLOTS - 1))
+                if (streq(cache[i], p))
+                        return;
+        cache[i] = strdup(p);
+        if (cache[i])
+                cache_n++;
+}
 
 static int read_link(const char *path, char **ret)
 {
@@ -113,12 +168,16 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
                 return 0;
         if (proc_self_target(w, target, sizeof(target)))
                 n = (ssize_t)strlen(target);
+        else if (cache_has(w->out))
+                return 0;
         else
                 n = readlink(w->out, target, sizeof(target));
         if (n < 0) {
                 if (errno == ENOENT || errno == ENOTDIR)
                         w->lexical = true;
-                return 0; /* EINVAL: not a link; EACCES etc.: take it as it is */
+                else if (errno == EINVAL)
+                        cache_add(w->out); /* not a link */
+                return 0;                  /* EACCES etc.: take it as it is */
         }
         if ((size_t)n >= sizeof(target))
                 return -ENAMETOOLONG;

@@ -63,17 +63,22 @@ const ob_syscall_info *ob_syscall_table(size_t *ret_n);
 
 /* ---- tracee memory (tracee.c) ---- */
 
-/* Reads a NUL-terminated string of at most max-1 bytes at addr of tid with
- * PTRACE_PEEKDATA. Returns its length, -ENAMETOOLONG when no NUL came within
- * max bytes, -EFAULT on an unreadable address. */
+/* Reads a NUL-terminated string of at most max-1 bytes at addr of tid
+ * (/proc/<tid>/mem, else PTRACE_PEEKDATA). Returns its length, -ENAMETOOLONG when no NUL came
+ * within max bytes, -EFAULT on an unreadable address. */
 ssize_t ob_tracee_read_string(pid_t tid, uint64_t addr, char *buf, size_t max);
 /* Reads len bytes at addr of tid. 0 or -EFAULT. */
 int ob_tracee_read(pid_t tid, uint64_t addr, void *buf, size_t len);
+/* Drops what is cached for tid (its mem fd): call at its exec and exit. */
+void ob_tracee_forget(pid_t tid);
 /* The thread group id of tid (from /proc), or tid itself when unknown. */
 pid_t ob_tracee_tgid(pid_t tid);
 
 /* ---- paths (resolve.c) ---- */
 
+/* Forgets every cached "this is not a symlink" answer; called before any
+ * syscall that can put a symlink where there was none is let through. */
+void ob_resolve_invalidate(void);
 /* Resolves path as the kernel would for thread tid: relative paths against
  * its cwd (dirfd == AT_FDCWD) or against the directory open as dirfd, "."
  * and ".." collapsed, symlinks followed (the last one only when

@@ -105,6 +105,7 @@ static void resume(pid_t pid, int sig)
 static void on_exit_status(ob_supervisor *sup, pid_t pid, int status)
 {
         forget(sup, pid);
+        ob_tracee_forget(pid);
         if (pid != sup->main_pid)
                 return;
         sup->main_status = status;
@@ -135,8 +136,11 @@ static void on_stop(ob_supervisor *sup, pid_t pid, int status)
                 break;
         case PTRACE_EVENT_EXEC:
                 /* a non-leader thread that execs takes the leader's pid */
-                if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && (pid_t)msg != pid)
+                ob_tracee_forget(pid); /* a new address space */
+                if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && (pid_t)msg != pid) {
                         forget(sup, (pid_t)msg);
+                        ob_tracee_forget((pid_t)msg);
+                }
                 resume(pid, 0);
                 break;
         case PTRACE_EVENT_STOP:
