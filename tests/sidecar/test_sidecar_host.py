@@ -181,6 +181,33 @@ tryopen('rel-symlink', 'rellink', os.O_RDONLY)
     assert [e["target"] for e in run.denials()] == [secret] * 4, run
 
 
+def test_symlink_swap_after_lookup(w):
+    # d is looked up (and remembered as "not a symlink"), then the workload
+    # replaces it by a symlink to /etc: the next lookup must see the link
+    box = os.path.join(w, "box")
+    os.makedirs(os.path.join(box, "d"))
+    os.chmod(box, 0o777)
+    os.chmod(os.path.join(box, "d"), 0o777)
+    with open(os.path.join(box, "d", "passwd"), "w") as f:
+        f.write("mine")
+    os.chmod(os.path.join(box, "d", "passwd"), 0o644)
+    code = """
+import os
+box = %r
+print(open(box + '/d/passwd').read())
+os.rename(box + '/d', box + '/old')
+os.symlink('/etc', box + '/d')
+try:
+    open(box + '/d/passwd'); print('READ')
+except PermissionError:
+    print('denied')
+""" % box
+    grants = [("FILE_READ", box + "/*", "box"), ("FILE_WRITE", box + "/*", "box")]
+    run = h.run_sidecar(w, h.python_argv(code), grants=grants)
+    assert run.rc == 0 and run.out == "mine\ndenied\n", run
+    assert [e["target"] for e in run.denials()] == ["/etc/passwd"], run
+
+
 def test_write_and_denial_rule(w):
     out = os.path.join(w, "out")
     os.mkdir(out)
