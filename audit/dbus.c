@@ -6,13 +6,30 @@
 
 #include "audit/audit-internal.h"
 
+/* How long the first connection may take before the bus counts as
+ * unreachable: a hung bus must not hold up the runner. */
+#define BUS_READY_TIMEOUT_US (1000 * 1000)
+
 sd_bus *ob_audit_bus_open(void)
 {
         sd_bus *bus = NULL;
+        uint64_t waited = 0;
 
         /* sd-bus honours DBUS_SYSTEM_BUS_ADDRESS. */
         if (sd_bus_open_system(&bus) < 0)
                 return NULL;
+        while (sd_bus_is_ready(bus) <= 0 && waited < BUS_READY_TIMEOUT_US) {
+                int r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break;
+                if (r == 0 && sd_bus_wait(bus, 50 * 1000) < 0)
+                        break;
+                waited += r == 0 ? 50 * 1000 : 0;
+        }
+        if (sd_bus_is_ready(bus) <= 0) {
+                sd_bus_close_unref(bus);
+                return NULL;
+        }
         return bus;
 }
 

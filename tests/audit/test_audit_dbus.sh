@@ -86,4 +86,23 @@ DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/nonexistent "$APPEND" "$log" 2 >"$tmp/nob
     fail "append without a bus failed"
 [ ! -s "$tmp/nobus.out" ] || fail "append without a bus printed: $(cat "$tmp/nobus.out")"
 [ "$(wc -l <"$log")" -eq 5 ] || fail "the log must hold 5 events"
+
+# A bus that accepts the connection and never answers does not hold the
+# writer: it gives up connecting after 1 s.
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen()
+print("ready", flush=True)
+c = s.accept()
+time.sleep(20)' "$tmp/hung.sock" >"$tmp/hung.out" &
+hung=$!
+for _ in $(seq 100); do grep -q ready "$tmp/hung.out" && break; sleep 0.05; done
+start=$(date +%s%N)
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/hung.sock "$APPEND" "$log" 1 || fail "append with a hung bus"
+ms=$((($(date +%s%N) - start) / 1000000))
+kill "$hung" 2>/dev/null || true
+[ "$ms" -lt 5000 ] || fail "append with a hung bus took $ms ms"
+[ "$(wc -l <"$log")" -eq 6 ] || fail "the log must hold 6 events"
 echo PASS
