@@ -105,12 +105,18 @@ int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
         cJSON_Delete(o);
         if (!text)
                 return -ENOMEM;
-        *ret = realloc(text, strlen(text) + 2);
-        if (!*ret) {
+        {
+                size_t n = strlen(text);
+                char *nl = malloc(n + 2);
+                if (nl) {
+                        memcpy(nl, text, n);
+                        memcpy(nl + n, "\n", 2);
+                }
                 free(text);
-                return -ENOMEM;
+                if (!nl)
+                        return -ENOMEM;
+                *ret = nl;
         }
-        strcat(*ret, "\n");
         return 0;
 }
 
