@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """The seed's acceptance criteria (002 §6), under real runsc."""
+import json
 import os
 import socket
 import threading
 
-from runnerlib import RunnerTest, main
+from runnerlib import PRINCIPAL, RunnerTest, main
 
 PROBE = r'''
 import socket, sys
@@ -103,6 +104,43 @@ class Acceptance(RunnerTest):
         lines = res["stdout"].splitlines()
         self.assertEqual(lines[0], allowed + " OK secret-allowed")
         self.assertEqual(lines[1], other + " ERR 2")
+
+    def policy(self, data_dir):
+        like = lambda pat: {"like": {"left": {".": {"left": {"Var": "resource"}, "attr": "path"}},
+                                     "pattern": [{"Literal": pat}, "Wildcard"]}}
+        return {"staticPolicies": {
+            "read-data": {"effect": "permit",
+                          "principal": {"op": "==", "entity": {"type": "Component", "id": PRINCIPAL}},
+                          "action": {"op": "==", "entity": {"type": "Action", "id": "FILE_READ"}},
+                          "resource": {"op": "All"},
+                          "conditions": [{"kind": "when", "body": like(data_dir + "/")}]},
+            "no-other": {"effect": "forbid", "principal": {"op": "All"},
+                         "action": {"op": "==", "entity": {"type": "Action", "id": "FILE_READ"}},
+                         "resource": {"op": "All"},
+                         "conditions": [{"kind": "when", "body": like(data_dir + "/other")}]}}}
+
+    def test_policy_and_registry_compile_on_the_fly(self):
+        data = os.path.join(self.tmp, "data")
+        allowed = self.write("data/allowed.txt", "via-policy")
+        other = self.write("data/other.txt", "hidden")
+        text = json.dumps(self.policy(data))
+        pol = self.write("policy.cedar.json", text)
+        self.write("registry/%s.cedar.json" % PRINCIPAL, text)
+        for how in (["--policy", pol], ["--registry", os.path.join(self.tmp, "registry")]):
+            p = self.omnibase("sandbox", "run", self.probe, "read", allowed, other, *how,
+                              "--principal", PRINCIPAL, "--json")
+            res = json.loads(p.stdout)
+            self.ids.append(res["sandbox_id"])
+            lines = res["stdout"].splitlines()
+            self.assertEqual(lines, [allowed + " OK via-policy", other + " ERR 2"], how)
+        # an unknown principal compiles to nothing: default deny
+        p = self.omnibase("sandbox", "run", self.probe, "read", allowed, "--policy", pol,
+                          "--principal", "3f2a9c1e-0000-4000-8000-0000000000ff", "--json")
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual(res["stdout"].strip(), allowed + " ERR 2")
+        p = self.omnibase("sandbox", "run", self.probe, "--policy", pol, "--principal", "nope")
+        self.assert_bad_input(p, "nope")
 
     def test_exit_status_passes_through(self):
         script = self.write("exit3.py", "import sys\nprint('out')\nsys.exit(3)\n")
