@@ -166,36 +166,57 @@ static int sanitize_utf8(char **text, size_t *len)
         return 0;
 }
 
-static int add_nullable_string(cJSON *out, const cJSON *event, const char *key)
+/* Adds key (a literal) with a borrowed string value, or null: no copies. */
+static int add_borrowed(cJSON *out, const char *key, const char *value)
+{
+        cJSON *v = value ? cJSON_CreateStringReference(value) : cJSON_CreateNull();
+
+        if (!v || !cJSON_AddItemToObjectCS(out, key, v)) {
+                cJSON_Delete(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int nullable_string(const cJSON *event, const char *key, const char **ret)
 {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(event, key);
 
         if (v && !cJSON_IsNull(v) && !cJSON_IsString(v))
                 return -EINVAL;
-        if (v && cJSON_IsString(v))
-                return cJSON_AddStringToObject(out, key, v->valuestring) ? 0 : -ENOMEM;
-        return cJSON_AddNullToObject(out, key) ? 0 : -ENOMEM;
+        *ret = cJSON_IsString(v) ? v->valuestring : NULL;
+        return 0;
 }
 
-static int add_head(cJSON *out, const cJSON *event, uint64_t seq)
+/* seq, time, type, sandbox_id, principal; now[] must outlive out. */
+static int add_head(cJSON *out, const cJSON *event, uint64_t seq, char now[40])
 {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(event, "type");
         const cJSON *time = cJSON_GetObjectItemCaseSensitive(event, "time");
-        char now[40];
+        const char *sandbox_id, *principal;
+        cJSON *n;
         int r;
 
         if (!cJSON_IsString(type) || !type->valuestring[0] || strlen(type->valuestring) > 128)
                 return -EINVAL;
         if (time && (!cJSON_IsString(time) || ob_audit_check_time(time->valuestring) < 0))
                 return -EINVAL;
-        if (!time && (r = format_now(now, sizeof(now))) < 0)
+        if (!time && (r = format_now(now, 40)) < 0)
                 return r;
-        if (!cJSON_AddNumberToObject(out, "seq", (double)seq) ||
-            !cJSON_AddStringToObject(out, "time", time ? time->valuestring : now) ||
-            !cJSON_AddStringToObject(out, "type", type->valuestring))
+        if (nullable_string(event, "sandbox_id", &sandbox_id) < 0 ||
+            nullable_string(event, "principal", &principal) < 0)
+                return -EINVAL;
+        n = cJSON_CreateNumber((double)seq);
+        if (!n || !cJSON_AddItemToObjectCS(out, "seq", n)) {
+                cJSON_Delete(n);
                 return -ENOMEM;
-        r = add_nullable_string(out, event, "sandbox_id");
-        return r < 0 ? r : add_nullable_string(out, event, "principal");
+        }
+        r = add_borrowed(out, "time", time ? time->valuestring : now);
+        if (r >= 0)
+                r = add_borrowed(out, "type", type->valuestring);
+        if (r >= 0)
+                r = add_borrowed(out, "sandbox_id", sandbox_id);
+        return r < 0 ? r : add_borrowed(out, "principal", principal);
 }
 
 /* What verify's strict reader would refuse in what cJSON prints: nesting
@@ -257,16 +278,16 @@ static int build_canonical(const cJSON *event, uint64_t seq, const char *prev_ha
                            size_t *ret_len)
 {
         cJSON *out = cJSON_CreateObject();
-        char *text = NULL;
+        char *text = NULL, now[40];
         int r;
 
         if (!out)
                 return -ENOMEM;
-        r = add_head(out, event, seq);
+        r = add_head(out, event, seq, now);
         if (r >= 0)
                 r = add_fields(out, event);
-        if (r >= 0 && !cJSON_AddStringToObject(out, "prev_hash", prev_hash))
-                r = -ENOMEM;
+        if (r >= 0)
+                r = add_borrowed(out, "prev_hash", prev_hash);
         if (r >= 0 && !(text = cJSON_PrintUnformatted(out)))
                 r = -ENOMEM;
         cJSON_Delete(out);
