@@ -141,12 +141,20 @@ try:
     s.connect('%s/channel.sock'); print('channel connected')
 except OSError:
     print('channel refused')
+s.close()
+leaked = []
+for fd in range(3, 1024):
+    try:
+        os.fstat(fd); leaked.append(fd)
+    except OSError:
+        pass
+print('leaked', leaked)
 """ % RUN_IN
     run = run_in_runsc(w, h.python_argv(code))
     assert run.rc == 0, run
     lines = run.out.splitlines()
     assert lines[0] == "(-1, 1) (-1, 1) (-1, 1) (-1, 1)", run  # each failed with EPERM
-    assert lines[1:] == ["kill EPERM", "channel refused"], run
+    assert lines[1:] == ["kill EPERM", "channel refused", "leaked []"], run
     targets = [e["target"] for e in run.denials() if e["layer"] == "seccomp"]
     assert targets == ["ptrace", "mount", "bpf", "unshare"], run
 
