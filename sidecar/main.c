@@ -5,9 +5,13 @@
  *
  *   omnibase-sidecar --caps FILE [--caps FILE...] --channel SOCKET
  *                    [--uid N --gid N] -- ARGV...
+ *   omnibase-sidecar --list-libs   (the shared objects it needs, for the
+ *                                   runner to bind-mount into the sandbox)
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
+#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +40,29 @@ static void forward_signal(int sig)
 {
         if (workload_pid > 0)
                 kill((pid_t)workload_pid, sig);
+}
+
+/* One line per loaded shared object: the real directory (symlinks such as
+ * /lib -> usr/lib resolved) joined with the name the loader asked for, which
+ * is the path the loader will look for inside the sandbox. */
+static int print_lib(struct dl_phdr_info *info, size_t size, void *userdata)
+{
+        char dir[PATH_MAX], real[PATH_MAX], copy[PATH_MAX];
+
+        (void)size;
+        (void)userdata;
+        if (!info->dlpi_name || info->dlpi_name[0] != '/' ||
+            strlen(info->dlpi_name) >= sizeof(copy))
+                return 0; /* the program itself, the vDSO */
+        strcpy(copy, info->dlpi_name);
+        if (!realpath(dirname(copy), dir))
+                return 0;
+        strcpy(copy, info->dlpi_name);
+        printf("%s/%s", dir, basename(copy));
+        if (realpath(info->dlpi_name, real))
+                printf("\t%s", real);
+        printf("\n");
+        return 0;
 }
 
 static int usage(void)
@@ -202,6 +229,10 @@ int main(int argc, char **argv)
         ob_capset *caps = NULL;
         int fd, r;
 
+        if (argc == 2 && streq(argv[1], "--list-libs")) {
+                dl_iterate_phdr(print_lib, NULL);
+                return fflush(stdout) == 0 ? 0 : EXIT_SIDECAR_FAILED;
+        }
         if (parse_args(argc, argv, &o) < 0)
                 return usage();
         /* first the channel: the runner accepts one connection, then unlinks */

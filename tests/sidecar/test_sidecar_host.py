@@ -108,6 +108,17 @@ print(results)
         assert e["syscall"] == e["target"], run
 
 
+def test_x32_abi_is_killed(w):
+    # an x32 openat (nr | 0x40000000) would bypass a native-only filter
+    code = CTYPES_SYSCALL + """
+print('before', flush=True)
+print(sc(0x40000000 | 257, -100, 0, 0), flush=True)
+"""
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.out == "before\n", run
+    assert run.rc == 128 + 31 and run.exit_event()["signal"] == 31, run  # SIGSYS
+
+
 def test_cannot_reach_sidecar(w):
     code = """
 import os, signal, socket
@@ -314,6 +325,21 @@ def test_bad_caps_file(w):
     assert p.returncode == 125, p
     assert p.stderr.startswith("omnibase: %s:2:" % bad) and p.stderr.count("\n") == 1, p.stderr
     assert events == [], events
+
+
+def test_list_libs(w):
+    import subprocess
+    p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p
+    rows = [line.split("\t") for line in p.stdout.splitlines()]
+    names = [os.path.basename(r[0]) for r in rows]
+    assert any(n.startswith("libseccomp.so") for n in names), p.stdout
+    assert any(n.startswith("libcap.so") for n in names), p.stdout
+    assert any(n.startswith("libc.so") for n in names), p.stdout
+    for dest, src in rows:
+        assert dest.startswith("/") and os.path.isfile(src), rows
+        assert os.path.realpath(dest) == src, rows
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
