@@ -134,12 +134,12 @@ void ob_cgroup_read(const char *id, ob_cgroup_stats *ret)
 /* rmdir that waits a little for tasks still leaving the cgroup. */
 static int rmdir_retry(const char *path)
 {
-        for (int i = 0; i < 50; i++) {
+        for (int i = 0; i < 1000; i++) { /* up to 2 s */
                 if (rmdir(path) == 0 || errno == ENOENT)
                         return 0;
                 if (errno != EBUSY)
                         return negative_errno();
-                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+                nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
         }
         return -EBUSY;
 }

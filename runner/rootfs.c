@@ -103,6 +103,8 @@ static int make_symlink(int rootfd, const ob_symlink *s)
         return 0;
 }
 
+static const char *const runsc_dirs[] = {"dev", "proc", "sys", "tmp"};
+
 /* Makes every mount point of the plan and the profile's symlinks. */
 int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
                       ob_error *err)
@@ -112,6 +114,12 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
 
         if (rootfd < 0)
                 return ob_error_set(err, 0, 0, errno, "%s: %s", rootfs, strerror(errno));
+        /* runsc's own mount points: without them it tries (and fails) to
+         * make them in the read-only root, then falls back */
+        for (size_t i = 0; i < ARRAY_SIZE(runsc_dirs); i++)
+                if (mkdirat(rootfd, runsc_dirs[i], 0755) < 0 && errno != EEXIST)
+                        return ob_error_set(err, 0, 0, errno, "%s/%s: %s", rootfs, runsc_dirs[i],
+                                            strerror(errno));
         for (size_t i = 0; i < mounts->n; i++) {
                 r = make_mount_point(rootfd, &mounts->v[i]);
                 if (r < 0)
