@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "runner/network.h"
 #include "runner/runner.h"
 
 #define KILL_GRACE_MS 5000
@@ -30,7 +32,8 @@ static int pidfd_open_(pid_t pid)
 }
 
 /* In the child: stdio, a clean signal state, no inherited fds, then exec. */
-static _Noreturn void exec_child(const char *runsc, const char *const *argv, int out, int err)
+static _Noreturn void exec_child(const char *runsc, const char *const *argv, int out, int err,
+                                 const ob_run_network_launch *net)
 {
         sigset_t none;
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -45,19 +48,24 @@ static _Noreturn void exec_child(const char *runsc, const char *const *argv, int
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out >= 0 ? out : devnull, 1) < 0 ||
             dup2(err >= 0 ? err : devnull, 2) < 0)
                 _exit(127);
+        /* the run's network namespace and cgroup-v2 directory (BPF egress) */
+        if (net &&
+            (setns(net->netns_fd, CLONE_NEWNET) < 0 || write(net->cgroup_procs_fd, "0", 1) != 1))
+                _exit(127);
         (void)syscall(SYS_close_range, 3, ~0U, 0);
         execvp(runsc, (char *const *)argv);
         _exit(127);
 }
 
-static int spawn(const char *runsc, const char *const *argv, int out, int err, pid_t *ret)
+static int spawn(const char *runsc, const char *const *argv, int out, int err,
+                 const ob_run_network_launch *net, pid_t *ret)
 {
         pid_t pid = fork();
 
         if (pid < 0)
                 return negative_errno();
         if (pid == 0)
-                exec_child(runsc, argv, out, err);
+                exec_child(runsc, argv, out, err, net);
         *ret = pid;
         return 0;
 }
@@ -74,7 +82,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
                 argv[n++] = args[i];
         argv[n] = NULL;
-        r = spawn(runsc, argv, -1, -1, &pid);
+        r = spawn(runsc, argv, -1, -1, NULL, &pid);
         if (r < 0)
                 return r;
         for (;;) {
@@ -175,17 +183,20 @@ static int poll_timeout(supervisor *sv, int64_t deadline)
 /* One poll round; returns false when there is nothing left to wait for. */
 static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
 {
-        struct pollfd p[4] = {{.fd = sv->s[0].fd, .events = POLLIN},
+        struct pollfd p[5] = {{.fd = sv->s[0].fd, .events = POLLIN},
                               {.fd = sv->s[1].fd, .events = POLLIN},
                               {.fd = sv->exited ? -1 : sv->pidfd, .events = POLLIN},
-                              {.fd = sv->sigfd, .events = POLLIN}};
+                              {.fd = sv->sigfd, .events = POLLIN},
+                              {.fd = sv->l->net ? sv->l->net->poll_fd : -1, .events = POLLIN}};
         int n;
 
         if (sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0)
                 return false;
-        n = poll(p, 4, poll_timeout(sv, deadline));
+        n = poll(p, 5, poll_timeout(sv, deadline));
         if (n < 0 && errno != EINTR)
                 return false;
+        if (n > 0 && p[4].revents)
+                sv->l->net->drain(sv->l->net->data); /* BPF denials -> events */
         for (int i = 0; i < 2; i++)
                 if (n > 0 && p[i].revents && sv->s[i].fd >= 0 &&
                     drain(&sv->s[i], sv->l->output_cap)) {
@@ -224,10 +235,10 @@ static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
 static int start(supervisor *sv, const ob_launch *l, ob_error *err)
 {
         int out[2] = {-1, -1}, errp[2] = {-1, -1}, r;
-        const char *argv[] = {
-            l->runsc, "--root",    l->runsc_root, "--network=none", "--platform=ptrace",
-            "--log",  l->log_path, "run",         "--bundle",       l->bundle,
-            l->id,    NULL};
+        const char *net = l->net ? "--network=host" : "--network=none";
+        const char *argv[] = {l->runsc, "--root",    l->runsc_root, net,        "--platform=ptrace",
+                              "--log",  l->log_path, "run",         "--bundle", l->bundle,
+                              l->id,    NULL};
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r = negative_errno();
@@ -245,7 +256,7 @@ static int start(supervisor *sv, const ob_launch *l, ob_error *err)
                 else
                         s->buf[0] = '\0';
         }
-        r = sv->s[0].buf && sv->s[1].buf ? spawn(l->runsc, argv, out[1], errp[1], &sv->pid)
+        r = sv->s[0].buf && sv->s[1].buf ? spawn(l->runsc, argv, out[1], errp[1], l->net, &sv->pid)
                                          : -ENOMEM;
         close(out[1]);
         close(errp[1]);

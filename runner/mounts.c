@@ -328,8 +328,8 @@ int ob_mount_plan_add_grants(ob_mount_plan *plan, const ob_capset *caps)
 
                 if (c->kind == OB_CAP_NETWORK_CONNECT) {
                         plan_log(plan,
-                                 "NETWORK_CONNECT %s: network grants are not enforced yet; "
-                                 "the sandbox has no network",
+                                 "NETWORK_CONNECT %s: not a mount (the egress allowlist, "
+                                 "docs/network.md)",
                                  c->target);
                         continue;
                 }

@@ -175,7 +175,8 @@ typedef struct ob_launch {
         size_t output_cap; /* bytes, per stream */
         bool capture;
         int stdout_fd, stderr_fd;
-        int sigfd; /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
+        int sigfd;                               /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
+        const struct ob_run_network_launch *net; /* NULL: --network=none (runner/network.h) */
 } ob_launch;
 
 typedef struct ob_launch_result {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "events/event.h"
+#include "runner/network.h"
 #include "runner/runner.h"
 
 void ob_sandbox_options_init(ob_sandbox_options *opts)
@@ -201,6 +202,7 @@ typedef struct run_ctx {
         const char *principal;
         const char *runsc;
         int sigfd;
+        ob_run_network *net; /* NETWORK_CONNECT grants: runner/network.h */
 } run_ctx;
 
 static void emit(run_ctx *c, ob_event_type type, ob_event *ev)
@@ -311,6 +313,8 @@ static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
         r = ob_spec_build(c->plan, &config);
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "cannot build config.json");
+        if (c->net)
+                ob_run_network_adjust_spec(config);
         text = cJSON_Print(config);
         cJSON_Delete(config);
         if (!text || asprintf(&path, "%s/config.json", run->bundle) < 0)
@@ -342,6 +346,10 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
         if (run.cgroup_lock_fd < 0)
                 r = ob_error_set(err, 0, 0, run.cgroup_lock_fd, "cgroup lock: %s",
                                  strerror(-run.cgroup_lock_fd));
+        if (r >= 0 && ob_run_network_wanted(c->opts->caps))
+                r = ob_run_network_setup(run.id, run.path, c->opts->caps, c->principal, &c->sink,
+                                         &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
+                                         &c->net, err);
         if (r >= 0)
                 r = write_bundle(c, &run, err);
         if (r >= 0)
@@ -349,6 +357,7 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
         if (r >= 0 && asprintf(&log, "%s/runsc.log", run.path) < 0)
                 r = -ENOMEM;
         if (r >= 0) {
+                ob_run_network_launch nl;
                 ob_launch l = {.runsc = c->runsc,
                                .runsc_root = run.runsc_root,
                                .bundle = run.bundle,
@@ -359,7 +368,8 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
                                .capture = c->opts->capture,
                                .stdout_fd = c->opts->stdout_fd,
                                .stderr_fd = c->opts->stderr_fd,
-                               .sigfd = c->sigfd};
+                               .sigfd = c->sigfd,
+                               .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL};
                 emit_start(c);
                 r = ob_launch_run(&l, &lr, err);
         }
@@ -371,6 +381,10 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
         }
         if (r >= 0) {
                 judge(c, &lr, &st, res);
+                if (ob_run_network_drain(c->net) > 0 && res->status == OB_SANDBOX_OK) {
+                        res->status = OB_SANDBOX_VIOLATION; /* a BPF denial */
+                        res->exit_code = 126;
+                }
                 res->stdout_buf = TAKE_PTR(lr.out);
                 res->stdout_len = lr.out_len;
                 res->stdout_truncated = lr.out_truncated;
@@ -380,6 +394,7 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
                 emit_end(c, res);
         }
         ob_launch_result_done(&lr);
+        c->net = ob_run_network_free(c->net);
         closep(&run.cgroup_lock_fd); /* before cleanup: it may take the lock exclusively */
         ob_run_cleanup(c->runsc, run.path, run.id);
         ob_run_dir_done(&run);

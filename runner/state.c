@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "runner/network.h"
 #include "runner/runner.h"
 
 const char *ob_state_dir_default(void)
@@ -210,6 +211,7 @@ void ob_run_cleanup(const char *runsc, const char *run_path, const char *id)
                 (void)ob_runsc_call(runsc, kill_args, 5000);
                 (void)ob_runsc_call(runsc, del_args, 10000);
         }
+        ob_run_network_teardown(id); /* netns, veth + tc, cgroup-v2 dir + BPF */
         (void)ob_cgroup_remove(id);
         umount_under(run_path);
         (void)ob_rm_rf(run_path);
