@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,28 +155,48 @@ static int verify_lines(verifier *v, char *buf, size_t *have)
         return 0;
 }
 
-static int verify_fd(verifier *v, int fd)
+/* Reads fd to its end, verifying each complete line; the incomplete rest
+ * stays in buf[0..*have). */
+static int read_to_end(verifier *v, int fd, char *buf, size_t *have)
 {
-        _cleanup_free_ char *buf = malloc(READ_CAP);
-        size_t have = 0;
         ssize_t k;
         int r;
 
-        if (!buf)
-                return -ENOMEM;
         while (!v->stopped) {
-                k = read(fd, buf + have, READ_CAP - have);
+                k = read(fd, buf + *have, READ_CAP - *have);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
                         return negative_errno();
                 if (k == 0)
                         break;
-                have += (size_t)k;
-                r = verify_lines(v, buf, &have);
+                *have += (size_t)k;
+                r = verify_lines(v, buf, have);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static int verify_fd(verifier *v, int fd)
+{
+        _cleanup_free_ char *buf = malloc(READ_CAP);
+        size_t have = 0;
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        r = read_to_end(v, fd, buf, &have);
+        if (r >= 0 && !v->stopped && have > 0) {
+                /* An append may be under way: wait for the writers' lock
+                 * (shared: appends wait meanwhile), then read the rest. */
+                while (flock(fd, LOCK_SH) < 0 && errno == EINTR)
+                        ;
+                r = read_to_end(v, fd, buf, &have);
+                flock(fd, LOCK_UN);
+        }
+        if (r < 0)
+                return r;
         if (!v->stopped && have > 0) {
                 v->line_no++;
                 return bad(v, v->started ? v->expect_seq : 1, 0,

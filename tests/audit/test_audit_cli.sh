@@ -91,6 +91,30 @@ head -c -10 "$log" >"$tmp/torn"
 expect_bad "$tmp/torn" 1000 1000
 grep -q "torn last line" <("$OB" events verify "$tmp/torn" || true) || fail "torn not named"
 
+echo "== verify waits for an append that is under way"
+# A writer holding the lock has written half a line: verify, started then,
+# must wait for the lock and see the whole line, not report a torn one.
+cp "$log" "$tmp/racing"
+/usr/bin/python3 - "$tmp/racing" "$tmp/racing.ready" <<'PYEOF' &
+import fcntl, os, sys, time
+lines = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+last = lines[-1]
+with open(sys.argv[1], "wb") as f:  # the log without its last line...
+    f.write(b"\n".join(lines[:-1]) + b"\n")
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, last[:100])  # ...then half of it, under the writers' lock
+open(sys.argv[2], "w").close()
+time.sleep(1)
+os.write(fd, last[100:] + b"\n")
+fcntl.flock(fd, fcntl.LOCK_UN)
+PYEOF
+writer=$!
+for _ in $(seq 100); do [ -e "$tmp/racing.ready" ] && break; sleep 0.02; done
+out=$("$OB" events verify "$tmp/racing" || true)
+wait "$writer"
+[[ "$out" == "ok: 1000 events, last seq 1000"* ]] || fail "verify during an append: $out"
+
 echo "== command failures exit 125"
 set +e
 "$OB" events verify "$tmp/missing" 2>"$tmp/err"
