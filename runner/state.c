@@ -95,6 +95,19 @@ static int take_run_lock(const char *path)
         return fd;
 }
 
+/* The run's files (the bundle with its mount points, runsc's root, the
+ * lock) live on a small tmpfs mounted on the run directory: removing a dozen
+ * directories from ext4 costs ~4 ms each here (about 50 ms a run),
+ * unmounting a tmpfs ~4 ms in all. Without the privilege to mount, the run
+ * directory stays a plain one. ob_run_cleanup() unmounts it. */
+static void mount_run_tmpfs(const char *path)
+{
+        (void)mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    "size=16m,nr_inodes=8192,mode=0700");
+}
+
+static void umount_under(const char *path);
+
 int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err)
 {
         ob_run_dir run = {.lock_fd = -1, .cgroup_lock_fd = -1};
@@ -118,6 +131,7 @@ int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err)
                 free(run.path);
                 return r;
         }
+        mount_run_tmpfs(run.path);
         r = take_run_lock(run.path);
         if (r >= 0) {
                 run.lock_fd = r;
@@ -132,6 +146,7 @@ int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err)
                 r = negative_errno();
         if (r < 0) {
                 ob_error_set(err, 0, 0, r, "cannot set up %s: %s", run.path, strerror(-r));
+                umount_under(run.path);
                 ob_rm_rf(run.path);
                 ob_run_dir_done(&run);
                 return r;
@@ -168,8 +183,25 @@ int ob_rm_rf(const char *path)
         return access(path, F_OK) == 0 ? -ENOTEMPTY : 0;
 }
 
-/* Detaches any host mount under path (runsc mounts in its own namespace;
- * this is a safety net for a runner killed at an odd moment). */
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static bool unescape_octal(char *s)
+{
+        char *o = s;
+        for (char *i = s; *i; i++) {
+                if (i[0] == '\\' && i[1] >= '0' && i[1] <= '3' && i[2] >= '0' && i[2] <= '7' &&
+                    i[3] >= '0' && i[3] <= '7') {
+                        *o++ = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
+                        i += 3;
+                } else {
+                        *o++ = *i;
+                }
+        }
+        *o = '\0';
+        return true;
+}
+
+/* Detaches every host mount under path: the run's tmpfs, and anything a
+ * runner killed at an odd moment left (runsc mounts in its own namespace). */
 static void umount_under(const char *path)
 {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -178,7 +210,7 @@ static void umount_under(const char *path)
 
         while (f && fgets(line, sizeof(line), f)) {
                 char mnt[PATH_MAX];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && unescape_octal(mnt) &&
                     strncmp(mnt, path, pl) == 0 && (mnt[pl] == '/' || mnt[pl] == '\0'))
                         (void)umount2(mnt, MNT_DETACH);
         }
