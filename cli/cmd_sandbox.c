@@ -258,6 +258,11 @@ static int report(const run_args *a, const ob_sandbox_result *res)
                 fputc('\n', stdout);
                 return 0;
         }
+        if (res->status == OB_SANDBOX_VIOLATION) /* DESIGN §4: one line, with or without --json */
+                fprintf(stderr,
+                        "SandboxViolationError: sandbox %s: a capability was denied during the run"
+                        "%s%s\n",
+                        res->sandbox_id, res->message[0] ? ": " : "", res->message);
         if (a->json) {
                 if (ob_sandbox_result_to_json(res, &json) < 0) {
                         ob_cli_error("cannot format the result");
