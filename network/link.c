@@ -154,9 +154,19 @@ static int pick_slot(struct nl_sock *sk, const uint8_t net[4], unsigned len, ob_
         return -EADDRNOTAVAIL;
 }
 
+int ob_net_link_forward(const ob_net_link *link)
+{
+        int r = write_sysctl("ipv4", link->host_if, "forwarding", "1");
+
+        /* IPv6 forwarding is global before kernel 6.17; force_forwarding
+         * turns it on for this interface only where it exists */
+        if (r >= 0)
+                (void)write_sysctl("ipv6", link->host_if, "force_forwarding", "1");
+        return r;
+}
+
 typedef struct build {
         const char *id;
-        bool forward;
         ob_net_link *l;
         struct nl_sock *root, *inside;
         int guest_ifindex;
@@ -170,13 +180,6 @@ static int configure_host(build *b)
                 r = ob_nl_addr_add(b->root, b->l->host_ifindex, AF_INET, b->l->host4, 30);
         if (r >= 0)
                 r = ob_nl_addr_add(b->root, b->l->host_ifindex, AF_INET6, b->l->host6, 126);
-        if (r >= 0 && b->forward) {
-                r = write_sysctl("ipv4", b->l->host_if, "forwarding", "1");
-                /* IPv6 forwarding is global before kernel 6.17; force_forwarding
-                 * turns it on for this interface only where it exists */
-                if (r >= 0)
-                        (void)write_sysctl("ipv6", b->l->host_if, "force_forwarding", "1");
-        }
         if (r >= 0)
                 r = ob_nl_link_up(b->root, b->l->host_ifindex);
         return r;
@@ -227,11 +230,10 @@ static int build_link(build *b, const uint8_t net[4], unsigned len, ob_error *er
         return 0;
 }
 
-int ob_net_link_create(const char *id, const char *pool, bool forward, ob_net_link *ret,
-                       ob_error *err)
+int ob_net_link_create(const char *id, const char *pool, ob_net_link *ret, ob_error *err)
 {
         ob_net_link l = {.netns_fd = -1};
-        build b = {.id = id, .forward = forward, .l = &l};
+        build b = {.id = id, .l = &l};
         uint8_t net[4];
         unsigned len;
         int r;

@@ -39,10 +39,13 @@ typedef struct ob_net_link {
 void ob_net_host_ifname(const char *id, char buf[IFNAMSIZ]);
 /* Makes netns omnibase-<id>, a veth pair (OB_NET_GUEST_IF inside), a free
  * /30 of pool (NULL: $OMNIBASE_NET_POOL or the default) and a /126, both
- * ends up, the default routes inside. forward: let the host end forward
- * (grants beyond the host). On failure, whatever was made is removed. */
-int ob_net_link_create(const char *id, const char *pool, bool forward, ob_net_link *ret,
-                       ob_error *err);
+ * ends up, the default routes inside. On failure, whatever was made is
+ * removed. */
+int ob_net_link_create(const char *id, const char *pool, ob_net_link *ret, ob_error *err);
+/* Lets the host end forward what the run sends (grants past the host):
+ * per-interface IPv4 forwarding and IPv6 force_forwarding where the kernel
+ * has it (6.17+); global settings are not touched. */
+int ob_net_link_forward(const ob_net_link *link);
 /* Closes the link's fd (leaves the namespace and veth in place). */
 void ob_net_link_done(ob_net_link *link);
 /* Removes the veth and the namespace of run id; idempotent, for gc too.

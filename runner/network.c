@@ -140,6 +140,9 @@ static int arm(ob_run_network *net, const ob_capset *caps, ob_sandbox_line_fn lo
         if (r < 0)
                 return r;
         log_rules(&net->rules, log, ud);
+        if (net->rules.beyond_host && (r = ob_net_link_forward(&net->link)) < 0)
+                return ob_error_set(err, 0, 0, r, "forwarding on %s: %s", net->link.host_if,
+                                    strerror(-r));
         r = ob_net_compile(&net->rules, &entries, &n);
         if (r == -E2BIG)
                 return ob_error_set(err, 0, 0, E2BIG,
@@ -176,9 +179,7 @@ int ob_run_network_setup(const char *id, const char *run_path, const ob_capset *
         net->principal = principal;
         net->sink = sink;
         net->cgroup_fd = net->procs_fd = -1;
-        /* forwarding is decided before the rules (they need the addresses):
-         * on unless every grant names host.omnibase.internal only */
-        r = ob_net_link_create(id, NULL, true, &net->link, err);
+        r = ob_net_link_create(id, NULL, &net->link, err);
         if (r >= 0)
                 r = arm(net, caps, log, userdata, err);
         if (r >= 0)

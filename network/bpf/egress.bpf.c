@@ -181,11 +181,17 @@ static __always_inline int tc_ipv6(struct __sk_buff *skb)
 
         if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
                 return TC_ACT_SHOT;
+        /* MLD reports to link-scope groups (ff02::/16, behind a hop-by-hop
+         * header): never forwarded past the veth */
+        if (ip.daddr.in6_u.u6_addr8[0] == 0xff && ip.daddr.in6_u.u6_addr8[1] == 0x02 &&
+            (ip.nexthdr == IPPROTO_HOPOPTS || ip.nexthdr == IPPROTO_ICMPV6))
+                return TC_ACT_OK;
         if (ip.nexthdr == IPPROTO_ICMPV6) {
                 if (bpf_skb_load_bytes(skb, ETH_HLEN + sizeof(ip), &type, 1) < 0)
                         return TC_ACT_SHOT;
-                if (type >= 133 && type <= 137)
-                        return TC_ACT_OK; /* neighbour discovery on the link */
+                if (type >= 130 && type <= 143)
+                        return TC_ACT_OK; /* MLD and neighbour discovery: the
+                                             kernel's own link chatter */
         }
         port = l4_port(skb, ETH_HLEN + sizeof(ip), ip.nexthdr);
         if (port < 0)

@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""A test server: `server.py LOG tcp:PORT udp:PORT ...`. TCP: sends
+"hello PORT" and closes; UDP: logs and echoes each datagram. Every receipt
+is appended to LOG as "proto port payload". Prints "ready" once bound."""
+import selectors
+import socket
+import sys
+
+log = sys.argv[1]
+sel = selectors.DefaultSelector()
+for spec in sys.argv[2:]:
+    proto, port = spec.split(":")
+    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, int(port)))
+        if proto == "tcp":
+            s.listen(64)
+        sel.register(s, selectors.EVENT_READ, (proto, int(port)))
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        proto, port = key.data
+        if proto == "tcp":
+            c, _ = key.fileobj.accept()
+            c.sendall(b"hello %d\n" % port)
+            c.close()
+            data = b"connect"
+        else:
+            data, peer = key.fileobj.recvfrom(65536)
+            key.fileobj.sendto(data, peer)
+        with open(log, "a") as f:
+            f.write("%s %d %s\n" % (proto, port, data.decode("utf-8", "replace")))

@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""NETWORK_CONNECT end to end (issue 5): real netns, veth, BPF and runsc.
+Servers run in test hosts (namespaces routed through the root namespace)."""
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netlib  # noqa: E402
+from netlib import OMNIBASE, NetTest  # noqa: E402
+
+A = B = None
+
+
+def setUpModule():
+    global A, B
+    netlib.require()
+    A, B = netlib.Host(1), netlib.Host(2)
+    for h in (A, B):
+        h.log = h.serve("tcp:8080", "tcp:8081", "tcp:8082", "udp:9999", "udp:9998")
+
+
+def tearDownModule():
+    for h in (A, B):
+        if h:
+            h.teardown()
+
+
+def received(log):
+    try:
+        with open(log) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+class Network(NetTest):
+    def assert_ok(self, step, data=None):
+        self.assertTrue(step["ok"], step)
+        if data is not None:
+            self.assertEqual(step["data"], data)
+
+    def assert_eperm(self, step):
+        self.assertFalse(step["ok"], step)
+        self.assertEqual(step["errno"], errno.EPERM, step)
+        self.assertLess(step["secs"], 1.0, step)
+
+    def test_granted_connects_other_port_and_host_refused(self):
+        res, probe, events, _ = self.run_probe(
+            ["%s:8080@p1" % A.ip4],
+            "tcp:%s:8080" % A.ip4, "tcp:%s:8081" % A.ip4, "tcp:%s:8080" % B.ip4)
+        self.assert_ok(probe[0], "hello 8080")
+        self.assert_eperm(probe[1])
+        self.assert_eperm(probe[2])
+        denied = self.denied_events(events)
+        self.assertEqual([e["target"] for e in denied], ["%s:8081" % A.ip4, "%s:8080" % B.ip4])
+        for e in denied:
+            self.assertEqual(e["capability"], "NETWORK_CONNECT")
+            self.assertEqual(e["layer"], "bpf")
+            self.assertEqual(e["policy_id"], "default-deny")
+            self.assertEqual(e["sandbox_id"], res["sandbox_id"])
+        self.assertEqual(res["status"], "violation")
+        self.assertEqual(res["exit_code"], 126)
+
+    def test_clean_run_is_ok(self):
+        res, probe, events, _ = self.run_probe(["%s:8080" % A.ip4], "tcp:%s:8080" % A.ip4)
+        self.assert_ok(probe[0], "hello 8080")
+        self.assertEqual(res["status"], "ok")
+        self.assertEqual(self.denied_events(events), [])
+
+    def test_udp_dropped_unless_granted(self):
+        before = received(A.log).count("udp 9998")
+        res, probe, events, _ = self.run_probe(
+            ["%s:8080" % A.ip4, "%s:9999" % A.ip4],
+            "udp:%s:9999" % A.ip4, "udp:%s:9998" % A.ip4)
+        self.assert_ok(probe[0], "ping")
+        self.assert_eperm(probe[1])
+        self.assertEqual(received(A.log).count("udp 9998"), before)
+        self.assertIn("%s:9998" % A.ip4, [e["target"] for e in self.denied_events(events)])
+
+    def test_tc_backstop_drops_what_bypasses_the_cgroup(self):
+        """A process in the run's namespace but outside its cgroup (so no
+        sock_addr hook sees it) still cannot send to a non-granted port."""
+        p = self.start(["%s:9999" % A.ip4], "sleep:4")
+        ns = None
+        for _ in range(100):
+            names = [n for n in os.listdir("/run/netns") if n.startswith("omnibase-")]
+            if names:
+                ns = names[0]
+                break
+            time.sleep(0.05)
+        self.assertIsNotNone(ns)
+        time.sleep(0.5)
+        tag = "bypass-%d" % os.getpid()
+        code = ("import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                "for port in (9999, 9998):\n  s.sendto(b'%s', ('%s', port))\n") % (tag, A.ip4)
+        subprocess.run(["nsenter", "--net=/run/netns/" + ns, netlib.PY, "-c", code], check=True)
+        time.sleep(0.5)
+        got = received(A.log)
+        self.assertIn("udp 9999 " + tag, got)
+        self.assertNotIn("udp 9998 " + tag, got)
+        res, _, events, _ = self.finish(p)
+        tc = [e for e in self.denied_events(events) if e.get("hook") == "tc"]
+        self.assertIn("%s:9998" % A.ip4, [e["target"] for e in tc])
+
+    def test_ipv6(self):
+        res, probe, events, _ = self.run_probe(
+            ["[%s]:8080" % A.ip6],
+            "tcp:[%s]:8080" % A.ip6, "tcp:[%s]:8081" % A.ip6)
+        self.assert_ok(probe[0], "hello 8080")
+        self.assert_eperm(probe[1])
+        self.assertIn("[%s]:8081" % A.ip6, [e["target"] for e in self.denied_events(events)])
+
+    def test_cidr_grant(self):
+        res, probe, _, _ = self.run_probe(
+            ["10.214.0.0/16:8080"],
+            "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4, "tcp:%s:8081" % B.ip4)
+        self.assert_ok(probe[0], "hello 8080")
+        self.assert_ok(probe[1], "hello 8080")
+        self.assert_eperm(probe[2])
+
+    def test_port_range_and_denial_policy_id(self):
+        res, probe, events, _ = self.run_probe(
+            ["%s:8080-8082@pr" % A.ip4],
+            "tcp:%s:8080" % A.ip4, "tcp:%s:8082" % A.ip4, "tcp:%s:8081" % A.ip4,
+            "tcp:%s:8083" % A.ip4,
+            denials=["%s:8081@p9" % A.ip4])
+        self.assert_ok(probe[0], "hello 8080")
+        self.assert_ok(probe[1], "hello 8082")
+        self.assert_eperm(probe[2])
+        self.assert_eperm(probe[3])
+        by_target = {e["target"]: e["policy_id"] for e in self.denied_events(events)}
+        self.assertEqual(by_target, {"%s:8081" % A.ip4: "p9", "%s:8083" % A.ip4: "default-deny"})
+
+    def test_host_omnibase_internal(self):
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("0.0.0.0", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+
+        def serve():
+            c, _ = srv.accept()
+            c.sendall(b"hello host\n")
+            c.close()
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        res, probe, _, _ = self.run_probe(
+            ["host.omnibase.internal:%d" % port],
+            "resolve:host.omnibase.internal", "tcp:host.omnibase.internal:%d" % port,
+            "tcp:%s:8080" % A.ip4)
+        srv.close()
+        self.assertTrue(any(a.startswith("10.") for a in probe[0]["data"]), probe[0])
+        self.assert_ok(probe[1], "hello host")
+        self.assert_eperm(probe[2])
+
+    def test_no_grant_means_loopback_only(self):
+        res, probe, _, _ = self.run_probe([], "ifaces", "tcp:%s:8080" % A.ip4)
+        self.assertEqual(probe[0]["data"], ["lo"])
+        self.assertFalse(probe[1]["ok"])
+        self.assertEqual(netlib.leftovers([res["sandbox_id"]]), [])
+
+    def test_two_concurrent_sandboxes(self):
+        pa = self.start(["%s:8080" % A.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
+        pb = self.start(["%s:8080" % B.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
+        _, probe_a, _, _ = self.finish(pa)
+        _, probe_b, _, _ = self.finish(pb)
+        self.assert_ok(probe_a[1], "hello 8080")
+        self.assert_eperm(probe_a[2])
+        self.assert_eperm(probe_b[1])
+        self.assert_ok(probe_b[2], "hello 8080")
+
+    def test_gc_after_sigkilled_runner(self):
+        p = self.start(["%s:8080" % A.ip4], "sleep:30")
+        for _ in range(100):
+            if netlib.leftovers() and os.path.isdir(os.path.join(self.state, "runs")):
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        ids = os.listdir(os.path.join(self.state, "runs"))
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        self.assertEqual(len(ids), 1)
+        self.assertIn("/sys/fs/cgroup/unified/omnibase/" + ids[0], netlib.leftovers(ids))
+        self.assertIn(netlib.OMNIBASE_NETNS + ids[0], netlib.leftovers(ids))
+        r = subprocess.run([OMNIBASE, "gc"], env=self.env(), capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(netlib.wait_no_leftovers(ids), [])
+
+    def test_zz_100_sequential_runs_leave_nothing(self):
+        caps = self.caps(["%s:8080" % A.ip4])
+        ids = []
+        for i in range(100):
+            r = subprocess.run([OMNIBASE, "sandbox", "run", "--json", "--capabilities", caps, "--",
+                                "/bin/true"], env=self.env(), capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            ids.append(json.loads(r.stdout)["sandbox_id"])
+        self.assertEqual(len(set(ids)), 100)
+        self.assertEqual(netlib.wait_no_leftovers(ids), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
