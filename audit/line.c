@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 /* One line of the audit log: building it from an event and decoding it. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -15,12 +16,69 @@
 /* The members every line starts with, in this order. */
 static const char *const head_keys[] = {"seq", "time", "type", "sandbox_id", "principal"};
 
+/* The line's own members. */
+typedef enum key_kind {
+        KEY_OTHER,
+        KEY_SEQ,
+        KEY_TIME,
+        KEY_TYPE,
+        KEY_SANDBOX_ID,
+        KEY_PRINCIPAL,
+        KEY_PREV_HASH,
+        KEY_HASH,
+} key_kind;
+
+/* Runs for every member of every event: the first byte decides first. */
+static key_kind classify(const char *key)
+{
+        switch (key[0]) {
+        case 's':
+                return streq(key, "seq")          ? KEY_SEQ
+                       : streq(key, "sandbox_id") ? KEY_SANDBOX_ID
+                                                  : KEY_OTHER;
+        case 't':
+                return streq(key, "time") ? KEY_TIME : streq(key, "type") ? KEY_TYPE : KEY_OTHER;
+        case 'p':
+                return streq(key, "principal")   ? KEY_PRINCIPAL
+                       : streq(key, "prev_hash") ? KEY_PREV_HASH
+                                                 : KEY_OTHER;
+        case 'h':
+                return streq(key, "hash") ? KEY_HASH : KEY_OTHER;
+        default:
+                return KEY_OTHER;
+        }
+}
+
 static bool is_reserved(const char *key)
 {
-        for (size_t i = 0; i < ARRAY_SIZE(head_keys); i++)
-                if (streq(key, head_keys[i]))
-                        return true;
-        return streq(key, "prev_hash") || streq(key, "hash");
+        return classify(key) != KEY_OTHER;
+}
+
+/* The members of the event that the line's head takes. */
+typedef struct head {
+        const cJSON *time, *type, *sandbox_id, *principal;
+} head;
+
+static void find_head(const cJSON *event, head *h)
+{
+        *h = (head){0};
+        for (const cJSON *f = event->child; f; f = f->next)
+                switch (classify(f->string)) {
+                case KEY_TIME:
+                        h->time = f;
+                        break;
+                case KEY_TYPE:
+                        h->type = f;
+                        break;
+                case KEY_SANDBOX_ID:
+                        h->sandbox_id = f;
+                        break;
+                case KEY_PRINCIPAL:
+                        h->principal = f;
+                        break;
+                default:
+                        break;
+                }
 }
 
 static EVP_MD *sha256_md;
@@ -166,6 +224,19 @@ static int sanitize_utf8(char **text, size_t *len)
         return 0;
 }
 
+/* An integral number of at most 2^53-1 as raw JSON digits, or NULL when v is
+ * not one. cJSON would print it with "%1.15g" and read it back with sscanf()
+ * to check, the dearest step of building a line. */
+static cJSON *raw_integer(double v)
+{
+        char buf[32];
+
+        if (v != floor(v) || fabs(v) > (double)OB_AUDIT_MAX_SEQ)
+                return NULL;
+        snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v);
+        return cJSON_CreateRaw(buf);
+}
+
 /* Adds key (a literal) with a borrowed string value, or null: no copies. */
 static int add_borrowed(cJSON *out, const char *key, const char *value)
 {
@@ -178,42 +249,41 @@ static int add_borrowed(cJSON *out, const char *key, const char *value)
         return 0;
 }
 
-static int nullable_string(const cJSON *event, const char *key, const char **ret)
+static int nullable_string(const cJSON *v, const char **ret)
 {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(event, key);
-
         if (v && !cJSON_IsNull(v) && !cJSON_IsString(v))
                 return -EINVAL;
         *ret = cJSON_IsString(v) ? v->valuestring : NULL;
         return 0;
 }
 
-/* seq, time, type, sandbox_id, principal; now[] must outlive out. */
+/* seq, time, type, sandbox_id, principal; now[] must outlive out. The
+ * event's keys are unique (check_value() ran). */
 static int add_head(cJSON *out, const cJSON *event, uint64_t seq, char now[40])
 {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(event, "type");
-        const cJSON *time = cJSON_GetObjectItemCaseSensitive(event, "time");
         const char *sandbox_id, *principal;
         cJSON *n;
+        head h;
         int r;
 
-        if (!cJSON_IsString(type) || !type->valuestring[0] || strlen(type->valuestring) > 128)
+        find_head(event, &h);
+        if (!cJSON_IsString(h.type) || !h.type->valuestring[0] || strlen(h.type->valuestring) > 128)
                 return -EINVAL;
-        if (time && (!cJSON_IsString(time) || ob_audit_check_time(time->valuestring) < 0))
+        if (h.time && (!cJSON_IsString(h.time) || ob_audit_check_time(h.time->valuestring) < 0))
                 return -EINVAL;
-        if (!time && (r = format_now(now, 40)) < 0)
+        if (!h.time && (r = format_now(now, 40)) < 0)
                 return r;
-        if (nullable_string(event, "sandbox_id", &sandbox_id) < 0 ||
-            nullable_string(event, "principal", &principal) < 0)
+        if (nullable_string(h.sandbox_id, &sandbox_id) < 0 ||
+            nullable_string(h.principal, &principal) < 0)
                 return -EINVAL;
-        n = cJSON_CreateNumber((double)seq);
+        n = raw_integer((double)seq);
         if (!n || !cJSON_AddItemToObjectCS(out, "seq", n)) {
                 cJSON_Delete(n);
                 return -ENOMEM;
         }
-        r = add_borrowed(out, "time", time ? time->valuestring : now);
+        r = add_borrowed(out, "time", h.time ? h.time->valuestring : now);
         if (r >= 0)
-                r = add_borrowed(out, "type", type->valuestring);
+                r = add_borrowed(out, "type", h.type->valuestring);
         if (r >= 0)
                 r = add_borrowed(out, "sandbox_id", sandbox_id);
         return r < 0 ? r : add_borrowed(out, "principal", principal);
@@ -258,16 +328,20 @@ static int check_value(const cJSON *v, unsigned depth)
         return 0;
 }
 
-/* The event's members other than the reserved ones, by reference, in order;
- * -EINVAL on a duplicate key (the line would not decode). */
+/* The event's members other than the reserved ones, in order: integers as
+ * raw digits, everything else by reference. */
 static int add_fields(cJSON *out, const cJSON *event)
 {
-        if (check_value(event, 0) < 0)
-                return -EINVAL;
         for (const cJSON *f = event->child; f; f = f->next) {
+                cJSON *raw;
                 if (is_reserved(f->string))
                         continue;
-                if (!cJSON_AddItemReferenceToObject(out, f->string, (cJSON *)f))
+                raw = cJSON_IsNumber(f) ? raw_integer(f->valuedouble) : NULL;
+                if (raw && !cJSON_AddItemToObject(out, f->string, raw)) {
+                        cJSON_Delete(raw);
+                        return -ENOMEM;
+                }
+                if (!raw && !cJSON_AddItemReferenceToObject(out, f->string, (cJSON *)f))
                         return -ENOMEM;
         }
         return 0;
@@ -283,7 +357,9 @@ static int build_canonical(const cJSON *event, uint64_t seq, const char *prev_ha
 
         if (!out)
                 return -ENOMEM;
-        r = add_head(out, event, seq, now);
+        r = check_value(event, 0);
+        if (r >= 0)
+                r = add_head(out, event, seq, now);
         if (r >= 0)
                 r = add_fields(out, event);
         if (r >= 0)
