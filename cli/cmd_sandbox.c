@@ -249,6 +249,18 @@ static int open_events(run_args *a)
         return 0;
 }
 
+/* The --json object when nothing ran: status error, exit 125. */
+static void print_failure_json(const char *message)
+{
+        ob_sandbox_result res = {.status = OB_SANDBOX_ERROR, .exit_code = OB_EXIT_FAILURE};
+        char *json = NULL;
+
+        snprintf(res.message, sizeof(res.message), "%s", message);
+        if (ob_sandbox_result_to_json(&res, &json) >= 0)
+                fputs(json, stdout);
+        free(json);
+}
+
 static int report(const run_args *a, const ob_sandbox_result *res)
 {
         char *json = NULL;
@@ -327,6 +339,8 @@ int ob_cmd_sandbox(int argc, char **argv)
         if (r < 0) {
                 ob_cli_error("%s", err.message);
                 code = OB_EXIT_FAILURE;
+                if (a.json && !a.dry_run) /* stdout stays one authoritative object */
+                        print_failure_json(err.message);
         } else {
                 code = report(&a, &res);
         }

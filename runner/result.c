@@ -87,7 +87,8 @@ int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
                 return -ENOMEM;
         ok = cJSON_AddStringToObject(o, "status", ob_sandbox_status_to_string(r->status)) &&
              cJSON_AddNumberToObject(o, "exit_code", r->exit_code) &&
-             cJSON_AddStringToObject(o, "sandbox_id", r->sandbox_id) &&
+             (r->sandbox_id[0] ? cJSON_AddStringToObject(o, "sandbox_id", r->sandbox_id)
+                               : cJSON_AddNullToObject(o, "sandbox_id")) &&
              add_text(o, "stdout", r->stdout_buf, r->stdout_len) &&
              add_text(o, "stderr", r->stderr_buf, r->stderr_len) &&
              cJSON_AddBoolToObject(o, "stdout_truncated", r->stdout_truncated) &&

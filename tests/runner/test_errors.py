@@ -66,6 +66,18 @@ class Errors(RunnerTest):
         self.assertIn("omnibase: runsc:", p.stderr)
         self.assert_state_empty()
 
+    def test_json_failure_is_one_object(self):
+        missing = os.path.join(self.tmp, "nope.py")
+        p = self.omnibase("sandbox", "run", missing, "--capabilities", self.caps(), "--json")
+        self.assertEqual(p.returncode, 125)
+        res = json.loads(p.stdout)
+        self.assertEqual(res["status"], "error")
+        self.assertEqual(res["exit_code"], 125)
+        self.assertIsNone(res["sandbox_id"])
+        self.assertIn("No such file or directory", res["error"])
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1)
+        self.assert_state_empty()
+
     def test_dry_run_runs_nothing(self):
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(), "--dry-run")
         self.assertEqual(p.returncode, 0, p.stderr)
