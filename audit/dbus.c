@@ -10,6 +10,7 @@
  * unreachable: a hung bus must not hold up the runner. */
 #define BUS_READY_TIMEOUT_US (1000 * 1000)
 
+/* A ready system bus connection (caller owns it), or NULL when none answers. */
 sd_bus *ob_audit_bus_open(void)
 {
         sd_bus *bus = NULL;
@@ -33,6 +34,7 @@ sd_bus *ob_audit_bus_open(void)
         return bus;
 }
 
+/* Sends one Event signal and flushes it; failures are ignored. */
 void ob_audit_bus_emit(sd_bus *bus, uint64_t seq, const char *type, const char *sandbox_id,
                        const char *line, size_t len)
 {
@@ -47,6 +49,7 @@ void ob_audit_bus_emit(sd_bus *bus, uint64_t seq, const char *type, const char *
         (void)sd_bus_flush(bus);
 }
 
+/* Flushes and drops the connection; accepts NULL. */
 void ob_audit_bus_close(sd_bus *bus)
 {
         if (bus)

@@ -194,6 +194,7 @@ static int follow_loop(follower *f)
         }
 }
 
+/* Follows path until fn stops it; returns fn's value or -errno. */
 int ob_audit_follow(const char *path, const ob_audit_filter *filter, ob_audit_follow_fn fn,
                     void *userdata)
 {

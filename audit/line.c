@@ -89,6 +89,7 @@ static void fetch_sha256(void)
         sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+/* SHA-256 of a then b, as lowercase hex, through OpenSSL EVP. */
 int ob_audit_sha256_hex(const void *a, size_t alen, const void *b, size_t blen,
                         char ret[OB_AUDIT_HASH_HEX + 1])
 {
@@ -126,6 +127,7 @@ static bool is_hash_hex(const char *s)
         return i == OB_AUDIT_HASH_HEX;
 }
 
+/* 0 for "YYYY-MM-DDTHH:MM:SS.ffffffZ" with a valid date and time. */
 int ob_audit_check_time(const char *s)
 {
         static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
@@ -374,6 +376,7 @@ static int build_canonical(const cJSON *event, uint64_t seq, const char *prev_ha
         return 0;
 }
 
+/* The line for event at seq after prev_hash; *ret_line is the caller's. */
 int ob_audit_line_build(const cJSON *event, uint64_t seq, const char *prev_hash, char **ret_line,
                         size_t *ret_len, char ret_hash[OB_AUDIT_HASH_HEX + 1])
 {
@@ -458,6 +461,7 @@ static int check_tail(const ob_json_doc *doc, const cJSON *prev, const cJSON *ha
         return 0;
 }
 
+/* Decodes one line; ret owns copies of type and sandbox_id. */
 int ob_audit_line_decode(const char *line, size_t len, ob_audit_record *ret, ob_error *err)
 {
         _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
@@ -508,6 +512,7 @@ int ob_audit_line_decode(const char *line, size_t len, ob_audit_record *ret, ob_
         return 0;
 }
 
+/* Frees what a record owns. */
 void ob_audit_record_done(ob_audit_record *rec)
 {
         free(rec->type);

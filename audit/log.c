@@ -39,6 +39,7 @@ typedef struct batch {
         size_t *line_off;
 } batch;
 
+/* $OMNIBASE_STATE_DIR/audit.jsonl or the compiled-in default; *ret malloc'd. */
 int ob_audit_default_path(char **ret)
 {
         const char *dir = getenv("OMNIBASE_STATE_DIR");
@@ -72,6 +73,7 @@ static int open_dir(ob_audit_log *log)
         return log->dir_fd < 0 ? negative_errno() : 0;
 }
 
+/* Opens (creating) the log; the handle is the caller's. */
 int ob_audit_open(const char *path, unsigned flags, ob_audit_log **ret)
 {
         ob_audit_log *log = calloc(1, sizeof(*log));
@@ -94,6 +96,7 @@ int ob_audit_open(const char *path, unsigned flags, ob_audit_log **ret)
         return 0;
 }
 
+/* Closes the handle and its bus connection; accepts NULL. */
 ob_audit_log *ob_audit_close(ob_audit_log *log)
 {
         if (!log)
@@ -331,6 +334,7 @@ static int append_locked(ob_audit_log *log, const cJSON *const *events, size_t n
         return r;
 }
 
+/* Appends n events under one lock, one write, one fdatasync. */
 int ob_audit_append_batch(ob_audit_log *log, const cJSON *const *events, size_t n,
                           uint64_t *ret_first_seq)
 {
@@ -351,11 +355,13 @@ int ob_audit_append_batch(ob_audit_log *log, const cJSON *const *events, size_t 
         return r;
 }
 
+/* Appends one event durably; *ret_seq is its seq. */
 int ob_audit_append(ob_audit_log *log, const cJSON *event, uint64_t *ret_seq)
 {
         return ob_audit_append_batch(log, &event, 1, ret_seq);
 }
 
+/* Appends an event given as strict JSON text. */
 int ob_audit_append_json(ob_audit_log *log, const char *json, size_t len, uint64_t *ret_seq)
 {
         _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
@@ -450,6 +456,7 @@ static int rotate_locked(ob_audit_log *log, batch *b, uint64_t *ret_last_seq)
         return r;
 }
 
+/* Rotates LOG to LOG.1 and starts LOG with an AuditLogRotated line. */
 int ob_audit_rotate(ob_audit_log *log, uint64_t *ret_last_seq)
 {
         size_t offs[2];

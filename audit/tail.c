@@ -57,6 +57,7 @@ static int find_tail(const char *buf, size_t n, bool at_start, size_t *off, size
         return 0;
 }
 
+/* The last complete line of fd and the torn byte count after it. */
 int ob_audit_read_tail(int fd, off_t size, ob_audit_record *ret_rec, off_t *ret_torn)
 {
         _cleanup_free_ char *buf = NULL;
@@ -97,6 +98,7 @@ int ob_audit_read_tail(int fd, off_t size, ob_audit_record *ret_rec, off_t *ret_
         return 0;
 }
 
+/* LOG.1 for LOG, LOG.N+1 for LOG.N; *ret malloc'd. */
 int ob_audit_predecessor_path(const char *path, char **ret)
 {
         const char *dot = strrchr(path, '.'), *p;

@@ -205,6 +205,7 @@ static int verify_fd(verifier *v, int fd)
         return 0;
 }
 
+/* Verifies the whole file at path; the verdict goes to *ret. */
 int ob_audit_verify(const char *path, unsigned flags, ob_audit_verify_result *ret)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -161,6 +161,7 @@ static int cmd_rotate(int argc, char **argv)
         return 0;
 }
 
+/* omnibase events verify|follow|rotate: returns the exit status. */
 int ob_cmd_events(int argc, char **argv)
 {
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
