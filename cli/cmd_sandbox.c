@@ -255,7 +255,7 @@ static void print_failure_json(const char *message)
         ob_sandbox_result res = {.status = OB_SANDBOX_ERROR, .exit_code = OB_EXIT_FAILURE};
         char *json = NULL;
 
-        snprintf(res.message, sizeof(res.message), "%s", message);
+        snprintf(res.message, sizeof(res.message), "%.*s", (int)sizeof(res.message) - 1, message);
         if (ob_sandbox_result_to_json(&res, &json) >= 0)
                 fputs(json, stdout);
         free(json);
