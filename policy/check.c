@@ -93,7 +93,7 @@ static int want(const cctx *c, const pol_expr *e, pol_vtype t, const char *op, a
 
 static int check_attr(const cctx *c, const pol_expr *e, aval *ret)
 {
-        aval v;
+        aval v = {0};
         pol_vtype t;
         int r = check(c, e->a, &v);
 
@@ -127,7 +127,7 @@ static int check_attr(const cctx *c, const pol_expr *e, aval *ret)
 static int check_logic(const cctx *c, const pol_expr *e, aval *ret)
 {
         const char *op = pol_ekind_name(e->kind);
-        aval a, b;
+        aval a = {0}, b = {0};
         int r = want(c, e->a, PV_BOOL, op, &a);
 
         if (r < 0)
@@ -154,7 +154,7 @@ static int check_logic(const cctx *c, const pol_expr *e, aval *ret)
 static int check_binary(const cctx *c, const pol_expr *e, aval *ret)
 {
         const char *op = pol_ekind_name(e->kind);
-        aval a, b;
+        aval a = {0}, b = {0};
         int r;
 
         *ret = (aval){.type = PV_BOOL, .known = -1};
@@ -182,7 +182,7 @@ static int check_binary(const cctx *c, const pol_expr *e, aval *ret)
 
 static int check(const cctx *c, const pol_expr *e, aval *ret)
 {
-        aval v;
+        aval v = {0};
         int r;
 
         switch (e->kind) {
@@ -298,7 +298,7 @@ static int check_env(const pol_policy *p, const char *action, ob_error *err, boo
             !resource_type_possible(&p->resource, c.rtype))
                 return 0;
         for (size_t i = 0; i < p->n_conds; i++) {
-                aval v;
+                aval v = {0};
                 int r =
                     want(&c, p->conds[i].body, PV_BOOL, p->conds[i].unless ? "unless" : "when", &v);
                 if (r < 0)

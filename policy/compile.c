@@ -247,7 +247,7 @@ static int emit_endpoint(cctx *c, ob_capset *set, const cc_term *t)
 
 static int compile_env(cctx *c, ob_capset *set, ob_cap_kind kind)
 {
-        cc_form *f;
+        cc_form *f = NULL;
         cc_dnf d = {0};
         int r = cc_policy_formula(c, &f);
 

@@ -13,11 +13,43 @@
 typedef struct pctx {
         const ob_json_doc *doc;
         ob_error *err;
+        /* A cursor for positions: nodes are visited mostly in document
+         * order, so line:column advance from the last one (linear overall;
+         * ob_json_position scans from the start each time). */
+        size_t cur_off;
+        unsigned cur_line, cur_col;
 } pctx;
 
-static void pos_of(const pctx *c, const cJSON *n, unsigned *line, unsigned *col)
+static int cmp_node(const void *key, const void *elem)
 {
-        ob_json_position(c->doc, n, false, line, col);
+        const cJSON *k = key, *n = ((const ob_json_pos *)elem)->node;
+        return k < n ? -1 : k > n;
+}
+
+static void pos_of(pctx *c, const cJSON *n, unsigned *line, unsigned *col)
+{
+        const ob_json_pos *p = bsearch(n, c->doc->pos, c->doc->n_pos, sizeof(*p), cmp_node);
+        size_t off;
+
+        *line = *col = 0;
+        if (!p)
+                return;
+        off = p->val_off;
+        if (off < c->cur_off || c->cur_line == 0) {
+                c->cur_off = 0;
+                c->cur_line = c->cur_col = 1;
+        }
+        for (; c->cur_off < off && c->cur_off < c->doc->len; c->cur_off++) {
+                unsigned char ch = (unsigned char)c->doc->text[c->cur_off];
+                if (ch == '\n') {
+                        c->cur_line++;
+                        c->cur_col = 1;
+                } else if ((ch & 0xC0) != 0x80) {
+                        c->cur_col++;
+                }
+        }
+        *line = c->cur_line;
+        *col = c->cur_col;
 }
 
 static void value_done(pol_value *v)
@@ -113,7 +145,7 @@ static bool is_type_name(const char *s)
         }
 }
 
-static int want_string(const pctx *c, const cJSON *n, const char *what, char **ret)
+static int want_string(pctx *c, const cJSON *n, const char *what, char **ret)
 {
         if (!cJSON_IsString(n))
                 return ob_json_error(c->err, c->doc, n, false, EINVAL,
@@ -123,7 +155,7 @@ static int want_string(const pctx *c, const cJSON *n, const char *what, char **r
 }
 
 /* {"type": T, "id": I} or {"__entity": {"type": T, "id": I}}. */
-static int parse_entity(const pctx *c, const cJSON *n, pol_entity *ret)
+static int parse_entity(pctx *c, const cJSON *n, pol_entity *ret)
 {
         const cJSON *m, *type = NULL, *id = NULL;
         pol_entity e = {0};
@@ -162,9 +194,9 @@ static int parse_entity(const pctx *c, const cJSON *n, pol_entity *ret)
         return 0;
 }
 
-static int parse_value(const pctx *c, const cJSON *n, pol_value *ret);
+static int parse_value(pctx *c, const cJSON *n, pol_value *ret);
 
-static int parse_set_value(const pctx *c, const cJSON *n, pol_value *ret)
+static int parse_set_value(pctx *c, const cJSON *n, pol_value *ret)
 {
         size_t k = (size_t)cJSON_GetArraySize(n), i = 0;
         pol_value *items = k ? calloc(k, sizeof(*items)) : NULL;
@@ -189,7 +221,7 @@ static int parse_set_value(const pctx *c, const cJSON *n, pol_value *ret)
 }
 
 /* A Cedar JSON value: bool, integer, string, [set], {"__entity": ...}. */
-static int parse_value(const pctx *c, const cJSON *n, pol_value *ret)
+static int parse_value(pctx *c, const cJSON *n, pol_value *ret)
 {
         pol_value v = {0};
 
@@ -256,11 +288,11 @@ const char *pol_ekind_name(pol_ekind k)
         return (size_t)k < ARRAY_SIZE(names) ? names[k] : "?";
 }
 
-static int parse_expr(const pctx *c, const cJSON *n, pol_expr **ret);
+static int parse_expr(pctx *c, const cJSON *n, pol_expr **ret);
 
 /* Fetches the members of an operator's argument object: exactly the keys
  * named in keys (NULL-terminated), all required unless listed in optional. */
-static int get_members(const pctx *c, const cJSON *n, const char *op, const char *const *keys,
+static int get_members(pctx *c, const cJSON *n, const char *op, const char *const *keys,
                        const char *optional, const cJSON **out)
 {
         const cJSON *m;
@@ -286,7 +318,7 @@ static int get_members(const pctx *c, const cJSON *n, const char *op, const char
         return 0;
 }
 
-static int parse_binary(const pctx *c, const cJSON *n, const char *op, pol_expr *e)
+static int parse_binary(pctx *c, const cJSON *n, const char *op, pol_expr *e)
 {
         static const char *const keys[] = {"left", "right", NULL};
         const cJSON *m[2];
@@ -327,7 +359,7 @@ static int normalize_pattern(pol_expr *e)
         return 0;
 }
 
-static int parse_pattern(const pctx *c, const cJSON *n, pol_expr *e)
+static int parse_pattern(pctx *c, const cJSON *n, pol_expr *e)
 {
         const cJSON *m;
         size_t k = 0;
@@ -360,7 +392,7 @@ static int parse_pattern(const pctx *c, const cJSON *n, pol_expr *e)
 }
 
 /* like, has, ., is: objects with "left" and one more key. */
-static int parse_special(const pctx *c, const cJSON *arg, pol_expr *e)
+static int parse_special(pctx *c, const cJSON *arg, pol_expr *e)
 {
         static const char *const attr_keys[] = {"left", "attr", NULL};
         static const char *const like_keys[] = {"left", "pattern", NULL};
@@ -393,7 +425,7 @@ static int parse_special(const pctx *c, const cJSON *arg, pol_expr *e)
         return 0;
 }
 
-static int parse_var(const pctx *c, const cJSON *arg, pol_expr *e)
+static int parse_var(pctx *c, const cJSON *arg, pol_expr *e)
 {
         static const char *const vars[] = {"principal", "action", "resource", "context"};
         if (cJSON_IsString(arg))
@@ -407,7 +439,7 @@ static int parse_var(const pctx *c, const cJSON *arg, pol_expr *e)
                              "\"context\"");
 }
 
-static int parse_set_expr(const pctx *c, const cJSON *arg, pol_expr *e)
+static int parse_set_expr(pctx *c, const cJSON *arg, pol_expr *e)
 {
         const cJSON *m;
         if (!cJSON_IsArray(arg))
@@ -425,7 +457,7 @@ static int parse_set_expr(const pctx *c, const cJSON *arg, pol_expr *e)
         return 0;
 }
 
-static int parse_expr_body(const pctx *c, const char *op, const cJSON *arg, pol_expr *e)
+static int parse_expr_body(pctx *c, const char *op, const cJSON *arg, pol_expr *e)
 {
         static const struct {
                 const char *name;
@@ -470,7 +502,7 @@ static int parse_expr_body(const pctx *c, const char *op, const cJSON *arg, pol_
 }
 
 /* An expression: an object with exactly one key naming its kind. */
-static int parse_expr(const pctx *c, const cJSON *n, pol_expr **ret)
+static int parse_expr(pctx *c, const cJSON *n, pol_expr **ret)
 {
         pol_expr *e;
         int r;
@@ -502,7 +534,7 @@ static const cJSON *member(const cJSON *obj, const char *key)
         return NULL;
 }
 
-static int parse_scope_is(const pctx *c, const cJSON *n, pol_scope *s)
+static int parse_scope_is(pctx *c, const cJSON *n, pol_scope *s)
 {
         const cJSON *t = member(n, "entity_type"), *in = member(n, "in");
         int r;
@@ -524,7 +556,7 @@ static int parse_scope_is(const pctx *c, const cJSON *n, pol_scope *s)
         return parse_entity(c, member(in, "entity"), &s->entity);
 }
 
-static int parse_scope_entities(const pctx *c, const cJSON *n, pol_scope *s)
+static int parse_scope_entities(pctx *c, const cJSON *n, pol_scope *s)
 {
         const cJSON *m;
         if (!cJSON_IsArray(n))
@@ -543,7 +575,7 @@ static int parse_scope_entities(const pctx *c, const cJSON *n, pol_scope *s)
 }
 
 /* Checks that n has no keys beyond "op" and those allowed for its op. */
-static int scope_keys(const pctx *c, const cJSON *n, const char *what, const char *a, const char *b)
+static int scope_keys(pctx *c, const cJSON *n, const char *what, const char *a, const char *b)
 {
         const cJSON *m;
         cJSON_ArrayForEach (m, n) {
@@ -559,7 +591,7 @@ static int scope_keys(const pctx *c, const cJSON *n, const char *what, const cha
         return 0;
 }
 
-static int parse_scope(const pctx *c, const cJSON *n, const char *what, pol_scope *s)
+static int parse_scope(pctx *c, const cJSON *n, const char *what, pol_scope *s)
 {
         const cJSON *op = cJSON_IsObject(n) ? member(n, "op") : NULL, *ent;
         const char *o;
@@ -599,7 +631,7 @@ static int parse_scope(const pctx *c, const cJSON *n, const char *what, pol_scop
         return parse_entity(c, ent, &s->entity);
 }
 
-static int parse_condition(const pctx *c, const cJSON *n, pol_cond *ret)
+static int parse_condition(pctx *c, const cJSON *n, pol_cond *ret)
 {
         static const char *const keys[] = {"kind", "body", NULL};
         const cJSON *m[2];
@@ -615,7 +647,7 @@ static int parse_condition(const pctx *c, const cJSON *n, pol_cond *ret)
         return parse_expr(c, m[1], &ret->body);
 }
 
-static int parse_conditions(const pctx *c, const cJSON *n, pol_policy *p)
+static int parse_conditions(pctx *c, const cJSON *n, pol_policy *p)
 {
         const cJSON *m;
         if (!cJSON_IsArray(n))
@@ -634,7 +666,7 @@ static int parse_conditions(const pctx *c, const cJSON *n, pol_policy *p)
         return 0;
 }
 
-static int parse_annotations(const pctx *c, const cJSON *n)
+static int parse_annotations(pctx *c, const cJSON *n)
 {
         const cJSON *m;
         if (!cJSON_IsObject(n))
@@ -647,7 +679,7 @@ static int parse_annotations(const pctx *c, const cJSON *n)
         return 0;
 }
 
-static int parse_effect(const pctx *c, const cJSON *n, pol_policy *p)
+static int parse_effect(pctx *c, const cJSON *n, pol_policy *p)
 {
         if (!cJSON_IsString(n) ||
             (!streq(n->valuestring, "permit") && !streq(n->valuestring, "forbid")))
@@ -657,7 +689,7 @@ static int parse_effect(const pctx *c, const cJSON *n, pol_policy *p)
         return 0;
 }
 
-static int parse_policy_members(const pctx *c, const cJSON *n, pol_policy *p)
+static int parse_policy_members(pctx *c, const cJSON *n, pol_policy *p)
 {
         static const char *const keys[] = {"effect",     "principal",   "action", "resource",
                                            "conditions", "annotations", NULL};
@@ -679,7 +711,7 @@ static int parse_policy_members(const pctx *c, const cJSON *n, pol_policy *p)
         return r;
 }
 
-static int parse_policy(const pctx *c, const cJSON *n, const cJSON *id_node, const char *id,
+static int parse_policy(pctx *c, const cJSON *n, const cJSON *id_node, const char *id,
                         pol_policy *p)
 {
         size_t len = strlen(id);
@@ -700,7 +732,7 @@ static int parse_policy(const pctx *c, const cJSON *n, const cJSON *id_node, con
         return parse_policy_members(c, n, p);
 }
 
-static int parse_static(const pctx *c, const cJSON *n, ob_policy_set *set)
+static int parse_static(pctx *c, const cJSON *n, ob_policy_set *set)
 {
         const cJSON *m;
         size_t k;
@@ -726,7 +758,7 @@ static int parse_static(const pctx *c, const cJSON *n, ob_policy_set *set)
         return 0;
 }
 
-static int parse_root(const pctx *c, const cJSON *root, ob_policy_set *set)
+static int parse_root(pctx *c, const cJSON *root, ob_policy_set *set)
 {
         const cJSON *m, *st = NULL;
 

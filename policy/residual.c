@@ -55,7 +55,7 @@ static int atom(cctx *c, cc_akind kind, const pol_expr *at, sval *ret, cc_form *
 static int exact(cctx *c, cc_akind kind, const char *s, const pol_expr *at, sval *ret)
 {
         pol_pat_elem *pat = cc_alloc(c, sizeof(*pat));
-        cc_form *f;
+        cc_form *f = NULL;
         int r;
 
         if (!pat)
@@ -70,7 +70,7 @@ static int exact(cctx *c, cc_akind kind, const char *s, const pol_expr *at, sval
 
 static int port_atom(cctx *c, pol_ekind op, int64_t n, const pol_expr *at, sval *ret)
 {
-        cc_form *f;
+        cc_form *f = NULL;
         int r = atom(c, CA_PORT, at, ret, &f);
         if (r == 0) {
                 f->atom.op = op;
@@ -95,7 +95,7 @@ static int to_form(cctx *c, const sval *v, const pol_expr *at, cc_form **ret)
 static int combine(cctx *c, cc_fkind kind, const sval *a, const sval *b, const pol_expr *at,
                    sval *ret)
 {
-        cc_form *fa, *fb = NULL, *f;
+        cc_form *fa = NULL, *fb = NULL, *f;
         int r = to_form(c, a, at, &fa);
 
         if (r == 0 && b)
@@ -123,7 +123,7 @@ static int res_eq(cctx *c, const pol_value *e, const pol_expr *at, sval *ret)
 {
         _cleanup_free_ char *host = NULL, *rid = NULL;
         int64_t port;
-        sval h, p;
+        sval h = {0}, p = {0};
         char *hcopy;
         int r;
 
@@ -179,7 +179,7 @@ static int sym(cctx *c, const pol_expr *e, sval *ret);
 static int sym_attr(cctx *c, const pol_expr *e, sval *ret)
 {
         bool file = streq(c->rtype, "File");
-        sval v;
+        sval v = {0};
         int r = sym(c, e->a, &v);
 
         if (r < 0)
@@ -250,7 +250,7 @@ static int any_eq(cctx *c, const pol_expr *e, const pol_value *set, const sval *
 
 static int sym_binary(cctx *c, const pol_expr *e, sval *ret)
 {
-        sval a, b;
+        sval a = {0}, b = {0};
         int r;
 
         if ((r = sym(c, e->a, &a)) < 0 || (r = sym(c, e->b, &b)) < 0)
@@ -283,7 +283,7 @@ static int sym_set(cctx *c, const pol_expr *e, sval *ret)
         if (!items)
                 return cc_fail(c, e, "out of memory");
         for (size_t i = 0; i < e->n_items; i++) {
-                sval v;
+                sval v = {0};
                 int r = sym(c, e->items[i], &v);
                 if (r < 0)
                         return r;
@@ -297,7 +297,7 @@ static int sym_set(cctx *c, const pol_expr *e, sval *ret)
 
 static int sym_logic(cctx *c, const pol_expr *e, sval *ret)
 {
-        sval a, b;
+        sval a = {0}, b = {0};
         int r = sym(c, e->a, &a);
 
         if (r < 0)
@@ -317,7 +317,7 @@ static int sym_logic(cctx *c, const pol_expr *e, sval *ret)
 
 static int sym(cctx *c, const pol_expr *e, sval *ret)
 {
-        sval v;
+        sval v = {0};
         int r;
 
         *ret = (sval){.k = SV_CONST};
@@ -358,7 +358,7 @@ static int sym(cctx *c, const pol_expr *e, sval *ret)
                         return 0;
                 }
                 if (e->kind == PE_LIKE && (v.k == SV_PATH || v.k == SV_HOST)) {
-                        cc_form *f;
+                        cc_form *f = NULL;
                         if ((r = atom(c, v.k == SV_PATH ? CA_PATH : CA_HOST, e, ret, &f)) < 0)
                                 return r;
                         f->atom.pat = e->pat;
