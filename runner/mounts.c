@@ -254,9 +254,10 @@ static int walk(grant_ctx *g, const char *dir, unsigned depth)
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
                 if (++g->entries > OB_WALK_MAX_ENTRIES) {
-                        plan_log(g->plan, "%s: more than %d entries searched, stopped", g->why,
-                                 OB_WALK_MAX_ENTRIES);
-                        r = -E2BIG;
+                        if (g->entries == OB_WALK_MAX_ENTRIES + 1)
+                                plan_log(g->plan, "%s: more than %d entries searched, stopped",
+                                         g->why, OB_WALK_MAX_ENTRIES);
+                        r = -ECANCELED;
                         break;
                 }
                 if (asprintf(&path, "%s/%s", streq(dir, "/") ? "" : dir, de->d_name) < 0) {
@@ -273,7 +274,7 @@ static int walk(grant_ctx *g, const char *dir, unsigned depth)
                         r = walk(g, path, depth + 1);
         }
         closedir(d);
-        return r == -E2BIG ? 0 : r;
+        return r == -ECANCELED ? 0 : r; /* the search bound is not an error */
 }
 
 static int expand_grant(grant_ctx *g)
