@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "network/network.h"
@@ -171,10 +172,12 @@ int ob_run_network_setup(const char *id, const char *run_path, const ob_capset *
                          ob_error *err)
 {
         ob_run_network *net = calloc(1, sizeof(*net));
+        struct timespec t0, t1;
         int r;
 
         if (!net)
                 return -ENOMEM;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         snprintf(net->id, sizeof(net->id), "%s", id);
         net->principal = principal;
         net->sink = sink;
@@ -190,6 +193,15 @@ int ob_run_network_setup(const char *id, const char *run_path, const ob_capset *
                 ob_run_network_free(net);
                 ob_run_network_teardown(id);
                 return r;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (log) {
+                char line[160];
+                snprintf(line, sizeof(line), "network: %s ready in %.1f ms (%s, veth %s)", id,
+                         (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                             (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+                         net->link.netns, net->link.host_if);
+                log(line, userdata);
         }
         *ret = net;
         return 0;
