@@ -28,7 +28,9 @@ typedef struct follower {
         off_t off;
         char *buf;
         size_t have;
-        bool skipping; /* inside an over-long line: drop up to its newline */
+        bool skipping;     /* inside an over-long line: drop up to its newline */
+        bool catching_up;  /* replaying a rotated file: only seq > last_seq */
+        uint64_t last_seq; /* of the last line read, matching or not */
 } follower;
 
 static int open_target(follower *f, bool from_start)
@@ -67,6 +69,11 @@ static int deliver(follower *f, char *line, size_t len)
         line[len] = '\0';
         if (ob_audit_line_decode(line, len, &rec, NULL) < 0)
                 return 0;
+        if (f->catching_up && rec.seq <= f->last_seq) {
+                ob_audit_record_done(&rec);
+                return 0;
+        }
+        f->last_seq = rec.seq;
         if (matches(f->filter, &rec))
                 r = f->fn(line, len, f->userdata);
         ob_audit_record_done(&rec);
@@ -141,6 +148,69 @@ static int check_file(follower *f)
         return r;
 }
 
+/* The seq of the first line of the file at path, 0 when there is none. */
+static uint64_t first_seq(const char *path, char *buf)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ob_audit_record rec = {0};
+        ssize_t k = fd < 0 ? -1 : pread(fd, buf, FOLLOW_CAP, 0);
+        char *nl = k > 0 ? memchr(buf, '\n', (size_t)k) : NULL;
+        uint64_t seq = 0;
+
+        if (nl && ob_audit_line_decode(buf, (size_t)(nl - buf), &rec, NULL) == 0)
+                seq = rec.seq;
+        ob_audit_record_done(&rec);
+        return seq;
+}
+
+/* Reads the whole rotated file at path through deliver(), passing on only
+ * the lines after the last one seen. Uses f's buffer, which is empty. */
+static int replay_rotated(follower *f, const char *path)
+{
+        int fd = f->fd, r;
+        off_t off = f->off;
+
+        f->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (f->fd < 0) {
+                f->fd = fd;
+                return 0;
+        }
+        f->off = 0, f->have = 0, f->skipping = false, f->catching_up = true;
+        r = drain(f);
+        close(f->fd);
+        f->fd = fd, f->off = off, f->have = 0, f->skipping = false, f->catching_up = false;
+        return r;
+}
+
+/* After a rotation, when the new file does not start right after the last
+ * line seen, more than one rotation happened meanwhile: the files in between
+ * are LOG.1, LOG.2, ...; replays them oldest first. */
+static int catch_up(follower *f)
+{
+        char name[4096];
+        uint64_t next = first_seq(f->path, f->buf);
+        int k, r;
+
+        if (f->last_seq == 0 || next <= f->last_seq + 1)
+                return 0;
+        for (k = 1; k <= 64; k++) {
+                uint64_t s;
+                snprintf(name, sizeof(name), "%s.%d", f->path, k);
+                s = first_seq(name, f->buf);
+                if (s == 0)
+                        return 0; /* gone: nothing to replay */
+                if (s <= f->last_seq + 1)
+                        break;
+        }
+        for (; k >= 1; k--) {
+                snprintf(name, sizeof(name), "%s.%d", f->path, k);
+                r = replay_rotated(f, name);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void wait_for_change(follower *f)
 {
         char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -177,7 +247,9 @@ static int follow_loop(follower *f)
         for (;;) {
                 if (f->fd < 0) {
                         r = open_target(f, !first || (f->filter && f->filter->since_seq > 0));
-                        if (r < 0)
+                        if (r == 0 && !first && f->fd >= 0)
+                                r = catch_up(f);
+                        if (r != 0)
                                 return r;
                         first = false;
                 }

@@ -74,4 +74,23 @@ cat "$log.1" "$log" | grep -F -x -f "$tmp/all.out" | cmp -s - "$tmp/all.out" || 
 import json, sys
 for l in open(sys.argv[1]): json.loads(l)' "$tmp/all.out" || fail "not JSON lines"
 "$OB" events verify "$log" | grep -q "ok: 3 events, last seq 12" || fail "verify after follow"
+
+# Two rotations while the followers cannot look (stopped): they must replay
+# the file in between (now audit.jsonl.1) from the rotated files.
+kill -STOP "${pids[@]}"
+"$APPEND" "$log" 1 SandboxStart sb-e       # 13 (in the file the followers hold)
+"$OB" events rotate "$log" >/dev/null      # 14
+"$APPEND" "$log" 1 SandboxExit sb-b        # 15
+"$OB" events rotate "$log" >/dev/null      # 16
+"$APPEND" "$log" 2 SandboxExit sb-b        # 17 18
+kill -CONT "${pids[@]}"
+wait_lines "$tmp/all.out" 15
+wait_lines "$tmp/filtered.out" 7
+sleep 0.3
+[ "$(seqs "$tmp/all.out")" = "4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 " ] ||
+    fail "all after two rotations: $(seqs "$tmp/all.out")"
+[ "$(seqs "$tmp/filtered.out")" = "4 5 11 12 15 17 18 " ] ||
+    fail "filtered after two rotations: $(seqs "$tmp/filtered.out")"
+[ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 " ] ||
+    fail "since after two rotations: $(seqs "$tmp/since.out")"
 echo PASS
