@@ -107,5 +107,10 @@ printf 'cold start, python printing one line (%d alternated rounds, ms):\n' "$ro
 printf '  bare runsc run (hand-made bundle)  median %s   all: %s\n' "$bare" "$(tr '\n' ' ' <"$work/bare.ms")"
 printf '  omnibase sandbox run hello.py      median %s   all: %s\n' "$omni" "$(tr '\n' ' ' <"$work/omni.ms")"
 awk -v o="$omni" -v b="$bare" 'BEGIN {printf "  ratio omnibase/bare               %.3f  (target <= 1.10)\n", o / b}'
+# paired rounds ran back to back: the median of their differences is less
+# sensitive to the host's load drifting during the run
+paste "$work/omni.ms" "$work/bare.ms" | awk '{print $1 - $2}' | median |
+    awk '{printf "  median paired overhead            %+.1f ms per run\n", $1}'
+printf 'host load average during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'host memory of one sleeping sandbox: runsc processes %d KiB RSS, omnibase runner %d KiB\n' \
     "$omni_rss" "$runner_rss"
