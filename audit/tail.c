@@ -84,6 +84,10 @@ int ob_audit_read_tail(int fd, off_t size, ob_audit_record *ret_rec, off_t *ret_
                         return -EBADMSG; /* a line or a torn tail beyond the bound */
                 window = TAIL_WINDOW_MAX;
         }
+        /* A crash tears at most the last line (a batch's other lines end in
+         * newlines): more bytes than a line are not a torn write. */
+        if (torn > OB_AUDIT_MAX_LINE)
+                return -EBADMSG;
         if (len == 0 && off == 0 && torn == (size_t)size) {
                 memcpy(rec.hash, OB_AUDIT_ZERO_HASH, sizeof(rec.hash));
         } else {

@@ -265,6 +265,39 @@ static void test_too_big_not_written(void **state)
         ob_audit_close(log);
 }
 
+/* A last line far longer than the first tail read (16 KiB): a new handle
+ * must still find where it starts. A torn tail longer than any line is not
+ * a crash remnant: the writer refuses. */
+static void test_long_lines_at_the_tail(void **state)
+{
+        ob_audit_log *log = NULL;
+        size_t big = 50 * 1024;
+        char *blob = malloc(big + 1), *junk = malloc(OB_AUDIT_MAX_LINE + 101);
+        cJSON *ev = event("SandboxStart", 0);
+
+        memset(blob, 'b', big);
+        blob[big] = '\0';
+        cJSON_AddStringToObject(ev, "blob", blob);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 1, 1);
+        assert_int_equal(ob_audit_append(log, ev, NULL), 0);
+        log = ob_audit_close(log);
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
+        append_n(log, 1, 3);
+        assert_int_equal(ob_audit_append(log, ev, NULL), 0);
+        assert_true(verify(path, 0).ok);
+        assert_int_equal(verify(path, 0).last_seq, 4);
+        memset(junk, 'x', OB_AUDIT_MAX_LINE + 100);
+        junk[OB_AUDIT_MAX_LINE + 100] = '\0';
+        append_raw(junk);
+        assert_int_equal(ob_audit_append(log, ev, NULL), -EBADMSG);
+        assert_false(verify(path, 0).ok);
+        ob_audit_close(log);
+        cJSON_Delete(ev);
+        free(blob);
+        free(junk);
+}
+
 static void test_batch(void **state)
 {
         ob_audit_log *log = NULL;
@@ -366,6 +399,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_torn_tail_repaired, setup, teardown),
             cmocka_unit_test_setup_teardown(test_corrupt_tail_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_too_big_not_written, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_long_lines_at_the_tail, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
             cmocka_unit_test_setup_teardown(test_append_json_from_event_model, setup, teardown),
