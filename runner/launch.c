@@ -165,8 +165,10 @@ static void stop_sandbox(supervisor *sv)
                 return;
         sv->kill_sent = true;
         sv->kill_at = now_ms();
-        if (ob_runsc_call(sv->l->runsc, args, 5000) != 0)
-                kill(sv->pid, SIGKILL); /* no container yet or runsc stuck */
+        /* no container yet, or runsc stuck: kill `runsc run` itself, but
+         * never a pid already reaped (it may belong to someone else now) */
+        if (ob_runsc_call(sv->l->runsc, args, 5000) != 0 && !sv->exited)
+                kill(sv->pid, SIGKILL);
 }
 
 static int poll_timeout(supervisor *sv, int64_t deadline)
