@@ -93,10 +93,11 @@ sleep 0.3
     fail "filtered after two rotations: $(seqs "$tmp/filtered.out")"
 [ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 " ] ||
     fail "since after two rotations: $(seqs "$tmp/since.out")"
-# A log that does not exist yet (nor its directory): follow waits, then
-# reads it from its first line.
+# A log that does not exist yet (nor its directory): follow waits for it
+# instead of failing (--since 1: whether or not it is up before the first
+# append, it must print both lines).
 late=$tmp/late/audit.jsonl
-"$OB" events follow "$late" >"$tmp/late.out" &
+"$OB" events follow --since 1 "$late" >"$tmp/late.out" &
 pids+=($!)
 sleep 0.3
 "$APPEND" "$late" 2 SandboxStart sb-late

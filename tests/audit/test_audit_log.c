@@ -158,11 +158,13 @@ static double now_s(void)
         return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A child takes the writers' lock, then notes the time just before it lets
+ * go: an append started while it held the lock cannot finish before then. */
 static void test_waits_for_writer_lock(void **state)
 {
         ob_audit_log *log = NULL;
         int pipefd[2], status;
-        double t0;
+        double released = 0, done;
         char c;
         pid_t pid;
 
@@ -171,16 +173,22 @@ static void test_waits_for_writer_lock(void **state)
         pid = fork();
         if (pid == 0) {
                 int fd = open(path, O_RDONLY | O_CLOEXEC);
+                double t;
                 if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(pipefd[1], "x", 1) != 1)
                         _exit(1);
                 usleep(300 * 1000);
-                _exit(0);
+                t = now_s();
+                if (write(pipefd[1], &t, sizeof(t)) != sizeof(t))
+                        _exit(1);
+                _exit(0); /* closing fd releases the lock */
         }
         assert_int_equal(read(pipefd[0], &c, 1), 1);
-        t0 = now_s();
         append_n(log, 1, 1);
-        assert_true(now_s() - t0 >= 0.25); /* the append waited for the lock */
+        done = now_s();
+        assert_int_equal(read(pipefd[0], &released, sizeof(released)), sizeof(released));
+        assert_true(done >= released); /* the append waited for the lock */
         assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         close(pipefd[0]);
         close(pipefd[1]);
         ob_audit_close(log);
