@@ -22,6 +22,7 @@ struct ob_run_network {
         ob_net_bpf *bpf;
         int cgroup_fd, procs_fd;
         unsigned denials;
+        char first[160]; /* the first denial, for the one-line verdict */
 };
 
 bool ob_run_network_wanted(const ob_capset *caps)
@@ -55,6 +56,9 @@ static void on_denial(const struct ob_net_denial *d, void *userdata)
         if (d->policy != OB_NET_NO_POLICY && d->policy < net->rules.n_ids &&
             net->rules.policy_ids[d->policy])
                 policy = net->rules.policy_ids[d->policy];
+        if (net->denials == 1)
+                snprintf(net->first, sizeof(net->first), "NETWORK_CONNECT %s (bpf, policy %.64s)",
+                         target, policy);
         ob_event_add_string(ev, "capability", "NETWORK_CONNECT");
         ob_event_add_string(ev, "target", target);
         ob_event_add_string(ev, "layer", "bpf");
@@ -247,6 +251,11 @@ unsigned ob_run_network_drain(ob_run_network *net)
                 return 0;
         (void)ob_net_bpf_drain(net->bpf);
         return net->denials;
+}
+
+const char *ob_run_network_first_denial(const ob_run_network *net)
+{
+        return net ? net->first : "";
 }
 
 ob_run_network *ob_run_network_free(ob_run_network *net)

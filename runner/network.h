@@ -44,6 +44,9 @@ bool ob_run_network_launch_info(ob_run_network *net, ob_run_network_launch *ret)
 void ob_run_network_adjust_spec(cJSON *config);
 /* Emits waiting denials; returns the number of denials seen so far. */
 unsigned ob_run_network_drain(ob_run_network *net);
+/* "NETWORK_CONNECT <ip:port> (bpf, policy <id>)" for the first denial, ""
+ * when none; lives as long as net. */
+const char *ob_run_network_first_denial(const ob_run_network *net);
 /* Closes what the runner holds (fds, maps); the namespace, veth, BPF
  * attachments and cgroup stay until ob_run_network_teardown(). NULL ok. */
 ob_run_network *ob_run_network_free(ob_run_network *net);

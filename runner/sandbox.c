@@ -384,6 +384,8 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
                 if (ob_run_network_drain(c->net) > 0 && res->status == OB_SANDBOX_OK) {
                         res->status = OB_SANDBOX_VIOLATION; /* a BPF denial */
                         res->exit_code = 126;
+                        snprintf(res->message, sizeof(res->message), "%s",
+                                 ob_run_network_first_denial(c->net));
                 }
                 res->stdout_buf = TAKE_PTR(lr.out);
                 res->stdout_len = lr.out_len;
