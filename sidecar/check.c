@@ -42,10 +42,16 @@ static int check_cap(const ob_capset *caps, ob_cap_kind kind, char **target, int
         return 1;
 }
 
+/* What an open needs. A read-only O_DIRECTORY open needs nothing: it can
+ * only list names and serve as a dirfd (whose uses are checked), like stat
+ * and getdents it shows only what the mount mask lets exist. */
 static unsigned open_needs(uint64_t flags)
 {
         unsigned need = 0;
 
+        if ((flags & O_DIRECTORY) && (flags & O_ACCMODE) == O_RDONLY &&
+            !(flags & (O_CREAT | O_TRUNC)) && (flags & __O_TMPFILE) != __O_TMPFILE)
+                return 0;
         if (flags & O_PATH)
                 return NEED_READ;
         switch (flags & O_ACCMODE) {
@@ -98,6 +104,10 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
                     !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
         }
         *ret_need = need;
+        if (need == 0) {
+                *ret = NULL; /* nothing to check: do not even resolve */
+                return 0;
+        }
         if (a[p->path] == 0 && streq(s->name, "utimensat"))
                 return ob_resolve_fd(tid, dirfd, ret); /* futimens() */
         n = ob_tracee_read_string(tid, a[p->path], buf, sizeof(buf));

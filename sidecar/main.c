@@ -186,7 +186,6 @@ static void setup_signals(void)
 static int run(const options *o, ob_capset *caps, int channel_fd)
 {
         ob_supervisor sup = {.caps = caps, .channel_fd = channel_fd};
-        ob_channel_msg start = {.type = OB_CHANNEL_SANDBOX_START};
         ob_channel_msg ex = {.type = OB_CHANNEL_SANDBOX_EXIT};
         void *filter = NULL;
         int r, status;
@@ -206,9 +205,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
                 return EXIT_SIDECAR_FAILED;
         }
         workload_pid = sup.main_pid;
-        start.pid = sup.main_pid;
-        start.argv0 = o->cfg.argv[0];
-        (void)ob_channel_send(channel_fd, &start);
+        sup.argv0 = o->cfg.argv[0];
         status = ob_supervise(&sup);
         ob_supervisor_done(&sup);
         if (status < 0) {

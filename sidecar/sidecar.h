@@ -138,10 +138,14 @@ typedef struct ob_supervisor {
         int64_t denials, dropped;
         int main_status; /* wait status of main_pid */
         bool main_done;
+        bool main_execed;  /* the workload's exec happened (SandboxStart sent) */
+        const char *argv0; /* for SandboxStart */
 } ob_supervisor;
 
 /* Runs the supervision loop until every tracee is gone; returns the exit
- * status to leave with (the workload's, 128+signal when killed). */
+ * status to leave with (the workload's, 128+signal when killed), or 125
+ * when the workload never got as far as its exec. SandboxStart is sent at
+ * the main process's first exec. */
 int ob_supervise(ob_supervisor *sup);
 /* Frees what the supervisor holds. */
 void ob_supervisor_done(ob_supervisor *sup);

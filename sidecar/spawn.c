@@ -117,6 +117,12 @@ static _Noreturn void child(const ob_sidecar_config *cfg, void *filter, int go_f
                 _exit(125);
         close(go_fd);
         prog = find_program(cfg->argv[0], buf, sizeof(buf));
+        /* a command that is not there (or not executable by the workload's
+         * uid) is bad input, not a violation: nothing runs, exit 125 */
+        if (access(prog, X_OK) < 0) {
+                fprintf(stderr, "omnibase-sidecar: %s: %s\n", cfg->argv[0], strerror(errno));
+                _exit(125);
+        }
         r = ob_filter_load(filter);
         if (r < 0) {
                 fprintf(stderr, "omnibase-sidecar: loading the seccomp filter: %s\n", strerror(-r));

@@ -97,6 +97,16 @@ static void on_seccomp(ob_supervisor *sup, pid_t tid)
         free(v.target);
 }
 
+static void send_start(ob_supervisor *sup)
+{
+        ob_channel_msg m = {
+            .type = OB_CHANNEL_SANDBOX_START, .pid = sup->main_pid, .argv0 = (char *)sup->argv0};
+
+        sup->main_execed = true;
+        if (sup->channel_fd >= 0)
+                (void)ob_channel_send(sup->channel_fd, &m);
+}
+
 static void resume(pid_t pid, int sig)
 {
         ptrace(PTRACE_CONT, pid, NULL, (void *)(uintptr_t)sig);
@@ -135,6 +145,8 @@ static void on_stop(ob_supervisor *sup, pid_t pid, int status)
                 resume(pid, 0);
                 break;
         case PTRACE_EVENT_EXEC:
+                if (pid == sup->main_pid && !sup->main_execed)
+                        send_start(sup);
                 /* a non-leader thread that execs takes the leader's pid */
                 ob_tracee_forget(pid); /* a new address space */
                 if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && (pid_t)msg != pid) {
@@ -181,6 +193,8 @@ int ob_supervise(ob_supervisor *sup)
         }
         if (!sup->main_done)
                 return -ECHILD;
+        if (!sup->main_execed)
+                return 125; /* nothing ran: the child said why on stderr */
         if (WIFSIGNALED(sup->main_status))
                 return 128 + WTERMSIG(sup->main_status);
         return WEXITSTATUS(sup->main_status);

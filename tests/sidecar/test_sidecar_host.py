@@ -327,6 +327,27 @@ def test_bad_caps_file(w):
     assert events == [], events
 
 
+def test_directory_listing_is_not_a_read(w):
+    # a read-only O_DIRECTORY open lists names, like getdents: not checked
+    code = "import os\nprint(sorted(os.listdir('/'))[:1], len(os.listdir('/etc')) > 0)"
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.rc == 0 and run.out.endswith(" True\n"), run
+    assert run.denials() == [], run
+
+
+def test_missing_command_is_125_and_nothing_ran(w):
+    run = h.run_sidecar(w, ["/no/such/binary", "x"])
+    assert run.rc == 125, run
+    assert run.err == "omnibase-sidecar: /no/such/binary: No such file or directory\n", run
+    assert [e["type"] for e in run.events] == ["SandboxExit"], run
+    assert run.exit_event()["exit_code"] == 125, run
+    # present but not granted FILE_EXEC: the exec is denied (reported), nothing ran
+    run = h.run_sidecar(w, ["/usr/sbin/nologin"])
+    assert run.rc == 125, run
+    assert [(e["capability"], e["target"]) for e in run.denials()] == [
+        ("FILE_EXEC", "/usr/sbin/nologin")], run
+
+
 def test_list_libs(w):
     import subprocess
     p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,
