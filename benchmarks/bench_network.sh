@@ -118,11 +118,13 @@ c_setup=$(median <"$work/setup.t")
 
 # 2. latency and throughput with the filters, and with them detached
 detach() {
-    local cg="" dev
-    for _ in $(seq 200); do
-        cg=$(ls -d /sys/fs/cgroup/unified/omnibase/ob-* 2>/dev/null | head -1) && [ -n "$cg" ] && break
+    local cg="" dev id
+    for _ in $(seq 500); do   # this bench's own run, once its setup is done
+        id=$(ls "$OMNIBASE_STATE_DIR/runs" 2>/dev/null | head -1)
+        [ -n "$id" ] && [ -e "$OMNIBASE_STATE_DIR/runs/$id/nsswitch.conf" ] && break
         sleep 0.01
     done
+    cg=/sys/fs/cgroup/unified/omnibase/$id
     sleep 0.2
     bpftool -j cgroup show "$cg" | /usr/bin/python3 -c '
 import json, subprocess, sys

@@ -97,16 +97,28 @@ class Host:
         sh("ip", "link", "del", self.root_if, check=False)
 
 
-def leftovers(ids=()):
-    """What network runs leave behind on this host (should be nothing): any
-    omnibase netns, ob* veth or omnibase BPF program, and the cgroup-v2
-    directories of the runs ids (other engineers' runs may share the host)."""
+def lock_suite():
+    """One network suite at a time on a host (they share test-host names and
+    count BPF programs host-wide). Returns the open lock file."""
+    import fcntl
+    f = open("/run/omnibase-net-test.lock", "w")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
+def leftovers(ids=None):
+    """What network runs leave behind (should be nothing): the namespace,
+    host veth and cgroup directories of the runs ids (all omnibase-* and ob*
+    when ids is None), and any omnibase BPF program."""
     out = []
-    out += [n for n in os.listdir("/run/netns") if n.startswith("omnibase-")] if os.path.isdir("/run/netns") else []
-    links = sh("ip", "-o", "link").stdout
-    out += [l.split(":")[1].strip().split("@")[0] for l in links.splitlines()
-            if l.split(":")[1].strip().startswith("ob") and not l.split(":")[1].strip().startswith("obt")]
-    out += [d for i in ids for d in glob.glob("/sys/fs/cgroup/*/omnibase/" + i)]
+    names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    out += [n for n in names if n.startswith("omnibase-") and (ids is None or n[9:] in ids)]
+    vets = ["ob" + i[3:16] for i in ids] if ids is not None else None
+    for l in sh("ip", "-o", "link").stdout.splitlines():
+        name = l.split(":")[1].strip().split("@")[0]
+        if name.startswith("ob") and not name.startswith("obt") and (vets is None or name in vets):
+            out.append(name)
+    out += [d for i in (ids or ()) for d in glob.glob("/sys/fs/cgroup/*/omnibase/" + i)]
     if shutil.which("bpftool"):
         progs = json.loads(sh("bpftool", "-j", "prog", "list").stdout or "[]")
         out += ["bpf:%s" % p.get("name") for p in progs
@@ -114,7 +126,7 @@ def leftovers(ids=()):
     return out
 
 
-def wait_no_leftovers(ids=(), timeout=5.0):
+def wait_no_leftovers(ids=None, timeout=5.0):
     """BPF programs are freed asynchronously after their cgroup goes."""
     end = time.time() + timeout
     while True:

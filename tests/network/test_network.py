@@ -16,12 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netlib  # noqa: E402
 from netlib import OMNIBASE, NetTest  # noqa: E402
 
-A = B = None
+A = B = LOCK = None
 
 
 def setUpModule():
-    global A, B
+    global A, B, LOCK
     netlib.require()
+    LOCK = netlib.lock_suite()
     A, B = netlib.Host(1), netlib.Host(2)
     for h in (A, B):
         h.log = h.serve("tcp:8080", "tcp:8081", "tcp:8082", "udp:9999", "udp:9998")
@@ -53,7 +54,7 @@ class Network(NetTest):
         self.assertLess(step["secs"], 1.0, step)
 
     def test_granted_connects_other_port_and_host_refused(self):
-        res, probe, events, _ = self.run_probe(
+        res, probe, events, err = self.run_probe(
             ["%s:8080@p1" % A.ip4],
             "tcp:%s:8080" % A.ip4, "tcp:%s:8081" % A.ip4, "tcp:%s:8080" % B.ip4)
         self.assert_ok(probe[0], "hello 8080")
@@ -68,6 +69,9 @@ class Network(NetTest):
             self.assertEqual(e["sandbox_id"], res["sandbox_id"])
         self.assertEqual(res["status"], "violation")
         self.assertEqual(res["exit_code"], 126)
+        self.assertIn("SandboxViolationError: sandbox %s: a capability was denied during the run: "
+                      "NETWORK_CONNECT %s:8081 (bpf, policy default-deny)" % (res["sandbox_id"], A.ip4),
+                      err)
 
     def test_clean_run_is_ok(self):
         res, probe, events, _ = self.run_probe(["%s:8080" % A.ip4], "tcp:%s:8080" % A.ip4)
@@ -167,6 +171,21 @@ class Network(NetTest):
         self.assertEqual(probe[0]["data"], ["lo"])
         self.assertFalse(probe[1]["ok"])
         self.assertEqual(netlib.leftovers([res["sandbox_id"]]), [])
+
+    def test_bad_or_exhausted_pool_is_125_and_leaves_nothing(self):
+        caps = self.caps(["%s:8080" % A.ip4])
+        # a malformed pool, and a pool whose only /30 overlaps test host A's route
+        for pool, msg in (("10.213.0.0", "network pool \"10.213.0.0\""),
+                          ("10.214.1.0/30", "network pool exhausted")):
+            env = dict(self.env(), OMNIBASE_NET_POOL=pool)
+            r = subprocess.run([OMNIBASE, "sandbox", "run", "--capabilities", caps, "--", "/bin/true"],
+                               env=env, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 125, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertTrue(lines[0].startswith("omnibase: ") and msg in lines[0], r.stderr)
+            self.assertEqual(os.listdir(os.path.join(self.state, "runs")), [])
+        self.assertEqual(netlib.wait_no_leftovers(), [])
 
     def test_two_concurrent_sandboxes(self):
         pa = self.start(["%s:8080" % A.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
