@@ -26,6 +26,19 @@ static const char events_usage[] =
     "verify exits 0 on an intact chain, 1 on a broken one (naming the first bad\n"
     "seq and line), 125 when the log cannot be read. See docs/events.md.\n";
 
+/* One "omnibase: ..." line for what getopt_long() refused; the exit status. */
+static int bad_option(char **argv)
+{
+        const char *opt = argv[optind - 1];
+
+        if (optopt && strchr("tsS", optopt) && opt[0] == '-')
+                ob_cli_error("events %s: %s needs a value", argv[0], opt);
+        else
+                ob_cli_error("events %s: unknown option \"%s\" (try 'omnibase events --help')",
+                             argv[0], opt);
+        return OB_EXIT_FAILURE;
+}
+
 /* The LOG operand (at most one) or the default path; *ret malloc'd. */
 static int log_path(int argc, char **argv, char **ret)
 {
@@ -51,7 +64,7 @@ static int cmd_verify(int argc, char **argv)
                 if (c == 'c')
                         flags |= OB_AUDIT_VERIFY_CONTINUE;
                 else
-                        return c == 'h' ? (fputs(events_usage, stdout), 0) : OB_EXIT_FAILURE;
+                        return c == 'h' ? (fputs(events_usage, stdout), 0) : bad_option(argv);
         }
         if (log_path(argc, argv, &path) < 0)
                 return OB_EXIT_FAILURE;
@@ -115,7 +128,7 @@ static int cmd_follow(int argc, char **argv)
                         ob_cli_error("events follow: --since wants a seq >= 1, not \"%s\"", optarg);
                         return OB_EXIT_FAILURE;
                 } else if (c != 'S')
-                        return c == 'h' ? (fputs(events_usage, stdout), 0) : OB_EXIT_FAILURE;
+                        return c == 'h' ? (fputs(events_usage, stdout), 0) : bad_option(argv);
         }
         if (log_path(argc, argv, &path) < 0)
                 return OB_EXIT_FAILURE;
@@ -140,7 +153,7 @@ static int cmd_rotate(int argc, char **argv)
         if (c == 'h')
                 return fputs(events_usage, stdout), 0;
         if (c != -1)
-                return OB_EXIT_FAILURE;
+                return bad_option(argv);
         if (log_path(argc, argv, &path) < 0)
                 return OB_EXIT_FAILURE;
         r = ob_audit_open(path, 0, &log);
@@ -169,6 +182,7 @@ int ob_cmd_events(int argc, char **argv)
                 return argc < 2 ? OB_EXIT_FAILURE : 0;
         }
         optind = 1;
+        opterr = 0; /* bad_option() says it in our words */
         if (streq(argv[1], "verify"))
                 return cmd_verify(argc - 1, argv + 1);
         if (streq(argv[1], "follow"))

@@ -131,6 +131,13 @@ rc2=$?
 rc3=$?
 set -e
 [ "$rc1$rc2$rc3" = 125125125 ] || fail "bad usage: $rc1 $rc2 $rc3"
+set +e
+"$OB" events verify --bogus "$log" 2>"$tmp/err"
+rc=$?
+set -e
+[ "$rc" -eq 125 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+    grep -q '^omnibase: events verify: unknown option "--bogus"' "$tmp/err" ||
+    fail "unknown option: $rc $(cat "$tmp/err")"
 
 echo "== 4 writer processes x 250 events"
 clog=$tmp/concurrent.jsonl
