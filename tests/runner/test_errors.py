@@ -66,6 +66,41 @@ class Errors(RunnerTest):
         self.assertIn("omnibase: runsc:", p.stderr)
         self.assert_state_empty()
 
+    def test_cli_surface(self):
+        for args in (["sandbox", "--help"], ["sandbox", "run", "--help"], ["gc", "--help"]):
+            p = self.omnibase(*args)
+            self.assertEqual(p.returncode, 0, args)
+            self.assertIn("usage:", p.stdout)
+        caps = self.caps()
+        cases = [(["sandbox"], 'expected "run"'),
+                 (["sandbox", "list"], 'expected "run"'),
+                 (["gc", "now"], 'unexpected argument "now"'),
+                 (["sandbox", "run", self.script, "--capabilities"], "--capabilities needs a value"),
+                 (["sandbox", "run", self.script, "--capabilities", caps, "--cpus", "x"], "--cpus"),
+                 (["sandbox", "run", self.script, "--capabilities=" + caps, "--pids=0"], "--pids"),
+                 (["sandbox", "run", self.script, "--capabilities", caps, "--events",
+                   os.path.join(self.tmp, "no", "dir", "ev")], "No such file or directory"),
+                 (["sandbox", "run", self.script, "--registry", self.tmp, "--principal", "x"],
+                  "--registry: invalid principal"),
+                 (["sandbox", "run", self.script, "--capabilities", caps, "--policy", caps,
+                   "--principal", "x"], "--capabilities FILE, or"),
+                 (["sandbox", "run", "--capabilities", caps, "--"], "SCRIPT or -- CMD")]
+        for args, needle in cases:
+            p = self.omnibase(*args)
+            self.assert_bad_input(p, needle)
+
+    def test_verbose_and_output_paths(self):
+        # without --json: a timeout and a non-ok status add one omnibase: line
+        loop = self.write("loop.py", "import sys\nprint('x', file=sys.stderr, flush=True)\n"
+                                     "while True:\n    pass\n")
+        p = self.omnibase("sandbox", "run", loop, "--capabilities", self.caps(), "--timeout", "1",
+                          "-v")
+        self.assertEqual(p.returncode, 124)
+        self.assertIn("mount ro /omnibase/script.py", p.stderr)
+        self.assertIn("wall-clock timeout", p.stderr)
+        self.assertIn("x\n", p.stderr)
+        self.assert_state_empty()
+
     def test_json_failure_is_one_object(self):
         missing = os.path.join(self.tmp, "nope.py")
         p = self.omnibase("sandbox", "run", missing, "--capabilities", self.caps(), "--json")

@@ -4,6 +4,7 @@
  * all without runsc. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,6 +150,18 @@ static void test_rootfs_never_follows_symlinks(void **state)
         assert_int_equal(lstat(P("rootfs/lib64"), &st), 0);
         assert_true(S_ISLNK(st.st_mode));
         assert_int_equal(lstat(P("rootfs/tmp"), &st), 0);
+        /* absurd destinations are refused */
+        {
+                char *longdest = malloc(PATH_MAX + 16);
+                ob_mount_plan m2 = {0};
+                memset(longdest, 'a', PATH_MAX + 15);
+                longdest[0] = '/';
+                longdest[PATH_MAX + 15] = '\0';
+                assert_int_equal(ob_mount_plan_add(&m2, "/x", longdest, false, false, "t"), 0);
+                assert_int_equal(ob_rootfs_prepare(P("rootfs"), &m2, NULL, &err), -ENAMETOOLONG);
+                ob_mount_plan_done(&m2);
+                free(longdest);
+        }
         /* a mount point under a symlink is refused, nothing made outside */
         assert_int_equal(ob_mount_plan_add(&m, "/etc/hostname", "/evil/x", false, false, "t"), 0);
         assert_int_equal(ob_rootfs_prepare(P("rootfs"), &m, NULL, &err), -ELOOP);

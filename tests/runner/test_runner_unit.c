@@ -37,6 +37,16 @@ static void test_profile_parse(void **state)
             {"{\"interpreter\": [\"/x\"], \"paths\": [], \"symlinks\": {\"/l\": \"../e\"}}",
              "b.json:1:57: symlink target"},
             {"[1]", "b.json:1:1: a profile is a JSON object"},
+            {"{\"interpreter\": \"/x\", \"paths\": []}",
+             "b.json:1:17: \"interpreter\" must be an array"},
+            {"{\"interpreter\": [\"\"], \"paths\": []}",
+             "b.json:1:18: expected a non-empty string"},
+            {"{\"interpreter\": [\"/x\"], \"paths\": [], \"symlinks\": []}",
+             "b.json:1:50: \"symlinks\" must be an object"},
+            {"{\"interpreter\": [\"/x\"], \"paths\": [], \"symlinks\": {\"l\": \"x\"}}",
+             "b.json:1:51: symlink path must be absolute"},
+            {"{\"interpreter\": [\"/x\"], \"paths\": [], \"description\": 5}",
+             "b.json:1:53: \"description\" must be a string"},
             {"{", "b.json:1:"},
         };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
