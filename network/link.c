@@ -134,24 +134,29 @@ static void slot_addrs(const uint8_t net[4], uint32_t k, ob_net_link *l)
         memcpy(l->guest6 + 12, &g6, 4);
 }
 
-/* The first slot whose /30 and /126 overlap no route of the root namespace. */
+/* The first slot whose /30 and /126 overlap no route of the root namespace
+ * (the routes are read once; the caller holds the pool lock). */
 static int pick_slot(struct nl_sock *sk, const uint8_t net[4], unsigned len, ob_net_link *l)
 {
         uint32_t slots = 1u << (32 - len - 2);
+        struct nl_cache *r4 = NULL, *r6 = NULL;
+        int r = ob_nl_routes(sk, AF_INET, &r4);
 
-        for (uint32_t k = 0; k < slots; k++) {
-                bool busy;
-                int r;
+        if (r >= 0)
+                r = ob_nl_routes(sk, AF_INET6, &r6);
+        for (uint32_t k = 0; r >= 0; k++) {
+                if (k == slots) {
+                        r = -EADDRNOTAVAIL;
+                        break;
+                }
                 slot_addrs(net, k, l);
-                r = ob_nl_route_overlaps(sk, AF_INET, l->host4, 30, &busy);
-                if (r >= 0 && !busy)
-                        r = ob_nl_route_overlaps(sk, AF_INET6, l->host6, 126, &busy);
-                if (r < 0)
-                        return r;
-                if (!busy)
-                        return 0;
+                if (!ob_nl_route_overlaps(r4, AF_INET, l->host4, 30) &&
+                    !ob_nl_route_overlaps(r6, AF_INET6, l->host6, 126))
+                        break;
         }
-        return -EADDRNOTAVAIL;
+        nl_cache_free(r4);
+        nl_cache_free(r6);
+        return r;
 }
 
 int ob_net_link_forward(const ob_net_link *link)

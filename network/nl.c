@@ -192,17 +192,16 @@ static void check_route(struct nl_object *obj, void *data)
                 c->found = true;
 }
 
-int ob_nl_route_overlaps(struct nl_sock *sk, int family, const uint8_t *addr, unsigned prefix_len,
-                         bool *ret)
+int ob_nl_routes(struct nl_sock *sk, int family, struct nl_cache **ret)
 {
-        struct nl_cache *cache = NULL;
-        overlap_ctx c = {.family = family, .addr = addr, .prefix_len = prefix_len};
-        int r = rtnl_route_alloc_cache(sk, family, 0, &cache);
+        return nlerr(rtnl_route_alloc_cache(sk, family, 0, ret));
+}
 
-        if (r < 0)
-                return nlerr(r);
-        nl_cache_foreach(cache, check_route, &c);
-        nl_cache_free(cache);
-        *ret = c.found;
-        return 0;
+bool ob_nl_route_overlaps(struct nl_cache *routes, int family, const uint8_t *addr,
+                          unsigned prefix_len)
+{
+        overlap_ctx c = {.family = family, .addr = addr, .prefix_len = prefix_len};
+
+        nl_cache_foreach(routes, check_route, &c);
+        return c.found;
 }

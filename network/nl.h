@@ -20,7 +20,9 @@ int ob_nl_veth_add(struct nl_sock *sk, const char *name, const char *peer, int n
 int ob_nl_addr_add(struct nl_sock *sk, int ifindex, int family, const uint8_t *addr,
                    unsigned prefix_len);
 int ob_nl_default_route(struct nl_sock *sk, int family, const uint8_t *gw, int ifindex);
-/* *ret = true when some route (any table, not a default route) overlaps
+/* Every route of family (all tables), for ob_nl_route_overlaps(). */
+int ob_nl_routes(struct nl_sock *sk, int family, struct nl_cache **ret);
+/* True when some route of cache (not a default route) overlaps
  * addr/prefix_len. */
-int ob_nl_route_overlaps(struct nl_sock *sk, int family, const uint8_t *addr, unsigned prefix_len,
-                         bool *ret);
+bool ob_nl_route_overlaps(struct nl_cache *routes, int family, const uint8_t *addr,
+                          unsigned prefix_len);
