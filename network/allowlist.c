@@ -69,6 +69,7 @@ static int collect(const ob_net_rules *rules, ob_net_entry *e, size_t *n)
         return 0;
 }
 
+/* Rules to trie entries (see network.h); *ret is malloc'd, the caller frees it. */
 int ob_net_compile(const ob_net_rules *rules, ob_net_entry **ret, size_t *ret_n)
 {
         _cleanup_free_ ob_net_entry *e = NULL;
@@ -126,6 +127,7 @@ static bool ranges(const ob_net_entry *x, uint16_t port, uint16_t *ret_rule)
         return false;
 }
 
+/* The BPF programs' decision, in C: true when allowed; *ret_policy the rule index. */
 bool ob_net_decide(const ob_net_entry *e, size_t n, int family, const uint8_t *addr, uint16_t port,
                    uint16_t *ret_policy)
 {

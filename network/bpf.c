@@ -59,6 +59,7 @@ static int fill(ob_net_bpf *b, const ob_net_entry *e, size_t n)
         return 0;
 }
 
+/* Opens and loads the embedded object, fills its maps; *ret owns it (free with ob_net_bpf_free). */
 int ob_net_bpf_load(const ob_net_entry *entries, size_t n, ob_net_denial_fn fn, void *userdata,
                     ob_net_bpf **ret)
 {
@@ -98,6 +99,7 @@ fail:
         return r < 0 ? r : -EIO;
 }
 
+/* sock_addr programs on the cgroup, owned by the cgroup (no bpf_link): 0 or -errno. */
 int ob_net_bpf_attach_cgroup(ob_net_bpf *b, int cgroup_fd)
 {
         static const struct {
@@ -121,6 +123,7 @@ int ob_net_bpf_attach_cgroup(ob_net_bpf *b, int cgroup_fd)
         return 0;
 }
 
+/* clsact + the classifier on ifindex ingress (owned by the link): 0 or -errno. */
 int ob_net_bpf_attach_tc(ob_net_bpf *b, int ifindex)
 {
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
@@ -137,16 +140,19 @@ int ob_net_bpf_attach_tc(ob_net_bpf *b, int ifindex)
         return bpf_tc_attach(&hook, &opts);
 }
 
+/* The ring buffer's epoll fd (owned by b), -1 without one. */
 int ob_net_bpf_poll_fd(const ob_net_bpf *b)
 {
         return b && b->rb ? ring_buffer__epoll_fd(b->rb) : -1;
 }
 
+/* Consumes the ring buffer through the callback; the count or -errno. */
 int ob_net_bpf_drain(ob_net_bpf *b)
 {
         return b && b->rb ? ring_buffer__consume(b->rb) : 0;
 }
 
+/* Frees b (attachments stay with their cgroup and link); returns NULL. */
 ob_net_bpf *ob_net_bpf_free(ob_net_bpf *b)
 {
         if (!b)

@@ -23,12 +23,14 @@
 
 #define NET_LOCK "/run/omnibase-net.lock"
 
+/* The host end's interface name for run id, into buf. */
 void ob_net_host_ifname(const char *id, char buf[IFNAMSIZ])
 {
         const char *hex = strncmp(id, "ob-", 3) == 0 ? id + 3 : id;
         snprintf(buf, IFNAMSIZ, "ob%.13s", hex);
 }
 
+/* 0 with the pool's network and length, or -EINVAL. */
 int ob_net_parse_pool(const char *text, uint8_t net[4], unsigned *ret_len)
 {
         char buf[32], *slash, *end;
@@ -159,6 +161,7 @@ static int pick_slot(struct nl_sock *sk, const uint8_t net[4], unsigned len, ob_
         return r;
 }
 
+/* Per-interface forwarding on the host end: 0 or -errno. */
 int ob_net_link_forward(const ob_net_link *link)
 {
         int r = write_sysctl("ipv4", link->host_if, "forwarding", "1");
@@ -235,6 +238,7 @@ static int build_link(build *b, const uint8_t net[4], unsigned len, ob_error *er
         return 0;
 }
 
+/* Namespace, veth, addresses and routes of run id; *ret holds the netns fd. */
 int ob_net_link_create(const char *id, const char *pool, ob_net_link *ret, ob_error *err)
 {
         ob_net_link l = {.netns_fd = -1};
@@ -273,11 +277,13 @@ int ob_net_link_create(const char *id, const char *pool, ob_net_link *ret, ob_er
         return 0;
 }
 
+/* Closes the link's fd; the namespace and veth stay. */
 void ob_net_link_done(ob_net_link *link)
 {
         closep(&link->netns_fd);
 }
 
+/* Removes the namespace (and so the veth) of run id; idempotent. */
 int ob_net_link_destroy(const char *id)
 {
         char path[128], ifname[IFNAMSIZ];

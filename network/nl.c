@@ -38,6 +38,7 @@ static int nlerr(int e)
         }
 }
 
+/* A new route socket in the current namespace (*ret, free with nl_socket_free). */
 int ob_nl_open(struct nl_sock **ret)
 {
         struct nl_sock *sk = nl_socket_alloc();
@@ -54,6 +55,7 @@ int ob_nl_open(struct nl_sock **ret)
         return 0;
 }
 
+/* The index of interface name: 0 or -ENODEV. */
 int ob_nl_ifindex(struct nl_sock *sk, const char *name, int *ret)
 {
         struct rtnl_link *l = NULL;
@@ -66,6 +68,7 @@ int ob_nl_ifindex(struct nl_sock *sk, const char *name, int *ret)
         return 0;
 }
 
+/* Sets IFF_UP on ifindex. */
 int ob_nl_link_up(struct nl_sock *sk, int ifindex)
 {
         struct rtnl_link *orig = NULL, *change;
@@ -85,6 +88,7 @@ int ob_nl_link_up(struct nl_sock *sk, int ifindex)
         return nlerr(r);
 }
 
+/* Deletes the link called name. */
 int ob_nl_link_delete(struct nl_sock *sk, const char *name)
 {
         struct rtnl_link *l = rtnl_link_alloc();
@@ -98,6 +102,7 @@ int ob_nl_link_delete(struct nl_sock *sk, const char *name)
         return nlerr(r);
 }
 
+/* A veth pair, the peer created directly in netns_fd. */
 int ob_nl_veth_add(struct nl_sock *sk, const char *name, const char *peer_name, int netns_fd)
 {
         struct rtnl_link *l = rtnl_link_veth_alloc(), *peer;
@@ -115,6 +120,7 @@ int ob_nl_veth_add(struct nl_sock *sk, const char *name, const char *peer_name, 
         return nlerr(r);
 }
 
+/* Adds addr/prefix_len to ifindex (no DAD). */
 int ob_nl_addr_add(struct nl_sock *sk, int ifindex, int family, const uint8_t *addr,
                    unsigned prefix_len)
 {
@@ -139,6 +145,7 @@ int ob_nl_addr_add(struct nl_sock *sk, int ifindex, int family, const uint8_t *a
         return r;
 }
 
+/* A default route via gw_addr on ifindex. */
 int ob_nl_default_route(struct nl_sock *sk, int family, const uint8_t *gw_addr, int ifindex)
 {
         static const uint8_t zero[16] = {0};
@@ -192,11 +199,13 @@ static void check_route(struct nl_object *obj, void *data)
                 c->found = true;
 }
 
+/* Dumps every route of family; *ret is the caller's (nl_cache_free). */
 int ob_nl_routes(struct nl_sock *sk, int family, struct nl_cache **ret)
 {
         return nlerr(rtnl_route_alloc_cache(sk, family, 0, ret));
 }
 
+/* True when a non-default route of routes overlaps addr/prefix_len. */
 bool ob_nl_route_overlaps(struct nl_cache *routes, int family, const uint8_t *addr,
                           unsigned prefix_len)
 {

@@ -14,6 +14,7 @@
 #include "common/macros.h"
 #include "network/network.h"
 
+/* True when caps grants any NETWORK_CONNECT. */
 bool ob_net_wanted(const ob_capset *caps)
 {
         for (size_t i = 0; i < ob_capset_count(caps, false); i++)
@@ -22,6 +23,7 @@ bool ob_net_wanted(const ob_capset *caps)
         return false;
 }
 
+/* Frees what rules holds and zeroes it. */
 void ob_net_rules_done(ob_net_rules *rules)
 {
         for (size_t i = 0; i < rules->n_ids; i++)
@@ -141,6 +143,7 @@ static bool beyond_host(const ob_net_rules *rules, const ob_net_link *link)
         return false;
 }
 
+/* Grants and denials as address rules (see network.h); *ret is the caller's. */
 int ob_net_rules_build(const ob_capset *caps, const ob_net_link *link, ob_net_log_fn log,
                        void *userdata, ob_net_rules *ret, ob_error *err)
 {

@@ -25,6 +25,7 @@ struct ob_run_network {
         char first[160]; /* the first denial, for the one-line verdict */
 };
 
+/* True when the run gets a network (see runner/network.h). */
 bool ob_run_network_wanted(const ob_capset *caps)
 {
         return ob_net_wanted(caps);
@@ -170,6 +171,7 @@ static int arm(ob_run_network *net, const ob_capset *caps, ob_sandbox_line_fn lo
         return 0;
 }
 
+/* Network, BPF and /etc files of run id; *ret is the caller's (ob_run_network_free). */
 int ob_run_network_setup(const char *id, const char *run_path, const ob_capset *caps,
                          const char *principal, ob_event_sink *sink, ob_mount_plan *mounts,
                          ob_sandbox_line_fn log, void *userdata, ob_run_network **ret,
@@ -216,6 +218,7 @@ static void drain_cb(void *data)
         (void)ob_run_network_drain(data);
 }
 
+/* What the launch needs, borrowed from net; false when there is no network. */
 bool ob_run_network_launch_info(ob_run_network *net, ob_run_network_launch *ret)
 {
         if (!net)
@@ -228,6 +231,7 @@ bool ob_run_network_launch_info(ob_run_network *net, ob_run_network_launch *ret)
         return true;
 }
 
+/* Drops the network namespace from config.json. */
 void ob_run_network_adjust_spec(cJSON *config)
 {
         cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(config, "linux");
@@ -245,6 +249,7 @@ void ob_run_network_adjust_spec(cJSON *config)
         }
 }
 
+/* Emits waiting denials as events; the number seen so far. */
 unsigned ob_run_network_drain(ob_run_network *net)
 {
         if (!net)
@@ -253,11 +258,13 @@ unsigned ob_run_network_drain(ob_run_network *net)
         return net->denials;
 }
 
+/* The first denial as one line, "" when none. */
 const char *ob_run_network_first_denial(const ob_run_network *net)
 {
         return net ? net->first : "";
 }
 
+/* Frees what the runner holds; returns NULL. */
 ob_run_network *ob_run_network_free(ob_run_network *net)
 {
         if (!net)
@@ -271,6 +278,7 @@ ob_run_network *ob_run_network_free(ob_run_network *net)
         return NULL;
 }
 
+/* Removes all of run id's network; idempotent (runner and gc). */
 void ob_run_network_teardown(const char *id)
 {
         char path[256];
