@@ -325,6 +325,67 @@ static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
         return 0;
 }
 
+/* Everything before launch: cgroup lock, network, bundle, cgroups. */
+static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
+{
+        int r = 0;
+
+        run->cgroup_lock_fd = ob_cgroup_lock(false, false);
+        if (run->cgroup_lock_fd < 0)
+                return ob_error_set(err, 0, 0, run->cgroup_lock_fd, "cgroup lock: %s",
+                                    strerror(-run->cgroup_lock_fd));
+        if (ob_run_network_wanted(c->opts->caps))
+                r = ob_run_network_setup(run->id, run->path, c->opts->caps, c->principal, &c->sink,
+                                         &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
+                                         &c->net, err);
+        if (r >= 0)
+                r = write_bundle(c, run, err);
+        if (r >= 0)
+                r = ob_cgroup_create(run->id, &c->plan->limits, err);
+        return r;
+}
+
+static int launch(run_ctx *c, const ob_run_dir *run, const char *log, ob_launch_result *lr,
+                  ob_error *err)
+{
+        ob_run_network_launch nl;
+        ob_launch l = {.runsc = c->runsc,
+                       .runsc_root = run->runsc_root,
+                       .bundle = run->bundle,
+                       .log_path = log,
+                       .id = run->id,
+                       .timeout_ms = c->plan->limits.timeout_s * 1000,
+                       .output_cap = (size_t)c->plan->limits.output_kb * 1024,
+                       .capture = c->opts->capture,
+                       .stdout_fd = c->opts->stdout_fd,
+                       .stderr_fd = c->opts->stderr_fd,
+                       .sigfd = c->sigfd,
+                       .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL};
+
+        emit_start(c);
+        return ob_launch_run(&l, lr, err);
+}
+
+/* The result of a run that happened: status, output, events. */
+static void conclude(run_ctx *c, ob_launch_result *lr, const ob_cgroup_stats *st,
+                     ob_sandbox_result *res)
+{
+        judge(c, lr, st, res);
+        if (ob_run_network_drain(c->net) > 0 && res->status == OB_SANDBOX_OK) {
+                res->status = OB_SANDBOX_VIOLATION; /* a BPF denial */
+                res->exit_code = 126;
+                snprintf(res->message, sizeof(res->message), "%s",
+                         ob_run_network_first_denial(c->net));
+        }
+        res->stdout_buf = TAKE_PTR(lr->out);
+        res->stdout_len = lr->out_len;
+        res->stdout_truncated = lr->out_truncated;
+        res->stderr_buf = TAKE_PTR(lr->err);
+        res->stderr_len = lr->err_len;
+        res->stderr_truncated = lr->err_truncated;
+        emit_end(c, res);
+}
+
 /* Runs a prepared plan in a new run directory; everything it made is gone
  * when it returns. 0 when the sandbox ran, -errno (with err) when not. */
 static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
@@ -342,59 +403,19 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
                 return r;
         memcpy(c->plan->id, run.id, sizeof(run.id));
         memcpy(res->sandbox_id, run.id, sizeof(run.id));
-        run.cgroup_lock_fd = ob_cgroup_lock(false, false);
-        if (run.cgroup_lock_fd < 0)
-                r = ob_error_set(err, 0, 0, run.cgroup_lock_fd, "cgroup lock: %s",
-                                 strerror(-run.cgroup_lock_fd));
-        if (r >= 0 && ob_run_network_wanted(c->opts->caps))
-                r = ob_run_network_setup(run.id, run.path, c->opts->caps, c->principal, &c->sink,
-                                         &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
-                                         &c->net, err);
-        if (r >= 0)
-                r = write_bundle(c, &run, err);
-        if (r >= 0)
-                r = ob_cgroup_create(run.id, &c->plan->limits, err);
+        r = prepare(c, &run, err);
         if (r >= 0 && asprintf(&log, "%s/runsc.log", run.path) < 0)
                 r = -ENOMEM;
-        if (r >= 0) {
-                ob_run_network_launch nl;
-                ob_launch l = {.runsc = c->runsc,
-                               .runsc_root = run.runsc_root,
-                               .bundle = run.bundle,
-                               .log_path = log,
-                               .id = run.id,
-                               .timeout_ms = c->plan->limits.timeout_s * 1000,
-                               .output_cap = (size_t)c->plan->limits.output_kb * 1024,
-                               .capture = c->opts->capture,
-                               .stdout_fd = c->opts->stdout_fd,
-                               .stderr_fd = c->opts->stderr_fd,
-                               .sigfd = c->sigfd,
-                               .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL};
-                emit_start(c);
-                r = ob_launch_run(&l, &lr, err);
-        }
+        if (r >= 0)
+                r = launch(c, &run, log, &lr, err);
         if (r >= 0) {
                 ob_cgroup_read(run.id, &st);
                 runsc_start_failure(log, fail, sizeof(fail));
                 if (fail[0] && !lr.signal && !lr.timed_out)
                         r = ob_error_set(err, 0, 0, EIO, "runsc: %s", fail);
         }
-        if (r >= 0) {
-                judge(c, &lr, &st, res);
-                if (ob_run_network_drain(c->net) > 0 && res->status == OB_SANDBOX_OK) {
-                        res->status = OB_SANDBOX_VIOLATION; /* a BPF denial */
-                        res->exit_code = 126;
-                        snprintf(res->message, sizeof(res->message), "%s",
-                                 ob_run_network_first_denial(c->net));
-                }
-                res->stdout_buf = TAKE_PTR(lr.out);
-                res->stdout_len = lr.out_len;
-                res->stdout_truncated = lr.out_truncated;
-                res->stderr_buf = TAKE_PTR(lr.err);
-                res->stderr_len = lr.err_len;
-                res->stderr_truncated = lr.err_truncated;
-                emit_end(c, res);
-        }
+        if (r >= 0)
+                conclude(c, &lr, &st, res);
         ob_launch_result_done(&lr);
         c->net = ob_run_network_free(c->net);
         closep(&run.cgroup_lock_fd); /* before cleanup: it may take the lock exclusively */
