@@ -3,9 +3,10 @@
 #  1. cold start of `omnibase sandbox run -- /bin/true` with one network
 #     grant against none (the difference is what the netns, veth, BPF load
 #     and attach add), alternated, medians;
-#  2. inside the sandbox: TCP connect latency (median of 200) and bulk
+#  2. inside the sandbox: TCP connect latency (median of 1000) and bulk
 #     throughput (SIZE MiB to a sink) to an allowed server in a test host,
 #     with the BPF filters against the same sandbox with them detached
+#     (5 runs each, alternated)
 #     (bpftool cgroup detach + tc filter del while the workload waits).
 # Traffic stays on this machine (a test namespace routed via the root one).
 # Needs root, runsc, bpftool.
@@ -77,7 +78,7 @@ cat >"$work/probe.py" <<'PY'
 import socket, sys, time
 time.sleep(float(sys.argv[1]))          # the bench detaches filters meanwhile
 lat = []
-for _ in range(200):
+for _ in range(1000):
     t = time.perf_counter()
     socket.create_connection(("10.215.0.2", 8080)).close()
     lat.append(time.perf_counter() - t)
@@ -136,7 +137,7 @@ for p in json.load(sys.stdin):
     [ -z "$(bpftool -j cgroup show "$cg" | tr -d '[]')" ] || { echo "bench_network: detach failed" >&2; exit 1; }
 }
 : >"$work/on.r"; : >"$work/off.r"
-for _ in $(seq 3); do
+for _ in $(seq 5); do
     for k in on off; do
         "$omnibase" sandbox run "$work/probe.py" 1.5 "$size_mb" --capabilities "$work/net.json" \
             --timeout 300 --memory 512 >>"$work/$k.r" &
@@ -154,7 +155,7 @@ awk -v n="$c_none" -v w="$c_net" -v s="$c_setup" -v r="$rounds" -v lo="$lat_on" 
     printf "  no network grant        %8.1f ms\n", n / 1000
     printf "  one NETWORK_CONNECT     %8.1f ms   (+%.1f ms, ratio %.2f)\n", w / 1000, (w - n) / 1000, w / n
     printf "  of which network setup  %8.1f ms   (netns, veth, addresses, BPF load + attach: -v)\n", s
-    printf "inside the sandbox (median of 3 runs each):\n"
+    printf "inside the sandbox (median of 5 runs each, alternated):\n"
     printf "  TCP connect latency     %8.1f us filtered, %8.1f us unfiltered (ratio %.2f)\n", lo, lf, lo / lf
     printf "  bulk %d MiB throughput %8.1f MiB/s filtered, %6.1f MiB/s unfiltered (ratio %.2f)\n", mb, to, tf, to / tf
 }'
