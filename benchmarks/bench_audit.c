@@ -6,8 +6,8 @@
  *                   durability policy alone costs)
  *   audit append    ob_audit_append(): lock, chain, SHA-256, one write,
  *                   fdatasync, per event (the policy: acknowledged = durable)
- *   audit batch     ob_audit_append_batch() of BATCH events: one lock, one
- *                   write, one fdatasync per batch
+ *   audit batch     ob_audit_append_batch() of BATCH events (and of the
+ *                   maximum, 4096): one lock, one write, one fdatasync each
  *   line build      ob_audit_line_build() alone, per second of CPU time
  * Usage: bench_audit [DIR [N_SYNC [N_FAST [BATCH]]]]   (DIR default /var/tmp) */
 #define _GNU_SOURCE
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         char path[4096], hash[OB_AUDIT_HASH_HEX + 1], *line = NULL;
         cJSON *evs[4096];
         size_t len;
-        double plain, plain_sync, append, batched, build, m[5][ROUNDS];
+        double plain, plain_sync, append, batched, batched_max, build, m[6][ROUNDS];
 
         if (n_sync < 1 || n_fast < 1 || batch < 2 || batch > OB_AUDIT_MAX_BATCH)
                 return fprintf(stderr, "usage: bench_audit [DIR [N_SYNC [N_FAST [BATCH]]]]\n"), 2;
@@ -141,14 +141,15 @@ int main(int argc, char **argv)
                 m[2][k] = bench_audit(path, evs, n_sync, 1);
                 m[3][k] = bench_audit(path, evs, n_fast, batch);
                 m[4][k] = bench_build(evs, n_fast);
-                for (int j = 0; j < 5; j++)
+                m[5][k] = bench_audit(path, evs, n_fast, OB_AUDIT_MAX_BATCH);
+                for (int j = 0; j < 6; j++)
                         if (m[j][k] < 0)
                                 return fprintf(stderr, "bench_audit: %s: %s\n", path,
                                                strerror(errno)),
                                        1;
         }
         plain = median(m[0]), plain_sync = median(m[1]), append = median(m[2]);
-        batched = median(m[3]), build = median(m[4]);
+        batched = median(m[3]), build = median(m[4]), batched_max = median(m[5]);
         printf("audit writer, %zu-byte lines, files in %s, median of %d alternated rounds\n", len,
                dir, ROUNDS);
         printf("  plain write (baseline)      %10.0f events/s  (%ld events)\n", plain, n_fast);
@@ -156,9 +157,13 @@ int main(int argc, char **argv)
         printf("  audit append (durable)      %10.0f events/s  (%ld events)\n", append, n_sync);
         printf("  audit batch of %-4ld          %10.0f events/s  (%ld events)\n", batch, batched,
                n_fast);
+        printf("  audit batch of %-4d          %10.0f events/s  (%ld events)\n", OB_AUDIT_MAX_BATCH,
+               batched_max, n_fast);
         printf("  line build only             %10.0f events per CPU-second\n", build);
-        printf("ratios: audit append / plain+fdatasync = %.2f; audit batch / plain write = %.2f\n",
-               append / plain_sync, batched / plain);
+        printf("ratios: audit append / plain+fdatasync = %.2f; audit batch of %ld / plain write = "
+               "%.2f; of %d / plain write = %.2f\n",
+               append / plain_sync, batch, batched / plain, OB_AUDIT_MAX_BATCH,
+               batched_max / plain);
         free(line);
         for (int i = 0; i < 4096; i++)
                 cJSON_Delete(evs[i]);
