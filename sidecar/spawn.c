@@ -128,7 +128,9 @@ static _Noreturn void child(const ob_sidecar_config *cfg, void *filter, int go_f
                 fprintf(stderr, "omnibase-sidecar: loading the seccomp filter: %s\n", strerror(-r));
                 _exit(125);
         }
-        execv(prog, cfg->argv);
+        /* the raw syscall, not execv(): a --coverage build wraps exec*() to
+         * flush its counters first, and those opens would trap as denials */
+        syscall(SYS_execve, prog, cfg->argv, environ);
         fprintf(stderr, "omnibase-sidecar: %s: %s\n", cfg->argv[0], strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
 }
