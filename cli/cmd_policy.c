@@ -273,6 +273,7 @@ static int cmd_explain(const policy_args *a)
         return r < 0 ? OB_EXIT_FAILURE : 0;
 }
 
+/* `omnibase policy SUBCOMMAND ...`: returns the exit status. */
 int ob_cmd_policy(int argc, char **argv)
 {
         policy_args a = {0};

@@ -310,6 +310,8 @@ static int check_env(const pol_policy *p, const char *action, ob_error *err, boo
         return 0;
 }
 
+/* 0 when no policy can error or never apply; else -EINVAL, *err at the
+ * offending expression or scope (see the file comment). */
 int ob_policy_check(const ob_policy_set *set, ob_error *err)
 {
         if (!set)

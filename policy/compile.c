@@ -15,6 +15,7 @@
 
 static const char *const kinds[] = {"FILE_READ", "FILE_WRITE", "FILE_EXEC", "NETWORK_CONNECT"};
 
+/* See compile-internal.h: the first failure fills *err, later ones keep it. */
 int cc_fail(cctx *c, const pol_expr *at, const char *fmt, ...)
 {
         char what[400];
@@ -31,6 +32,7 @@ int cc_fail(cctx *c, const pol_expr *at, const char *fmt, ...)
                             c->action, what);
 }
 
+/* Zeroed memory owned by c until cc_reset(); NULL on ENOMEM. */
 void *cc_alloc(cctx *c, size_t size)
 {
         void *p;
@@ -279,6 +281,8 @@ static int compile_policy(cctx *c, ob_capset *set)
         return r;
 }
 
+/* Checks the set, then compiles it for principal into a new set (*ret,
+ * caller frees); on failure *ret is untouched and *err names the policy. */
 int ob_policy_compile(const ob_policy_set *set, const char *principal, ob_capset **ret,
                       ob_error *err)
 {

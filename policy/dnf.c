@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "policy/compile-internal.h"
 
+/* Intersects [*lo, *hi] with the ports that satisfy `port op n`. */
 void cc_port_bounds(pol_ekind op, int64_t n, int64_t *lo, int64_t *hi)
 {
         int64_t l = op == PE_GT ? n + 1 : (op == PE_GE || op == PE_EQ) ? n : INT64_MIN;
@@ -94,6 +95,7 @@ static int dnf_and(cctx *c, const cc_dnf *a, const cc_dnf *b, cc_dnf *ret)
         return 0;
 }
 
+/* DNF of f (of !f when neg) into *ret, allocated from c. */
 int cc_to_dnf(cctx *c, const cc_form *f, bool neg, cc_dnf *ret)
 {
         cc_dnf a = {0}, b = {0};

@@ -37,6 +37,7 @@ static const char *type_name(pol_vtype t)
         return names[t];
 }
 
+/* Cedar equality: same type and value; sets as sets; never an error. */
 bool pol_value_eq(const pol_value *a, const pol_value *b)
 {
         if (a->type != b->type)
@@ -69,6 +70,8 @@ bool pol_value_eq(const pol_value *a, const pol_value *b)
         return false;
 }
 
+/* Cedar `like` on a normalised pattern (no adjacent literals or
+ * wildcards, no empty literal): prefix, suffix, then leftmost middles. */
 bool pol_like(const pol_pat_elem *pat, size_t n, const char *s)
 {
         const char *p = s, *e = s + strlen(s);
@@ -337,6 +340,7 @@ static int eval(ectx *c, const pol_expr *e, pol_value *ret)
         }
 }
 
+/* Whether a scope admits the entity type::"id" (no hierarchy). */
 bool pol_scope_match(const pol_scope *s, const char *type, const char *id)
 {
         switch (s->op) {
@@ -357,6 +361,8 @@ bool pol_scope_match(const pol_scope *s, const char *type, const char *id)
         return false;
 }
 
+/* Scope, then conditions in order with && short-circuit; PR_ERROR with
+ * "line:col: why" in msg when an expression errors. */
 pol_result pol_eval_policy(const pol_policy *p, const pol_request *req, char *msg, size_t msg_len)
 {
         ectx c = {.req = req, .msg = msg, .msg_len = msg_len};
@@ -379,6 +385,7 @@ pol_result pol_eval_policy(const pol_policy *p, const pol_request *req, char *ms
         return res;
 }
 
+/* See policy-internal.h. */
 int pol_endpoint_canonical(const char *target, char **ret_host, int64_t *ret_port, char **ret_rid)
 {
         const char *colon = strrchr(target, ':'), *h = target;
@@ -438,6 +445,7 @@ static int strv_push(char ***v, size_t *n, const char *fmt, ...)
         return 0;
 }
 
+/* Frees the lists a response holds and zeroes it; accepts NULL. */
 void ob_policy_response_done(ob_policy_response *resp)
 {
         if (!resp)
@@ -490,6 +498,8 @@ static int authorize(const ob_policy_set *set, const pol_request *req, ob_policy
         return r;
 }
 
+/* Canonicalises the target, builds the request entities and decides;
+ * -EINVAL on a bad target or kind, *ret filled only on success. */
 int ob_policy_is_authorized(const ob_policy_set *set, const char *principal, ob_cap_kind action,
                             const char *target, ob_policy_response *ret)
 {

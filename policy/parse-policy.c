@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "policy/parse-internal.h"
 
+/* Frees the set and every tree it owns; accepts NULL; returns NULL. */
 ob_policy_set *ob_policy_set_free(ob_policy_set *set)
 {
         if (!set)
@@ -285,6 +286,7 @@ static int parse_root(pctx *c, const cJSON *root, ob_policy_set *set)
         return parse_static(c, st, set);
 }
 
+/* JSON (strict, with positions) → a policy set; *ret owned by the caller. */
 int ob_policy_parse(const char *text, size_t len, ob_policy_set **ret, ob_error *err)
 {
         ob_json_doc doc = {0};
@@ -314,6 +316,7 @@ int ob_policy_parse(const char *text, size_t len, ob_policy_set **ret, ob_error 
         return 0;
 }
 
+/* Reads path (bounded by OB_POLICY_MAX_BYTES) and parses it. */
 int ob_policy_load(const char *path, ob_policy_set **ret, ob_error *err)
 {
         _cleanup_free_ char *text = NULL;
@@ -328,16 +331,19 @@ int ob_policy_load(const char *path, ob_policy_set **ret, ob_error *err)
         return ob_policy_parse(text, len, ret, err);
 }
 
+/* Number of policies (0 for NULL). */
 size_t ob_policy_set_size(const ob_policy_set *set)
 {
         return set ? set->n_policies : 0;
 }
 
+/* Id of the i-th policy in file order, or NULL. */
 const char *ob_policy_set_id(const ob_policy_set *set, size_t i)
 {
         return set && i < set->n_policies ? set->policies[i].id : NULL;
 }
 
+/* DIR/<uuid>.cedar.json; -EINVAL unless uuid is 8-4-4-4-12 hex. */
 int ob_policy_registry_path(const char *dir, const char *uuid, char **ret)
 {
         static const int groups[] = {8, 4, 4, 4, 12};

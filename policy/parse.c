@@ -249,6 +249,7 @@ static int parse_value(pctx *c, const cJSON *n, pol_value *ret)
         return 0;
 }
 
+/* The JSON spelling of an expression kind. */
 const char *pol_ekind_name(pol_ekind k)
 {
         static const char *const names[] = {

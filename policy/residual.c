@@ -386,6 +386,8 @@ static int scope_formula(cctx *c, sval *ret)
         return 0;
 }
 
+/* The residual of c->p for c->principal and c->action: resource scope
+ * and conditions, folded; *ret allocated from c. */
 int cc_policy_formula(cctx *c, cc_form **ret)
 {
         sval acc;
