@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <omnibase/sandbox.h>
 
@@ -18,6 +19,7 @@
 #define OB_SANDBOX_UID      65534
 #define OB_WALK_MAX_ENTRIES 10000
 #define OB_WALK_MAX_DEPTH   16
+#define OB_SCRIPT_MAX_BYTES (16 * 1024 * 1024)
 
 /* ---- profiles (profile.c) ---- */
 
@@ -158,6 +160,8 @@ void ob_run_dir_done(ob_run_dir *run);
 int ob_rm_rf(const char *path);
 /* Writes a NUL-terminated string to a new file (mode 0600). */
 int ob_write_file(const char *path, const char *text);
+/* Writes len bytes to a new file with exactly this mode. */
+int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* ---- runsc (launch.c) ---- */
 

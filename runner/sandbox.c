@@ -120,6 +120,9 @@ static int build_argv(const ob_sandbox_options *opts, ob_run_plan *plan, ob_erro
                 if (!S_ISREG(st.st_mode))
                         return ob_error_set(err, 0, 0, EINVAL, "%s: not a regular file",
                                             opts->script);
+                if (st.st_size > OB_SCRIPT_MAX_BYTES)
+                        return ob_error_set(err, 0, 0, EFBIG, "%s: larger than %d bytes",
+                                            opts->script, OB_SCRIPT_MAX_BYTES);
                 script_destination(real, dest, sizeof(dest));
                 for (size_t i = 0; r >= 0 && plan->profile->interpreter[i]; i++)
                         r = strv_push(&plan->argv, &n, plan->profile->interpreter[i]);
@@ -301,12 +304,42 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
         }
 }
 
+/* The script is copied into the run's tmpfs, mode 0444: a snapshot (the
+ * host file may change while the sandbox starts) that the sandbox user can
+ * read even when the host file is private to its owner. */
+static int snapshot_script(run_ctx *c, const ob_run_dir *run, ob_error *err)
+{
+        for (size_t i = 0; i < c->plan->mounts.n; i++) {
+                ob_mount *m = &c->plan->mounts.v[i];
+                _cleanup_free_ char *text = NULL, *copy = NULL;
+                size_t len;
+                int r;
+
+                if (!streq(m->why, "script"))
+                        continue;
+                r = ob_read_file(m->source, OB_SCRIPT_MAX_BYTES, &text, &len);
+                if (r < 0)
+                        return ob_error_set(err, 0, 0, r, "%s: %s", m->source, strerror(-r));
+                if (asprintf(&copy, "%s/script", run->path) < 0)
+                        return -ENOMEM;
+                r = ob_write_file_mode(copy, text, len, 0444);
+                if (r < 0)
+                        return ob_error_set(err, 0, 0, r, "%s: %s", copy, strerror(-r));
+                free(m->source);
+                m->source = TAKE_PTR(copy);
+        }
+        return 0;
+}
+
 static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
         cJSON *config = NULL;
         int r;
 
+        r = snapshot_script(c, run, err);
+        if (r < 0)
+                return r;
         r = ob_rootfs_prepare(run->rootfs, &c->plan->mounts, c->plan->profile, err);
         if (r < 0)
                 return r;

@@ -44,23 +44,30 @@ static int mkdir_p(const char *path, mode_t mode)
         return 0;
 }
 
-int ob_write_file(const char *path, const char *text)
+int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
 {
         _cleanup_close_ int fd =
-            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        size_t len = strlen(text), off = 0;
+            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        size_t off = 0;
 
         if (fd < 0)
                 return negative_errno();
         while (off < len) {
-                ssize_t n = write(fd, text + off, len - off);
+                ssize_t n = write(fd, (const char *)data + off, len - off);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         return n < 0 ? negative_errno() : -EIO;
                 off += (size_t)n;
         }
+        if (fchmod(fd, mode) < 0) /* exact mode, whatever the umask */
+                return negative_errno();
         return 0;
+}
+
+int ob_write_file(const char *path, const char *text)
+{
+        return ob_write_file_mode(path, text, strlen(text), 0600);
 }
 
 static int new_id(char id[OB_RUN_ID_LEN + 1])
@@ -103,7 +110,7 @@ static int take_run_lock(const char *path)
 static void mount_run_tmpfs(const char *path)
 {
         (void)mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                    "size=16m,nr_inodes=8192,mode=0700");
+                    "size=64m,nr_inodes=8192,mode=0700");
 }
 
 static void umount_under(const char *path);

@@ -106,6 +106,14 @@ class Mounts(RunnerTest):
                          [m["destination"] for m in plan["mounts"]])
         self.assert_state_empty()
 
+    def test_private_script_is_snapshotted(self):
+        # a 0600 script is readable inside (a 0444 copy on the run's tmpfs)
+        script = self.write("private.py", "print(open('/omnibase/script.py').read().count('x'))\n",
+                            mode=0o600)
+        res = self.run_json(script)
+        self.assertEqual(res["status"], "ok", res)
+        self.assertEqual(res["stdout"].strip(), "1")
+
     def test_shell_profile_command(self):
         p = self.omnibase("sandbox", "run", "--capabilities", self.caps(), "--json", "--",
                           "/bin/sh", "-c", "echo $((6*7)); id -u; cat /etc/passwd 2>&1; exit 4")
