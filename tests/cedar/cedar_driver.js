@@ -13,7 +13,7 @@ function entities(req) {
   if (req.action === 'NETWORK_CONNECT') {
     const i = req.target.lastIndexOf(':');
     ents.push({ uid: { type: 'Endpoint', id: req.target },
-                attrs: { host: req.target.slice(0, i), port: parseInt(req.target.slice(i + 1), 10) },
+                attrs: { host: req.target.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: parseInt(req.target.slice(i + 1), 10) },
                 parents: [] });
   } else {
     ents.push({ uid: { type: 'File', id: req.target }, attrs: { path: req.target }, parents: [] });

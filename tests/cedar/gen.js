@@ -37,7 +37,8 @@ const PATHS = [
   '/tmp/a', '/etc/passwd', '/usr/bin/python3', '/home/u/a*b', '/data/x.txtx', '/datax',
   '/data/ünï', '/usr/lib/x.so',
 ];
-const HOSTS = ['10.0.0.5', 'example.com', 'api.example.com', '127.0.0.1', 'evil.org'];
+const HOSTS = ['10.0.0.5', 'example.com', 'api.example.com', '127.0.0.1', 'evil.org', '[::1]', '[2001:db8::5]'];
+const bare = (h) => h.replace(/^\[(.*)\]$/, '$1'); // the host attribute of an IPv6 target
 const PORTS = [22, 80, 443, 8080, 65535, 1];
 const FRAGMENTS = [
   '/data', '/data/', '/secret', 'secret', '.txt', '/usr', '/tmp/', 'x', '/', '*', 'a',
@@ -102,7 +103,7 @@ function scopeResource(tame) {
 function value(depth) {
   const r = R();
   if (r < 0.2) return pick(PATHS);
-  if (r < 0.3) return pick(HOSTS);
+  if (r < 0.3) return bare(pick(HOSTS));
   if (r < 0.45) return pick(PORTS);
   if (r < 0.55) return chance(0.5);
   if (r < 0.7) return { __entity: ent(pick(['File', 'Component', 'Action', 'Endpoint']),
@@ -171,7 +172,7 @@ function tameAtom(network) {
     return bin('==', vr('principal'), eVal('Component', pick(PRINCIPALS)));
   }
   const r = R();
-  if (r < 0.35) return bin('==', attr(vr('resource'), 'host'), val(pick(HOSTS)));
+  if (r < 0.35) return bin('==', attr(vr('resource'), 'host'), val(bare(pick(HOSTS))));
   if (r < 0.5) return { like: { left: attr(vr('resource'), 'host'),
                                 pattern: ['Wildcard', { Literal: pick(['.example.com', '.org']) }] } };
   if (r < 0.85) return bin(pick(['<', '<=', '>', '>=', '==']), attr(vr('resource'), 'port'), val(pick(PORTS)));
