@@ -4,6 +4,7 @@
  * entity store), the resource File::"<path>" {path} or
  * Endpoint::"<host>:<port>" {host, port}, and the empty context. */
 #define _GNU_SOURCE 1
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdarg.h>
 
@@ -385,6 +386,27 @@ pol_result pol_eval_policy(const pol_policy *p, const pol_request *req, char *ms
         return res;
 }
 
+/* An IPv6 host in inet_ntop's canonical text, or the IPv4 address an
+ * IPv4-mapped one stands for (as the enforcement layer reads it). */
+static int canonical_v6(char **host, bool *v6)
+{
+        char buf[INET6_ADDRSTRLEN];
+        struct in6_addr a;
+
+        if (inet_pton(AF_INET6, *host, &a) != 1)
+                return -EINVAL;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+                if (!inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof(buf)))
+                        return -EINVAL;
+                *v6 = false;
+        } else if (!inet_ntop(AF_INET6, &a, buf, sizeof(buf))) {
+                return -EINVAL;
+        }
+        free(*host);
+        *host = strdup(buf);
+        return *host ? 0 : -ENOMEM;
+}
+
 /* See policy-internal.h. */
 int pol_endpoint_canonical(const char *target, char **ret_host, int64_t *ret_port, char **ret_rid)
 {
@@ -394,6 +416,7 @@ int pol_endpoint_canonical(const char *target, char **ret_host, int64_t *ret_por
         size_t hlen;
         bool v6 = false;
         char *rid;
+        int r;
 
         if (!colon || !colon[1] || strlen(colon + 1) > 5 || colon[1] == '0')
                 return -EINVAL;
@@ -418,6 +441,8 @@ int pol_endpoint_canonical(const char *target, char **ret_host, int64_t *ret_por
         for (char *p = host; *p; p++)
                 if (*p >= 'A' && *p <= 'Z')
                         *p = (char)(*p - 'A' + 'a');
+        if (v6 && (r = canonical_v6(&host, &v6)) < 0)
+                return r;
         if (asprintf(&rid, v6 ? "[%s]:%" PRId64 : "%s:%" PRId64, host, port) < 0)
                 return -ENOMEM;
         *ret_host = TAKE_PTR(host);

@@ -135,6 +135,12 @@ static void test_comparisons(void **state)
         assert_int_equal(NET(BIN("<", V("1"), V("[]")), "h:80"), -1);
         assert_int_equal(NET(BIN("==", RES_HOST, V("\"h\"")), "H:80"), 1); /* canonical host */
         assert_int_equal(NET(BIN("==", RES_HOST, V("\"::1\"")), "[::1]:80"), 1);
+        /* IPv6 in canonical text; IPv4-mapped addresses are the IPv4 address */
+        assert_int_equal(NET(BIN("==", RES_HOST, V("\"2001:db8::5\"")), "[2001:DB8:0::5]:80"), 1);
+        assert_int_equal(NET(BIN("==", RES_HOST, V("\"10.0.0.5\"")), "[::ffff:10.0.0.5]:80"), 1);
+        assert_int_equal(
+            NET(BIN("==", VAR("resource"), ENT("Endpoint", "10.0.0.5:80")), "[::ffff:10.0.0.5]:80"),
+            1);
         assert_int_equal(NET(BIN("==", VAR("resource"), ENT("Endpoint", "[::1]:80")), "[::1]:80"),
                          1);
 }
@@ -237,9 +243,9 @@ static void test_requests(void **state)
 {
         ob_policy_set *set = parse_body("permit", BIN("==", RES_PATH, V("\"/data/x\"")));
         ob_policy_response r = {0};
-        static const char *const bad_net[] = {"h",     "h:",          ":80",     "h:0",  "h:65536",
-                                              "h:080", "::1:80",      "[]:80",   "h:8a", "[::1:80",
-                                              "a/b:1", "[1.2.3.4]:1", "h:123456"};
+        static const char *const bad_net[] = {
+            "h",     "h:",   ":80",     "h:0",   "h:65536",     "h:080",    "::1:80",
+            "[]:80", "h:8a", "[::1:80", "a/b:1", "[1.2.3.4]:1", "h:123456", "[zz::1]:80"};
 
         assert_int_equal(ob_policy_is_authorized(set, P1, OB_CAP_FILE_READ, "/data/./y/../x", &r),
                          0);
