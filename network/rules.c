@@ -103,6 +103,15 @@ static int resolve(ob_net_rules *rules, const cap_endpoint *ep, bool deny, uint1
         return r;
 }
 
+/* True when a host pattern could match the text of some IP address (the
+ * capability set's check matches patterns against it); same test as
+ * capabilities/endpoint.c. */
+static bool pattern_may_spell_ip(const char *pattern)
+{
+        return pattern[strspn(pattern, "0123456789.*")] == '\0' ||
+               pattern[strspn(pattern, "0123456789abcdef:.*")] == '\0';
+}
+
 static int add_one(ob_net_rules *rules, const ob_capability *c, bool deny, uint16_t index,
                    const ob_net_link *link, ob_net_log_fn log, void *ud)
 {
@@ -118,14 +127,17 @@ static int add_one(ob_net_rules *rules, const ob_capability *c, bool deny, uint1
                 r = push(rules, AF_INET, link->host4, 32, &ep, deny, index);
                 return r < 0 ? r : push(rules, AF_INET6, link->host6, 128, &ep, deny, index);
         }
-        if (ep.host_is_pattern && streq(ep.host, "*")) {
+        if (ep.host_is_pattern && ep.host[strspn(ep.host, "*")] == '\0') {
                 r = push(rules, AF_INET, any, 0, &ep, deny, index);
                 return r < 0 ? r : push(rules, AF_INET6, any, 0, &ep, deny, index);
         }
+        if (ep.host_is_pattern && deny && pattern_may_spell_ip(ep.host))
+                return -ENOTSUP; /* fail closed: it may deny addresses we cannot express */
         if (ep.host_is_pattern) {
                 logf_(log, ud, "network: %s %s: a host pattern cannot be enforced by address: %s",
                       deny ? "denial" : "grant", c->target,
-                      deny ? "not enforced" : "nothing granted");
+                      deny ? "it matches names only, and connections are to addresses"
+                           : "nothing granted");
                 return 0;
         }
         return resolve(rules, &ep, deny, index, log, ud);
@@ -167,6 +179,14 @@ int ob_net_rules_build(const ob_capset *caps, const ob_net_link *link, ob_net_lo
                                 r = -ENOMEM;
                         if (r >= 0)
                                 r = add_one(&rules, c, deny, index, link, log, userdata);
+                        if (r == -ENOTSUP) {
+                                ob_net_rules_done(&rules);
+                                return ob_error_set(err, 0, 0, ENOTSUP,
+                                                    "NETWORK_CONNECT denial %s: a host pattern "
+                                                    "that can match addresses cannot be enforced "
+                                                    "in the kernel; write it as a CIDR",
+                                                    c->target);
+                        }
                 }
         if (r < 0) {
                 ob_net_rules_done(&rules);

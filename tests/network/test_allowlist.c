@@ -175,6 +175,32 @@ static void test_random_against_capset_check(void **state)
         }
 }
 
+static void test_host_patterns(void **state)
+{
+        const char *g[] = {"10.*:80", "gp", "*.example.com:443", "gn", "**:22", "any", NULL};
+        const char *d_ip[] = {"10.1.*:*", "dp", NULL};
+        const char *d_name[] = {"*.evil.example:*", "dn", NULL};
+        ob_capset *s = set_of(g, d_name);
+        ob_net_link l = fake_link();
+        ob_net_rules rules = {0};
+        ob_error err = {0};
+        compiled c = {0};
+
+        /* grant patterns grant nothing but "*"; a name-only denial changes nothing */
+        compile_set(s, &c);
+        assert_false(decide(&c, "10.0.0.1", 80, NULL));
+        assert_true(decide(&c, "10.0.0.1", 22, NULL));
+        assert_true(decide(&c, "2001:db8::1", 22, NULL));
+        compiled_done(&c);
+        ob_capset_free(s);
+        /* a denial pattern that can match addresses fails closed */
+        s = set_of(g, d_ip);
+        assert_int_equal(ob_net_rules_build(s, &l, NULL, NULL, &rules, &err), -ENOTSUP);
+        assert_non_null(strstr(err.message, "10.1.*:*"));
+        assert_null(rules.v);
+        ob_capset_free(s);
+}
+
 static void test_pool_parse(void **state)
 {
         uint8_t net[4];
@@ -196,6 +222,7 @@ int main(void)
             cmocka_unit_test(test_ancestors_and_denials),
             cmocka_unit_test(test_star_and_portless),
             cmocka_unit_test(test_random_against_capset_check),
+            cmocka_unit_test(test_host_patterns),
             cmocka_unit_test(test_pool_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
