@@ -263,6 +263,9 @@ static int follow_loop(follower *f)
                                 continue; /* rotated: read the new file at once */
                 }
                 wait_for_change(f);
+                r = f->fn(NULL, 0, f->userdata); /* a tick: the caller may stop */
+                if (r != 0)
+                        return r;
         }
 }
 

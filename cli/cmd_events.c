@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,19 @@ static int cmd_verify(int argc, char **argv)
         return 0;
 }
 
+static volatile sig_atomic_t follow_stop;
+
+static void on_stop_signal(int sig)
+{
+        follow_stop = 1;
+}
+
 static int print_line(const char *line, size_t len, void *userdata)
 {
+        if (follow_stop)
+                return 1; /* SIGINT or SIGTERM: end cleanly, exit 0 */
+        if (!line)
+                return 0;
         if (fwrite(line, 1, len, stdout) != len || fputc('\n', stdout) == EOF ||
             fflush(stdout) == EOF)
                 return 1; /* the reader went away: stop quietly */
@@ -132,6 +144,9 @@ static int cmd_follow(int argc, char **argv)
         }
         if (log_path(argc, argv, &path) < 0)
                 return OB_EXIT_FAILURE;
+        /* No SA_RESTART: the signal interrupts the wait, the next tick stops. */
+        sigaction(SIGINT, &(struct sigaction){.sa_handler = on_stop_signal}, NULL);
+        sigaction(SIGTERM, &(struct sigaction){.sa_handler = on_stop_signal}, NULL);
         r = ob_audit_follow(path, &filter, print_line, NULL);
         if (r < 0) {
                 ob_cli_error("%s: %s", path, strerror(-r));

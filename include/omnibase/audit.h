@@ -104,7 +104,9 @@ typedef struct ob_audit_filter {
         uint64_t since_seq; /* > 0: start at the file's beginning, pass seq >= since_seq */
 } ob_audit_filter;
 
-/* Called once per matching line (len bytes, no newline, NUL-terminated).
+/* Called once per matching line (len bytes, no newline, NUL-terminated),
+ * and with line NULL after each wait for the file to change (at least every
+ * 0.5 s, and when a signal interrupts the wait), so that the caller can stop.
  * Return 0 to go on, > 0 to stop following, < 0 (-errno) to fail. */
 typedef int (*ob_audit_follow_fn)(const char *line, size_t len, void *userdata);
 

@@ -103,4 +103,13 @@ sleep 0.3
 "$APPEND" "$late" 2 SandboxStart sb-late
 wait_lines "$tmp/late.out" 2
 [ "$(seqs "$tmp/late.out")" = "1 2 " ] || fail "late log: $(seqs "$tmp/late.out")"
+# SIGTERM ends follow cleanly (exit 0), promptly.
+"$OB" events follow "$log" >/dev/null &
+f=$!
+wait_open $f
+kill -TERM $f
+rc=0
+timeout 5 tail --pid=$f -f /dev/null || fail "follow did not end on SIGTERM"
+wait $f || rc=$?
+[ "$rc" -eq 0 ] || fail "follow exit status $rc on SIGTERM, want 0"
 echo PASS
