@@ -83,6 +83,11 @@ typedef void (*ob_net_log_fn)(const char *line, void *userdata);
 int ob_net_rules_build(const ob_capset *caps, const ob_net_link *link, ob_net_log_fn log,
                        void *userdata, ob_net_rules *ret, ob_error *err);
 void ob_net_rules_done(ob_net_rules *rules);
+/* A copy of caps (principal, limits, every other rule) whose NETWORK_CONNECT
+ * rules are rules' address prefixes, with their policy ids: the set the
+ * kernel enforces, for a checker that sees addresses (the sidecar). *ret is
+ * the caller's (ob_capset_free). */
+int ob_net_rules_to_capset(const ob_net_rules *rules, const ob_capset *caps, ob_capset **ret);
 /* True when caps has at least one NETWORK_CONNECT grant. */
 bool ob_net_wanted(const ob_capset *caps);
 

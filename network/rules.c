@@ -200,3 +200,46 @@ int ob_net_rules_build(const ob_capset *caps, const ob_net_link *link, ob_net_lo
         *ret = rules;
         return 0;
 }
+
+/* "a.b.c.d/len:lo-hi" or "[v6/len]:lo-hi" */
+static void rule_target(const ob_net_addr_rule *r, char *buf, size_t size)
+{
+        char ip[INET6_ADDRSTRLEN];
+
+        inet_ntop(r->family, r->addr, ip, sizeof(ip));
+        snprintf(buf, size, r->family == AF_INET ? "%s/%u:%u-%u" : "[%s/%u]:%u-%u", ip,
+                 r->prefix_len, r->port_lo, r->port_hi);
+}
+
+/* See network.h. */
+int ob_net_rules_to_capset(const ob_net_rules *rules, const ob_capset *caps, ob_capset **ret)
+{
+        ob_capset *set = NULL;
+        int r = ob_capset_new(&set);
+
+        if (r >= 0 && ob_capset_principal(caps))
+                r = ob_capset_set_principal(set, ob_capset_principal(caps));
+        if (r >= 0)
+                *ob_capset_limits(set) = *ob_capset_limits_const(caps);
+        for (int deny = 0; deny <= 1 && r >= 0; deny++)
+                for (size_t i = 0; i < ob_capset_count(caps, deny) && r >= 0; i++) {
+                        const ob_capability *c = ob_capset_get(caps, deny, i);
+                        if (c->kind != OB_CAP_NETWORK_CONNECT)
+                                r = ob_capset_add(set, deny, c->kind, c->target, c->policy_id,
+                                                  NULL);
+                }
+        for (size_t i = 0; i < rules->n && r >= 0; i++) {
+                const ob_net_addr_rule *a = &rules->v[i];
+                char target[INET6_ADDRSTRLEN + 32];
+                rule_target(a, target, sizeof(target));
+                r = ob_capset_add(set, a->deny, OB_CAP_NETWORK_CONNECT, target,
+                                  a->index < rules->n_ids ? rules->policy_ids[a->index] : NULL,
+                                  NULL);
+        }
+        if (r < 0) {
+                ob_capset_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}

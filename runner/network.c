@@ -258,6 +258,14 @@ unsigned ob_run_network_drain(ob_run_network *net)
         return net->denials;
 }
 
+/* See runner/network.h. */
+int ob_run_network_enforced_caps(const ob_run_network *net, const ob_capset *caps, ob_capset **ret)
+{
+        if (!net)
+                return -EINVAL;
+        return ob_net_rules_to_capset(&net->rules, caps, ret);
+}
+
 /* The first denial as one line, "" when none. */
 const char *ob_run_network_first_denial(const ob_run_network *net)
 {

@@ -47,6 +47,11 @@ unsigned ob_run_network_drain(ob_run_network *net);
 /* "NETWORK_CONNECT <ip:port> (bpf, policy <id>)" for the first denial, ""
  * when none; lives as long as net. */
 const char *ob_run_network_first_denial(const ob_run_network *net);
+/* caps with its NETWORK_CONNECT rules replaced by the addresses this run
+ * enforces (host.omnibase.internal and host names as resolved at setup), for
+ * the in-sandbox sidecar, so that both layers decide alike. *ret is the
+ * caller's (ob_capset_free). */
+int ob_run_network_enforced_caps(const ob_run_network *net, const ob_capset *caps, ob_capset **ret);
 /* Closes what the runner holds (fds, maps); the namespace, veth, BPF
  * attachments and cgroup stay until ob_run_network_teardown(). NULL ok. */
 ob_run_network *ob_run_network_free(ob_run_network *net);

@@ -103,6 +103,20 @@ static void test_ancestors_and_denials(void **state)
         assert_false(decide(&c, "fd00:0:0:1::5", 80, NULL));
         assert_true(decide(&c, "10.213.0.1", 8080, NULL));
         assert_true(decide(&c, "fd6f:6d6e:6200::1", 8080, NULL));
+        {
+                ob_capset *e = NULL;
+                ob_decision dec;
+                assert_int_equal(ob_net_rules_to_capset(&c.rules, s, &e), 0);
+                assert_int_equal(
+                    ob_capset_check(e, OB_CAP_NETWORK_CONNECT, "10.213.0.1:8080", &dec), 0);
+                assert_true(dec.allowed);
+                assert_string_equal(dec.rule->policy_id, "gh");
+                assert_int_equal(ob_capset_check(e, OB_CAP_NETWORK_CONNECT, "10.1.2.3:80", &dec),
+                                 0);
+                assert_false(dec.allowed);
+                assert_string_equal(dec.rule->policy_id, "d24");
+                ob_capset_free(e);
+        }
         assert_false(decide(&c, "10.213.0.2", 8080, NULL));
         assert_false(decide(&c, "10.1.9.9", 0, NULL)); /* port-less needs every port */
         compiled_done(&c);
@@ -158,6 +172,8 @@ static void test_random_against_capset_check(void **state)
                             ob_capset_add(s, true, OB_CAP_NETWORK_CONNECT, t, "d", NULL), 0);
                 }
                 compile_set(s, &c);
+                ob_capset *enforced = NULL;
+                assert_int_equal(ob_net_rules_to_capset(&c.rules, s, &enforced), 0);
                 for (int q = 0; q < 200; q++) {
                         char ip[32], req[48];
                         unsigned port = 1 + (unsigned)rand() % 28;
@@ -169,7 +185,13 @@ static void test_random_against_capset_check(void **state)
                         if (dec.allowed != decide(&c, ip, (uint16_t)port, NULL))
                                 fail_msg("round %d: %s: capset %d, maps %d", round, req,
                                          dec.allowed, !dec.allowed);
+                        /* the rewritten set (for the sidecar) decides alike */
+                        ob_decision dec2;
+                        assert_int_equal(
+                            ob_capset_check(enforced, OB_CAP_NETWORK_CONNECT, req, &dec2), 0);
+                        assert_int_equal(dec2.allowed, dec.allowed);
                 }
+                ob_capset_free(enforced);
                 compiled_done(&c);
                 ob_capset_free(s);
         }
