@@ -261,7 +261,7 @@ static int check_net(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
                      const uint64_t a[6], ob_verdict *v)
 {
         if (streq(s->name, "connect"))
-                return check_addr(caps, tid, a[1], a[2], false, ECONNREFUSED, v);
+                return check_addr(caps, tid, a[1], a[2], false, EPERM, v);
         if (streq(s->name, "bind"))
                 return check_addr(caps, tid, a[1], a[2], true, EACCES, v);
         if (streq(s->name, "sendto"))
