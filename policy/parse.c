@@ -185,10 +185,15 @@ static int parse_value(pctx *c, const cJSON *n, pol_value *ret);
 static int parse_set_value(pctx *c, const cJSON *n, pol_value *ret)
 {
         size_t k = (size_t)cJSON_GetArraySize(n), i = 0;
-        pol_value *items = k ? calloc(k, sizeof(*items)) : NULL;
+        pol_value *items;
         const cJSON *m;
         pol_value v = {.type = PV_SET};
 
+        if (k > OB_POLICY_MAX_SET)
+                return ob_json_error(c->err, c->doc, n, false, E2BIG,
+                                     "set too large (%zu elements, limit %d)", k,
+                                     OB_POLICY_MAX_SET);
+        items = k ? calloc(k, sizeof(*items)) : NULL;
         if (k && !items)
                 return -ENOMEM;
         v.items = items;
@@ -430,6 +435,10 @@ static int parse_set_expr(pctx *c, const cJSON *arg, pol_expr *e)
         if (!cJSON_IsArray(arg))
                 return ob_json_error(c->err, c->doc, arg, false, EINVAL,
                                      "\"Set\" takes an array, not %s", ob_json_type_name(arg));
+        if (cJSON_GetArraySize(arg) > OB_POLICY_MAX_SET)
+                return ob_json_error(c->err, c->doc, arg, false, E2BIG,
+                                     "set too large (%d elements, limit %d)",
+                                     cJSON_GetArraySize(arg), OB_POLICY_MAX_SET);
         e->items = calloc((size_t)cJSON_GetArraySize(arg) + 1, sizeof(*e->items));
         if (!e->items)
                 return -ENOMEM;

@@ -11,6 +11,8 @@
 #include <omnibase/policy.h>
 
 #define OB_POLICY_MAX_ID_LEN 256
+/* Elements of one set literal: set equality is quadratic, so bounded. */
+#define OB_POLICY_MAX_SET 1000
 
 typedef enum pol_vtype {
         PV_BOOL,

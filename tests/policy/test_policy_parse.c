@@ -255,6 +255,22 @@ static void test_bounds(void **state)
         assert_non_null(strstr(err.message, "deep"));
         free(deep);
 
+        /* set literals are bounded (set equality is quadratic) */
+        for (int form = 0; form < 2; form++) {
+                len = (size_t)sprintf(text = malloc(20000),
+                                      "{\"effect\":\"permit\"," SCOPE_ALL
+                                      ",\"conditions\":[{\"kind\":\"when\",\"body\":{\"==\":{"
+                                      "\"left\":%s[",
+                                      form ? "{\"Set\":" : "{\"Value\":");
+                for (int i = 0; i <= 1000; i++)
+                        len += (size_t)sprintf(text + len, i ? ",%s" : "%s",
+                                               form ? "{\"Value\":1}" : "1");
+                len += (size_t)sprintf(text + len, "]},\"right\":{\"Value\":1}}}}]}");
+                assert_int_equal(ob_policy_parse(text, len, &set, &err), -E2BIG);
+                assert_non_null(strstr(err.message, "set too large (1001 elements, limit 1000)"));
+                free(text);
+        }
+
         assert_true(ob_policy_parse("{\"effect\":\"\xff\"}", 14, &set, &err) < 0);
         assert_non_null(strstr(err.message, "UTF-8"));
         assert_int_equal(err.column, 12);
