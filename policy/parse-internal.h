@@ -14,6 +14,7 @@ typedef struct pctx {
          * order, so line:column advance from the last one (linear overall;
          * ob_json_position scans from the start each time). */
         size_t cur_off;
+        size_t last_pos; /* index in doc->pos of the last node looked up */
         unsigned cur_line, cur_col;
 } pctx;
 

@@ -11,16 +11,37 @@
 
 #include "policy/parse-internal.h"
 
-static int cmp_node(const void *key, const void *elem)
+/* The position record of node n (doc->pos is sorted by node address).
+ * cJSON allocates nodes in document order and the parser visits them in
+ * that order, so the next one is usually just after the last one. */
+static const ob_json_pos *find_pos(pctx *c, const cJSON *n)
 {
-        const cJSON *k = key, *n = ((const ob_json_pos *)elem)->node;
-        return k < n ? -1 : k > n;
+        const ob_json_doc *doc = c->doc;
+        size_t lo = 0, hi = doc->n_pos;
+
+        for (size_t i = c->last_pos; i < doc->n_pos && i < c->last_pos + 8; i++)
+                if (doc->pos[i].node == n) {
+                        c->last_pos = i;
+                        return &doc->pos[i];
+                }
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (doc->pos[mid].node == n) {
+                        c->last_pos = mid;
+                        return &doc->pos[mid];
+                }
+                if ((uintptr_t)doc->pos[mid].node < (uintptr_t)n)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
 }
 
 /* Line and column of node n (linear over a document-order walk). */
 void pol_pos_of(pctx *c, const cJSON *n, unsigned *line, unsigned *col)
 {
-        const ob_json_pos *p = bsearch(n, c->doc->pos, c->doc->n_pos, sizeof(*p), cmp_node);
+        const ob_json_pos *p = find_pos(c, n);
         size_t off;
 
         *line = *col = 0;
@@ -31,14 +52,18 @@ void pol_pos_of(pctx *c, const cJSON *n, unsigned *line, unsigned *col)
                 c->cur_off = 0;
                 c->cur_line = c->cur_col = 1;
         }
-        for (; c->cur_off < off && c->cur_off < c->doc->len; c->cur_off++) {
-                unsigned char ch = (unsigned char)c->doc->text[c->cur_off];
-                if (ch == '\n') {
+        if (off > c->doc->len)
+                off = c->doc->len;
+        {
+                const char *t = c->doc->text + c->cur_off, *end = c->doc->text + off, *nl;
+                while ((nl = memchr(t, '\n', (size_t)(end - t)))) {
                         c->cur_line++;
                         c->cur_col = 1;
-                } else if ((ch & 0xC0) != 0x80) {
-                        c->cur_col++;
+                        t = nl + 1;
                 }
+                for (; t < end; t++) /* characters: bytes that are not continuations */
+                        c->cur_col += ((unsigned char)*t & 0xC0) != 0x80;
+                c->cur_off = off;
         }
         *line = c->cur_line;
         *col = c->cur_col;
