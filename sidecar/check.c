@@ -174,6 +174,53 @@ static int inet_target(const struct sockaddr_storage *ss, char **ret)
         return asprintf(ret, v6 ? "[%s]:%u" : "%s:%u", ip, port) < 0 ? -ENOMEM : 0;
 }
 
+/* Decides ip:port, and name:port for every name /etc/hosts gives the
+ * address: allowed when one of them is allowed and no denial matches any. */
+static int check_inet(const ob_capset *caps, const struct sockaddr_storage *ss, int error,
+                      ob_verdict *v)
+{
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        bool mapped = ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+        int family = ss->ss_family == AF_INET || mapped ? AF_INET : AF_INET6;
+        const void *addr = ss->ss_family == AF_INET ? (const void *)&in->sin_addr
+                           : mapped                 ? (const void *)&in6->sin6_addr.s6_addr[12]
+                                                    : (const void *)&in6->sin6_addr;
+        unsigned port = ntohs(ss->ss_family == AF_INET ? in->sin_port : in6->sin6_port);
+        _cleanup_free_ char *target = NULL;
+        const ob_capability *deciding = NULL;
+        char **names = NULL;
+        size_t n = 0;
+        ob_decision d = {0};
+        bool allowed;
+        int r;
+
+        if (inet_target(ss, &target) < 0)
+                return -ENOMEM;
+        r = ob_capset_check(caps, OB_CAP_NETWORK_CONNECT, target, &d);
+        allowed = r == 0 && d.allowed;
+        deciding = r == 0 && d.denied_by_rule ? d.rule : NULL;
+        if (!deciding && ob_hosts_names(OB_SIDECAR_HOSTS, family, addr, &names, &n) >= 0) {
+                for (size_t i = 0; i < n && !deciding; i++) {
+                        char hp[512];
+                        ob_decision dn = {0};
+                        snprintf(hp, sizeof(hp), "%.400s:%u", names[i], port);
+                        if (ob_capset_check(caps, OB_CAP_NETWORK_CONNECT, hp, &dn) < 0)
+                                continue;
+                        allowed |= dn.allowed;
+                        deciding = dn.denied_by_rule ? dn.rule : NULL;
+                }
+                ob_hosts_names_free(names, n);
+        }
+        if (allowed && !deciding)
+                return 0;
+        deny(v, error);
+        v->capability = "NETWORK_CONNECT";
+        v->policy_id = deciding && deciding->policy_id ? deciding->policy_id : "default-deny";
+        v->target = TAKE_PTR(target);
+        return 0;
+}
+
 static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un *un, size_t len,
                       bool is_bind, int error, ob_verdict *v)
 {
@@ -208,7 +255,6 @@ static int check_addr(const ob_capset *caps, pid_t tid, uint64_t addr, uint64_t 
                       int error, ob_verdict *v)
 {
         struct sockaddr_storage ss = {0};
-        _cleanup_free_ char *target = NULL;
 
         if (addr == 0 || len < sizeof(sa_family_t))
                 return 0; /* no address: the kernel decides (connected socket, EINVAL) */
@@ -228,10 +274,7 @@ static int check_addr(const ob_capset *caps, pid_t tid, uint64_t addr, uint64_t 
         case AF_INET6:
                 if (is_bind)
                         return 0; /* listening is not connecting; the netns decides */
-                if (inet_target(&ss, &target) < 0)
-                        return -ENOMEM;
-                check_cap(caps, OB_CAP_NETWORK_CONNECT, &target, error, v);
-                return 0;
+                return check_inet(caps, &ss, error, v);
         default:
                 deny(v, EPERM);
                 v->capability = "NETWORK_CONNECT";

@@ -10,10 +10,12 @@
 
 #include <omnibase/capabilities.h>
 
-#define OB_SIDECAR_MAX_PATH   4096   /* PATH_MAX: longest path read from a tracee */
-#define OB_SIDECAR_MAX_LINKS  40     /* symlinks followed per resolution (MAXSYMLINKS) */
-#define OB_SIDECAR_MAX_EVENTS 100000 /* CapabilityDenied events sent per run; more are counted */
-#define OB_SIDECAR_MAX_TASKS  65536  /* tracees tracked at once */
+#define OB_SIDECAR_MAX_PATH       4096   /* PATH_MAX: longest path read from a tracee */
+#define OB_SIDECAR_MAX_LINKS      40     /* symlinks followed per resolution (MAXSYMLINKS) */
+#define OB_SIDECAR_MAX_EVENTS     100000 /* CapabilityDenied events sent per run; more are counted */
+#define OB_SIDECAR_MAX_TASKS      65536  /* tracees tracked at once */
+#define OB_SIDECAR_MAX_HOST_NAMES 16     /* names taken from /etc/hosts per address */
+#define OB_SIDECAR_HOSTS          "/etc/hosts"
 
 /* Data attached to SECCOMP_RET_TRACE, reported by PTRACE_GETEVENTMSG. */
 enum {
@@ -90,6 +92,15 @@ int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, ch
 /* The path of what tid has open as fd (readlink of /proc/tid/fd/fd); *ret
  * malloc'd. Non-file objects ("pipe:[12]") are returned as they are. */
 int ob_resolve_fd(pid_t tid, int fd, char **ret);
+
+/* ---- host names (hosts.c) ---- */
+
+/* The names the hosts file at path gives the address (family AF_INET or
+ * AF_INET6, addr in network order): *ret is an array of *ret_n malloc'd
+ * names (at most OB_SIDECAR_MAX_HOST_NAMES); none when the file is absent. */
+int ob_hosts_names(const char *path, int family, const void *addr, char ***ret, size_t *ret_n);
+/* Frees what ob_hosts_names() returned. */
+void ob_hosts_names_free(char **names, size_t n);
 
 /* ---- the filter (filter.c) ---- */
 

@@ -257,6 +257,11 @@ def test_network(w):
     srv.listen(4)
     port = srv.getsockname()[1]
     threading.Thread(target=lambda: srv.accept(), daemon=True).start()
+    srv2 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv2.bind(("127.0.0.1", 0))
+    srv2.listen(4)
+    port2 = srv2.getsockname()[1]
+    threading.Thread(target=lambda: srv2.accept(), daemon=True).start()
     code = """
 import socket, errno
 def attempt(label, addr):
@@ -267,17 +272,22 @@ def attempt(label, addr):
         print(label, errno.errorcode[e.errno])
 attempt('granted', ('127.0.0.1', %d))
 attempt('other', ('127.0.0.1', %d))
+attempt('by-name', ('127.0.0.1', %d))
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 try:
     u.sendto(b'x', ('10.9.8.7', 53)); print('udp ok')
 except OSError as e:
     print('udp', errno.errorcode[e.errno])
-""" % (port, port + 1 if port < 65535 else port - 1)
+""" % (port, port + 1 if port < 65535 else port - 1, port2)
+    # by-name: a grant on a host name allows the address /etc/hosts gives it
     run = h.run_sidecar(w, h.python_argv(code),
-                        grants=[("NETWORK_CONNECT", "127.0.0.1:%d" % port, "net")])
+                        grants=[("NETWORK_CONNECT", "127.0.0.1:%d" % port, "net"),
+                                ("NETWORK_CONNECT", "localhost:%d" % port2, "net")])
     srv.close()
+    srv2.close()
     assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == ["granted ok", "other EPERM", "udp EPERM"], run
+    assert run.out.split("\n")[:-1] == ["granted ok", "other EPERM", "by-name ok",
+                                         "udp EPERM"], run
     d = run.denials()
     assert [(e["capability"], e["syscall"]) for e in d] == [
         ("NETWORK_CONNECT", "connect"), ("NETWORK_CONNECT", "sendto")], run
