@@ -23,7 +23,9 @@ struct ob_net_bpf {
         void *userdata;
 };
 
-/* libbpf prints to stderr by default; library code does not print. */
+/* libbpf prints to stderr by default; library code does not print
+ * (OMNIBASE_BPF_DEBUG=1 lets libbpf's messages through, for debugging). */
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap) _printf_(2, 0);
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
         if (getenv("OMNIBASE_BPF_DEBUG"))
