@@ -3,6 +3,7 @@
  * ob_sandbox_run() and ob_sandbox_gc(). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -321,6 +322,9 @@ int ob_cmd_sandbox(int argc, char **argv)
                 free(a.script_args);
                 return OB_EXIT_FAILURE;
         }
+        /* `omnibase sandbox run x.py | head` must not kill the runner before it
+         * cleans up: a closed reader ends the live copy, nothing else */
+        signal(SIGPIPE, SIG_IGN);
         ob_sandbox_options_init(&opts);
         opts.caps = caps;
         opts.profile = a.profile;

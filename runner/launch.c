@@ -134,8 +134,10 @@ static bool drain(stream *s, size_t cap)
                                 ssize_t w = write(s->pass_fd, chunk + off, keep - off);
                                 if (w < 0 && errno == EINTR)
                                         continue;
-                                if (w <= 0)
+                                if (w <= 0) { /* the reader went away: keep capturing */
+                                        s->pass_fd = -1;
                                         break;
+                                }
                                 off += (size_t)w;
                         }
                 }

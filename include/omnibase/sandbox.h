@@ -48,7 +48,8 @@ typedef struct ob_sandbox_options {
         const char *state_dir;          /* NULL: $OMNIBASE_STATE_DIR or the built-in default */
         const char *runsc;              /* runsc binary; NULL: $OMNIBASE_RUNSC or "runsc" on PATH */
         bool capture;                   /* true: capture stdout/stderr into the result only;
-                                           false: also pass them live to stdout_fd/stderr_fd */
+                                           false: also pass them live to stdout_fd/stderr_fd
+                                           (ignore SIGPIPE if those may be pipes) */
         int stdout_fd, stderr_fd;       /* pass-through targets (default 1 and 2) */
         bool dry_run;                   /* plan only: fill result->plan_json, run nothing */
         bool handle_signals;            /* block SIGINT/SIGTERM/SIGHUP during the run and

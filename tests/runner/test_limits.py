@@ -79,6 +79,26 @@ class Limits(RunnerTest):
         self.assertEqual(len(p.stdout), 32 * 1024)
         self.assertIn("output limit exceeded", p.stderr)
 
+    def test_reader_goes_away(self):
+        # `omnibase sandbox run flood.py | head`: the runner survives the closed
+        # pipe, the output cap still ends the run, and everything is cleaned up
+        script = self.write("flood.py", "import sys\nwhile True:\n    sys.stdout.write('q' * 4096)\n")
+        p = subprocess.Popen([OMNIBASE, "sandbox", "run", script, "--capabilities", self.caps(),
+                              "--output", "256"], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.read(100), b"q" * 100)
+            p.stdout.close()
+            err = p.stderr.read().decode()
+            p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 137, err)
+        self.assertIn("output limit exceeded", err)
+        self.assert_state_empty()
+
     def test_infinite_loop_past_timeout(self):
         script = self.write("loop.py", "while True:\n    pass\n")
         t0 = time.monotonic()
