@@ -4,7 +4,10 @@
 # run (median of ROUNDS each, and the ratio), for two python workloads:
 #   opens:   10,000 open()+close() of one granted file (each open trapped,
 #            its path read from the tracee, resolved, checked, allowed);
-#   imports: importing 100 standard-library modules (issue 4's workload).
+#   imports: importing 100 standard-library modules (issue 4's workload);
+#   denials: 2,000 open()s of /etc/passwd, each denied and reported on the
+#            channel (bare: the same opens of a granted path that does not
+#            exist), as denials per second end to end.
 # With --runsc, both sides also run inside gVisor (sidecar as PID 1).
 #
 #   benchmarks/bench_sidecar.sh [BUILD_DIR] [--rounds N] [--opens N] [--runsc]
@@ -56,6 +59,11 @@ optparse os pathlib pdb pickle pickletools pkgutil platform plistlib poplib posi
 profile pstats pty pwd py_compile pyclbr pydoc pyexpat queue quopri random re"
 IMPORTS_WL="import warnings; warnings.simplefilter('ignore')
 for m in '$(echo $MODULES)'.split(): __import__(m)"
+DENIALS=2000
+DENIALS_WL="import os
+for _ in range($DENIALS):
+    try: os.open('/etc/passwd' if os.getuid() else '$W/none', os.O_RDONLY)
+    except OSError: pass"
 WORKLOAD=$OPENS_WL
 
 # The runner's side of the channel: accept one connection, drain it.
@@ -97,7 +105,11 @@ run_pair() { # label, bare-fn, supervised-fn
     local mb ms
     mb=$(printf '%s\n' "${b[@]}" | median)
     ms=$(printf '%s\n' "${s[@]}" | median)
-    if [ "$WORKLOAD" = "$OPENS_WL" ]; then
+    if [ "$WORKLOAD" = "$DENIALS_WL" ]; then
+        printf '%-6s %-8s bare %8.1f ms  sidecar %8.1f ms  %6.0f denials/s  ratio %.2fx\n' \
+            "$1" "denials" "$mb" "$ms" "$(echo "$DENIALS * 1000 / $ms" | bc -l)" \
+            "$(echo "$ms / $mb" | bc -l)"
+    elif [ "$WORKLOAD" = "$OPENS_WL" ]; then
         printf '%-6s %-8s bare %8.1f ms  sidecar %8.1f ms  +%6.1f us/open  ratio %.2fx\n' \
             "$1" "opens" "$mb" "$ms" "$(echo "($ms - $mb) * 1000 / $OPENS" | bc -l)" \
             "$(echo "$ms / $mb" | bc -l)"
@@ -108,7 +120,7 @@ run_pair() { # label, bare-fn, supervised-fn
 }
 
 echo "omnibase-sidecar supervision cost (median of $ROUNDS, alternated; $OPENS opens, 100 imports)"
-for WORKLOAD in "$OPENS_WL" "$IMPORTS_WL"; do
+for WORKLOAD in "$OPENS_WL" "$IMPORTS_WL" "$DENIALS_WL"; do
     run_pair host bare supervised
 done
 
@@ -147,7 +159,7 @@ EOF
         runsc_run "[\"/omnibase-sidecar\", \"--caps\", \"$W/caps.json\", \"--channel\", \"$W/ch.sock\", \"--\", \"$PY\", \"-I\", \"-c\", $wl]"
         wait $DRAIN_PID
     }
-    for WORKLOAD in "$OPENS_WL" "$IMPORTS_WL"; do
+    for WORKLOAD in "$OPENS_WL" "$IMPORTS_WL" "$DENIALS_WL"; do
         wl=$($PY -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$WORKLOAD")
         run_pair runsc runsc_bare runsc_sidecar
     done
