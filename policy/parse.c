@@ -248,6 +248,9 @@ static int parse_value(pctx *c, const cJSON *n, pol_value *ret)
                 if (n->valuedouble != floor(n->valuedouble))
                         return ob_json_error(c->err, c->doc, n, false, EINVAL,
                                              UNSUPPORTED "non-integer number");
+                if (fabs(n->valuedouble) > 9007199254740991.0) /* 1e999 is an "integer" too */
+                        return ob_json_error(c->err, c->doc, n, false, ERANGE,
+                                             "integer out of range (|n| > 2^53-1)");
                 v.type = PV_LONG;
                 v.l = (int64_t)n->valuedouble;
         } else if (cJSON_IsString(n)) {

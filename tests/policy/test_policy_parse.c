@@ -175,6 +175,8 @@ static const bad_case bad[] = {
      "unsupported in omnibase's Cedar subset: expression \"ip\""},
     {BODY("{\"Var\":\"user\"}"), "\"user\"", "\"Var\" must be"},
     {BODY("{\"Value\":1.5}"), "1.5", "unsupported in omnibase's Cedar subset: non-integer"},
+    {BODY("{\"Value\":1e999}"), "1e999", "integer out of range"},
+    {BODY("{\"Value\":-1e300}"), "-1e300", "integer out of range"},
     {BODY("{\"Value\":{\"a\":1}}"), "{\"a\"", "unsupported in omnibase's Cedar subset: record"},
     {BODY("{\"Value\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"1.2.3.4\"}}}"), "{\"__extn\"",
      "unsupported in omnibase's Cedar subset: extension values"},
