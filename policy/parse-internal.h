@@ -9,6 +9,7 @@
 
 typedef struct pctx {
         const ob_json_doc *doc;
+        ob_policy_set *set; /* the arena everything is allocated from */
         ob_error *err;
         /* A cursor for positions: nodes are visited mostly in document
          * order, so line:column advance from the last one (linear overall;
@@ -30,7 +31,3 @@ int pol_get_members(pctx *c, const cJSON *n, const char *op, const char *const *
                     const char *optional, const cJSON **out);
 /* An expression (an object with one key naming its kind) into *ret. */
 int pol_parse_expr(pctx *c, const cJSON *n, pol_expr **ret);
-pol_expr *pol_expr_free(pol_expr *e);
-void pol_entity_done(pol_entity *e);
-void pol_scope_done(pol_scope *s);
-void pol_policy_done(pol_policy *p);

@@ -12,9 +12,11 @@ ob_policy_set *ob_policy_set_free(ob_policy_set *set)
 {
         if (!set)
                 return NULL;
-        for (size_t i = 0; i < set->n_policies; i++)
-                pol_policy_done(&set->policies[i]);
-        free(set->policies);
+        while (set->chunks) {
+                pol_chunk *next = set->chunks->next;
+                free(set->chunks);
+                set->chunks = next;
+        }
         free(set);
         return NULL;
 }
@@ -56,7 +58,7 @@ static int parse_scope_entities(pctx *c, const cJSON *n, pol_scope *s)
         if (!cJSON_IsArray(n))
                 return ob_json_error(c->err, c->doc, n, false, EINVAL,
                                      "\"entities\" must be an array, not %s", ob_json_type_name(n));
-        s->entities = calloc((size_t)cJSON_GetArraySize(n) + 1, sizeof(*s->entities));
+        s->entities = pol_alloc(c->set, ((size_t)cJSON_GetArraySize(n) + 1) * sizeof(*s->entities));
         if (!s->entities)
                 return -ENOMEM;
         cJSON_ArrayForEach (m, n) {
@@ -148,7 +150,7 @@ static int parse_conditions(pctx *c, const cJSON *n, pol_policy *p)
                 return ob_json_error(c->err, c->doc, n, false, EINVAL,
                                      "\"conditions\" must be an array, not %s",
                                      ob_json_type_name(n));
-        p->conds = calloc((size_t)cJSON_GetArraySize(n) + 1, sizeof(*p->conds));
+        p->conds = pol_alloc(c->set, ((size_t)cJSON_GetArraySize(n) + 1) * sizeof(*p->conds));
         if (!p->conds)
                 return -ENOMEM;
         cJSON_ArrayForEach (m, n) {
@@ -221,7 +223,7 @@ static int parse_policy(pctx *c, const cJSON *n, const cJSON *id_node, const cha
                 return ob_json_error(c->err, c->doc, n, false, EINVAL,
                                      "policy must be an object, not %s", ob_json_type_name(n));
         pol_pos_of(c, n, &p->line, &p->column);
-        if (!(p->id = strdup(id)))
+        if (!(p->id = pol_strdup(c->set, id)))
                 return -ENOMEM;
         return parse_policy_members(c, n, p);
 }
@@ -240,7 +242,7 @@ static int parse_static(pctx *c, const cJSON *n, ob_policy_set *set)
                 return ob_json_error(c->err, c->doc, n, false, E2BIG,
                                      "too many policies (%zu, limit %d)", k,
                                      OB_POLICY_MAX_POLICIES);
-        set->policies = calloc(k + 1, sizeof(*set->policies));
+        set->policies = pol_alloc(set, (k + 1) * sizeof(*set->policies));
         if (!set->policies)
                 return -ENOMEM;
         cJSON_ArrayForEach (m, n) {
@@ -261,7 +263,7 @@ static int parse_root(pctx *c, const cJSON *root, ob_policy_set *set)
                                      "policy file must be an object, not %s",
                                      ob_json_type_name(root));
         if (member(root, "effect")) {
-                set->policies = calloc(1, sizeof(*set->policies));
+                set->policies = pol_alloc(set, sizeof(*set->policies));
                 if (!set->policies)
                         return -ENOMEM;
                 set->n_policies = 1;
@@ -304,6 +306,7 @@ int ob_policy_parse(const char *text, size_t len, ob_policy_set **ret, ob_error 
                 ob_json_doc_done(&doc);
                 return ob_error_set(err, 0, 0, ENOMEM, "out of memory");
         }
+        c.set = set;
         r = parse_root(&c, doc.root, set);
         ob_json_doc_done(&doc);
         if (r < 0) {

@@ -69,61 +69,34 @@ void pol_pos_of(pctx *c, const cJSON *n, unsigned *line, unsigned *col)
         *col = c->cur_col;
 }
 
-static void value_done(pol_value *v)
+void *pol_alloc(ob_policy_set *set, size_t size)
 {
-        free((char *)v->s);
-        free((char *)v->etype);
-        for (size_t i = 0; i < v->n_items; i++)
-                value_done((pol_value *)&v->items[i]);
-        free((pol_value *)v->items);
+        const size_t align = sizeof(max_align_t);
+        pol_chunk *ch = set->chunks;
+        void *p;
+
+        size = (size + align - 1) / align * align;
+        if (!ch || ch->cap - ch->used < size) {
+                size_t cap = size > 60000 ? size : 60000;
+                ch = malloc(sizeof(*ch) + cap);
+                if (!ch)
+                        return NULL;
+                *ch = (pol_chunk){.next = set->chunks, .cap = cap};
+                set->chunks = ch;
+        }
+        p = (char *)ch->data + ch->used;
+        ch->used += size;
+        memset(p, 0, size);
+        return p;
 }
 
-/* Frees an expression tree; accepts NULL; returns NULL. */
-pol_expr *pol_expr_free(pol_expr *e)
+char *pol_strdup(ob_policy_set *set, const char *s)
 {
-        if (!e)
-                return NULL;
-        pol_expr_free(e->a);
-        pol_expr_free(e->b);
-        value_done(&e->val);
-        free(e->str);
-        for (size_t i = 0; i < e->n_items; i++)
-                pol_expr_free(e->items[i]);
-        free(e->items);
-        for (size_t i = 0; i < e->n_pat; i++)
-                free(e->pat[i].lit);
-        free(e->pat);
-        free(e);
-        return NULL;
-}
-
-/* Frees what an entity reference holds. */
-void pol_entity_done(pol_entity *e)
-{
-        free(e->type);
-        free(e->id);
-}
-
-/* Frees what a scope holds. */
-void pol_scope_done(pol_scope *s)
-{
-        free(s->is_type);
-        pol_entity_done(&s->entity);
-        for (size_t i = 0; i < s->n_entities; i++)
-                pol_entity_done(&s->entities[i]);
-        free(s->entities);
-}
-
-/* Frees what a policy holds. */
-void pol_policy_done(pol_policy *p)
-{
-        free(p->id);
-        pol_scope_done(&p->principal);
-        pol_scope_done(&p->action);
-        pol_scope_done(&p->resource);
-        for (size_t i = 0; i < p->n_conds; i++)
-                pol_expr_free(p->conds[i].body);
-        free(p->conds);
+        size_t n = strlen(s) + 1;
+        char *d = pol_alloc(set, n);
+        if (d)
+                memcpy(d, s, n);
+        return d;
 }
 
 static bool is_ident(const char *s, size_t n)
@@ -161,7 +134,7 @@ int pol_want_string(pctx *c, const cJSON *n, const char *what, char **ret)
         if (!cJSON_IsString(n))
                 return ob_json_error(c->err, c->doc, n, false, EINVAL,
                                      "%s must be a string, not %s", what, ob_json_type_name(n));
-        *ret = strdup(n->valuestring);
+        *ret = pol_strdup(c->set, n->valuestring);
         return *ret ? 0 : -ENOMEM;
 }
 
@@ -197,10 +170,8 @@ int pol_parse_entity(pctx *c, const cJSON *n, pol_entity *ret)
         if (r == 0 && !pol_is_type_name(e.type))
                 r = ob_json_error(c->err, c->doc, type, false, EINVAL,
                                   "invalid entity type name \"%s\"", e.type);
-        if (r < 0) {
-                pol_entity_done(&e);
+        if (r < 0)
                 return r;
-        }
         *ret = e;
         return 0;
 }
@@ -218,17 +189,14 @@ static int parse_set_value(pctx *c, const cJSON *n, pol_value *ret)
                 return ob_json_error(c->err, c->doc, n, false, E2BIG,
                                      "set too large (%zu elements, limit %d)", k,
                                      OB_POLICY_MAX_SET);
-        items = k ? calloc(k, sizeof(*items)) : NULL;
+        items = k ? pol_alloc(c->set, k * sizeof(*items)) : NULL;
         if (k && !items)
                 return -ENOMEM;
         v.items = items;
         cJSON_ArrayForEach (m, n) {
                 int r = parse_value(c, m, &items[i]);
-                if (r < 0) {
-                        v.n_items = i;
-                        value_done(&v);
+                if (r < 0)
                         return r;
-                }
                 i++;
         }
         v.n_items = i;
@@ -255,7 +223,7 @@ static int parse_value(pctx *c, const cJSON *n, pol_value *ret)
                 v.l = (int64_t)n->valuedouble;
         } else if (cJSON_IsString(n)) {
                 v.type = PV_STRING;
-                if (!(v.s = strdup(n->valuestring)))
+                if (!(v.s = pol_strdup(c->set, n->valuestring)))
                         return -ENOMEM;
         } else if (cJSON_IsArray(n)) {
                 return parse_set_value(c, n, ret);
@@ -349,25 +317,22 @@ static int parse_binary(pctx *c, const cJSON *n, const char *op, pol_expr *e)
 
 /* Merges adjacent literals, collapses runs of wildcards and drops empty
  * literals, so that matching and compiling see a canonical pattern. */
-static int normalize_pattern(pol_expr *e)
+static int normalize_pattern(pctx *c, pol_expr *e)
 {
         size_t out = 0;
         for (size_t i = 0; i < e->n_pat; i++) {
                 pol_pat_elem cur = e->pat[i], *prev = out ? &e->pat[out - 1] : NULL;
-                e->pat[i].lit = NULL;
                 if (!cur.wildcard && !cur.lit[0]) {
-                        free(cur.lit);
+                        continue;
                 } else if (prev && prev->wildcard && cur.wildcard) {
                         continue;
                 } else if (prev && !prev->wildcard && !cur.wildcard) {
-                        char *m;
-                        int r = asprintf(&m, "%s%s", prev->lit, cur.lit);
-                        free(cur.lit);
-                        if (r < 0) {
-                                e->n_pat = out;
+                        size_t a = strlen(prev->lit), b = strlen(cur.lit);
+                        char *m = pol_alloc(c->set, a + b + 1);
+                        if (!m)
                                 return -ENOMEM;
-                        }
-                        free(prev->lit);
+                        memcpy(m, prev->lit, a);
+                        memcpy(m + a, cur.lit, b + 1);
                         prev->lit = m;
                 } else {
                         e->pat[out++] = cur;
@@ -387,7 +352,7 @@ static int parse_pattern(pctx *c, const cJSON *n, pol_expr *e)
                                      "\"pattern\" must be an array of \"Wildcard\" and "
                                      "{\"Literal\": s}, not %s",
                                      ob_json_type_name(n));
-        e->pat = calloc((size_t)cJSON_GetArraySize(n) + 1, sizeof(*e->pat));
+        e->pat = pol_alloc(c->set, ((size_t)cJSON_GetArraySize(n) + 1) * sizeof(*e->pat));
         if (!e->pat)
                 return -ENOMEM;
         cJSON_ArrayForEach (m, n) {
@@ -395,7 +360,7 @@ static int parse_pattern(pctx *c, const cJSON *n, pol_expr *e)
                         e->pat[k++].wildcard = true;
                 } else if (cJSON_IsObject(m) && m->child && !m->child->next &&
                            streq(m->child->string, "Literal") && cJSON_IsString(m->child)) {
-                        if (!(e->pat[k].lit = strdup(m->child->valuestring)))
+                        if (!(e->pat[k].lit = pol_strdup(c->set, m->child->valuestring)))
                                 return -ENOMEM;
                         k++;
                 } else {
@@ -406,7 +371,7 @@ static int parse_pattern(pctx *c, const cJSON *n, pol_expr *e)
                 }
                 e->n_pat = k;
         }
-        return normalize_pattern(e);
+        return normalize_pattern(c, e);
 }
 
 /* like, has, ., is: objects with "left" and one more key. */
@@ -467,7 +432,7 @@ static int parse_set_expr(pctx *c, const cJSON *arg, pol_expr *e)
                 return ob_json_error(c->err, c->doc, arg, false, E2BIG,
                                      "set too large (%d elements, limit %d)",
                                      cJSON_GetArraySize(arg), OB_POLICY_MAX_SET);
-        e->items = calloc((size_t)cJSON_GetArraySize(arg) + 1, sizeof(*e->items));
+        e->items = pol_alloc(c->set, ((size_t)cJSON_GetArraySize(arg) + 1) * sizeof(*e->items));
         if (!e->items)
                 return -ENOMEM;
         cJSON_ArrayForEach (m, arg) {
@@ -534,15 +499,13 @@ int pol_parse_expr(pctx *c, const cJSON *n, pol_expr **ret)
                                      "expression must be an object with exactly one key, "
                                      "not %s",
                                      ob_json_type_name(n));
-        e = calloc(1, sizeof(*e));
+        e = pol_alloc(c->set, sizeof(*e));
         if (!e)
                 return -ENOMEM;
         pol_pos_of(c, n, &e->line, &e->column);
         r = parse_expr_body(c, n->child->string, n->child, e);
-        if (r < 0) {
-                pol_expr_free(e);
+        if (r < 0)
                 return r;
-        }
         *ret = e;
         return 0;
 }

@@ -119,10 +119,23 @@ typedef struct pol_policy {
         size_t n_conds;
 } pol_policy;
 
+/* The set's tree lives in one arena: few large allocations, freed at once. */
+typedef struct pol_chunk {
+        struct pol_chunk *next;
+        size_t used, cap;
+        max_align_t data[];
+} pol_chunk;
+
 struct ob_policy_set {
         pol_policy *policies;
         size_t n_policies;
+        pol_chunk *chunks;
 };
+
+/* Zeroed memory from the set's arena (freed with the set); NULL on ENOMEM. */
+void *pol_alloc(ob_policy_set *set, size_t size);
+/* A copy of s in the set's arena; NULL on ENOMEM. */
+char *pol_strdup(ob_policy_set *set, const char *s);
 
 /* A concrete request as the evaluator sees it: the resource's attributes
  * are derived from its id (DESIGN §4). */
