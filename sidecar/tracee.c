@@ -22,6 +22,10 @@ static struct {
         int fd;
 } mem_cache[MEM_CACHE];
 static size_t mem_next;
+static struct {
+        pid_t tid, tgid;
+} tgid_cache[MEM_CACHE]; /* a thread's group never changes while it lives */
+static size_t tgid_next;
 static bool mem_unusable; /* /proc/<tid>/mem cannot be opened here: peek only */
 
 static int mem_fd(pid_t tid)
@@ -52,6 +56,9 @@ static int mem_fd(pid_t tid)
 
 void ob_tracee_forget(pid_t tid)
 {
+        for (size_t i = 0; i < MEM_CACHE; i++)
+                if (tgid_cache[i].tid == tid)
+                        tgid_cache[i].tid = tgid_cache[i].tgid = 0;
         for (size_t i = 0; i < MEM_CACHE; i++)
                 if (mem_cache[i].tid == tid && mem_cache[i].fd > 0) {
                         close(mem_cache[i].fd);
@@ -179,23 +186,41 @@ ssize_t ob_tracee_read_string(pid_t tid, uint64_t addr, char *buf, size_t max)
         return peek_string(tid, addr, buf, max);
 }
 
-pid_t ob_tracee_tgid(pid_t tid)
+/* The Tgid line of /proc/<tid>/status; 0 when it cannot be read. */
+static pid_t read_tgid(pid_t tid)
 {
         char path[64], buf[1024];
         _cleanup_close_ int fd = -1;
         ssize_t n;
         const char *p;
+        long v;
 
         snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return tid;
+                return 0;
         n = read(fd, buf, sizeof(buf) - 1);
         if (n <= 0)
-                return tid;
+                return 0;
         buf[n] = '\0';
         p = strstr(buf, "\nTgid:");
-        if (!p)
+        v = p ? strtol(p + 6, NULL, 10) : 0;
+        return v > 0 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+pid_t ob_tracee_tgid(pid_t tid)
+{
+        size_t i;
+        pid_t tgid;
+
+        for (i = 0; i < MEM_CACHE; i++)
+                if (tgid_cache[i].tid == tid && tid > 0)
+                        return tgid_cache[i].tgid;
+        tgid = read_tgid(tid);
+        if (tgid <= 0)
                 return tid;
-        return (pid_t)strtol(p + 6, NULL, 10) > 0 ? (pid_t)strtol(p + 6, NULL, 10) : tid;
+        i = tgid_next++ % MEM_CACHE;
+        tgid_cache[i].tid = tid;
+        tgid_cache[i].tgid = tgid;
+        return tgid;
 }
