@@ -1,0 +1,149 @@
+"""Shared helpers of the attack regression suite (real runsc, as root).
+
+Each attack is a workload run by `omnibase sandbox run` and a check that it
+failed. Every test case gets its own OMNIBASE_STATE_DIR and a secret in the
+runner's environment; tearDown checks that nothing of the case's runs is left
+(runsc processes, cgroups, network namespaces, state directories) and that
+the secret never reached a captured output or the events."""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+OMNIBASE = os.environ.get("OMNIBASE_BIN", "omnibase")
+PRINCIPAL = "3f2a9c1e-0000-4000-8000-000000000001"
+SECRET = "ob-sec-7f3c91d2e4a8-canary"
+
+
+def skip_or_fail(reason):
+    if os.environ.get("OMNIBASE_MUST_WORK", "0") not in ("", "0"):
+        print("FAIL (skip not allowed, OMNIBASE_MUST_WORK): " + reason, file=sys.stderr)
+        sys.exit(1)
+    print("SKIP: " + reason, file=sys.stderr)
+    sys.exit(77)
+
+
+def require_runsc():
+    if os.geteuid() != 0:
+        skip_or_fail("the attack suite starts runsc sandboxes: run as root")
+    if not shutil.which("runsc"):
+        skip_or_fail("runsc is not installed (apt-get install runsc)")
+    if not os.path.isdir("/sys/fs/cgroup/memory"):
+        skip_or_fail("no cgroup v1 memory controller at /sys/fs/cgroup/memory")
+    if not os.access(OMNIBASE, os.X_OK):
+        skip_or_fail("OMNIBASE_BIN is not set to the omnibase binary")
+
+
+def pids_mentioning(text):
+    """Pids of processes whose command line contains text."""
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if text in cmd and int(d[6:]) != os.getpid():
+            pids.append(int(d[6:]))
+    return pids
+
+
+def netns_names():
+    try:
+        return set(os.listdir("/run/netns"))
+    except OSError:
+        return set()
+
+
+class AttackTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ob-sec-test-")
+        os.chmod(self.tmp, 0o755)
+        self.state = os.path.join(self.tmp, "state")
+        self.env = dict(os.environ, OMNIBASE_STATE_DIR=self.state, OB_SECRET_TOKEN=SECRET,
+                        AWS_SECRET_ACCESS_KEY=SECRET)
+        self.ids = []
+        self.outputs = []
+        self.netns_before = netns_names()
+
+    def tearDown(self):
+        left = pids_mentioning(self.state)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        runs = os.path.join(self.state, "runs")
+        runs_left = os.listdir(runs) if os.path.isdir(runs) else []
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertEqual(left, [], "runsc processes were left behind")
+        self.assertEqual(runs_left, [], "state directories were left behind")
+        for sid in self.ids:
+            self.assertEqual(glob.glob("/sys/fs/cgroup/*/omnibase/" + sid), [],
+                             "cgroups of %s left" % sid)
+            self.assertEqual([n for n in netns_names() if sid in n], [],
+                             "netns of %s left" % sid)
+        for out in self.outputs:
+            self.assertNotIn(SECRET, out, "the runner's secret reached the output")
+
+    # -- helpers ----------------------------------------------------------
+    def write(self, name, text, mode=0o644):
+        path = os.path.join(self.tmp, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def caps(self, grants=(), denials=(), limits=None, name="caps.json"):
+        doc = {"version": 1, "principal": PRINCIPAL,
+               "grants": [{"capability": k, "target": t} for k, t in grants],
+               "denials": [{"capability": k, "target": t} for k, t in denials]}
+        doc["limits"] = dict({"timeout_s": 30}, **(limits or {}))
+        return self.write(name, json.dumps(doc))
+
+    def run_json(self, script, *args, caps=None, timeout=120, events=None, popen_kw=None):
+        """Run SCRIPT (or `-- CMD` when script is a list) with --json; the result."""
+        if caps is None:
+            caps = self.caps()
+        target = ["--", *script] if isinstance(script, list) else [script]
+        cmd = [OMNIBASE, "sandbox", "run", "--capabilities", caps, "--json", *args]
+        if events:
+            cmd += ["--events", events]
+        p = subprocess.run(cmd + target, env=self.env, capture_output=True, text=True,
+                           timeout=timeout, **(popen_kw or {}))
+        self.outputs += [p.stdout, p.stderr]
+        try:
+            res = json.loads(p.stdout)
+        except ValueError:
+            self.fail("no JSON result (exit %d): stdout=%r stderr=%r"
+                      % (p.returncode, p.stdout[:2000], p.stderr[:2000]))
+        if res["sandbox_id"]:
+            self.ids.append(res["sandbox_id"])
+        self.assertEqual(p.returncode, res["exit_code"], p.stderr)
+        return res
+
+    def run_py(self, code, **kw):
+        """Run a Python workload; the result, asserting it ran and exited 0."""
+        res = self.run_json(self.write("attack.py", code), **kw)
+        self.assertEqual(res["status"], "ok", res)
+        self.assertEqual(res["exit_code"], 0, res)
+        return res
+
+    def verdicts(self, res):
+        """The workload prints `NAME: VERDICT detail` lines; a dict NAME -> line."""
+        out = {}
+        for line in res["stdout"].splitlines():
+            name, _, rest = line.partition(": ")
+            out[name] = rest
+        return out
+
+
+def main():
+    require_runsc()
+    unittest.main(verbosity=2)
