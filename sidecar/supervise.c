@@ -77,8 +77,11 @@ static void on_seccomp(ob_supervisor *sup, pid_t tid)
         uint64_t args[6];
         long nr;
 
-        if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
-                return; /* killed meanwhile */
+        if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0) {
+                if (errno != ESRCH) /* cannot see the call: never let it run unchecked */
+                        kill(tid, SIGKILL);
+                return; /* ESRCH: killed meanwhile */
+        }
         nr = (long)regs.orig_rax;
         args[0] = regs.rdi, args[1] = regs.rsi, args[2] = regs.rdx;
         args[3] = regs.r10, args[4] = regs.r8, args[5] = regs.r9;
