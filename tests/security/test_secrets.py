@@ -41,11 +41,14 @@ mem = []
 for d in glob.glob("/proc/[0-9]*"):
     if int(d[6:]) == os.getpid():
         continue
-    try:
+    try:  # read at the first mapped address (offset 0 is never mapped)
+        with open(d + "/maps") as f:
+            start = int(f.readline().split("-")[0], 16)
         with open(d + "/mem", "rb") as f:
-            f.read(1)
-        mem.append(d)
-    except OSError:
+            f.seek(start)
+            if f.read(1):
+                mem.append(d)
+    except (OSError, ValueError):
         pass
 print("other_mem:", mem)
 '''
