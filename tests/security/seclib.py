@@ -128,12 +128,31 @@ class AttackTest(unittest.TestCase):
         self.assertEqual(p.returncode, res["exit_code"], p.stderr)
         return res
 
-    def run_py(self, code, **kw):
-        """Run a Python workload; the result, asserting it ran and exited 0."""
+    def run_py(self, code, denied_targets=(), **kw):
+        """Run a Python workload; the result, asserting it ran to its end.
+
+        Before the sidecar runs under `sandbox run`, a blocked attack is an
+        absent file or an errno and the run is `ok`/0. Once it does, a denied
+        capability makes the run `violation`/126: then every violation must
+        name its capability, target and syscall, and each of denied_targets
+        must be named by some violation (the `--json` result's list)."""
         res = self.run_json(self.write("attack.py", code), **kw)
-        self.assertEqual(res["status"], "ok", res)
-        self.assertEqual(res["exit_code"], 0, res)
+        if res["status"] == "violation":
+            self.assert_violations(res, denied_targets)
+        else:
+            self.assertEqual(res["status"], "ok", res)
+            self.assertEqual(res["exit_code"], 0, res)
         return res
+
+    def assert_violations(self, res, denied_targets):
+        self.assertEqual(res["exit_code"], 126, res)
+        self.assertTrue(res["violations"], res)
+        for v in res["violations"]:
+            for key in ("capability", "target", "syscall"):
+                self.assertTrue(v.get(key), "violation without %s: %r" % (key, v))
+        named = {v["target"] for v in res["violations"]}
+        for t in denied_targets:
+            self.assertIn(t, named, "no CapabilityDenied names %s" % t)
 
     def verdicts(self, res):
         """The workload prints `NAME: VERDICT detail` lines; a dict NAME -> line."""

@@ -58,7 +58,7 @@ class AuditForgery(AttackTest):
         script = self.write("forge.py", FORGER)
         events = os.path.join(self.tmp, "events.jsonl")
         res = self.run_json(script, events=events)
-        self.assertEqual(res["status"], "ok", res)
+        self.assertIn(res["status"], ("ok", "violation"), res)
         self.assertIn('"forged":true', res["stdout"])  # the attack really ran
         self.assertNotIn("wrote:", res["stderr"])
         with open(events) as f:

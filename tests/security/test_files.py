@@ -67,7 +67,7 @@ class FileAttacks(AttackTest):
         # the granted file itself is readable: the probe can succeed
         code += "print('control:', open(%r).read().strip())\n" % (d + "/ok.txt")
         caps = self.caps(grants=[("FILE_READ", d + "/*")])
-        res = self.run_py(code, caps=caps)
+        res = self.run_py(code, caps=caps, denied_targets=[s])
         self.assert_all_blocked(res, reads)
         self.assertEqual(self.verdicts(res)["control"], "public")
 

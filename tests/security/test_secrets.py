@@ -80,7 +80,7 @@ class SecretAttacks(AttackTest):
         finally:
             os.close(fd1)
             os.close(fd2)
-        self.assertEqual(res["status"], "ok", res)
+        self.assertIn(res["status"], ("ok", "violation"), res)
         self.check_hunt(res)
 
     def test_bash_exec_fd(self):
@@ -96,7 +96,7 @@ class SecretAttacks(AttackTest):
         self.outputs += [p.stdout, p.stderr]
         res = json.loads(p.stdout)
         self.ids.append(res["sandbox_id"])
-        self.assertEqual(res["status"], "ok", res)
+        self.assertIn(res["status"], ("ok", "violation"), res)
         self.check_hunt(res)
 
     def test_secret_not_in_state_or_events(self):
@@ -129,7 +129,7 @@ class SecretAttacks(AttackTest):
         self.outputs += [out, err]
         res = json.loads(out)
         self.ids.append(res["sandbox_id"])
-        self.assertEqual(res["status"], "ok", res)
+        self.assertIn(res["status"], ("ok", "violation"), res)
         self.assertGreater(scanned, 0, "the run's state directory was never seen")
         with open(events) as f:
             self.assertNotIn(SECRET, f.read())
