@@ -3,12 +3,13 @@
  * channel, loads the capability set, starts the workload unprivileged under
  * seccomp + ptrace, reports denials, exits with the workload's status.
  *
- *   omnibase-sidecar --caps FILE [--caps FILE...] --channel SOCKET
+ *   omnibase-sidecar --caps FILE [--caps FILE...] (--channel SOCKET | --channel-fd N)
  *                    [--uid N --gid N] -- ARGV...
  *   omnibase-sidecar --list-libs   (the shared objects it needs, for the
  *                                   runner to bind-mount into the sandbox)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <link.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -31,6 +33,7 @@ typedef struct options {
         const char *caps[MAX_CAPS_FILES];
         size_t n_caps;
         const char *channel;
+        int channel_fd; /* --channel-fd, -1 when not given */
         ob_sidecar_config cfg;
 } options;
 
@@ -67,7 +70,7 @@ static int print_lib(struct dl_phdr_info *info, size_t size, void *userdata)
 
 static int usage(void)
 {
-        fprintf(stderr, "usage: omnibase-sidecar --caps FILE --channel SOCKET "
+        fprintf(stderr, "usage: omnibase-sidecar --caps FILE (--channel SOCKET | --channel-fd N) "
                         "[--uid N --gid N] -- ARGV...\n");
         return EXIT_SIDECAR_FAILED;
 }
@@ -103,7 +106,12 @@ static int parse_args(int argc, char **argv, options *o)
                         o->caps[o->n_caps++] = v;
                 else if (streq(a, "--channel"))
                         o->channel = v;
-                else if (streq(a, "--uid")) {
+                else if (streq(a, "--channel-fd")) {
+                        unsigned fd;
+                        if (parse_id(v, &fd) < 0 || fd > 1024)
+                                return -EINVAL;
+                        o->channel_fd = (int)fd;
+                } else if (streq(a, "--uid")) {
                         if (parse_id(v, &o->cfg.uid) < 0)
                                 return -EINVAL;
                 } else if (streq(a, "--gid")) {
@@ -113,10 +121,39 @@ static int parse_args(int argc, char **argv, options *o)
                         return -EINVAL;
                 i++;
         }
-        if (i >= argc || o->n_caps == 0 || !o->channel)
+        if (i >= argc || o->n_caps == 0 || !o->channel == (o->channel_fd < 0))
                 return -EINVAL;
         o->cfg.argv = argv + i;
         return 0;
+}
+
+/* The channel handed over as an open socket (the runner gives runsc one
+ * end of a socketpair as stdin: no host socket needs to be reachable).
+ * It moves above 2 (close-on-exec) and /dev/null takes its place, so the
+ * workload never holds it. Returns the new fd or -errno. */
+static int adopt_channel_fd(int fd)
+{
+        struct stat st;
+        int nfd, null;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISSOCK(st.st_mode))
+                return -ENOTSOCK;
+        nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (nfd < 0)
+                return negative_errno();
+        null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, fd) < 0) {
+                int r = negative_errno();
+                if (null >= 0)
+                        close(null);
+                close(nfd);
+                return r;
+        }
+        if (null != fd)
+                close(null);
+        return nfd;
 }
 
 static int connect_channel(const char *path)
@@ -222,7 +259,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
 
 int main(int argc, char **argv)
 {
-        options o = {0};
+        options o = {.channel_fd = -1};
         ob_capset *caps = NULL;
         int fd, r;
 
@@ -232,11 +269,16 @@ int main(int argc, char **argv)
         }
         if (parse_args(argc, argv, &o) < 0)
                 return usage();
-        /* first the channel: the runner accepts one connection, then unlinks */
-        fd = connect_channel(o.channel);
+        /* first the channel: the runner accepts one connection, then unlinks;
+         * or it is already open */
+        fd = o.channel ? connect_channel(o.channel) : adopt_channel_fd(o.channel_fd);
         if (fd < 0) {
-                fprintf(stderr, "omnibase: %s: connecting to the event channel: %s\n", o.channel,
-                        strerror(-fd));
+                if (o.channel)
+                        fprintf(stderr, "omnibase: %s: connecting to the event channel: %s\n",
+                                o.channel, strerror(-fd));
+                else
+                        fprintf(stderr, "omnibase: --channel-fd %d: %s\n", o.channel_fd,
+                                strerror(-fd));
                 return EXIT_SIDECAR_FAILED;
         }
         if (load_caps(&o, &caps) < 0) {

@@ -142,6 +142,29 @@ def run_sidecar(workdir, argv, grants=(), denials=(), timeout=120, cwd="/", on_s
     return Run(proc.returncode, out.decode(), err.decode(), events)
 
 
+def run_sidecar_fd(workdir, argv, grants=(), runner=None, timeout=120):
+    """The channel as stdin: one end of a socketpair (no socket path at all).
+    runner(cmd, stdin) starts the command (default: the sidecar directly)."""
+    caps = write_caps(workdir, list(BASELINE) + list(grants))
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    cmd = [sidecar_binary(), "--caps", caps, "--channel-fd", "0", "--", *argv]
+    if runner:
+        proc = runner(cmd, theirs)
+    else:
+        proc = subprocess.Popen(cmd, stdin=theirs, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    theirs.close()
+    data = b""
+    ours.settimeout(timeout)
+    while True:
+        chunk = ours.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    out, err = proc.communicate(timeout=timeout)
+    return Run(proc.returncode, out.decode(), err.decode(), parse_events(data))
+
+
 def python_argv(code):
     # -I: no cwd on sys.path, no user site: the run opens only what it must
     return ["/usr/bin/python3", "-I", "-c", code]

@@ -358,6 +358,24 @@ def test_missing_command_is_125_and_nothing_ran(w):
         ("FILE_EXEC", "/usr/sbin/nologin")], run
 
 
+def test_channel_on_stdin(w):
+    # --channel-fd 0: the workload gets /dev/null as stdin, never the channel
+    code = """
+import os, stat
+st = os.fstat(0)
+print('stdin', 'chr' if stat.S_ISCHR(st.st_mode) else 'other', os.read(0, 10))
+try:
+    open('/etc/passwd')
+except PermissionError:
+    print('denied')
+"""
+    run = h.run_sidecar_fd(w, h.python_argv(code))
+    assert run.rc == 0 and run.out == "stdin chr b''\ndenied\n", run
+    assert [e["type"] for e in run.events] == ["SandboxStart", "CapabilityDenied",
+                                               "SandboxExit"], run
+    assert run.denials()[0]["target"] == "/etc/passwd", run
+
+
 def test_list_libs(w):
     import subprocess
     p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,

@@ -159,7 +159,44 @@ print('leaked', leaked)
     assert targets == ["ptrace", "mount", "bpf", "unshare"], run
 
 
-TESTS = [test_denial_inside_gvisor, test_dangerous_and_pid1_inside_gvisor]
+def test_channel_on_stdin_without_host_uds(w):
+    # the runner's way: the channel is runsc's stdin (a socketpair end), so
+    # runsc runs without --host-uds and no host socket is reachable at all
+    bundle, _ = make_bundle(w, [], [])
+    root = os.path.join(w, "runsc-root")
+    cid = "ob-sidecar-test-" + uuid.uuid4().hex[:8]
+
+    def runner(cmd, stdin):
+        with open(os.path.join(bundle, "config.json")) as f:
+            config = json.load(f)
+        inner = list(cmd)
+        inner[0] = SIDECAR_IN
+        inner[inner.index("--caps") + 1] = RUN_IN + "/caps.json"
+        config["process"]["args"] = inner
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            json.dump(config, f)
+        return subprocess.Popen([RUNSC, "--root", root, "--network=none", "--platform=ptrace",
+                                 "run", "--bundle", bundle, cid], stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    code = """
+import os, socket, stat
+print('stdin', 'chr' if stat.S_ISCHR(os.fstat(0).st_mode) else 'other')
+try:
+    open('/etc/passwd'); print('READ')
+except PermissionError:
+    print('denied')
+"""
+    try:
+        run = h.run_sidecar_fd(os.path.join(w, "run"), h.python_argv(code), runner=runner)
+    finally:
+        subprocess.run([RUNSC, "--root", root, "delete", "--force", cid], capture_output=True)
+    assert run.rc == 0 and run.out == "stdin chr\ndenied\n", run
+    assert [e["type"] for e in run.events] == ["SandboxStart", "CapabilityDenied",
+                                               "SandboxExit"], run
+
+
+TESTS = [test_denial_inside_gvisor, test_dangerous_and_pid1_inside_gvisor,
+         test_channel_on_stdin_without_host_uds]
 
 
 def main():
