@@ -26,16 +26,17 @@ echo "== ratios (cedar-wasm / omnibase)"
 import sys
 ours = {int(l.split()[0]): l.split() for l in open(sys.argv[1]) if not l.startswith('#')}
 cedar = {int(l.split()[0]): l.split() for l in open(sys.argv[2]) if not l.startswith('#')}
-print("# policies | parse+check+compile: omnibase_ms  cedar preparse_ms  ratio"
+print("# policies | parse+check+compile: omnibase_ms (cpu_ms)  cedar preparse_ms  ratio"
       " | per request median (p99): omnibase capset_ns  omnibase evaluator_ns  cedar stateful_ns"
       "  ratio cedar/capset  ratio cedar/evaluator | same allow count")
 for n in sorted(ours):
     o, c = ours[n], cedar[n]
     tot, cp = float(o[4]), float(c[1])
-    cap, cap99, ev, ev99 = (float(x) for x in o[5:9])
+    cpu = float(o[5])
+    cap, cap99, ev, ev99 = (float(x) for x in o[6:10])
     ced, ced99 = float(c[2]), float(c[3])
-    print(f"{n:9d} | {tot:10.3f} {cp:10.3f} {cp / tot:6.1f}x"
+    print(f"{n:9d} | {tot:10.3f} ({cpu:.3f}) {cp:10.3f} {cp / tot:6.1f}x"
           f" | {cap:6.0f} ({cap99:.0f})  {ev:9.0f} ({ev99:.0f})  {ced:10.0f} ({ced99:.0f})"
           f"  {ced / cap:8.0f}x  {ced / ev:6.0f}x"
-          f" | {'yes' if o[9] == c[4] else 'NO (%s vs %s)' % (o[9], c[4])}")
+          f" | {'yes' if o[10] == c[4] else 'NO (%s vs %s)' % (o[10], c[4])}")
 PY
