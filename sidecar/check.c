@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/param.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "common/macros.h"
@@ -314,6 +315,22 @@ static int check_net(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
         return check_msghdrs(caps, tid, a[1], a[2], sizeof(struct mmsghdr), v);
 }
 
+/* mknod of a character or block device: dangerous whatever the path (a
+ * device node is a door to a driver; gVisor lets an unprivileged task make
+ * one on its tmpfs). */
+static bool makes_device(const ob_syscall_info *s, const uint64_t a[6])
+{
+        uint64_t mode;
+
+        if (streq(s->name, "mknod"))
+                mode = a[1];
+        else if (streq(s->name, "mknodat"))
+                mode = a[2];
+        else
+                return false;
+        return S_ISCHR(mode) || S_ISBLK(mode);
+}
+
 int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t args[6],
                      ob_verdict *ret)
 {
@@ -321,7 +338,7 @@ int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t a
         ob_verdict v = {.allowed = true, .layer = "sidecar"};
         int r = 0;
 
-        if (s && s->klass == OB_TRACE_DANGEROUS) {
+        if (s && (s->klass == OB_TRACE_DANGEROUS || makes_device(s, args))) {
                 deny(&v, EPERM);
                 v.capability = "SYSCALL";
                 v.policy_id = "default-deny";

@@ -96,13 +96,16 @@ results.append(sc(165, 0, 0, 0, 0, 0))           # mount
 results.append(sc(321, 0, 0, 0))                 # bpf
 results.append(sc(272, 0x10000000))              # unshare(CLONE_NEWUSER)
 results.append(sc(56, 0x10000000 | 17, 0, 0, 0, 0))  # clone(CLONE_NEWUSER|SIGCHLD)
+dev = ctypes.create_string_buffer(b'/tmp/ob-chardev')
+results.append(sc(133, ctypes.addressof(dev), 0o20666, 0x0103))  # mknod(S_IFCHR, 1:3)
 print(results)
 """
     run = h.run_sidecar(w, h.python_argv(code))
     assert run.rc == 0, run
-    assert run.out.strip() == str([(-1, 1)] * 5), run
+    assert run.out.strip() == str([(-1, 1)] * 6), run
     d = run.denials()
-    assert [e["target"] for e in d] == ["ptrace", "mount", "bpf", "unshare", "clone"], run
+    assert [e["target"] for e in d] == ["ptrace", "mount", "bpf", "unshare", "clone",
+                                        "mknod"], run
     for e in d:
         assert e["layer"] == "seccomp" and e["capability"] == "SYSCALL", run
         assert e["syscall"] == e["target"], run
