@@ -114,6 +114,11 @@ class SecretAttacks(AttackTest):
         scanned = 0
         deadline = time.time() + 20
         while p.poll() is None and time.time() < deadline:
+            for run in glob.glob(runs + "/*"):  # a rogue local user cannot look in
+                try:
+                    self.assertEqual(os.stat(run).st_mode & 0o077, 0, run)
+                except FileNotFoundError:
+                    pass
             for path in glob.glob(runs + "/*/**", recursive=True):
                 if "/rootfs/" in path or not os.path.isfile(path) or os.path.islink(path):
                     continue
