@@ -27,13 +27,16 @@ static void deny(ob_verdict *v, int error)
 }
 
 /* Checks one capability; on a denial fills v (taking target). */
-static int check_cap(const ob_capset *caps, ob_cap_kind kind, char **target, int error,
-                     ob_verdict *v)
+static int check_cap(const ob_capset *caps, ob_cap_kind kind, char **target, bool creates,
+                     int error, ob_verdict *v)
 {
         ob_decision d = {0};
         int r = ob_capset_check(caps, kind, *target, &d);
 
         if (r == 0 && d.allowed)
+                return 0;
+        /* no rule decided: the workload's own files in its scratch */
+        if (r == 0 && !d.rule && kind != OB_CAP_FILE_EXEC && ob_scratch_allows(*target, creates))
                 return 0;
         /* a target the set cannot even parse is denied by default */
         deny(v, error);
@@ -87,8 +90,24 @@ static bool arg_follows(const ob_path_arg *p, uint64_t flags)
 
 /* The resolved path of one argument, the capabilities it needs and whether
  * its last component is followed. 0, or -errno to fail the syscall with. */
+/* Does argument i of s make its path (a new name)? */
+static bool arg_creates(const ob_syscall_info *s, size_t i, const ob_path_arg *p, uint64_t flags)
+{
+        static const char *const makers[] = {"creat",   "mkdir",   "mkdirat",  "mknod",
+                                             "mknodat", "symlink", "symlinkat"};
+
+        if (p->access == OB_ACCESS_OPEN || p->access == OB_ACCESS_OPENAT2)
+                return flags & O_CREAT;
+        if (i == 1) /* rename*, link*: the new name */
+                return true;
+        for (size_t k = 0; k < ARRAY_SIZE(makers); k++)
+                if (streq(s->name, makers[k]))
+                        return true;
+        return false;
+}
+
 static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, const uint64_t a[6],
-                    char **ret, unsigned *ret_need)
+                    char **ret, unsigned *ret_need, bool *ret_creates)
 {
         char buf[OB_SIDECAR_MAX_PATH + 1];
         uint64_t flags = p->flags >= 0 ? a[p->flags] : 0;
@@ -105,6 +124,7 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
                     !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
         }
         *ret_need = need;
+        *ret_creates = arg_creates(s, (size_t)(p - s->p), p, flags);
         if (need == 0) {
                 *ret = NULL; /* nothing to check: do not even resolve */
                 return 0;
@@ -140,7 +160,8 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
         for (size_t i = 0; i < 2 && s->p[i].path >= 0; i++) {
                 _cleanup_free_ char *path = NULL;
                 unsigned need = 0;
-                int r = path_arg(tid, s, &s->p[i], a, &path, &need);
+                bool creates = false;
+                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates);
                 if (r < 0) {
                         deny(v, -r); /* what the kernel would say; nothing to report */
                         return 0;
@@ -148,7 +169,7 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                 for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
                         if (!(need & order[k].need))
                                 continue;
-                        if (check_cap(caps, order[k].kind, &path, EACCES, v))
+                        if (check_cap(caps, order[k].kind, &path, creates, EACCES, v))
                                 return 0;
                 }
         }
@@ -247,7 +268,7 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
                 deny(v, -r);
                 return 0;
         }
-        check_cap(caps, OB_CAP_FILE_WRITE, &path, EACCES, v);
+        check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v);
         return 0;
 }
 

@@ -4,7 +4,7 @@
  * seccomp + ptrace, reports denials, exits with the workload's status.
  *
  *   omnibase-sidecar --caps FILE [--caps FILE...] (--channel SOCKET | --channel-fd N)
- *                    [--uid N --gid N] -- ARGV...
+ *                    [--uid N --gid N] [--scratch DIR...] -- ARGV...
  *   omnibase-sidecar --list-libs   (the shared objects it needs, for the
  *                                   runner to bind-mount into the sandbox)
  */
@@ -71,7 +71,7 @@ static int print_lib(struct dl_phdr_info *info, size_t size, void *userdata)
 static int usage(void)
 {
         fprintf(stderr, "usage: omnibase-sidecar --caps FILE (--channel SOCKET | --channel-fd N) "
-                        "[--uid N --gid N] -- ARGV...\n");
+                        "[--uid N --gid N] [--scratch DIR] -- ARGV...\n");
         return EXIT_SIDECAR_FAILED;
 }
 
@@ -106,7 +106,10 @@ static int parse_args(int argc, char **argv, options *o)
                         o->caps[o->n_caps++] = v;
                 else if (streq(a, "--channel"))
                         o->channel = v;
-                else if (streq(a, "--channel-fd")) {
+                else if (streq(a, "--scratch")) {
+                        if (ob_scratch_add(v) < 0)
+                                return -EINVAL;
+                } else if (streq(a, "--channel-fd")) {
                         unsigned fd;
                         if (parse_id(v, &fd) < 0 || fd > 1024)
                                 return -EINVAL;

@@ -16,6 +16,7 @@
 #define OB_SIDECAR_MAX_TASKS      65536  /* tracees tracked at once */
 #define OB_SIDECAR_MAX_HOST_NAMES 16     /* names taken from /etc/hosts per address */
 #define OB_SIDECAR_HOSTS          "/etc/hosts"
+#define OB_SIDECAR_MAX_SCRATCH    4 /* --scratch directories */
 
 /* Data attached to SECCOMP_RET_TRACE, reported by PTRACE_GETEVENTMSG. */
 enum {
@@ -101,6 +102,17 @@ int ob_resolve_fd(pid_t tid, int fd, char **ret);
 int ob_hosts_names(const char *path, int family, const void *addr, char ***ret, size_t *ret_n);
 /* Frees what ob_hosts_names() returned. */
 void ob_hosts_names_free(char **names, size_t n);
+
+/* ---- scratch directories (scratch.c) ---- */
+
+/* Declares dir (absolute, canonical) a scratch directory: -EINVAL when
+ * relative or over OB_SIDECAR_MAX_SCRATCH. */
+int ob_scratch_add(const char *dir);
+/* Forgets every scratch directory. */
+void ob_scratch_clear(void);
+/* Whether a path no rule decided is the workload's own under a scratch
+ * directory (see scratch.c); creates: the call makes path. */
+bool ob_scratch_allows(const char *path, bool creates);
 
 /* ---- the filter (filter.c) ---- */
 

@@ -379,6 +379,44 @@ except PermissionError:
     assert run.denials()[0]["target"] == "/etc/passwd", run
 
 
+def test_scratch_dir(w):
+    # --scratch: what the workload makes there is its own; a path that is
+    # not there, or another filesystem mounted below (a host path), is not
+    import subprocess
+    scratch = os.path.join(w, "scratch")
+    other = os.path.join(scratch, "other")
+    os.makedirs(other)
+    os.chmod(scratch, 0o777)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "none", other], check=True)
+    try:
+        with open(os.path.join(other, "host.txt"), "w") as f:
+            f.write("host")
+        os.chmod(os.path.join(other, "host.txt"), 0o644)
+        code = """
+import os
+s = %r
+def attempt(label, f):
+    try:
+        r = f(); print(label, 'ok', r)
+    except OSError as e:
+        print(label, e.errno)
+attempt('create', lambda: open(s + '/mine.txt', 'w').write('x'))
+attempt('read-own', lambda: open(s + '/mine.txt').read())
+attempt('mkdir', lambda: os.mkdir(s + '/d'))
+attempt('absent', lambda: open(s + '/absent.txt').read())
+attempt('host', lambda: open(s + '/other/host.txt').read())
+attempt('unlink', lambda: os.unlink(s + '/mine.txt'))
+""" % scratch
+        run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch])
+    finally:
+        subprocess.run(["umount", other], check=True)
+    assert run.rc == 0, run
+    assert run.out.splitlines() == ["create ok 1", "read-own ok x", "mkdir ok None",
+                                    "absent 13", "host 13", "unlink ok None"], run
+    assert [e["target"] for e in run.denials()] == [scratch + "/absent.txt",
+                                                    scratch + "/other/host.txt"], run
+
+
 def test_list_libs(w):
     import subprocess
     p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,
