@@ -17,10 +17,14 @@ static const struct {
         ob_cap_kind kind;
         const char *target;
 } probes[] = {
-        {OB_CAP_FILE_READ, "/data/x"},        {OB_CAP_FILE_READ, "/"},
-        {OB_CAP_FILE_WRITE, "/data/secret/k"}, {OB_CAP_FILE_EXEC, "/usr/bin/python3"},
-        {OB_CAP_FILE_READ, "/a*b"},           {OB_CAP_NETWORK_CONNECT, "10.0.0.5:443"},
-        {OB_CAP_NETWORK_CONNECT, "example.com:80"}, {OB_CAP_NETWORK_CONNECT, "[::1]:8080"},
+    {OB_CAP_FILE_READ, "/data/x"},
+    {OB_CAP_FILE_READ, "/"},
+    {OB_CAP_FILE_WRITE, "/data/secret/k"},
+    {OB_CAP_FILE_EXEC, "/usr/bin/python3"},
+    {OB_CAP_FILE_READ, "/a*b"},
+    {OB_CAP_NETWORK_CONNECT, "10.0.0.5:443"},
+    {OB_CAP_NETWORK_CONNECT, "example.com:80"},
+    {OB_CAP_NETWORK_CONNECT, "[::1]:8080"},
 };
 
 static void probe(const ob_policy_set *set, bool checked, const ob_capset *caps)
@@ -57,8 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         checked = ob_policy_check(set, &err) == 0;
         if (!checked && err.message[0] == '\0')
                 __builtin_trap();
-        if (checked && ob_policy_compile(set, PRINCIPAL, &caps, &err) < 0 &&
-            err.message[0] == '\0')
+        if (checked && ob_policy_compile(set, PRINCIPAL, &caps, &err) < 0 && err.message[0] == '\0')
                 __builtin_trap();
         probe(set, checked, caps);
         ob_capset_free(caps);
