@@ -17,7 +17,7 @@
 #include "cli/commands.h"
 
 typedef struct run_args {
-        const char *caps_file, *policy_file, *principal, *registry, *profile, *events;
+        const char *caps_file, *policy_file, *principal, *registry, *profile, *events, *audit_log;
         const char *script;
         char **script_args, **command;
         ob_limits limits;
@@ -37,7 +37,11 @@ static const char run_usage[] =
     "                           lower a limit of the capability set\n"
     "  --json                   print one result object; capture output\n"
     "  --dry-run                print the plan, run nothing\n"
-    "  --events FILE|-          write SandboxStart/SandboxExit/... as JSON lines\n"
+    "  --events FILE|-          write SandboxStart/CapabilityDenied/SandboxExit/... as JSON\n"
+    "                           lines (with -: on stdout, and without --json the\n"
+    "                           workload's own stdout goes to stderr)\n"
+    "  --audit-log FILE         the hash-chained audit log every event is appended to\n"
+    "                           (default $OMNIBASE_STATE_DIR/audit.jsonl)\n"
     "  -v, --verbose            print each mount and why grant paths were (not) mounted\n"
     "\n"
     "Exit: the workload's status; 124 timeout; 125 omnibase failed or bad input\n"
@@ -97,6 +101,7 @@ static int parse_option(int argc, char **argv, int *i, run_args *a)
             {"--registry", offsetof(run_args, registry)},
             {"--profile", offsetof(run_args, profile)},
             {"--events", offsetof(run_args, events)},
+            {"--audit-log", offsetof(run_args, audit_log)},
         };
         static const struct {
                 const char *name;
@@ -262,6 +267,29 @@ static void print_failure_json(const char *message)
         free(json);
 }
 
+/* One stderr line (DESIGN §4, with or without --json): "SandboxViolationError:"
+ * with the first denials the sidecar reported (control characters in
+ * targets shown as '?', so it stays one line), or the runner's message. */
+static void print_violation(const ob_sandbox_result *res)
+{
+        fprintf(stderr, "SandboxViolationError: sandbox %s: ", res->sandbox_id);
+        if (res->n_violations == 0) {
+                fprintf(stderr, "a capability was denied during the run%s%s\n",
+                        res->message[0] ? ": " : "", res->message);
+                return;
+        }
+        fprintf(stderr, "%lld capability denial%s", (long long)res->denials,
+                res->denials == 1 ? "" : "s");
+        for (size_t i = 0; i < res->n_violations && i < 3; i++) {
+                const ob_sandbox_violation *v = &res->violations[i];
+                fprintf(stderr, "%s %s ", i ? ";" : ":", v->capability);
+                for (const char *p = v->target; *p; p++)
+                        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+                fprintf(stderr, " (%s, %s)", v->syscall, v->policy_id);
+        }
+        fputs(res->n_violations > 3 ? "; ...\n" : "\n", stderr);
+}
+
 static int report(const run_args *a, const ob_sandbox_result *res)
 {
         char *json = NULL;
@@ -271,11 +299,8 @@ static int report(const run_args *a, const ob_sandbox_result *res)
                 fputc('\n', stdout);
                 return 0;
         }
-        if (res->status == OB_SANDBOX_VIOLATION) /* DESIGN §4: one line, with or without --json */
-                fprintf(stderr,
-                        "SandboxViolationError: sandbox %s: a capability was denied during the run"
-                        "%s%s\n",
-                        res->sandbox_id, res->message[0] ? ": " : "", res->message);
+        if (res->status == OB_SANDBOX_VIOLATION)
+                print_violation(res);
         if (a->json) {
                 if (ob_sandbox_result_to_json(res, &json) < 0) {
                         ob_cli_error("cannot format the result");
@@ -338,6 +363,11 @@ int ob_cmd_sandbox(int argc, char **argv)
         opts.on_event = a.events_out ? print_line : NULL;
         opts.on_verbose = a.verbose || a.dry_run ? print_verbose : NULL;
         opts.userdata = a.events_out;
+        opts.audit_log = a.audit_log;
+        /* `--events -` without --json: stdout is the event stream and nothing
+         * else, so the workload cannot forge events on it (threat model F5) */
+        if (a.events_out == stdout && !a.json)
+                opts.stdout_fd = STDERR_FILENO;
         fflush(stdout);
         r = ob_sandbox_run(&opts, &res, &err);
         if (r < 0) {

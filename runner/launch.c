@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,8 +33,8 @@ static int pidfd_open_(pid_t pid)
 }
 
 /* In the child: stdio, a clean signal state, no inherited fds, then exec. */
-static _Noreturn void exec_child(const char *runsc, const char *const *argv, int out, int err,
-                                 const ob_run_network_launch *net)
+static _Noreturn void exec_child(const char *runsc, const char *const *argv, int in, int out,
+                                 int err, const ob_run_network_launch *net)
 {
         sigset_t none;
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -45,8 +46,8 @@ static _Noreturn void exec_child(const char *runsc, const char *const *argv, int
                         signal(s, SIG_DFL);
         (void)setsid();
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out >= 0 ? out : devnull, 1) < 0 ||
-            dup2(err >= 0 ? err : devnull, 2) < 0)
+        if (devnull < 0 || dup2(in >= 0 ? in : devnull, 0) < 0 ||
+            dup2(out >= 0 ? out : devnull, 1) < 0 || dup2(err >= 0 ? err : devnull, 2) < 0)
                 _exit(127);
         /* the run's network namespace and cgroup-v2 directory (BPF egress) */
         if (net &&
@@ -57,7 +58,7 @@ static _Noreturn void exec_child(const char *runsc, const char *const *argv, int
         _exit(127);
 }
 
-static int spawn(const char *runsc, const char *const *argv, int out, int err,
+static int spawn(const char *runsc, const char *const *argv, int in, int out, int err,
                  const ob_run_network_launch *net, pid_t *ret)
 {
         pid_t pid = fork();
@@ -65,7 +66,7 @@ static int spawn(const char *runsc, const char *const *argv, int out, int err,
         if (pid < 0)
                 return negative_errno();
         if (pid == 0)
-                exec_child(runsc, argv, out, err, net);
+                exec_child(runsc, argv, in, out, err, net);
         *ret = pid;
         return 0;
 }
@@ -82,7 +83,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
                 argv[n++] = args[i];
         argv[n] = NULL;
-        r = spawn(runsc, argv, -1, -1, NULL, &pid);
+        r = spawn(runsc, argv, -1, -1, -1, NULL, &pid);
         if (r < 0)
                 return r;
         for (;;) {
@@ -153,6 +154,8 @@ typedef struct supervisor {
         const ob_launch *l;
         pid_t pid;
         int pidfd, sigfd;
+        int chan_fd; /* the sidecar's channel (our end of runsc's stdin), -1 when done */
+        ob_channel_reader reader;
         stream s[2];
         bool exited, kill_sent;
         int64_t kill_at; /* when the sandbox was told to die, for the grace */
@@ -184,19 +187,74 @@ static int poll_timeout(supervisor *sv, int64_t deadline)
         return t < 0 ? 0 : (int)(t > 1000 ? 1000 : t);
 }
 
+static void close_fd(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+static void channel_close(supervisor *sv)
+{
+        close_fd(&sv->chan_fd);
+        ob_channel_reader_done(&sv->reader);
+}
+
+/* Refuses the rest of the channel after a line that breaks the protocol. */
+static void channel_fail(supervisor *sv, ob_launch_result *res, const char *why)
+{
+        if (!res->channel_bad)
+                snprintf(res->channel_message, sizeof(res->channel_message), "%.150s", why);
+        res->channel_bad = true;
+        channel_close(sv);
+}
+
+/* What the sidecar sent: whole lines only (bounded), each decoded strictly. */
+static int channel_step(supervisor *sv, ob_launch_result *res)
+{
+        char *line = NULL;
+        size_t len = 0;
+        int r, k;
+
+        r = ob_channel_reader_fill(&sv->reader, sv->chan_fd);
+        if (r == -EAGAIN || r == -EINTR)
+                return r;
+        while ((k = ob_channel_reader_next(&sv->reader, &line, &len)) > 0) {
+                ob_channel_msg msg = {0};
+                ob_error e = {0};
+                int d = ob_channel_decode(line, len, &msg, &e);
+                free(line);
+                if (d < 0) {
+                        channel_fail(sv, res, e.message);
+                        return d;
+                }
+                if (sv->l->on_channel)
+                        sv->l->on_channel(&msg, sv->l->channel_userdata);
+                ob_channel_msg_done(&msg);
+        }
+        if (k < 0)
+                channel_fail(sv, res, k == -EBADMSG ? "torn last line" : "line too long");
+        else if (r <= 0)
+                channel_close(sv); /* end of stream (the sandbox is gone) or an error */
+        return k < 0 ? k : r;
+}
+
 /* One poll round; returns false when there is nothing left to wait for. */
 static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
 {
-        struct pollfd p[5] = {{.fd = sv->s[0].fd, .events = POLLIN},
+        struct pollfd p[6] = {{.fd = sv->s[0].fd, .events = POLLIN},
                               {.fd = sv->s[1].fd, .events = POLLIN},
                               {.fd = sv->exited ? -1 : sv->pidfd, .events = POLLIN},
                               {.fd = sv->sigfd, .events = POLLIN},
-                              {.fd = sv->l->net ? sv->l->net->poll_fd : -1, .events = POLLIN}};
+                              {.fd = sv->l->net ? sv->l->net->poll_fd : -1, .events = POLLIN},
+                              {.fd = sv->chan_fd, .events = POLLIN}};
         int n;
 
-        if (sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0)
+        if (sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0 && sv->chan_fd < 0)
                 return false;
-        n = poll(p, 5, poll_timeout(sv, deadline));
+        n = poll(p, 6, poll_timeout(sv, deadline));
+        if (n > 0 && p[5].revents)
+                channel_step(sv, res);
         if (n < 0 && errno != EINTR)
                 return false;
         if (n > 0 && p[4].revents)
@@ -220,6 +278,8 @@ static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
                 res->timed_out = true;
                 stop_sandbox(sv);
         }
+        if (sv->l->on_round)
+                sv->l->on_round(sv->l->channel_userdata);
         if (sv->kill_sent && now_ms() > sv->kill_at + KILL_GRACE_MS) {
                 if (!sv->exited) {
                         kill(sv->pid, SIGKILL);
@@ -227,6 +287,7 @@ static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
                         sv->exited = true;
                 }
                 /* grandchildren may hold the pipes: stop reading */
+                close_fd(&sv->chan_fd);
                 for (int i = 0; i < 2; i++)
                         if (sv->s[i].fd >= 0) {
                                 close(sv->s[i].fd);
@@ -240,6 +301,7 @@ static int start(supervisor *sv, const ob_launch *l, ob_error *err)
 {
         int out[2] = {-1, -1}, errp[2] = {-1, -1}, r;
         const char *net = l->net ? "--network=host" : "--network=none";
+        /* the sidecar's channel is runsc's stdin: no --host-uds, no host socket reachable */
         const char *argv[] = {l->runsc, "--root",    l->runsc_root, net,        "--platform=ptrace",
                               "--log",  l->log_path, "run",         "--bundle", l->bundle,
                               l->id,    NULL};
@@ -260,8 +322,9 @@ static int start(supervisor *sv, const ob_launch *l, ob_error *err)
                 else
                         s->buf[0] = '\0';
         }
-        r = sv->s[0].buf && sv->s[1].buf ? spawn(l->runsc, argv, out[1], errp[1], l->net, &sv->pid)
-                                         : -ENOMEM;
+        r = sv->s[0].buf && sv->s[1].buf
+                ? spawn(l->runsc, argv, l->channel_child_fd, out[1], errp[1], l->net, &sv->pid)
+                : -ENOMEM;
         close(out[1]);
         close(errp[1]);
         if (r < 0)
@@ -272,14 +335,20 @@ static int start(supervisor *sv, const ob_launch *l, ob_error *err)
 
 int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err)
 {
-        supervisor sv = {
-            .l = l, .pid = -1, .pidfd = -1, .sigfd = -1, .s = {{.fd = -1}, {.fd = -1}}};
+        supervisor sv = {.l = l,
+                         .pid = -1,
+                         .pidfd = -1,
+                         .sigfd = -1,
+                         .chan_fd = l->channel_fd,
+                         .s = {{.fd = -1}, {.fd = -1}}};
         ob_launch_result res = {0};
         int64_t t0 = now_ms(), deadline = t0 + l->timeout_ms;
         int r;
 
         sv.sigfd = l->sigfd;
         r = start(&sv, l, err);
+        if (l->channel_child_fd >= 0)
+                close(l->channel_child_fd); /* runsc has it: EOF when the sandbox is gone */
         if (r >= 0)
                 while (step(&sv, deadline, &res))
                         ;
@@ -290,6 +359,11 @@ int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err)
         for (int i = 0; i < 2; i++)
                 closep(&sv.s[i].fd);
         closep(&sv.pidfd);
+        /* what the sidecar sent before the sandbox went (bounded: 64 MiB) */
+        for (int i = 0; i < 4096 && sv.chan_fd >= 0; i++)
+                if (channel_step(&sv, &res) == -EAGAIN)
+                        break;
+        channel_close(&sv);
         if (r < 0) {
                 free(sv.s[0].buf);
                 free(sv.s[1].buf);

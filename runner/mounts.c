@@ -191,6 +191,54 @@ static bool dir_fully_granted(grant_ctx *g, const char *d)
                !denial_under(g, d);
 }
 
+/* Does the tree under dir hold a regular file with more than one link (a
+ * hard link: the same inode may be a file outside the grant or a denied
+ * one, threat model F1)? *budget bounds the entries looked at; a tree over
+ * it counts as yes (fail closed: it is then searched, not mounted whole). */
+static bool has_hard_links(int dirfd, unsigned depth, unsigned *budget)
+{
+        DIR *d = fdopendir(dirfd);
+        struct dirent *de;
+        bool found = depth > OB_WALK_MAX_DEPTH;
+
+        if (!d) {
+                close(dirfd);
+                return true;
+        }
+        while (!found && (de = readdir(d))) {
+                struct stat st;
+                int sub;
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if ((*budget)-- == 0 || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        found = true;
+                        break;
+                }
+                if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+                        found = true;
+                else if (S_ISDIR(st.st_mode)) {
+                        sub = openat(dirfd, de->d_name,
+                                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        found = sub < 0 || has_hard_links(sub, depth + 1, budget);
+                }
+        }
+        closedir(d);
+        return found;
+}
+
+/* A directory mounted whole must hold no hard-linked file. */
+static bool dir_free_of_hard_links(grant_ctx *g, const char *dir)
+{
+        unsigned budget = OB_WALK_MAX_ENTRIES;
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd >= 0 && !has_hard_links(fd, 0, &budget))
+                return true;
+        plan_log(g->plan, "%s: %s holds hard-linked files (or too many to check): searching it",
+                 g->why, dir);
+        return false;
+}
+
 /* Mounts path when it and its host resolution are allowed by the grant.
  * Returns 1 for a directory that can only be searched, not mounted whole. */
 static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
@@ -223,12 +271,21 @@ static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
         } else if (!allowed_here(g, path)) {
                 plan_log(g->plan, "%s: %s is denied, not mounted", g->why, path);
                 return 0;
+        } else if (st.st_nlink > 1 && !streq(path, g->grant->target)) {
+                /* (a grant that names the file itself grants that inode) */
+                plan_log(g->plan,
+                         "%s: %s has %ju hard links (the same file under another name may be "
+                         "outside the grant or denied): not mounted",
+                         g->why, path, (uintmax_t)st.st_nlink);
+                return 0;
         }
         if (reserved_destination(path)) {
                 plan_log(g->plan, "%s: %s is reserved inside the sandbox, not mounted", g->why,
                          path);
                 return 0;
         }
+        if (S_ISDIR(st.st_mode) && !dir_free_of_hard_links(g, real))
+                return 1; /* search it instead: each hard-linked file is left out */
         plan_log(g->plan, "%s: mount %s%s%s (%s)", g->why, path, streq(real, path) ? "" : " -> ",
                  streq(real, path) ? "" : real, g->writable ? "rw" : "ro");
         return ob_mount_plan_add(g->plan, real, path, g->writable, S_ISDIR(st.st_mode), g->why);

@@ -77,6 +77,25 @@ static bool add_text(cJSON *obj, const char *key, const char *buf, size_t len)
         return cJSON_AddStringToObject(obj, key, clean) != NULL;
 }
 
+static bool add_violations(cJSON *obj, const ob_sandbox_result *r)
+{
+        cJSON *a = cJSON_AddArrayToObject(obj, "violations");
+
+        for (size_t i = 0; a && i < r->n_violations; i++) {
+                const ob_sandbox_violation *v = &r->violations[i];
+                cJSON *o = cJSON_CreateObject();
+                if (!o || !cJSON_AddItemToArray(a, o) ||
+                    !cJSON_AddStringToObject(o, "capability", v->capability) ||
+                    !add_text(o, "target", v->target, strlen(v->target)) ||
+                    !cJSON_AddStringToObject(o, "syscall", v->syscall) ||
+                    !add_text(o, "policy_id", v->policy_id, strlen(v->policy_id)) ||
+                    !cJSON_AddStringToObject(o, "layer", v->layer) ||
+                    !cJSON_AddNumberToObject(o, "pid", (double)v->pid))
+                        return false;
+        }
+        return a && cJSON_AddNumberToObject(obj, "denials", (double)r->denials);
+}
+
 int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
 {
         cJSON *o = cJSON_CreateObject(), *u;
@@ -99,7 +118,7 @@ int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
              cJSON_AddNumberToObject(u, "max_rss_kb", (double)r->usage.max_rss_kb) &&
              cJSON_AddNumberToObject(u, "cpu_ms", (double)r->usage.cpu_ms) &&
              cJSON_AddNumberToObject(u, "wall_ms", (double)r->usage.wall_ms) &&
-             cJSON_AddArrayToObject(o, "violations") &&
+             add_violations(o, r) &&
              (r->message[0] ? add_text(o, "error", r->message, strlen(r->message))
                             : cJSON_AddNullToObject(o, "error") != NULL);
         text = ok ? cJSON_PrintUnformatted(o) : NULL;
@@ -127,6 +146,17 @@ void ob_sandbox_result_done(ob_sandbox_result *r)
         free(r->stderr_buf);
         free(r->plan_json);
         r->stdout_buf = r->stderr_buf = r->plan_json = NULL;
+        for (size_t i = 0; i < r->n_violations; i++) {
+                ob_sandbox_violation *v = &r->violations[i];
+                free(v->capability);
+                free(v->target);
+                free(v->syscall);
+                free(v->policy_id);
+                free(v->layer);
+        }
+        free(r->violations);
+        r->violations = NULL;
+        r->n_violations = 0;
 }
 
 static cJSON *limits_json(const ob_limits *l)

@@ -11,6 +11,7 @@
 #include <omnibase/sandbox.h>
 
 #include "common/error.h"
+#include "sidecar/channel.h"
 
 #define OB_RUN_ID_LEN       19 /* "ob-" + 16 hex digits */
 #define OB_CGROUP_PARENT    "omnibase"
@@ -93,6 +94,8 @@ typedef struct ob_run_plan {
         ob_mount_plan mounts;
         ob_limits limits; /* effective */
         const ob_profile *profile;
+        bool sidecar;        /* argv starts with omnibase-sidecar, which runs as root */
+        size_t workload_arg; /* index in argv of the workload's argv[0] */
 } ob_run_plan;
 
 /* Host pids backstop for a sandbox whose workload may have `pids` tasks
@@ -181,6 +184,14 @@ typedef struct ob_launch {
         int stdout_fd, stderr_fd;
         int sigfd;                               /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
         const struct ob_run_network_launch *net; /* NULL: --network=none (runner/network.h) */
+        /* the sidecar's event channel, a socketpair: our end (nonblocking,
+         * -1: none), the end runsc gets as stdin (closed by the caller after
+         * the launch), and who gets each decoded message */
+        int channel_fd;
+        int channel_child_fd;
+        void (*on_channel)(const ob_channel_msg *msg, void *userdata);
+        void (*on_round)(void *userdata); /* after each poll round (may be NULL) */
+        void *channel_userdata;
 } ob_launch;
 
 typedef struct ob_launch_result {
@@ -192,8 +203,44 @@ typedef struct ob_launch_result {
         size_t out_len, err_len;
         bool out_truncated, err_truncated;
         int64_t wall_ms;
+        bool channel_bad;          /* a line broke the channel protocol: reading stopped */
+        char channel_message[160]; /* why */
 } ob_launch_result;
 
-/* Starts runsc and supervises it to the end (output, timeout, signals). */
+/* ---- the audit log of a run (run_audit.c) ---- */
+
+typedef struct ob_run_audit ob_run_audit;
+
+/* Opens the audit log at path, or state_dir/audit.jsonl when path is NULL
+ * (creating it). *ret is the caller's: ob_run_audit_close(). */
+int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **ret, ob_error *err);
+/* Queues one serialised event line; accepts a NULL log (does nothing). */
+void ob_run_audit_line(ob_run_audit *a, const char *line);
+/* Appends the queue in one batch; returns the first error so far. */
+int ob_run_audit_flush(ob_run_audit *a);
+/* The first append error so far (-errno) or 0; *ret_path the log's path. */
+int ob_run_audit_error(const ob_run_audit *a, const char **ret_path);
+/* Flushes and closes; accepts NULL; returns NULL. */
+ob_run_audit *ob_run_audit_close(ob_run_audit *a);
+
+/* ---- the sidecar (sidecar.c) ---- */
+
+#define OB_SIDECAR_BIN "/omnibase/sidecar/omnibase-sidecar"
+#define OB_SIDECAR_RUN "/omnibase/run" /* the capability files, read-only */
+
+/* $OMNIBASE_SIDECAR, the build tree's binary, or the installed one. */
+const char *ob_sidecar_binary(void);
+/* Puts the sidecar in front of plan->argv and mounts it (with the shared
+ * objects it lists) read-only. */
+int ob_sidecar_plan(ob_run_plan *plan, ob_error *err);
+/* In run_path/sidecar (0700): the user's capability set and the profile's
+ * (system paths, script, /tmp, devices), mounted read-only at OB_SIDECAR_RUN;
+ * and the channel: ret_channel[0] is the runner's end (nonblocking),
+ * ret_channel[1] runsc's stdin. Both close-on-exec, owned by the caller. */
+int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run_path,
+                       int ret_channel[2], ob_error *err);
+
+/* Starts runsc and supervises it to the end (output, timeout, signals, the
+ * sidecar's channel). Takes ownership of l->channel_fd and l->channel_child_fd. */
 int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err);
 void ob_launch_result_done(ob_launch_result *r);

@@ -176,6 +176,8 @@ static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profi
                 r = ob_mount_plan_add_profile(&plan->mounts, profile);
         if (r >= 0)
                 r = ob_mount_plan_add_grants(&plan->mounts, opts->caps);
+        if (r >= 0)
+                r = ob_sidecar_plan(plan, err);
         if (r == -E2BIG)
                 r = ob_error_set(err, 0, 0, E2BIG, "more than %d mounts: narrow the grants",
                                  OB_SANDBOX_MAX_MOUNTS);
@@ -206,7 +208,45 @@ typedef struct run_ctx {
         const char *runsc;
         int sigfd;
         ob_run_network *net; /* NETWORK_CONNECT grants: runner/network.h */
+        ob_sandbox_result *res;
+        int64_t sidecar_denials; /* from its SandboxExit: includes the ones not sent */
+        bool started;            /* the sidecar's SandboxStart: the workload exec'd */
+        int chan[2];             /* the sidecar's channel: ours, runsc's stdin */
+        ob_run_audit *audit;     /* every event also goes to the audit log */
 } run_ctx;
+
+/* The sink of every event of the run: the caller's callback and the audit log. */
+static void sink_line(const char *line, void *userdata)
+{
+        run_ctx *c = userdata;
+
+        if (c->opts->on_event)
+                c->opts->on_event(line, c->opts->userdata);
+        ob_run_audit_line(c->audit, line);
+}
+
+static void on_round(void *userdata)
+{
+        run_ctx *c = userdata;
+
+        (void)ob_run_audit_flush(c->audit);
+}
+
+/* The audit log must hold every event of the run: a run whose events could
+ * not be appended is an error, whatever the workload did. */
+static void audit_conclude(run_ctx *c, ob_sandbox_result *res)
+{
+        const char *path = NULL;
+        int r = ob_run_audit_flush(c->audit);
+
+        if (r >= 0)
+                return;
+        (void)ob_run_audit_error(c->audit, &path);
+        res->status = OB_SANDBOX_ERROR;
+        res->exit_code = 125;
+        snprintf(res->message, sizeof(res->message), "audit log %s: %s", path ? path : "?",
+                 strerror(-r));
+}
 
 static void emit(run_ctx *c, ob_event_type type, ob_event *ev)
 {
@@ -223,7 +263,7 @@ static void emit_start(run_ctx *c)
         if (ob_event_new(OB_EVENT_SANDBOX_START, c->plan->id, c->principal, &ev) < 0)
                 return;
         ob_event_add_string(ev, "profile", c->plan->profile->name);
-        ob_event_add_string(ev, "command", c->plan->argv[0]);
+        ob_event_add_string(ev, "command", c->plan->argv[c->plan->workload_arg]);
         ob_event_add_int(ev, "mounts", (int64_t)c->plan->mounts.n);
         ob_event_add_int(ev, "memory_mb", l->memory_mb);
         ob_event_add_int(ev, "cpus_milli", l->cpus_milli);
@@ -249,10 +289,70 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
                 return;
         ob_event_add_string(ex, "status", ob_sandbox_status_to_string(res->status));
         ob_event_add_int(ex, "exit_code", res->exit_code);
+        ob_event_add_int(ex, "denials", res->denials);
         ob_event_add_int(ex, "wall_ms", res->usage.wall_ms);
         ob_event_add_int(ex, "cpu_ms", res->usage.cpu_ms);
         ob_event_add_int(ex, "max_rss_kb", res->usage.max_rss_kb);
         emit(c, OB_EVENT_SANDBOX_EXIT, ex);
+}
+
+static void emit_denied(run_ctx *c, const ob_channel_msg *m)
+{
+        _cleanup_event_ ob_event *ev = NULL;
+
+        if (ob_event_new(OB_EVENT_CAPABILITY_DENIED, c->plan->id, c->principal, &ev) < 0)
+                return;
+        ob_event_add_string(ev, "capability", m->capability);
+        ob_event_add_string(ev, "target", m->target);
+        ob_event_add_string(ev, "syscall", m->syscall);
+        ob_event_add_string(ev, "policy_id", m->policy_id);
+        ob_event_add_string(ev, "layer", m->layer);
+        ob_event_add_int(ev, "pid", m->pid);
+        emit(c, OB_EVENT_CAPABILITY_DENIED, ev);
+}
+
+static void record_violation(ob_sandbox_result *res, const ob_channel_msg *m)
+{
+        ob_sandbox_violation *nv, *v;
+
+        if (res->n_violations >= OB_SANDBOX_MAX_VIOLATIONS)
+                return;
+        nv = realloc(res->violations, (res->n_violations + 1) * sizeof(*nv));
+        if (!nv)
+                return;
+        res->violations = nv;
+        v = &nv[res->n_violations];
+        *v = (ob_sandbox_violation){.capability = strdup(m->capability),
+                                    .target = strdup(m->target),
+                                    .syscall = strdup(m->syscall),
+                                    .policy_id = strdup(m->policy_id),
+                                    .layer = strdup(m->layer),
+                                    .pid = m->pid};
+        if (v->capability && v->target && v->syscall && v->policy_id && v->layer) {
+                res->n_violations++;
+                return;
+        }
+        free(v->capability);
+        free(v->target);
+        free(v->syscall);
+        free(v->policy_id);
+        free(v->layer);
+}
+
+/* A decoded message from the sidecar's channel (launch.c checked it). */
+static void on_channel(const ob_channel_msg *m, void *userdata)
+{
+        run_ctx *c = userdata;
+
+        if (m->type == OB_CHANNEL_SANDBOX_START)
+                c->started = true;
+        if (m->type == OB_CHANNEL_SANDBOX_EXIT)
+                c->sidecar_denials = m->denials;
+        if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
+                return;
+        c->res->denials++;
+        emit_denied(c, m);
+        record_violation(c->res, m);
 }
 
 /* runsc's own error from its log when it failed before the workload ran
@@ -299,8 +399,26 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                 res->status = OB_SANDBOX_LIMIT_EXCEEDED;
                 res->limit = "memory";
                 res->exit_code = 137;
+        } else if (c->plan->sidecar && !c->started && res->exit_code == 125) {
+                /* the sidecar ran but the workload did not: bad command */
+                res->status = OB_SANDBOX_ERROR;
+                snprintf(res->message, sizeof(res->message),
+                         "the workload could not be started: %.200s",
+                         lr->err && lr->err[0] ? lr->err : "see the sandbox's stderr");
+                res->message[strcspn(res->message, "\n")] = '\0';
+        } else if (lr->channel_bad) {
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 125;
+                snprintf(res->message, sizeof(res->message), "sidecar channel: %s",
+                         lr->channel_message);
         } else {
                 res->status = OB_SANDBOX_OK;
+        }
+        if (c->sidecar_denials > res->denials)
+                res->denials = c->sidecar_denials;
+        if (res->status == OB_SANDBOX_OK && res->denials > 0) {
+                res->status = OB_SANDBOX_VIOLATION;
+                res->exit_code = 126;
         }
 }
 
@@ -371,6 +489,8 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                 r = ob_run_network_setup(run->id, run->path, c->opts->caps, c->principal, &c->sink,
                                          &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
                                          &c->net, err);
+        if (r >= 0 && c->plan->sidecar)
+                r = ob_sidecar_prepare(c->plan, c->opts->caps, run->path, c->chan, err);
         if (r >= 0)
                 r = write_bundle(c, run, err);
         if (r >= 0)
@@ -393,7 +513,12 @@ static int launch(run_ctx *c, const ob_run_dir *run, const char *log, ob_launch_
                        .stdout_fd = c->opts->stdout_fd,
                        .stderr_fd = c->opts->stderr_fd,
                        .sigfd = c->sigfd,
-                       .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL};
+                       .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL,
+                       .channel_fd = TAKE_FD(c->chan[0]),
+                       .channel_child_fd = TAKE_FD(c->chan[1]),
+                       .on_channel = on_channel,
+                       .on_round = on_round,
+                       .channel_userdata = c};
 
         emit_start(c);
         return ob_launch_run(&l, lr, err);
@@ -449,8 +574,12 @@ static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
         }
         if (r >= 0)
                 conclude(c, &lr, &st, res);
+        if (r >= 0)
+                audit_conclude(c, res);
         ob_launch_result_done(&lr);
         c->net = ob_run_network_free(c->net);
+        closep(&c->chan[0]);
+        closep(&c->chan[1]);
         closep(&run.cgroup_lock_fd); /* before cleanup: it may take the lock exclusively */
         ob_run_cleanup(c->runsc, run.path, run.id);
         ob_run_dir_done(&run);
@@ -503,7 +632,7 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
         ob_sandbox_result res = {0};
         ob_run_plan plan = {0};
         ob_profile *profile = NULL;
-        run_ctx c = {.opts = opts, .plan = &plan, .sigfd = -1};
+        run_ctx c = {.opts = opts, .plan = &plan, .sigfd = -1, .res = &res, .chan = {-1, -1}};
         sigset_t old;
         int r;
 
@@ -517,11 +646,16 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
                   : getenv("OMNIBASE_RUNSC") && getenv("OMNIBASE_RUNSC")[0]
                       ? getenv("OMNIBASE_RUNSC")
                       : "runsc";
-        c.sink = (ob_event_sink){.fn = opts->on_event, .userdata = opts->userdata};
+        c.sink = (ob_event_sink){.fn = sink_line, .userdata = &c};
         if (opts->dry_run) {
                 r = dry_run(&c, &res, e);
                 goto out;
         }
+        r = ob_run_audit_open(opts->audit_log,
+                              opts->state_dir ? opts->state_dir : ob_state_dir_default(), &c.audit,
+                              e);
+        if (r < 0)
+                goto out;
         if (opts->handle_signals) {
                 c.sigfd = block_signals(&old);
                 if (c.sigfd < 0) {
@@ -541,6 +675,7 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
                 sigprocmask(SIG_SETMASK, &old, NULL);
         }
 out:
+        c.audit = ob_run_audit_close(c.audit);
         plan_done(&plan, profile);
         if (r < 0) {
                 ob_sandbox_result_done(&res);

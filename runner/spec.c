@@ -68,6 +68,10 @@ static cJSON *build_process(const ob_run_plan *plan)
         static const char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp",
                                           "LANG=C.UTF-8", NULL};
         static const char *const none[] = {NULL};
+        /* what the sidecar needs (docs/sidecar.md): change uid/gid, empty
+         * the bounding set, trace the workload, signal it */
+        static const char *const sidecar_caps[] = {"CAP_SETUID",     "CAP_SETGID", "CAP_SETPCAP",
+                                                   "CAP_SYS_PTRACE", "CAP_KILL",   NULL};
         cJSON *p = cJSON_CreateObject(), *user, *caps, *rl, *nproc;
         const char *sets[] = {"bounding", "effective", "inheritable", "permitted", "ambient"};
 
@@ -75,20 +79,24 @@ static cJSON *build_process(const ob_run_plan *plan)
                 return NULL;
         cJSON_AddBoolToObject(p, "terminal", false);
         user = cJSON_AddObjectToObject(p, "user");
-        cJSON_AddNumberToObject(user, "uid", OB_SANDBOX_UID);
-        cJSON_AddNumberToObject(user, "gid", OB_SANDBOX_UID);
+        /* the sidecar starts as root and drops to OB_SANDBOX_UID itself */
+        cJSON_AddNumberToObject(user, "uid", plan->sidecar ? 0 : OB_SANDBOX_UID);
+        cJSON_AddNumberToObject(user, "gid", plan->sidecar ? 0 : OB_SANDBOX_UID);
         cJSON_AddItemToObject(p, "args", strings((const char *const *)plan->argv));
         cJSON_AddItemToObject(p, "env", strings(env));
         cJSON_AddStringToObject(p, "cwd", "/tmp");
         caps = cJSON_AddObjectToObject(p, "capabilities");
         for (size_t i = 0; caps && i < ARRAY_SIZE(sets); i++)
-                cJSON_AddItemToObject(caps, sets[i], strings(none));
+                cJSON_AddItemToObject(
+                    caps, sets[i],
+                    strings(plan->sidecar && i != 2 && i != 4 ? sidecar_caps : none));
         /* gVisor enforces RLIMIT_NPROC per sandbox user: fork fails with EAGAIN */
         rl = cJSON_AddArrayToObject(p, "rlimits");
         nproc = cJSON_CreateObject();
         cJSON_AddStringToObject(nproc, "type", "RLIMIT_NPROC");
-        cJSON_AddNumberToObject(nproc, "hard", (double)plan->limits.pids);
-        cJSON_AddNumberToObject(nproc, "soft", (double)plan->limits.pids);
+        /* the sidecar is one of the sandbox's pids (and runs as root) */
+        cJSON_AddNumberToObject(nproc, "hard", (double)(plan->limits.pids - plan->sidecar));
+        cJSON_AddNumberToObject(nproc, "soft", (double)(plan->limits.pids - plan->sidecar));
         cJSON_AddItemToArray(rl, nproc);
         cJSON_AddBoolToObject(p, "noNewPrivileges", true);
         return p;

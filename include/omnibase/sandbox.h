@@ -55,6 +55,8 @@ typedef struct ob_sandbox_options {
         bool handle_signals;            /* block SIGINT/SIGTERM/SIGHUP during the run and
                                            stop the sandbox when one arrives */
         ob_sandbox_line_fn on_event;    /* SandboxStart, SandboxExit, ... as JSON lines */
+        const char *audit_log;          /* every event is appended here too; NULL:
+                                           state_dir/audit.jsonl (docs/events.md) */
         ob_sandbox_line_fn on_verbose;  /* each mount and why each grant path was (not) mounted */
         void *userdata;
 } ob_sandbox_options;
@@ -64,6 +66,19 @@ typedef struct ob_sandbox_usage {
         int64_t cpu_ms;     /* CPU time of the sandbox's cgroup */
         int64_t wall_ms;    /* wall time from launch to exit */
 } ob_sandbox_usage;
+
+/* At most this many violations are listed in a result (all are counted). */
+#define OB_SANDBOX_MAX_VIOLATIONS 256
+
+/* A capability denied during the run, as the sidecar reported it. */
+typedef struct ob_sandbox_violation {
+        char *capability; /* FILE_READ, ..., NETWORK_CONNECT, or SYSCALL */
+        char *target;     /* canonical path, ip:port, or the syscall's name */
+        char *syscall;
+        char *policy_id; /* the deciding rule's id, or "default-deny" */
+        char *layer;     /* "sidecar" or "seccomp" */
+        int64_t pid;     /* inside the sandbox */
+} ob_sandbox_violation;
 
 typedef struct ob_sandbox_result {
         ob_sandbox_status status;
@@ -79,6 +94,9 @@ typedef struct ob_sandbox_result {
         char sandbox_id[40];
         char *plan_json;   /* on dry_run: the plan (capabilities, mounts, limits, config) */
         char message[256]; /* on OB_SANDBOX_ERROR: what went wrong */
+        ob_sandbox_violation *violations; /* the first OB_SANDBOX_MAX_VIOLATIONS */
+        size_t n_violations;
+        int64_t denials; /* all of them (status violation when > 0) */
 } ob_sandbox_result;
 
 /* Defaults: no caps, no profile, capture off, fds 1 and 2, limits unset. */

@@ -64,13 +64,15 @@ class Network(NetTest):
         self.assertEqual([e["target"] for e in denied], ["%s:8081" % A.ip4, "%s:8080" % B.ip4])
         for e in denied:
             self.assertEqual(e["capability"], "NETWORK_CONNECT")
-            self.assertEqual(e["layer"], "bpf")
+            # the sidecar (inside) stops the connect before the BPF layer (outside) sees it
+            self.assertEqual(e["layer"], "sidecar")
+            self.assertEqual(e["syscall"], "connect")
             self.assertEqual(e["policy_id"], "default-deny")
             self.assertEqual(e["sandbox_id"], res["sandbox_id"])
         self.assertEqual(res["status"], "violation")
         self.assertEqual(res["exit_code"], 126)
-        self.assertIn("SandboxViolationError: sandbox %s: a capability was denied during the run: "
-                      "NETWORK_CONNECT %s:8081 (bpf, policy default-deny)" % (res["sandbox_id"], A.ip4),
+        self.assertIn("SandboxViolationError: sandbox %s: 2 capability denials: "
+                      "NETWORK_CONNECT %s:8081 (connect, default-deny)" % (res["sandbox_id"], A.ip4),
                       err)
 
     def test_clean_run_is_ok(self):

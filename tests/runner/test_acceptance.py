@@ -45,9 +45,14 @@ class Acceptance(RunnerTest):
 
     def test_no_caps_cannot_read_etc_passwd(self):
         res = self.run_json(self.probe, "passwd")
-        self.assertEqual(res["status"], "ok")
-        self.assertEqual(res["stdout"].strip(), "ERR 2")  # ENOENT: not in the view
+        # the sidecar denies it (EACCES) before the mount mask would say ENOENT
+        self.assertEqual(res["status"], "violation", res)
+        self.assertEqual(res["exit_code"], 126)
+        self.assertEqual(res["stdout"].strip(), "ERR 13")
         self.assertNotIn("root:", res["stdout"])
+        self.assertEqual([(v["capability"], v["target"], v["syscall"], v["policy_id"])
+                          for v in res["violations"]],
+                         [("FILE_READ", "/etc/passwd", "openat", "default-deny")])
 
     def test_no_caps_cannot_connect_out(self):
         srv = socket.socket()
@@ -74,8 +79,10 @@ class Acceptance(RunnerTest):
             done.set()
             t.join()
             srv.close()
-        self.assertEqual(res["status"], "ok")
-        self.assertTrue(res["stdout"].startswith("ERR"), res["stdout"])
+        self.assertEqual(res["status"], "violation", res)
+        self.assertEqual(res["stdout"].strip(), "ERR 1")  # EPERM from the sidecar
+        self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
+                         [("NETWORK_CONNECT", "127.0.0.1:%d" % port)])
         self.assertEqual(got, [], "the host server saw a connection from the sandbox")
 
     def test_memory_limit_kills_100mb_keeps_10mb(self):
@@ -100,10 +107,14 @@ class Acceptance(RunnerTest):
         other = self.write("data/other.txt", "secret-other")
         caps = self.caps(grants=[("FILE_READ", allowed)])
         res = self.run_json(self.probe, "read", allowed, other, caps=caps)
-        self.assertEqual(res["status"], "ok")
         lines = res["stdout"].splitlines()
         self.assertEqual(lines[0], allowed + " OK secret-allowed")
-        self.assertEqual(lines[1], other + " ERR 2")
+        # not in the view, and denied by the sidecar first: EACCES and a violation
+        self.assertEqual(lines[1], other + " ERR 13")
+        self.assertEqual((res["status"], res["exit_code"]), ("violation", 126), res)
+        self.assertEqual([(v["capability"], v["target"], v["policy_id"])
+                          for v in res["violations"]],
+                         [("FILE_READ", other, "default-deny")])
 
     def policy(self, data_dir):
         like = lambda pat: {"like": {"left": {".": {"left": {"Var": "resource"}, "attr": "path"}},
@@ -132,13 +143,18 @@ class Acceptance(RunnerTest):
             res = json.loads(p.stdout)
             self.ids.append(res["sandbox_id"])
             lines = res["stdout"].splitlines()
-            self.assertEqual(lines, [allowed + " OK via-policy", other + " ERR 2"], how)
+            # the forbid is enforced by the sidecar, named by its policy id
+            self.assertEqual(lines, [allowed + " OK via-policy", other + " ERR 13"], how)
+            self.assertEqual([(v["target"], v["policy_id"]) for v in res["violations"]],
+                             [(other, "no-other")], how)
         # an unknown principal compiles to nothing: default deny
         p = self.omnibase("sandbox", "run", self.probe, "read", allowed, "--policy", pol,
                           "--principal", "3f2a9c1e-0000-4000-8000-0000000000ff", "--json")
         res = json.loads(p.stdout)
         self.ids.append(res["sandbox_id"])
-        self.assertEqual(res["stdout"].strip(), allowed + " ERR 2")
+        self.assertEqual(res["stdout"].strip(), allowed + " ERR 13")
+        self.assertEqual([(v["target"], v["policy_id"]) for v in res["violations"]],
+                         [(allowed, "default-deny")])
         p = self.omnibase("sandbox", "run", self.probe, "--policy", pol, "--principal", "nope")
         self.assert_bad_input(p, "nope")
 

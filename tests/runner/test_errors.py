@@ -59,11 +59,12 @@ class Errors(RunnerTest):
         self.assertIn('unknown key "mounts"', p.stderr)
 
     def test_runsc_failure_is_125_and_cleaned(self):
-        # a command that does not exist inside: runsc fails to start it
+        # a command that does not exist inside: the sidecar cannot start it
         p = self.omnibase("sandbox", "run", "--capabilities", self.caps(), "--",
                           "/no/such/binary")
         self.assertEqual(p.returncode, 125, p.stderr)
-        self.assertIn("omnibase: runsc:", p.stderr)
+        self.assertIn("the workload could not be started: omnibase-sidecar: /no/such/binary: "
+                      "No such file or directory", p.stderr)
         self.assert_state_empty()
 
     def test_cli_surface(self):
@@ -117,7 +118,10 @@ class Errors(RunnerTest):
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(), "--dry-run")
         self.assertEqual(p.returncode, 0, p.stderr)
         plan = json.loads(p.stdout)
-        self.assertEqual(plan["argv"], ["/usr/bin/python3", "-I", "-B", "/omnibase/script.py"])
+        # the sidecar (PID 1) in front of the workload
+        self.assertEqual(plan["argv"][0], "/omnibase/sidecar/omnibase-sidecar")
+        self.assertEqual(plan["argv"][-5:],
+                         ["--", "/usr/bin/python3", "-I", "-B", "/omnibase/script.py"])
         self.assertEqual(plan["limits"]["memory_mb"], 256)
         self.assertIn("config", plan)
         self.assertFalse(os.path.exists(self.state))

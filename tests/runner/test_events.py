@@ -50,10 +50,18 @@ class Events(RunnerTest):
         p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(), "--events", "-")
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.splitlines()
-        self.assertEqual(json.loads(lines[0])["type"], "SandboxStart")
-        self.assertEqual(lines[1], "payload")
-        self.assertEqual(json.loads(lines[2])["type"], "SandboxExit")
+        # stdout is the event stream only: the workload's stdout goes to stderr
+        # (a workload printing event-like lines cannot forge events: F5)
+        self.assertEqual([json.loads(line)["type"] for line in lines],
+                         ["SandboxStart", "SandboxExit"])
+        self.assertEqual(p.stderr, "payload\n")
         self.ids.append(json.loads(lines[0])["sandbox_id"])
+        # with --json the output is captured into the result, stdout carries both
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(), "--events", "-",
+                          "--json")
+        lines = p.stdout.splitlines()
+        self.assertEqual(json.loads(lines[-1])["stdout"], "payload\n")
+        self.ids.append(json.loads(lines[-1])["sandbox_id"])
 
 
 if __name__ == "__main__":

@@ -85,11 +85,12 @@ class Leaks(RunnerTest):
     def test_gc_leaves_live_runs_alone(self):
         loop = self.write("loop.py", "import time\nprint('up', flush=True)\ntime.sleep(30)\n")
         p = subprocess.Popen([OMNIBASE, "sandbox", "run", loop, "--capabilities", self.caps(),
-                              "--events", "-"], env=self.env, stdout=subprocess.PIPE, text=True)
+                              "--events", "-"], env=self.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
         try:
             sid = json.loads(p.stdout.readline())["sandbox_id"]
             self.ids.append(sid)
-            self.assertEqual(p.stdout.readline(), "up\n")
+            self.assertEqual(p.stderr.readline(), "up\n")  # workload stdout: on stderr
             g = self.omnibase("gc")
             self.assertEqual(g.stdout.strip(), "gc: removed 0 runs")
             self.assertTrue(cgroup_dirs(sid))

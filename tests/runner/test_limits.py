@@ -131,7 +131,7 @@ class Limits(RunnerTest):
         try:
             start = json.loads(p.stdout.readline())
             self.ids.append(start["sandbox_id"])
-            self.assertEqual(p.stdout.readline(), "up\n")
+            self.assertEqual(p.stderr.readline(), "up\n")  # workload stdout: on stderr
             p.send_signal(signal.SIGTERM)
             out, err = p.communicate(timeout=30)
         finally:

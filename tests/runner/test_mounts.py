@@ -29,10 +29,15 @@ class Mounts(RunnerTest):
         lines = dict(l.split(" ", 1) for l in res["stdout"].splitlines())
         self.assertEqual(lines["/"], "DIR ['bin', 'dev', 'lib', 'lib64', 'omnibase', 'proc', "
                                      "'sys', 'tmp', 'usr']")
-        self.assertEqual(lines["/etc"], "ERR 2")
-        self.assertEqual(lines["/home"], "ERR 2")
+        # outside the view: the sidecar denies the read before the kernel says ENOENT
+        self.assertEqual(lines["/etc"], "ERR 13")
+        self.assertEqual(lines["/home"], "ERR 13")
         self.assertEqual(lines["/usr/bin"], "DIR ['python3', 'python3.11']")
-        self.assertEqual(lines[self.tmp], "ERR 2")
+        # a host path under /tmp is not the workload's own scratch: denied too
+        self.assertEqual(lines[self.tmp], "ERR 13")
+        self.assertEqual(res["status"], "violation")
+        self.assertEqual(sorted(v["target"] for v in res["violations"]),
+                         sorted(["/etc", "/home", "/root", self.tmp]))
 
     def test_symlink_in_granted_dir_to_etc_shadow(self):
         self.write("data/ok.txt", "fine")
@@ -43,11 +48,14 @@ class Mounts(RunnerTest):
             caps = self.caps(grants=[("FILE_READ", target)], name="c%d.json" % i)
             res = self.run_json(self.lister, os.path.join(self.tmp, "data", "ok.txt"), link,
                                 caps=caps)
-            self.assertEqual(res["status"], "ok")
             out = res["stdout"].splitlines()
             self.assertEqual(out[0], os.path.join(self.tmp, "data", "ok.txt") + " OK fine")
-            self.assertEqual(out[1], link + " ERR 2", target)
             self.assertNotIn("root:", res["stdout"])
+            # the link is in the view (ERR 2 from the mount mask) or, when the sidecar
+            # resolves it, denied as what it points to
+            self.assertIn(out[1], (link + " ERR 2", link + " ERR 13"), target)
+            if out[1].endswith("13"):
+                self.assertEqual([v["target"] for v in res["violations"]], ["/etc/shadow"])
 
     def test_literal_symlink_grant_outside_is_not_mounted(self):
         link = os.path.join(self.tmp, "passwd-link")
@@ -77,7 +85,11 @@ class Mounts(RunnerTest):
                             os.path.join(self.tmp, "d", "secret", "b.txt"), caps=caps)
         out = res["stdout"].splitlines()
         self.assertEqual(out[0], os.path.join(self.tmp, "d", "a.txt") + " OK A")
-        self.assertEqual(out[1], os.path.join(self.tmp, "d", "secret", "b.txt") + " ERR 2")
+        # the denial inside the granted directory is the sidecar's, with its policy id
+        self.assertEqual(out[1], os.path.join(self.tmp, "d", "secret", "b.txt") + " ERR 13")
+        self.assertEqual(res["status"], "violation")
+        self.assertEqual([v["target"] for v in res["violations"]],
+                         [os.path.join(self.tmp, "d", "secret", "b.txt")])
 
     def test_write_grant_is_writable_read_grant_is_not(self):
         outdir = os.path.join(self.tmp, "out")
@@ -89,8 +101,11 @@ class Mounts(RunnerTest):
                                     "except OSError as e:\n    print('RO', e.errno)\n")
         caps = self.caps(grants=[("FILE_WRITE", outdir + "/*"), ("FILE_READ", ro)])
         res = self.run_json(script, outdir, ro, caps=caps)
-        self.assertEqual(res["status"], "ok", res)
-        self.assertEqual(res["stdout"].strip(), "RO 30")  # EROFS
+        # writing a read-only grant: denied by the sidecar (the mount is read-only too)
+        self.assertEqual(res["status"], "violation", res)
+        self.assertEqual(res["stdout"].strip(), "RO 13")
+        self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
+                         [("FILE_WRITE", ro)])
         with open(os.path.join(outdir, "new.txt")) as f:
             self.assertEqual(f.read(), "made")
         with open(ro) as f:
@@ -119,11 +134,13 @@ class Mounts(RunnerTest):
                           "/bin/sh", "-c", "echo $((6*7)); id -u; cat /etc/passwd 2>&1; exit 4")
         res = json.loads(p.stdout)
         self.ids.append(res["sandbox_id"])
-        self.assertEqual(res["exit_code"], 4, res)
-        self.assertEqual(p.returncode, 4)
+        # the cat was denied by the sidecar: a violation, whatever the shell returned
+        self.assertEqual(res["exit_code"], 126, res)
+        self.assertEqual(p.returncode, 126)
         lines = res["stdout"].splitlines()
         self.assertEqual(lines[0:2], ["42", "65534"])
-        self.assertIn("No such file or directory", res["stdout"] + res["stderr"])
+        self.assertIn("Permission denied", res["stdout"] + res["stderr"])
+        self.assertIn("SandboxViolationError:", p.stderr)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ static char logbuf[16384];
 
 static void collect(const char *line, void *userdata)
 {
-        strncat(logbuf, line, sizeof(logbuf) - strlen(logbuf) - 2);
+        size_t len = strlen(logbuf);
+
+        if (len + 2 >= sizeof(logbuf))
+                return;
+        strncat(logbuf, line, sizeof(logbuf) - len - 2);
         strcat(logbuf, "\n");
 }
 
@@ -109,6 +113,44 @@ static void test_plan_edges(void **state)
         for (size_t i = 0; i < m.n; i++)
                 if (streq(m.v[i].destination, P("d/b/secret/x.txt")))
                         assert_false(m.v[i].writable);
+        ob_mount_plan_done(&m);
+        ob_capset_free(set);
+}
+
+/* F1: a hard-linked file under a granted directory is not mounted (its inode
+ * may be a file outside the grant); the directory is searched instead. A
+ * grant that names the file itself still mounts it. */
+static void test_plan_hard_links(void **state)
+{
+        ob_capset *set = NULL;
+        ob_mount_plan m = {.log = collect};
+
+        mkdir(P("h"), 0755);
+        mkdir(P("h/sub"), 0755);
+        mkdir(P("clean"), 0755);
+        touch("clean/a.txt");
+        touch("h/ok.txt");
+        touch("outside.txt");
+        assert_int_equal(link(P("outside.txt"), P("h/sub/linked.txt")), 0);
+        assert_int_equal(ob_capset_new(&set), 0);
+        grant(set, false, OB_CAP_FILE_READ, P("h/*"));
+        grant(set, false, OB_CAP_FILE_READ, P("clean/*"));
+        assert_int_equal(ob_mount_plan_add_grants(&m, set), 0);
+        assert_true(planned(&m, P("clean"))); /* no hard link: mounted whole */
+        assert_false(planned(&m, P("h")));
+        assert_false(planned(&m, P("h/sub")));
+        assert_true(planned(&m, P("h/ok.txt")));
+        assert_false(planned(&m, P("h/sub/linked.txt")));
+        assert_non_null(strstr(logbuf, "holds hard-linked files"));
+        assert_non_null(strstr(logbuf, "has 2 hard links"));
+        ob_mount_plan_done(&m);
+        ob_capset_free(set);
+
+        m = (ob_mount_plan){.log = collect};
+        assert_int_equal(ob_capset_new(&set), 0);
+        grant(set, false, OB_CAP_FILE_READ, P("h/sub/linked.txt"));
+        assert_int_equal(ob_mount_plan_add_grants(&m, set), 0);
+        assert_true(planned(&m, P("h/sub/linked.txt")));
         ob_mount_plan_done(&m);
         ob_capset_free(set);
 }
@@ -234,6 +276,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_plan_edges, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_plan_hard_links, setup, teardown),
             cmocka_unit_test_setup_teardown(test_plan_limits, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rootfs_never_follows_symlinks, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gc_dead_and_live, setup, teardown),

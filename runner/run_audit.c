@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Every event of a run into the audit log (docs/events.md): the runner's
+ * serialised events are queued and appended in batches (one lock, one
+ * write, one fdatasync per batch) once per poll round and at the end, so a
+ * flood of denials costs one fsync per round, not one per event. The log
+ * gives each line its own seq and the hash chain; D-Bus signals are the
+ * audit module's. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include <omnibase/audit.h>
+
+#include "runner/runner.h"
+
+struct ob_run_audit {
+        ob_audit_log *log;
+        char *path;
+        cJSON *queue[OB_AUDIT_MAX_BATCH];
+        size_t n;
+        int error; /* the first append error (-errno), 0 if none */
+};
+
+int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **ret, ob_error *err)
+{
+        ob_run_audit *a = calloc(1, sizeof(*a));
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        if (path)
+                a->path = strdup(path);
+        else if (asprintf(&a->path, "%s/audit.jsonl", state_dir) < 0)
+                a->path = NULL;
+        if (!a->path) {
+                free(a);
+                return -ENOMEM;
+        }
+        r = ob_audit_open(a->path, 0, &a->log);
+        if (r < 0) {
+                (void)ob_error_set(err, 0, 0, r, "audit log %s: %s", a->path, strerror(-r));
+                free(a->path);
+                free(a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+/* Appends what is queued; the first failure is kept (ob_run_audit_error). */
+int ob_run_audit_flush(ob_run_audit *a)
+{
+        int r = 0;
+
+        if (!a || a->n == 0)
+                return a ? a->error : 0;
+        r = ob_audit_append_batch(a->log, (const cJSON *const *)a->queue, a->n, NULL);
+        for (size_t i = 0; i < a->n; i++)
+                cJSON_Delete(a->queue[i]);
+        a->n = 0;
+        if (r < 0 && a->error == 0)
+                a->error = r;
+        return a->error;
+}
+
+/* Queues one serialised event (the runner's own line: trusted JSON). */
+void ob_run_audit_line(ob_run_audit *a, const char *line)
+{
+        cJSON *ev;
+
+        if (!a)
+                return;
+        if (a->n == OB_AUDIT_MAX_BATCH)
+                (void)ob_run_audit_flush(a);
+        ev = cJSON_Parse(line);
+        if (!ev) {
+                if (a->error == 0)
+                        a->error = -ENOMEM;
+                return;
+        }
+        a->queue[a->n++] = ev;
+}
+
+/* The first error of any append so far (-errno), or 0; *ret_path its log. */
+int ob_run_audit_error(const ob_run_audit *a, const char **ret_path)
+{
+        if (!a)
+                return 0;
+        if (ret_path)
+                *ret_path = a->path;
+        return a->error;
+}
+
+/* Flushes and closes; accepts NULL; returns NULL. */
+ob_run_audit *ob_run_audit_close(ob_run_audit *a)
+{
+        if (!a)
+                return NULL;
+        (void)ob_run_audit_flush(a);
+        ob_audit_close(a->log);
+        free(a->path);
+        free(a);
+        return NULL;
+}

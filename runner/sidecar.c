@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The sidecar in a run (docs/sidecar.md): where the binary is, what it
+ * needs mounted (itself and the shared objects it lists), the argv that
+ * puts it in front of the workload, the two capability files it reads (the
+ * user's set and the profile's system paths), and the event channel: a
+ * socketpair whose one end runsc gets as stdin (gVisor hands it to PID 1 as
+ * fd 0: `--channel-fd 0`), so no host socket is reachable from inside. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "runner/runner.h"
+
+#define LIST_LIBS_MAX (64 * 1024)
+
+const char *ob_sidecar_binary(void)
+{
+        const char *env = getenv("OMNIBASE_SIDECAR");
+
+        if (env && *env)
+                return env;
+        if (access(OB_SIDECAR_BUILD_PATH, X_OK) == 0)
+                return OB_SIDECAR_BUILD_PATH;
+        return OB_SIDECAR_INSTALLED_PATH;
+}
+
+/* Runs `sidecar --list-libs`; *ret is its output (malloc'd). */
+static int list_libs(const char *binary, char **ret)
+{
+        int p[2], status;
+        size_t len = 0;
+        char *buf = malloc(LIST_LIBS_MAX + 1);
+        pid_t pid;
+
+        if (!buf || pipe2(p, O_CLOEXEC) < 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        pid = fork();
+        if (pid == 0) {
+                if (dup2(p[1], 1) < 0)
+                        _exit(127);
+                execl(binary, binary, "--list-libs", (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        while (pid > 0 && len < LIST_LIBS_MAX) {
+                ssize_t n = read(p[0], buf + len, LIST_LIBS_MAX - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+        }
+        close(p[0]);
+        buf[len] = '\0';
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+                free(buf);
+                return -ENOEXEC;
+        }
+        *ret = buf;
+        return 0;
+}
+
+/* Mounts the binary and every library it lists, read-only. */
+static int add_mounts(ob_mount_plan *mounts, const char *binary, ob_error *err)
+{
+        _cleanup_free_ char *libs = NULL;
+        char real[PATH_MAX];
+        char *save = NULL;
+        int r;
+
+        if (!realpath(binary, real))
+                return ob_error_set(err, 0, 0, errno, "omnibase-sidecar: %s: %s", binary,
+                                    strerror(errno));
+        r = list_libs(real, &libs);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "omnibase-sidecar: %s --list-libs failed", real);
+        r = ob_mount_plan_add(mounts, real, OB_SIDECAR_BIN, false, false, "sidecar");
+        for (char *line = strtok_r(libs, "\n", &save); r >= 0 && line;
+             line = strtok_r(NULL, "\n", &save)) {
+                char *tab = strchr(line, '\t');
+                if (!tab || line[0] != '/' || tab[1] != '/')
+                        continue;
+                *tab = '\0';
+                r = ob_mount_plan_add(mounts, tab + 1, line, false, false, "sidecar library");
+        }
+        return r;
+}
+
+int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
+{
+        static const char *const head[] = {OB_SIDECAR_BIN,
+                                           "--caps",
+                                           OB_SIDECAR_RUN "/caps.json",
+                                           "--caps",
+                                           OB_SIDECAR_RUN "/profile-caps.json",
+                                           "--channel-fd",
+                                           "0",
+                                           "--scratch",
+                                           "/tmp",
+                                           "--uid",
+                                           "65534",
+                                           "--gid",
+                                           "65534",
+                                           "--"};
+        size_t n_old = 0, n_head = ARRAY_SIZE(head);
+        char **argv;
+        int r;
+
+        r = add_mounts(&plan->mounts, ob_sidecar_binary(), err);
+        if (r < 0)
+                return err->message[0]
+                           ? r
+                           : ob_error_set(err, 0, 0, r, "sidecar mounts: %s", strerror(-r));
+        while (plan->argv[n_old])
+                n_old++;
+        argv = calloc(n_head + n_old + 1, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_head; i++)
+                if (!(argv[i] = strdup(head[i])))
+                        r = -ENOMEM;
+        for (size_t i = 0; i < n_old; i++)
+                argv[n_head + i] = plan->argv[i];
+        free(plan->argv);
+        plan->argv = argv;
+        plan->sidecar = true;
+        plan->workload_arg = n_head;
+        return r;
+}
+
+static int add_grant(ob_capset *set, ob_cap_kind kind, const char *target, const char *why)
+{
+        return ob_capset_add(set, false, kind, target, why, NULL);
+}
+
+/* Files the dynamic loader, libc and python look for at every start
+ * (ld.so.cache, hwcaps directories, locale, gconv, pyvenv.cfg, ._pth...).
+ * They are not in the mount mask, so allowing the read only lets the kernel
+ * answer ENOENT instead of every run reporting the same probes. */
+static const char *const probes[] = {"/etc/ld.so.cache",
+                                     "/etc/ld.so.preload",
+                                     "/etc/localtime",
+                                     "/etc/resolv.conf",
+                                     "/etc/gai.conf",
+                                     "/etc/host.conf",
+                                     "/etc/services",
+                                     "/etc/protocols",
+                                     "/usr/pyvenv.cfg",
+                                     "/usr/lib/locale/*",
+                                     "/usr/share/locale/*",
+                                     "/usr/share/zoneinfo/*",
+                                     NULL};
+/* the sandbox's own /proc (gVisor's: only its processes) */
+static const char *const proc_reads[] = {"/proc", "/proc/*", NULL};
+
+/* Read (and exec) of a profile path, its subtree when it is a directory,
+ * and reads of its siblings (the loader probes next to every library). */
+static int grant_profile_path(ob_capset *set, const ob_mount *m, const char *why)
+{
+        char buf[PATH_MAX + 2];
+        const char *slash = strrchr(m->destination, '/');
+        int r = add_grant(set, OB_CAP_FILE_READ, m->destination, why);
+
+        if (r >= 0)
+                r = add_grant(set, OB_CAP_FILE_EXEC, m->destination, why);
+        if (r >= 0 && m->is_dir && snprintf(buf, sizeof(buf), "%s/*", m->destination) > 0) {
+                r = add_grant(set, OB_CAP_FILE_READ, buf, why);
+                if (r >= 0)
+                        r = add_grant(set, OB_CAP_FILE_EXEC, buf, why);
+        }
+        if (r >= 0 && slash && slash != m->destination &&
+            snprintf(buf, sizeof(buf), "%.*s/*", (int)(slash - m->destination), m->destination) > 0)
+                r = add_grant(set, OB_CAP_FILE_READ, buf, why);
+        return r;
+}
+
+/* What the workload needs from its own sandbox: the profile's paths (read,
+ * exec), the script, /tmp itself, a few devices, the start-up probes. */
+static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
+{
+        static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                           "/dev/urandom"};
+        ob_capset *set = NULL;
+        char why[128];
+        int r = ob_capset_new(&set);
+
+        snprintf(why, sizeof(why), "profile:%s", plan->profile->name);
+        for (size_t i = 0; r >= 0 && i < plan->mounts.n; i++) {
+                const ob_mount *m = &plan->mounts.v[i];
+                if (strncmp(m->why, "profile", 7) == 0 || streq(m->why, "script"))
+                        r = grant_profile_path(set, m, why);
+                else if (streq(m->why, "network")) /* /etc/hosts, nsswitch.conf */
+                        r = add_grant(set, OB_CAP_FILE_READ, m->destination, "sandbox:network");
+        }
+        for (size_t i = 0; r >= 0 && probes[i]; i++)
+                r = add_grant(set, OB_CAP_FILE_READ, probes[i], "sandbox:probe");
+        for (size_t i = 0; r >= 0 && proc_reads[i]; i++)
+                r = add_grant(set, OB_CAP_FILE_READ, proc_reads[i], "sandbox:proc");
+        for (size_t k = 0; r >= 0 && k < 2; k++) {
+                ob_cap_kind kind = k ? OB_CAP_FILE_WRITE : OB_CAP_FILE_READ;
+                /* below /tmp: `--scratch /tmp` (what the workload made is its own;
+                 * grants bound under it and absent host paths are checked) */
+                r = add_grant(set, kind, "/tmp", "sandbox:tmp");
+                for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(devs); i++)
+                        r = add_grant(set, kind, devs[i], "sandbox:dev");
+        }
+        if (r < 0) {
+                ob_capset_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+static int write_caps(const char *dir, const char *name, const ob_capset *set)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r = ob_capset_to_json(set, &text);
+
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        return ob_write_file(path, text);
+}
+
+int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run_path,
+                       int ret_channel[2], ob_error *err)
+{
+        _cleanup_free_ char *dir = NULL;
+        ob_capset *prof = NULL;
+        int r, sp[2];
+
+        if (asprintf(&dir, "%s/sidecar", run_path) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0700) < 0)
+                return ob_error_set(err, 0, 0, errno, "%s: %s", dir, strerror(errno));
+        r = profile_caps(plan, &prof);
+        if (r >= 0)
+                r = write_caps(dir, "profile-caps.json", prof);
+        ob_capset_free(prof);
+        if (r >= 0)
+                r = write_caps(dir, "caps.json", caps);
+        if (r >= 0)
+                r = ob_mount_plan_add(&plan->mounts, dir, OB_SIDECAR_RUN, false, true,
+                                      "sidecar capabilities");
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "preparing the sidecar: %s", strerror(-r));
+        ob_mount_plan_sort(&plan->mounts);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return ob_error_set(err, 0, 0, errno, "socketpair: %s", strerror(errno));
+        if (fcntl(sp[0], F_SETFL, O_NONBLOCK) < 0) {
+                r = -errno;
+                close(sp[0]);
+                close(sp[1]);
+                return ob_error_set(err, 0, 0, -r, "channel: %s", strerror(-r));
+        }
+        ret_channel[0] = sp[0];
+        ret_channel[1] = sp[1];
+        return 0;
+}
