@@ -239,6 +239,26 @@ static bool dir_free_of_hard_links(grant_ctx *g, const char *dir)
         return false;
 }
 
+/* A grant's mount is noexec unless a FILE_EXEC grant mounts it (F2): the
+ * same destination added again by FILE_EXEC becomes executable. */
+static int add_grant_mount(grant_ctx *g, const char *real, const char *path, bool is_dir)
+{
+        size_t n = g->plan->n;
+        bool exec = g->grant->kind == OB_CAP_FILE_EXEC;
+        int r = ob_mount_plan_add(g->plan, real, path, g->writable, is_dir, g->why);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < g->plan->n; i++)
+                if (streq(g->plan->v[i].destination, path)) {
+                        if (g->plan->n > n)
+                                g->plan->v[i].noexec = !exec;
+                        else if (exec)
+                                g->plan->v[i].noexec = false;
+                }
+        return 0;
+}
+
 /* Mounts path when it and its host resolution are allowed by the grant.
  * Returns 1 for a directory that can only be searched, not mounted whole. */
 static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
@@ -288,7 +308,7 @@ static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
                 return 1; /* search it instead: each hard-linked file is left out */
         plan_log(g->plan, "%s: mount %s%s%s (%s)", g->why, path, streq(real, path) ? "" : " -> ",
                  streq(real, path) ? "" : real, g->writable ? "rw" : "ro");
-        return ob_mount_plan_add(g->plan, real, path, g->writable, S_ISDIR(st.st_mode), g->why);
+        return add_grant_mount(g, real, path, S_ISDIR(st.st_mode));
 }
 
 static int walk(grant_ctx *g, const char *dir, unsigned depth)

@@ -55,7 +55,8 @@ typedef struct ob_mount {
         char *destination; /* path inside the sandbox */
         bool writable;
         bool is_dir;
-        char *why; /* "profile", "script", "FILE_READ /data/x (policy p1)" */
+        bool noexec; /* a grant mount no FILE_EXEC grant covers (threat model F2) */
+        char *why;   /* "profile", "script", "FILE_READ /data/x (policy p1)" */
 } ob_mount;
 
 typedef struct ob_mount_plan {

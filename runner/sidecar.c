@@ -251,6 +251,8 @@ int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run
         if (r >= 0)
                 r = ob_mount_plan_add(&plan->mounts, dir, OB_SIDECAR_RUN, false, true,
                                       "sidecar capabilities");
+        if (r >= 0) /* read by the sidecar only */
+                plan->mounts.v[plan->mounts.n - 1].noexec = true;
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "preparing the sidecar: %s", strerror(-r));
         ob_mount_plan_sort(&plan->mounts);

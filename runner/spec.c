@@ -45,9 +45,12 @@ static cJSON *build_mounts(const ob_run_plan *plan)
                                                NULL};
         static const char *const ro[] = {"rbind", "ro", "nosuid", "nodev", NULL};
         static const char *const rw[] = {"rbind", "rw", "nosuid", "nodev", NULL};
+        /* without FILE_EXEC: noexec (F2; the sidecar also checks each execve) */
+        static const char *const ro_nx[] = {"rbind", "ro", "nosuid", "nodev", "noexec", NULL};
+        static const char *const rw_nx[] = {"rbind", "rw", "nosuid", "nodev", "noexec", NULL};
         cJSON *a = cJSON_CreateArray();
         char tmp_size[32];
-        const char *tmp_opts[] = {"nosuid", "nodev", "mode=1777", tmp_size, NULL};
+        const char *tmp_opts[] = {"nosuid", "nodev", "noexec", "mode=1777", tmp_size, NULL};
 
         if (!a)
                 return NULL;
@@ -57,8 +60,9 @@ static cJSON *build_mounts(const ob_run_plan *plan)
         cJSON_AddItemToArray(a, mount_obj("/tmp", "tmpfs", "tmpfs", tmp_opts));
         for (size_t i = 0; i < plan->mounts.n; i++) {
                 const ob_mount *m = &plan->mounts.v[i];
-                cJSON_AddItemToArray(
-                    a, mount_obj(m->destination, "bind", m->source, m->writable ? rw : ro));
+                const char *const *opts =
+                    m->writable ? (m->noexec ? rw_nx : rw) : (m->noexec ? ro_nx : ro);
+                cJSON_AddItemToArray(a, mount_obj(m->destination, "bind", m->source, opts));
         }
         return a;
 }

@@ -81,6 +81,24 @@ class ConfigSchema(RunnerTest):
         self.assertEqual(modes[os.path.join(self.tmp, "data")], "ro")
         self.assertEqual(modes[os.path.join(self.tmp, "data", "x.txt")], "rw")
 
+    def test_noexec_without_file_exec(self):
+        """F2: binds no FILE_EXEC grant covers and /tmp are noexec; the profile's
+        paths, the sidecar and FILE_EXEC grants are not."""
+        for d in ("r", "x", "w"):
+            self.write(d + "/f", "x")
+        caps = self.caps(grants=[("FILE_READ", os.path.join(self.tmp, "r", "*")),
+                                 ("FILE_READ", os.path.join(self.tmp, "x", "*")),
+                                 ("FILE_EXEC", os.path.join(self.tmp, "x", "*")),
+                                 ("FILE_WRITE", os.path.join(self.tmp, "w", "*"))])
+        cfg = self.plan(caps=caps)
+        nx = {m["destination"]: "noexec" in m.get("options", []) for m in cfg["mounts"]}
+        self.assertTrue(nx["/tmp"])
+        self.assertTrue(nx[os.path.join(self.tmp, "r")])
+        self.assertTrue(nx[os.path.join(self.tmp, "w")])
+        self.assertFalse(nx[os.path.join(self.tmp, "x")])
+        self.assertFalse(nx["/usr/bin/python3.11"])
+        self.assertFalse(nx["/omnibase/sidecar/omnibase-sidecar"])
+
 
 if __name__ == "__main__":
     if jsonschema is None:
