@@ -24,6 +24,30 @@
         (PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
          PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL)
 
+#ifdef OB_COVERAGE
+void __gcov_reset(void);
+void __gcov_dump(void);
+/* A --coverage build only: the child starts with empty counters and writes
+ * them before the filter (whose traps would report the .gcda opens), when
+ * its uid can (the workload's uid 65534 cannot, and is skipped). */
+static void coverage_reset(void)
+{
+        __gcov_reset();
+}
+static void coverage_dump(void)
+{
+        if (geteuid() == 0)
+                __gcov_dump();
+}
+#else
+static void coverage_reset(void)
+{
+}
+static void coverage_dump(void)
+{
+}
+#endif
+
 /* close_range(2), or (gVisor 20221219 has no close_range) every fd listed
  * in /proc/self/fd: a blind loop up to RLIMIT_NOFILE costs a second there. */
 static void close_fds_from(int first)
@@ -121,8 +145,10 @@ static _Noreturn void child(const ob_sidecar_config *cfg, void *filter, int go_f
          * uid) is bad input, not a violation: nothing runs, exit 125 */
         if (access(prog, X_OK) < 0) {
                 fprintf(stderr, "omnibase-sidecar: %s: %s\n", cfg->argv[0], strerror(errno));
+                coverage_dump();
                 _exit(125);
         }
+        coverage_dump();
         r = ob_filter_load(filter);
         if (r < 0) {
                 fprintf(stderr, "omnibase-sidecar: loading the seccomp filter: %s\n", strerror(-r));
@@ -150,6 +176,7 @@ pid_t ob_spawn_workload(const ob_sidecar_config *cfg, void *filter)
                 return r;
         }
         if (pid == 0) {
+                coverage_reset();
                 close(go[1]);
                 if (go[0] != 3) {
                         if (dup3(go[0], 3, O_CLOEXEC) < 0)

@@ -221,6 +221,109 @@ static void test_reader_fill_from_socket(void **state)
         close(sv[1]);
 }
 
+static void test_type_names(void **state)
+{
+        (void)state;
+        assert_string_equal(ob_channel_type_to_string(OB_CHANNEL_SANDBOX_START), "SandboxStart");
+        assert_string_equal(ob_channel_type_to_string(OB_CHANNEL_CAPABILITY_DENIED),
+                            "CapabilityDenied");
+        assert_string_equal(ob_channel_type_to_string(OB_CHANNEL_SANDBOX_EXIT), "SandboxExit");
+        assert_null(ob_channel_type_to_string(OB_CHANNEL_TYPE_MAX));
+        assert_null(ob_channel_type_to_string((ob_channel_type)-1));
+}
+
+/* Each malformed UTF-8 form is replaced byte by byte; valid 2-4 byte
+ * sequences are kept. */
+static void test_encode_sanitises_every_utf8_error(void **state)
+{
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+            {"/a\xf0\x9f\x98\x80", "/a\xf0\x9f\x98\x80"},                 /* U+1F600 */
+            {"/a\xe0\x80\x80", "/a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
+            {"/a\xed\xa0\x80", "/a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+            {"/a\xf4\x90\x80\x80",
+             "/a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+            {"/a\xe2\x82", "/a\xef\xbf\xbd\xef\xbf\xbd"},           /* truncated */
+            {"/a\xc3(", "/a\xef\xbf\xbd("},                         /* bad continuation */
+            {"/a\xf8\x88", "/a\xef\xbf\xbd\xef\xbf\xbd"},           /* 5-byte lead */
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                ob_channel_msg in = denied(), out = {0};
+                in.target = (char *)cases[i].in;
+                roundtrip(&in, &out);
+                assert_string_equal(out.target, cases[i].out);
+                ob_channel_msg_done(&out);
+        }
+}
+
+static void test_validate_names_the_field(void **state)
+{
+        ob_channel_msg m = denied();
+        ob_error err = {0};
+        (void)state;
+
+        assert_int_equal(ob_channel_msg_validate(&m, &err), 0);
+        m.pid = 4194305;
+        assert_int_equal(ob_channel_msg_validate(&m, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "\"pid\" out of range (4194305, allowed 1..4194304)"));
+        m = denied();
+        m.target = NULL;
+        assert_int_equal(ob_channel_msg_validate(&m, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "\"target\" missing"));
+        m = denied();
+        m.policy_id = "p\xff";
+        assert_int_equal(ob_channel_msg_validate(&m, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "\"policy_id\" is not valid UTF-8"));
+        m = denied();
+        m.type = OB_CHANNEL_TYPE_MAX;
+        assert_int_equal(ob_channel_msg_validate(&m, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "unknown message type"));
+}
+
+/* The runner hung up: the send fails with EPIPE, and no SIGPIPE kills us. */
+static void test_send_to_a_closed_peer(void **state)
+{
+        ob_channel_msg in = denied(), bad = denied();
+        int sv[2];
+        (void)state;
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        bad.layer = "kernel";
+        assert_int_equal(ob_channel_send(sv[0], &bad), -EINVAL);
+        close(sv[1]);
+        assert_int_equal(ob_channel_send(sv[0], &in), -EPIPE);
+        close(sv[0]);
+        assert_int_equal(ob_channel_send(sv[0], &in), -EBADF);
+}
+
+static void test_reader_edges(void **state)
+{
+        ob_channel_reader r = {0};
+        static char big[2 * (OB_CHANNEL_MAX_LINE + 1) + 1];
+        char *line = NULL;
+        (void)state;
+
+        assert_int_equal(ob_channel_reader_feed(&r, "", 0), 0);
+        assert_int_equal(ob_channel_reader_next(&r, &line, NULL), 0);
+        /* more than two lines' worth held at once is refused */
+        memset(big, 'x', sizeof(big));
+        assert_int_equal(ob_channel_reader_feed(&r, big, sizeof(big)), -E2BIG);
+        /* a terminated line over the limit */
+        big[OB_CHANNEL_MAX_LINE + 1] = '\n';
+        assert_int_equal(ob_channel_reader_feed(&r, big, OB_CHANNEL_MAX_LINE + 2), 0);
+        assert_int_equal(ob_channel_reader_next(&r, &line, NULL), -E2BIG);
+        assert_null(line);
+        ob_channel_reader_done(&r);
+        /* a torn last line at end of stream */
+        assert_int_equal(ob_channel_reader_feed(&r, "{\"type\"", 7), 0);
+        r.eof = true;
+        assert_int_equal(ob_channel_reader_next(&r, &line, NULL), -EBADMSG);
+        ob_channel_reader_done(&r);
+        assert_int_equal(ob_channel_reader_fill(&r, -1), -EBADF);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -232,6 +335,11 @@ int main(void)
             cmocka_unit_test(test_reader_lines),
             cmocka_unit_test(test_reader_bounds_lines),
             cmocka_unit_test(test_reader_fill_from_socket),
+            cmocka_unit_test(test_type_names),
+            cmocka_unit_test(test_encode_sanitises_every_utf8_error),
+            cmocka_unit_test(test_validate_names_the_field),
+            cmocka_unit_test(test_send_to_a_closed_peer),
+            cmocka_unit_test(test_reader_edges),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

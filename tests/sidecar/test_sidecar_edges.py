@@ -1,0 +1,484 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""omnibase-sidecar at its edges, on the host kernel: bad command lines and
+capability files, channels that cannot be used or go away, every dangerous
+syscall, the address families and path forms the checks decode, bad
+pointers, job control, exec from a thread, forwarded signals."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sidecar_harness as h  # noqa: E402
+
+CTYPES = """
+import ctypes, errno, os, socket, struct
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(nr, *args):
+    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+    return r, ctypes.get_errno()
+def buf(b):
+    s = ctypes.create_string_buffer(b)
+    keep.append(s)
+    return ctypes.addressof(s)
+keep = []
+"""
+
+# x86_64 numbers of every syscall sidecar/syscalls.c classes as dangerous
+# (clone and ioctl only with particular arguments: tested apart)
+DANGEROUS = {
+    "ptrace": 101, "mount": 165, "umount2": 166, "bpf": 321, "keyctl": 250, "add_key": 248,
+    "request_key": 249, "unshare": 272, "setns": 308, "pivot_root": 155, "chroot": 161,
+    "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
+    "kexec_file_load": 320, "perf_event_open": 298, "process_vm_readv": 310,
+    "process_vm_writev": 311, "open_by_handle_at": 304, "name_to_handle_at": 303,
+    "userfaultfd": 323, "fanotify_init": 300, "lookup_dcookie": 212, "quotactl": 179,
+    "quotactl_fd": 443, "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163,
+    "syslog": 103, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305,
+    "adjtimex": 159, "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173,
+    "uselib": 134, "vhangup": 153, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+    "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    "memfd_secret": 447, "pidfd_getfd": 438,
+}
+
+
+def raw(args, stdin=None, timeout=30):
+    return subprocess.run([h.sidecar_binary(), *args], stdin=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_bad_command_lines(w):
+    caps = h.write_caps(w, h.BASELINE)
+    sock = os.path.join(w, "never.sock")
+    bad = [
+        [],
+        ["--caps"],
+        ["--caps", caps, "--channel", sock],                          # no --
+        ["--caps", caps, "--channel", sock, "--"],                    # no argv
+        ["--channel", sock, "--", "/usr/bin/true"],                   # no --caps
+        ["--caps", caps, "--", "/usr/bin/true"],                      # no channel
+        ["--caps", caps, "--channel", sock, "--channel-fd", "0", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel-fd", "x", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel-fd", "4096", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel", sock, "--uid", "-1", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel", sock, "--uid", "4294967295", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel", sock, "--gid", "12a", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel", sock, "--scratch", "tmp", "--", "/usr/bin/true"],
+        ["--caps", caps, "--channel", sock, "--frobnicate", "1", "--", "/usr/bin/true"],
+        ["--caps", caps] * 9 + ["--channel", sock, "--", "/usr/bin/true"],  # > 8 files
+        ["--caps", caps, "--channel", sock] + ["--scratch", "/tmp"] * 5 + ["--", "/usr/bin/true"],
+        ["--list-libs", "extra"],
+    ]
+    for args in bad:
+        p = raw(args)
+        assert p.returncode == 125, (args, p)
+        assert p.stderr.startswith("usage: omnibase-sidecar") and p.stderr.count("\n") == 1, \
+            (args, p.stderr)
+        assert p.stdout == "", (args, p)
+
+
+def test_unusable_channels(w):
+    caps = h.write_caps(w, h.BASELINE)
+    missing = os.path.join(w, "missing.sock")
+    p = raw(["--caps", caps, "--channel", missing, "--", "/usr/bin/true"])
+    assert p.returncode == 125, p
+    assert p.stderr == "omnibase: %s: connecting to the event channel: No such file or " \
+        "directory\n" % missing, p
+    long_path = "/" + "x" * 120
+    p = raw(["--caps", caps, "--channel", long_path, "--", "/usr/bin/true"])
+    assert p.returncode == 125 and "File name too long" in p.stderr, p
+    # a file, not a socket, as the channel fd
+    with open(caps) as f:
+        p = raw(["--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"], stdin=f)
+    assert p.returncode == 125, p
+    assert p.stderr == "omnibase: --channel-fd 0: Socket operation on non-socket\n", p
+    # a descriptor that is not open
+    p = raw(["--caps", caps, "--channel-fd", "900", "--", "/usr/bin/true"])
+    assert p.returncode == 125, p
+    assert p.stderr == "omnibase: --channel-fd 900: Bad file descriptor\n", p
+
+
+def test_bad_caps_files(w):
+    missing = os.path.join(w, "nope.json")
+    good = h.write_caps(w, h.BASELINE)
+    for caps, want in ((missing, "omnibase: %s: " % missing),):
+        sock = os.path.join(w, "c.sock")
+        listener = h.Listener(sock)
+        p = raw(["--caps", good, "--caps", caps, "--channel", sock, "--", "/usr/bin/true"])
+        assert listener.finish() == [], p  # connected, then closed: no event at all
+        assert p.returncode == 125, p
+        assert p.stderr.startswith(want) and p.stderr.count("\n") == 1, p
+    # not JSON at all: a position is given
+    junk = os.path.join(w, "junk.json")
+    with open(junk, "w") as f:
+        f.write("{\n  \"version\": 1,\n  oops\n}\n")
+    sock = os.path.join(w, "d.sock")
+    listener = h.Listener(sock)
+    p = raw(["--caps", junk, "--channel", sock, "--", "/usr/bin/true"])
+    listener.finish()
+    assert p.returncode == 125 and p.stderr.startswith("omnibase: %s:3:" % junk), p
+
+
+def test_caps_files_are_united(w):
+    mine = os.path.join(w, "mine.txt")
+    with open(mine, "w") as f:
+        f.write("united\n")
+    os.chmod(mine, 0o644)
+    extra = h.write_caps(w, [("FILE_READ", mine, "second-file")], name="extra.json")
+    code = "print(open(%r).read().strip())" % mine
+    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--caps", extra])
+    assert run.rc == 0 and run.out == "united\n" and run.denials() == [], run
+    # a denial in one file wins over a grant in another
+    deny = h.write_caps(w, [], denials=[("FILE_READ", mine, "veto")], name="deny.json")
+    run = h.run_sidecar(w, h.python_argv("open(%r)" % mine),
+                        extra_args=["--caps", extra, "--caps", deny])
+    assert run.rc == 1 and "PermissionError" in run.err, run
+    assert [(e["target"], e["policy_id"]) for e in run.denials()] == [(mine, "veto")], run
+
+
+def test_every_dangerous_syscall(w):
+    code = CTYPES + """
+names = %r
+out = []
+for name, nr in sorted(names.items()):
+    out.append((name, sc(nr, 0, 0, 0, 0, 0, 0)))
+# clone only with a namespace flag, ioctl only TIOCSTI / TIOCLINUX
+out.append(('clone-newnet', sc(56, 0x40000000 | 17, 0, 0, 0, 0)))
+out.append(('ioctl-tiocsti', sc(16, 0, 0x5412, buf(b'x'))))
+out.append(('ioctl-tioclinux', sc(16, 0, 0x541C, buf(b'x'))))
+r = sc(16, 0, 0x541B, buf(b'xxxx'))
+out.append(('ioctl-fionread', r[0] != -1 or r[1] != errno.EPERM))
+for o in out:
+    print(o[0], o[1])
+""" % DANGEROUS
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.rc == 0, run
+    expected = ["%s (-1, 1)" % n for n in sorted(DANGEROUS)]
+    expected += ["clone-newnet (-1, 1)", "ioctl-tiocsti (-1, 1)", "ioctl-tioclinux (-1, 1)",
+                 "ioctl-fionread True"]
+    assert run.out.splitlines() == expected, run
+    d = run.denials()
+    assert [e["target"] for e in d] == sorted(DANGEROUS) + ["clone", "ioctl", "ioctl"], run
+    for e in d:
+        assert (e["capability"], e["layer"], e["policy_id"]) == (
+            "SYSCALL", "seccomp", "default-deny"), run
+        assert e["syscall"] == e["target"], run
+    assert run.exit_event()["denials"] == len(d), run
+
+
+def test_unix_and_other_families(w):
+    srv_path = os.path.join(w, "srv.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(srv_path)
+    os.chmod(srv_path, 0o777)
+    srv.listen(4)
+    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    abstract.bind("\0ob-test-abstract-%d" % os.getpid())
+    abstract.listen(4)
+    granted_dir = os.path.join(w, "g")
+    os.mkdir(granted_dir)
+    os.chmod(granted_dir, 0o777)
+    code = CTYPES + """
+def attempt(label, f):
+    try:
+        r = f(); print(label, 'ok')
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+def unix(addr, bind=False):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    return (s.bind if bind else s.connect)(addr)
+attempt('unix-path', lambda: unix(%(srv)r))
+attempt('unix-abstract', lambda: unix('\\0ob-test-abstract-%(pid)d'))
+attempt('bind-abstract', lambda: unix('\\0ob-mine-%(pid)d', True))
+attempt('bind-path', lambda: unix(%(w)r + '/mine.sock', True))
+attempt('bind-granted', lambda: unix(%(g)r + '/ok.sock', True))
+attempt('bind-autobind', lambda: unix('', True))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+attempt('unspec', lambda: u.connect(('0.0.0.0', 0)) if False else
+        sc(42, u.fileno(), buf(struct.pack('=H14x', 0)), 16))
+# an address family no capability names (AF_APPLETALK) on sendto
+print('family', sc(44, u.fileno(), buf(b'x'), 1, 0, buf(struct.pack('=H14x', 5)), 16))
+# addresses the workload does not own: EFAULT, nothing reported
+print('efault-connect', sc(42, u.fileno(), 8, 16))
+print('efault-sendmsg', sc(46, u.fileno(), 8, 0))
+print('efault-sendmmsg', sc(307, u.fileno(), 8, 2, 0))
+# sendmsg / sendmmsg with a destination in the header
+attempt('sendmsg', lambda: u.sendmsg([b'x'], [], 0, ('10.9.8.7', 53)))
+name = buf(struct.pack('=HH4s8x', socket.AF_INET, socket.htons(54), socket.inet_aton('10.9.8.6')))
+iov = buf(struct.pack('=QQ', buf(b'y'), 1))
+hdr = struct.pack('=QI4xQQQQi4x', name, 16, iov, 1, 0, 0, 0) + struct.pack('=I4x', 0)
+print('sendmmsg', sc(307, u.fileno(), buf(hdr * 2), 2, 0))
+""" % {"srv": srv_path, "pid": os.getpid(), "w": w, "g": granted_dir}
+    run = h.run_sidecar(w, h.python_argv(code),
+                        grants=[("FILE_WRITE", granted_dir + "/*", "sockdir")])
+    srv.close()
+    abstract.close()
+    assert run.rc == 0, run
+    assert run.out.splitlines() == [
+        "unix-path EACCES", "unix-abstract EPERM", "bind-abstract ok", "bind-path EACCES",
+        "bind-granted ok", "bind-autobind ok", "unspec ok", "family (-1, 1)",
+        "efault-connect (-1, 14)", "efault-sendmsg (-1, 14)", "efault-sendmmsg (-1, 14)",
+        "sendmsg EPERM", "sendmmsg (-1, 1)"], run
+    d = run.denials()
+    assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
+        ("FILE_WRITE", srv_path, "connect"),
+        ("NETWORK_CONNECT", "unix:@ob-test-abstract-%d" % os.getpid(), "connect"),
+        ("FILE_WRITE", w + "/mine.sock", "bind"),
+        ("NETWORK_CONNECT", "family:5", "sendto"),
+        ("NETWORK_CONNECT", "10.9.8.7:53", "sendmsg"),
+        ("NETWORK_CONNECT", "10.9.8.6:54", "sendmmsg")], run
+
+
+def test_ipv6_and_network_denials(w):
+    code = """
+import socket, errno
+def attempt(label, fam, addr):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try:
+        s.connect(addr); print(label, 'ok')
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+attempt('v6', socket.AF_INET6, ('::1', 5353))
+attempt('v4-mapped', socket.AF_INET6, ('::ffff:10.1.2.3', 80))
+attempt('vetoed', socket.AF_INET, ('127.0.0.1', 9))
+attempt('vetoed-by-name', socket.AF_INET, ('127.0.0.1', 7))
+attempt('granted-v6', socket.AF_INET6, ('::1', 5354))
+"""
+    run = h.run_sidecar(
+        w, h.python_argv(code),
+        grants=[("NETWORK_CONNECT", "127.0.0.1:*", "lo"), ("NETWORK_CONNECT", "[::1]:5354", "v6")],
+        denials=[("NETWORK_CONNECT", "127.0.0.1:9", "no-discard"),
+                 ("NETWORK_CONNECT", "localhost:7", "no-echo")])
+    assert run.rc == 0, run
+    assert run.out.splitlines() == ["v6 EPERM", "v4-mapped EPERM", "vetoed EPERM",
+                                    "vetoed-by-name EPERM", "granted-v6 ok"], run
+    assert [(e["target"], e["policy_id"]) for e in run.denials()] == [
+        ("[::1]:5353", "default-deny"), ("10.1.2.3:80", "default-deny"),
+        ("127.0.0.1:9", "no-discard"), ("127.0.0.1:7", "no-echo")], run
+
+
+def test_path_forms(w):
+    ro = os.path.join(w, "ro.txt")
+    with open(ro, "w") as f:
+        f.write("ro")
+    os.chmod(ro, 0o666)
+    os.chmod(w, 0o777)
+    code = CTYPES + """
+import mmap
+def attempt(label, f):
+    try:
+        f(); print(label, 'ok')
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+ro = %(ro)r
+# openat2(AT_FDCWD, path, {flags=O_RDONLY}, 24)
+print('openat2', sc(437, -100, buf(b'/etc/passwd'), buf(struct.pack('=QQQ', 0, 0, 0)), 24))
+print('openat2-efault', sc(437, -100, buf(b'/etc/passwd'), 8, 24))
+attempt('o-path', lambda: os.open('/etc/passwd', os.O_PATH))
+attempt('o-tmpfile', lambda: os.open(%(w)r, os.O_TMPFILE | os.O_WRONLY, 0o600))
+fd = os.open(ro, os.O_RDONLY)
+attempt('futimens', lambda: os.utime(fd))
+attempt('symlink', lambda: os.symlink('/etc/passwd', %(w)r + '/l'))
+attempt('link', lambda: os.link(ro, %(w)r + '/hard'))
+attempt('truncate', lambda: os.truncate(ro, 0))
+attempt('mknod-fifo', lambda: os.mkfifo(%(w)r + '/fifo'))
+print('mknodat-dev', sc(259, -100, buf(%(w)r.encode() + b'/dev'), 0o60600, 0x0801))
+print('open-efault', sc(2, 8, 0))
+print('open-toolong', sc(2, buf(b'/' + b'a' * 5000), 0))
+# a path that runs into an unmapped page without its NUL
+m = mmap.mmap(-1, 8192)
+base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+m[4096 - 4:4096] = b'/etc'
+libc.munmap(ctypes.c_void_p(base + 4096), 4096)
+print('open-unterminated', sc(2, base + 4096 - 4, 0))
+xfd = os.open('/usr/sbin/nologin', os.O_RDONLY)
+attempt('fexecve', lambda: os.execve(xfd, ['nologin'], {}))
+print('execveat-empty', sc(322, xfd, buf(b''), buf(b'\\0' * 16), buf(b'\\0' * 8), 0x1000))
+""" % {"ro": ro, "w": w}
+    run = h.run_sidecar(w, h.python_argv(code),
+                        grants=[("FILE_READ", ro, "ro"), ("FILE_READ", "/usr/sbin/nologin", "ro")])
+    assert run.rc == 0, run
+    assert run.out.splitlines() == [
+        "openat2 (-1, 13)", "openat2-efault (-1, 14)", "o-path EACCES", "o-tmpfile EACCES",
+        "futimens EACCES", "symlink EACCES", "link EACCES",
+        "truncate EACCES", "mknod-fifo EACCES", "mknodat-dev (-1, 1)", "open-efault (-1, 14)",
+        "open-toolong (-1, 36)", "open-unterminated (-1, 14)", "fexecve EACCES",
+        "execveat-empty (-1, 13)"], run
+    d = run.denials()
+    assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
+        ("FILE_READ", "/etc/passwd", "openat2"),
+        ("FILE_READ", "/etc/passwd", "openat"),
+        ("FILE_WRITE", w, "openat"),
+        ("FILE_WRITE", ro, "utimensat"),
+        ("FILE_WRITE", w + "/l", "symlink"),
+        ("FILE_WRITE", ro, "link"),
+        ("FILE_WRITE", ro, "truncate"),
+        ("FILE_WRITE", w + "/fifo", "mknodat"),
+        ("SYSCALL", "mknodat", "mknodat"),
+        ("FILE_EXEC", "/usr/sbin/nologin", "execveat"),
+        ("FILE_EXEC", "/usr/sbin/nologin", "execveat")], run
+
+
+class ClosingListener(h.Listener):
+    """A runner that goes away: accepts, reads the first event, hangs up."""
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        os.unlink(self.path)
+        self.sock.close()
+        self.accepted.set()
+        with conn:
+            self.data = conn.recv(65536).split(b"\n")[0] + b"\n"
+
+
+def test_channel_goes_away(w):
+    caps = h.write_caps(w, h.BASELINE)
+    sock = os.path.join(w, "gone.sock")
+    listener = ClosingListener(sock)
+    code = """
+import time
+time.sleep(0.5)
+n = 0
+for i in range(200):
+    try:
+        open('/etc/passwd')
+    except PermissionError:
+        n += 1
+print('denied', n)
+"""
+    p = subprocess.run([h.sidecar_binary(), "--caps", caps, "--channel", sock, "--",
+                        *h.python_argv(code)], capture_output=True, text=True, timeout=60)
+    events = listener.finish()
+    # the workload runs to its end, enforcement holds, the status is its own
+    assert p.returncode == 0 and p.stdout == "denied 200\n", p
+    assert [e["type"] for e in events] == ["SandboxStart"], events
+
+
+def test_job_control_and_thread_exec(w):
+    code = """
+import os, signal, sys, threading, time
+pid = os.fork()
+if pid == 0:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    print('child resumed', flush=True)
+    os._exit(3)
+_, st = os.waitpid(pid, os.WUNTRACED)
+print('stopped', os.WIFSTOPPED(st), os.WSTOPSIG(st), flush=True)
+os.kill(pid, signal.SIGCONT)
+_, st = os.waitpid(pid, 0)
+print('exited', os.WEXITSTATUS(st), flush=True)
+got = []
+signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
+os.kill(os.getpid(), signal.SIGUSR1)
+print('handler', got, flush=True)
+threading.Thread(target=lambda: os.execv('/usr/bin/echo', ['echo', 'exec from a thread'])).start()
+time.sleep(30)
+"""
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.rc == 0, run
+    assert run.out.splitlines() == ["stopped True 19", "child resumed", "exited 3",
+                                    "handler [1]", "exec from a thread"], run
+    assert [e["type"] for e in run.events] == ["SandboxStart", "SandboxExit"], run
+
+
+def test_more_signals_forwarded(w):
+    for sig in (signal.SIGHUP, signal.SIGINT):
+        def on_start(proc, listener, sig=sig):
+            listener.accepted.wait(30)
+            time.sleep(1.0)
+            proc.send_signal(sig)
+        code = "import time, signal\nsignal.signal(%d, signal.SIG_DFL)\ntime.sleep(60)" % sig
+        run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
+        assert run.rc == 128 + sig, (sig, run)
+        assert run.exit_event()["signal"] == sig, run
+
+
+def test_scratch_edges(w):
+    scratch = os.path.join(w, "scratch")
+    os.mkdir(scratch)
+    os.chmod(scratch, 0o777)
+    code = """
+import os
+s = %r
+def attempt(label, f):
+    try:
+        f(); print(label, 'ok')
+    except OSError as e:
+        print(label, e.errno)
+attempt('nested-missing', lambda: open(s + '/no/such/f', 'w'))
+attempt('the-dir-itself', lambda: os.chmod(s, 0o700))
+attempt('prefix-only', lambda: open(s + 'x', 'w'))
+attempt('exec', lambda: os.execv(s + '/x', ['x']))
+""" % scratch
+    # trailing slashes are the same directory
+    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch + "//"])
+    assert run.rc == 0, run
+    assert run.out.splitlines() == ["nested-missing 13", "the-dir-itself 13", "prefix-only 13",
+                                    "exec 13"], run
+    assert [(e["capability"], e["target"]) for e in run.denials()] == [
+        ("FILE_WRITE", scratch + "/no/such/f"), ("FILE_WRITE", scratch),
+        ("FILE_WRITE", scratch + "x"), ("FILE_EXEC", scratch + "/x")], run
+
+
+def test_uid_zero_still_has_no_privilege(w):
+    secret = os.path.join(w, "root-only")
+    with open(secret, "w") as f:
+        f.write("s")
+    os.chmod(secret, 0o600)
+    code = """
+import os
+print('uid', os.getuid(), os.getgid())
+print('caps', [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])
+try:
+    os.chown(%r, 1, 1); print('chown ok')
+except PermissionError:
+    print('chown denied')
+""" % secret
+    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--uid", "0", "--gid", "0"],
+                        grants=[("FILE_READ", "/proc/*", "proc"),
+                                ("FILE_WRITE", secret, "mine")])
+    assert run.rc == 0, run
+    assert run.out.splitlines() == ["uid 0 0", "caps " + str(["0000000000000000"] * 3),
+                                    "chown denied"], run
+    assert run.denials() == [], run
+    # a command the workload's uid cannot find: 125, nothing ran
+    run = h.run_sidecar(w, ["no-such-command-anywhere"], extra_args=["--uid", "0", "--gid", "0"])
+    assert run.rc == 125, run
+    assert run.err == "omnibase-sidecar: no-such-command-anywhere: No such file or directory\n", run
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    if os.geteuid() != 0:
+        h.skip("the sidecar needs root (setuid, capability bounding set)")
+    only = sys.argv[1:]
+    failed = 0
+    tests = [t for t in TESTS if not only or t.__name__ in only]
+    for t in tests:
+        w = h.workdir()
+        try:
+            t(w)
+            print("ok   %s" % t.__name__)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % t.__name__)
+            traceback.print_exc()
+        finally:
+            subprocess.run(["rm", "-rf", w])
+    print("%d/%d passed" % (len(tests) - failed, len(tests)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
