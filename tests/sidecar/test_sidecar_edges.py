@@ -456,6 +456,119 @@ except PermissionError:
     assert run.err == "omnibase-sidecar: no-such-command-anywhere: No such file or directory\n", run
 
 
+def test_more_path_and_address_forms(w):
+    ro = os.path.join(w, "ro.txt")
+    with open(ro, "w") as f:
+        f.write("ro")
+    os.chmod(ro, 0o666)
+    os.chmod(w, 0o777)
+    code = CTYPES + """
+import mmap
+def attempt(label, f):
+    try:
+        f(); print(label, 'ok')
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+ro = %(ro)r
+attempt('read-write', lambda: open(ro, 'r+'))
+attempt('link-follow', lambda: os.link(ro, %(w)r + '/hard', follow_symlinks=True))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+attempt('unix-through-file', lambda: s.connect(ro + '/sock'))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print('connect-null', sc(42, u.fileno(), 0, 0))
+attempt('bind-inet', lambda: u.bind(('127.0.0.1', 0)))
+print('bad-dirfd', sc(257, 999, buf(b'relative'), 0))
+print('huge-address', sc(42, u.fileno(), 0xffffffffffff0000, 16))
+print('wrapping-address', sc(42, u.fileno(), 0xfffffffffffffff8, 16))
+# a sockaddr that runs off the end of the mapping: 8 readable bytes
+m = mmap.mmap(-1, 8192)
+base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+m[4088:4096] = struct.pack('=HH4s', socket.AF_INET, socket.htons(53), socket.inet_aton('10.9.8.7'))
+libc.munmap(ctypes.c_void_p(base + 4096), 4096)
+print('straddling-address', sc(42, u.fileno(), base + 4088, 16))
+""" % {"ro": ro, "w": w}
+    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
+    assert run.rc == 0, run
+    assert run.out.splitlines() == [
+        "read-write EACCES", "link-follow EACCES", "unix-through-file EACCES",
+        "connect-null (-1, 22)", "bind-inet ok", "bad-dirfd (-1, 9)", "huge-address (-1, 14)",
+        "wrapping-address (-1, 14)", "straddling-address (-1, 14)"], run
+    assert [(e["capability"], e["target"], e["syscall"]) for e in run.denials()] == [
+        ("FILE_WRITE", ro, "openat"), ("FILE_WRITE", ro, "link"),
+        ("FILE_WRITE", ro + "/sock", "connect")], run
+
+
+def test_many_threads_at_once(w):
+    # more live tasks than the sidecar caches per-task state for: every
+    # denial is still read right and attributed to the process
+    code = """
+import os, threading
+n = 80
+barrier = threading.Barrier(n)
+res = []
+def attempt():
+    barrier.wait()
+    try:
+        open('/etc/shadow')
+    except PermissionError:
+        res.append(1)
+    barrier.wait()
+ts = [threading.Thread(target=attempt) for _ in range(n)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(len(res), os.getpid())
+"""
+    run = h.run_sidecar(w, h.python_argv(code))
+    assert run.rc == 0, run
+    n, pid = run.out.split()
+    assert n == "80", run
+    assert {e["pid"] for e in run.denials()} == {int(pid)}, run
+    # (the C library also peeks at /proc/stat and the CPU list: denied too)
+    assert len([e for e in run.denials() if e["target"] == "/etc/shadow"]) == 80, run
+
+
+def test_program_found_on_path(w):
+    caps = h.write_caps(w, h.BASELINE)
+    for env_path in ("/nonexistent:/usr/bin", ""):
+        sock = os.path.join(w, "p.sock")
+        listener = h.Listener(sock)
+        p = subprocess.run([h.sidecar_binary(), "--caps", caps, "--channel", sock, "--uid", "0",
+                            "--gid", "0", "--", "echo", "found"], capture_output=True, text=True,
+                           timeout=60, env={"PATH": env_path})
+        events = listener.finish()
+        assert p.returncode == 0 and p.stdout == "found\n", (env_path, p)
+        assert [e["type"] for e in events] == ["SandboxStart", "SandboxExit"], events
+        assert events[0]["argv0"] == "echo", events
+
+
+def test_scratch_that_is_not_there(w):
+    gone = os.path.join(w, "gone")
+    code = "open(%r, 'w')" % (gone + "/f")
+    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", gone])
+    assert run.rc == 1 and "PermissionError" in run.err, run
+    assert [e["target"] for e in run.denials()] == [gone + "/f"], run
+
+
+def test_event_cap(w):
+    # past OB_SIDECAR_MAX_EVENTS (100000) denials are still enforced and
+    # counted, but no longer sent
+    code = """
+import os
+n = 0
+for i in range(100010):
+    try:
+        os.open('/etc/shadow', os.O_RDONLY)
+    except PermissionError:
+        n += 1
+print(n)
+"""
+    run = h.run_sidecar(w, h.python_argv(code), timeout=240)
+    assert run.rc == 0 and run.out == "100010\n", run.out
+    assert len(run.denials()) == 100000
+    ex = run.exit_event()
+    assert ex["denials"] == 100010 and ex["dropped"] == 10, ex
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
