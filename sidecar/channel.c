@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The sidecar's event channel: schema, encoder, strict decoder, line reader. */
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -277,7 +278,9 @@ static int decode_field(const ob_json_doc *doc, const cJSON *item, const field *
                                              "\"%s\" must be an integer, not %s", f->name,
                                              ob_json_type_name(item));
                 d = item->valuedouble;
-                if (d != (double)(int64_t)d || d < (double)f->min || d > (double)f->max)
+                /* range first (NaN and ±inf fail it), so the cast below is defined */
+                if (!(d >= (double)f->min && d <= (double)f->max) ||
+                    fabs(d) >= 9007199254740992.0 || d != (double)(int64_t)d)
                         return ob_json_error(err, doc, item, false, EINVAL,
                                              "\"%s\" must be an integer in %lld..%lld", f->name,
                                              (long long)f->min, (long long)f->max);
