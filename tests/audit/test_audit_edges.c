@@ -12,7 +12,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -335,6 +339,64 @@ static void test_full_filesystem(void **state)
         assert_int_equal(umount(mnt), 0);
 }
 
+/* A "system bus" that accepts and then hangs up, or accepts and never
+ * says a word: appends still succeed, the log is whole, and a silent bus
+ * does not hold the writer (bounded wait; 10 s means it hung). */
+typedef struct fake_bus {
+        int listen_fd;
+        bool silent;
+        int conn;
+} fake_bus;
+
+static void *serve_bus(void *arg)
+{
+        fake_bus *b = arg;
+        b->conn = accept(b->listen_fd, NULL, NULL);
+        if (!b->silent && b->conn >= 0) {
+                close(b->conn);
+                b->conn = -1;
+        }
+        return NULL;
+}
+
+static void test_dbus_unreachable(void **state)
+{
+        for (int silent = 0; silent <= 1; silent++) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                fake_bus b = {.silent = silent, .conn = -1};
+                char addr[200];
+                ob_audit_log *log = NULL;
+                pthread_t th;
+                struct timespec t0, t1;
+                uint64_t seq = 0;
+                (void)state;
+
+                snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/bus%d", dir, silent);
+                b.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+                assert_int_equal(bind(b.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+                assert_int_equal(listen(b.listen_fd, 1), 0);
+                assert_int_equal(pthread_create(&th, NULL, serve_bus, &b), 0);
+                snprintf(addr, sizeof(addr), "unix:path=%s", sa.sun_path);
+                assert_int_equal(setenv("DBUS_SYSTEM_BUS_ADDRESS", addr, 1), 0);
+                unlink(path);
+                assert_int_equal(ob_audit_open(path, 0, &log), 0);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                assert_int_equal(append_one(log, 1, &seq), 0);
+                assert_int_equal(append_one(log, 2, &seq), 0);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                assert_int_equal(seq, 2);
+                assert_true(t1.tv_sec - t0.tv_sec < 10);
+                ob_audit_close(log);
+                assert_int_equal(pthread_join(th, NULL), 0);
+                if (b.conn >= 0)
+                        close(b.conn);
+                close(b.listen_fd);
+                assert_true(verify(path, 0).ok);
+                assert_int_equal(verify(path, 0).n_events, 2);
+        }
+        unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -347,6 +409,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_seq_ceiling, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rotation_blocked_and_torn, setup, teardown),
             cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_dbus_unreachable, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -569,6 +569,52 @@ print(n)
     assert ex["denials"] == 100010 and ex["dropped"] == 10, ex
 
 
+def test_descriptor_limit_on_the_channel(w):
+    # --channel-fd must move above 2 and put /dev/null in its place: with
+    # no descriptor to spare the sidecar says so and nothing runs
+    import resource
+    caps = h.write_caps(w, h.BASELINE)
+    for limit in (4,):  # 3 would starve the dynamic loader itself
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        p = subprocess.run(
+            [h.sidecar_binary(), "--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"],
+            stdin=theirs, capture_output=True, text=True, timeout=30,
+            preexec_fn=lambda n=limit: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
+        theirs.close()
+        ours.settimeout(10)
+        assert ours.recv(100) == b"", limit  # nothing was sent
+        ours.close()
+        assert p.returncode == 125, (limit, p)
+        assert p.stderr == "omnibase: --channel-fd 0: Too many open files\n", (limit, p)
+
+
+def test_loops_and_link_follow(w):
+    ro = os.path.join(w, "ro.txt")
+    with open(ro, "w") as f:
+        f.write("ro")
+    os.chmod(ro, 0o666)
+    os.chmod(w, 0o777)
+    os.symlink("loop", os.path.join(w, "loop"))
+    code = CTYPES + """
+def attempt(label, f):
+    try:
+        f(); print(label, 'ok')
+    except OSError as e:
+        print(label, errno.errorcode[e.errno])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+attempt('unix-loop', lambda: s.connect(%(w)r + '/loop/sock'))
+attempt('open-loop', lambda: open(%(w)r + '/loop/f'))
+# linkat(AT_FDCWD, ro, AT_FDCWD, new, AT_SYMLINK_FOLLOW)
+print('linkat-follow', sc(265, -100, buf(%(ro)r.encode()), -100, buf(%(w)r.encode() + b'/h'),
+                          0x400))
+""" % {"ro": ro, "w": w}
+    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
+    assert run.rc == 0, run
+    assert run.out.splitlines() == ["unix-loop ELOOP", "open-loop ELOOP",
+                                    "linkat-follow (-1, 13)"], run
+    assert [(e["target"], e["syscall"]) for e in run.denials()] == [(ro, "linkat")], run
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
