@@ -80,7 +80,17 @@ class AttackTest(unittest.TestCase):
                 pass
         runs = os.path.join(self.state, "runs")
         runs_left = os.listdir(runs) if os.path.isdir(runs) else []
+        audit = os.path.join(self.state, "audit.jsonl")
+        if os.path.exists(audit):
+            v = subprocess.run([OMNIBASE, "events", "verify", audit], env=self.env,
+                               capture_output=True, text=True, timeout=60)
+            with open(audit) as f:
+                self.outputs.append(f.read())
+        else:
+            v = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if v is not None:
+            self.assertEqual(v.returncode, 0, "audit log: " + v.stdout + v.stderr)
         self.assertEqual(left, [], "runsc processes were left behind")
         self.assertEqual(runs_left, [], "state directories were left behind")
         for sid in self.ids:
@@ -108,13 +118,15 @@ class AttackTest(unittest.TestCase):
         return self.write(name, json.dumps(doc))
 
     def run_json(self, script, *args, caps=None, timeout=120, events=None, popen_kw=None):
-        """Run SCRIPT (or `-- CMD` when script is a list) with --json; the result."""
+        """Run SCRIPT (or `-- CMD` when script is a list) with --json and
+        --events to a file; the result, with the run's events in res["events"]."""
         if caps is None:
             caps = self.caps()
         target = ["--", *script] if isinstance(script, list) else [script]
-        cmd = [OMNIBASE, "sandbox", "run", "--capabilities", caps, "--json", *args]
-        if events:
-            cmd += ["--events", events]
+        self.nrun = getattr(self, "nrun", 0) + 1
+        events = events or os.path.join(self.tmp, "events-%d.jsonl" % self.nrun)
+        cmd = [OMNIBASE, "sandbox", "run", "--capabilities", caps, "--json", *args,
+               "--events", events]
         p = subprocess.run(cmd + target, env=self.env, capture_output=True, text=True,
                            timeout=timeout, **(popen_kw or {}))
         self.outputs += [p.stdout, p.stderr]
@@ -126,33 +138,53 @@ class AttackTest(unittest.TestCase):
         if res["sandbox_id"]:
             self.ids.append(res["sandbox_id"])
         self.assertEqual(p.returncode, res["exit_code"], p.stderr)
+        res["events"] = []
+        if os.path.exists(events):
+            with open(events) as f:
+                res["events"] = [json.loads(l) for l in f if l.strip()]
         return res
 
-    def run_py(self, code, denied_targets=(), **kw):
-        """Run a Python workload; the result, asserting it ran to its end.
+    def run_py(self, code, denied=(), **kw):
+        """Run a Python workload that tries attacks; the result.
 
-        Before the sidecar runs under `sandbox run`, a blocked attack is an
-        absent file or an errno and the run is `ok`/0. Once it does, a denied
-        capability makes the run `violation`/126: then every violation must
-        name its capability, target and syscall, and each of denied_targets
-        must be named by some violation (the `--json` result's list)."""
+        Every attempt must be blocked (the caller checks the verdicts). When
+        `denied` lists (capability, target, syscall) triples, the run must
+        end `violation`/126 and each triple must be named by a violation in
+        the `--json` result, by a CapabilityDenied in the `--events` stream
+        and by one in the audit log. Without it, a run may still be a
+        violation (other attempts denied), but every violation must be
+        well-formed."""
         res = self.run_json(self.write("attack.py", code), **kw)
-        if res["status"] == "violation":
-            self.assert_violations(res, denied_targets)
+        if denied or res["status"] == "violation":
+            self.assert_denied(res, denied)
         else:
             self.assertEqual(res["status"], "ok", res)
             self.assertEqual(res["exit_code"], 0, res)
         return res
 
-    def assert_violations(self, res, denied_targets):
-        self.assertEqual(res["exit_code"], 126, res)
+    def assert_denied(self, res, denied):
+        self.assertEqual((res["status"], res["exit_code"]), ("violation", 126), res)
         self.assertTrue(res["violations"], res)
         for v in res["violations"]:
-            for key in ("capability", "target", "syscall"):
+            for key in ("capability", "target", "syscall", "policy_id"):
                 self.assertTrue(v.get(key), "violation without %s: %r" % (key, v))
-        named = {v["target"] for v in res["violations"]}
-        for t in denied_targets:
-            self.assertIn(t, named, "no CapabilityDenied names %s" % t)
+        audit = [e for e in self.audit_events() if e.get("sandbox_id") == res["sandbox_id"]]
+        for source, items in (("--json violations", res["violations"]),
+                              ("--events", [e for e in res["events"]
+                                            if e["type"] == "CapabilityDenied"]),
+                              ("audit log", [e for e in audit
+                                             if e["type"] == "CapabilityDenied"])):
+            named = {(v["capability"], v["target"], v["syscall"]) for v in items}
+            for triple in denied:
+                self.assertIn(tuple(triple), named, "no CapabilityDenied in %s names %r: %r"
+                              % (source, triple, sorted(named)))
+
+    def audit_events(self):
+        path = os.path.join(self.state, "audit.jsonl")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(l) for l in f if l.strip()]
 
     def verdicts(self, res):
         """The workload prints `NAME: VERDICT detail` lines; a dict NAME -> line."""

@@ -8,8 +8,8 @@ file, the `--json` + `--events -` stream and the audit log (when the runner
 writes one) contain only the runner's own events, with consecutive seqs, and
 the audit log still verifies.
 
-`--events -` *without* `--json` shares stdout with the workload's live output:
-that case is in test_known_holes.py."""
+`--events -` *without* `--json` once shared stdout with the workload's live
+output (finding F5): that case is in test_regressions.py."""
 import json
 import os
 import subprocess

@@ -67,7 +67,7 @@ class FileAttacks(AttackTest):
         # the granted file itself is readable: the probe can succeed
         code += "print('control:', open(%r).read().strip())\n" % (d + "/ok.txt")
         caps = self.caps(grants=[("FILE_READ", d + "/*")])
-        res = self.run_py(code, caps=caps, denied_targets=[s])
+        res = self.run_py(code, caps=caps, denied=[("FILE_READ", s, "openat")])
         self.assert_all_blocked(res, reads)
         self.assertEqual(self.verdicts(res)["control"], "public")
 
@@ -92,7 +92,8 @@ class FileAttacks(AttackTest):
             "denied_symlink": self.data + "/key-link",
             "denied_dotdot": self.data + "/sub/../private/key.pem",
         }.items())
-        res = self.run_py(code, caps=caps)
+        res = self.run_py(code, caps=caps,
+                          denied=[("FILE_READ", self.data + "/private/key.pem", "openat")])
         self.assert_all_blocked(res, ["denied_direct", "denied_symlink", "denied_dotdot"])
 
     def test_writes_outside_write_grants(self):
@@ -123,7 +124,8 @@ class FileAttacks(AttackTest):
         code += "open('/tmp/scratch', 'w').write('ok'); print('control:', 'tmp writable')\n"
         caps = self.caps(grants=[("FILE_READ", self.data + "/*")])
         before = {p: os.stat(p) for p in (ok, self.secret, "/usr/lib/python3.11/os.py")}
-        res = self.run_py(code, caps=caps)
+        res = self.run_py(code, caps=caps, denied=[("FILE_WRITE", ok, "openat"),
+                                                   ("FILE_WRITE", "/usr/evil", "openat")])
         self.assert_all_blocked(res, writes)
         self.assertEqual(self.verdicts(res)["control"], "tmp writable")
         for p, st in before.items():
@@ -148,7 +150,7 @@ class FileAttacks(AttackTest):
             "hardlink_out": "os.link(%r, %r)" % (out, self.data + "/hl"),
         }.items())
         code += "open(%r, 'w').write('mine'); print('control: wrote')\n" % (self.data + "/mine")
-        res = self.run_py(code, caps=caps)
+        res = self.run_py(code, caps=caps, denied=[("FILE_WRITE", out, "openat")])
         self.assert_all_blocked(res, ["write_through_symlink", "write_dotdot", "hardlink_out"])
         self.assertEqual(self.verdicts(res)["control"], "wrote")
         with open(out) as f:

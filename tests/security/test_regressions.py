@@ -1,23 +1,18 @@
 #!/usr/bin/python3
-"""Attacks that SUCCEED today (found by this suite, 2026-11-22), kept as
-failing tests until the layer that owns each is fixed. Each failure message
-starts with `KNOWN HOLE` and names the owner; docs/security/threat_model.md
-lists them under "Open findings". Do not weaken these tests: fix the hole.
+"""Regressions for the holes this suite found on 2026-11-22 (findings F1-F5
+of docs/security/threat_model.md), all closed the same day by the sidecar
+integration and the runner (dc298cd, a3324c2). Each failure message starts
+with `REGRESSION` and names the finding.
 
-- hard link under a granted directory to a file outside it, or to a denied
-  file: the directory is bind-mounted whole, the inode is readable (runner
-  mount plan, runner/mounts.c);
-- exec of a binary that only FILE_READ covers, or that the workload wrote to
-  /tmp: mounts are not `noexec` and nothing checks FILE_EXEC before the
-  sidecar (runner/mounts.c, runner/spec.c; the sidecar once integrated);
-- unshare(CLONE_NEWNS) and unshare(CLONE_NEWUSER|CLONE_NEWNS) succeed as the
-  unprivileged workload inside gVisor (then chroot works in the new user
-  namespace): no OCI seccomp profile (runner/spec.c; the sidecar's filter);
-- mknod of a character device on /tmp succeeds (tmpfs without `nodev`);
-- a child kills PID 1 (the workload itself until the sidecar is PID 1);
-- `--events -` without `--json`: the workload's live stdout and the event
-  stream share the runner's stdout, so a forged event line is
-  indistinguishable from a real one (cli/cmd_sandbox.c)."""
+- F1 a hard link under a granted directory to a file outside it, or to a
+  denied file (runner/mounts.c now leaves such files out of the view);
+- F2 exec of a binary that only FILE_READ covers, or that the workload wrote
+  to /tmp (noexec binds + the sidecar's FILE_EXEC check);
+- F3 unshare(CLONE_NEWNS), unshare(CLONE_NEWUSER|CLONE_NEWNS), chroot in a
+  user namespace, mknod of a character device on /tmp (the sidecar's filter);
+- F4 a child kills PID 1 (the sidecar is PID 1 and another uid);
+- F5 `--events -` without `--json`: the workload's stdout no longer shares
+  the event stream (it goes to stderr)."""
 import json
 import os
 import subprocess
@@ -47,13 +42,13 @@ def attempt(name, fn):
 HOST_SECRET = "hardlinked-secret-91c4"
 
 
-class KnownHoles(AttackTest):
+class Regressions(AttackTest):
     def assert_blocked(self, res, names, owner):
         got = self.verdicts(res)
         for name in names:
             self.assertIn(name, got, res["stdout"] + res["stderr"])
             self.assertTrue(got[name].startswith("blocked"),
-                            "KNOWN HOLE (%s): %s: %s" % (owner, name, got[name]))
+                            "REGRESSION (%s): %s: %s" % (owner, name, got[name]))
 
     def test_hard_link_out_of_granted_dir(self):
         data = os.path.join(self.tmp, "data")
@@ -71,7 +66,8 @@ class KnownHoles(AttackTest):
         }.items())
         res = self.run_py(code, caps=caps)
         self.assert_blocked(res, ["hardlink_outside", "hardlink_denied"],
-                            "runner/mounts.c: st_nlink > 1 files under a granted dir")
+                            "F1, runner/mounts.c: st_nlink > 1 files under a granted dir")
+        self.assertNotIn(HOST_SECRET, res["stdout"])
 
     def test_exec_without_file_exec(self):
         data = os.path.join(self.tmp, "bin")
@@ -88,9 +84,9 @@ class KnownHoles(AttackTest):
                                    " 'rb').read()), os.chmod('/tmp/t', 0o755), "
                                    + run % "/tmp/t" + ")",
         }.items())
-        res = self.run_py(code, caps=caps)
+        res = self.run_py(code, caps=caps, denied=[("FILE_EXEC", tool, "execve")])
         self.assert_blocked(res, ["exec_read_only_grant", "exec_written_to_tmp"],
-                            "runner: noexec on non-FILE_EXEC mounts and /tmp; sidecar FILE_EXEC")
+                            "F2, runner: noexec on non-FILE_EXEC mounts and /tmp; sidecar FILE_EXEC")
 
     def test_namespaces_and_devices(self):
         code = PROBE + "".join("attempt(%r, lambda: %s)\n" % kv for kv in {
@@ -102,10 +98,9 @@ class KnownHoles(AttackTest):
                  "    attempt('unshare_user_mnt', lambda: sc(272, 0x10020000))\n"
                  "    attempt('chroot_in_userns', lambda: sc(161, b'/tmp'))\n"
                  "    os._exit(0)\nos.wait()\n")
-        res = self.run_py(code)
+        res = self.run_py(code, denied=[("SYSCALL", "unshare", "unshare")])
         self.assert_blocked(res, ["unshare_mnt", "mknod_chardev_tmp", "unshare_user_mnt",
-                                  "chroot_in_userns"],
-                            "runner/spec.c: no OCI seccomp, /tmp without nodev; sidecar filter")
+                                  "chroot_in_userns"], "F3, the sidecar's seccomp filter")
 
     def test_child_kills_pid1(self):
         code = ("import os, signal, sys, time\n"
@@ -113,7 +108,7 @@ class KnownHoles(AttackTest):
                 "time.sleep(1)\nprint('pid1_alive: yes')\n")
         res = self.run_json(self.write("kill1.py", code))
         self.assertEqual(self.verdicts(res).get("pid1_alive"), "yes",
-                         "KNOWN HOLE (no sidecar as PID 1 yet): a child killed PID 1: %r" % res)
+                         "REGRESSION (F4, sidecar as PID 1): a child killed PID 1: %r" % res)
 
     def test_events_on_stdout_without_json(self):
         forge = ("import json, os\nprint(json.dumps({'seq': 2, 'type': 'SandboxExit', "
@@ -131,8 +126,9 @@ class KnownHoles(AttackTest):
                 pass
         self.ids += list({e["sandbox_id"] for e in events if e.get("sandbox_id")})
         self.assertEqual([e for e in events if e.get("forged")], [],
-                         "KNOWN HOLE (cli/cmd_sandbox.c): `--events -` without --json mixes "
-                         "the workload's stdout with the event stream")
+                         "REGRESSION (F5, cli/cmd_sandbox.c): `--events -` without --json "
+                         "mixes the workload's stdout with the event stream")
+        self.assertIn('"forged": true', p.stderr)  # the attack ran: its line went to stderr
 
 
 if __name__ == "__main__":
