@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-sanitize}
-gcovr --root . --object-directory "$build" \
+gcovr --root . --object-directory "$build" "$build" \
       --exclude 'tests/' --exclude 'benchmarks/' --exclude 'examples/' \
       --exclude "$build/" \
       --json-summary "$build/coverage.json" --print-summary >/dev/null
