@@ -96,7 +96,7 @@ for t in "${targets[@]}"; do
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
 	if [ -z "$execs" ]; then # -fork mode: "#N: cov: ... exec/s: R ..."
 		execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$dir/log" | tail -1)
-		rate=$(sed -n 's/^#[0-9]*: cov:.* exec\/s: \([0-9]*\).*/\1/p' "$dir/log" | tail -1)
+		rate=$(sed -n 's/^#[0-9]*: cov:.* exec\/s:\{0,1\} \([0-9]*\).*/\1/p' "$dir/log" | tail -1)
 	fi
 	cov=$(grep -o 'cov: [0-9]*' "$dir/log" | tail -1 | awk '{print $2}' || true)
 	crashes=$(find "$dir/artifacts" -type f | wc -l)
