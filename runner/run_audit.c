@@ -21,6 +21,7 @@ struct ob_run_audit {
         int error; /* the first append error (-errno), 0 if none */
 };
 
+/* Opens path, or state_dir/audit.jsonl; *ret is the caller's (close it). */
 int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **ret, ob_error *err)
 {
         ob_run_audit *a = calloc(1, sizeof(*a));

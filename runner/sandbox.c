@@ -476,6 +476,25 @@ static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
         return 0;
 }
 
+/* The sidecar's files and channel. With network grants it gets the set
+ * the kernel enforces (names resolved at setup, as addresses), so that the
+ * sidecar and the BPF layer decide alike (docs/network.md). */
+static int prepare_sidecar(run_ctx *c, const ob_run_dir *run, ob_error *err)
+{
+        ob_capset *enforced = NULL;
+        int r = 0;
+
+        if (c->net)
+                r = ob_run_network_enforced_caps(c->net, c->opts->caps, &enforced);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "network capabilities for the sidecar: %s",
+                                    strerror(-r));
+        r = ob_sidecar_prepare(c->plan, enforced ? enforced : c->opts->caps, run->path, c->chan,
+                               err);
+        ob_capset_free(enforced);
+        return r;
+}
+
 /* Everything before launch: cgroup lock, network, bundle, cgroups. */
 static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
 {
@@ -490,7 +509,7 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                                          &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
                                          &c->net, err);
         if (r >= 0 && c->plan->sidecar)
-                r = ob_sidecar_prepare(c->plan, c->opts->caps, run->path, c->chan, err);
+                r = prepare_sidecar(c, run, err);
         if (r >= 0)
                 r = write_bundle(c, run, err);
         if (r >= 0)

@@ -17,6 +17,8 @@
 
 #define LIST_LIBS_MAX (64 * 1024)
 
+/* $OMNIBASE_SIDECAR, the build tree's binary, or the installed one (static
+ * strings or the environment's: not to be freed). */
 const char *ob_sidecar_binary(void)
 {
         const char *env = getenv("OMNIBASE_SIDECAR");
@@ -93,6 +95,8 @@ static int add_mounts(ob_mount_plan *mounts, const char *binary, ob_error *err)
         return r;
 }
 
+/* Puts the sidecar's argv in front of plan->argv (plan keeps owning both)
+ * and mounts its binary and libraries; -errno with err on failure. */
 int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
 {
         static const char *const head[] = {OB_SIDECAR_BIN,
@@ -231,6 +235,8 @@ static int write_caps(const char *dir, const char *name, const ob_capset *set)
         return ob_write_file(path, text);
 }
 
+/* The two capability files, their read-only mount, and the channel's
+ * socketpair (ret_channel: the caller's to close); -errno with err. */
 int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run_path,
                        int ret_channel[2], ob_error *err)
 {

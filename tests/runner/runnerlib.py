@@ -109,6 +109,24 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(p.returncode, res["exit_code"], p.stderr)
         return res
 
+    _baseline_mb = None
+
+    def baseline_mb(self):
+        """Peak memory (MiB) of the sandbox's cgroup for a python that does
+        nothing: sentry, gofer, sidecar and python. A sanitizer build's
+        sidecar makes it several times larger: memory-limit tests set their
+        limits above it."""
+        if RunnerTest._baseline_mb is None:
+            res = self.run_json(self.write("noop.py", "pass\n"))
+            RunnerTest._baseline_mb = max(1, res["usage"]["max_rss_kb"] // 1024)
+        return RunnerTest._baseline_mb
+
+    def limit_above_baseline(self, mb):
+        """mb when the baseline leaves room for a 10 MiB workload under it,
+        else the baseline plus 40 MiB (so 10 MiB fit and 100 MiB do not)."""
+        base = self.baseline_mb()
+        return mb if base + 20 <= mb else base + 40
+
     def assert_bad_input(self, p, needle):
         """Exit 125, exactly one line on stderr mentioning needle, nothing left."""
         self.assertEqual(p.returncode, 125, p.stderr)

@@ -86,7 +86,7 @@ class Acceptance(RunnerTest):
         self.assertEqual(got, [], "the host server saw a connection from the sandbox")
 
     def test_memory_limit_kills_100mb_keeps_10mb(self):
-        caps = self.caps(limits={"memory_mb": 50})
+        caps = self.caps(limits={"memory_mb": self.limit_above_baseline(50)})
         big = self.run_json(self.probe, "mem", "100", caps=caps)
         self.assertEqual(big["status"], "limit_exceeded", big)
         self.assertEqual(big["limit"], "memory")
@@ -98,7 +98,8 @@ class Acceptance(RunnerTest):
         self.assertEqual(small["stdout"].strip(), "TOUCHED 10")
 
     def test_memory_flag_lowers_the_limit(self):
-        res = self.run_json(self.probe, "mem", "100", "--memory", "50")
+        res = self.run_json(self.probe, "mem", "100", "--memory",
+                            str(self.limit_above_baseline(50)))
         self.assertEqual(res["status"], "limit_exceeded")
         self.assertEqual(res["exit_code"], 137)
 

@@ -31,7 +31,10 @@ def mounts_under(path):
 
 class Leaks(RunnerTest):
     def test_fifty_mixed_runs_then_gc(self):
-        caps = self.caps(limits={"memory_mb": 64, "timeout_s": 3, "output_kb": 16})
+        # (the oom script touches 120 MiB: above the limit in any build)
+        mem = self.limit_above_baseline(64)
+        self.assertLess(mem, self.baseline_mb() + 120)
+        caps = self.caps(limits={"memory_mb": mem, "timeout_s": 3, "output_kb": 16})
         scripts = {k: self.write(k + ".py", v) for k, v in SCRIPTS.items()}
         kinds = list(SCRIPTS)
         seen = {}

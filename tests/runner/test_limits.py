@@ -113,14 +113,16 @@ class Limits(RunnerTest):
         self.assertIn("timeout", p.stderr)
 
     def test_upward_override_is_refused(self):
-        caps = self.caps(limits={"memory_mb": 64, "timeout_s": 5})
+        top = self.limit_above_baseline(64)
+        caps = self.caps(limits={"memory_mb": top, "timeout_s": 5})
         script = self.write("hi.py", "print('hi')\n")
-        p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "--memory", "128")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "--memory",
+                          str(top + 64))
         self.assert_bad_input(p, "memory_mb")
         p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "--timeout", "6")
         self.assert_bad_input(p, "timeout_s")
         # downward is fine, and a limit the file does not set may be set by a flag
-        res = self.run_json(script, "--memory", "60", "--pids", "8", caps=caps)
+        res = self.run_json(script, "--memory", str(top - 4), "--pids", "8", caps=caps)
         self.assertEqual(res["status"], "ok")
 
     def test_sigterm_to_runner_stops_and_cleans(self):
