@@ -318,6 +318,30 @@ static int report(const run_args *a, const ob_sandbox_result *res)
         return res->exit_code;
 }
 
+/* The library's options from the parsed command line. */
+static void fill_options(const run_args *a, const ob_capset *caps, ob_sandbox_options *opts)
+{
+        ob_sandbox_options_init(opts);
+        opts->caps = caps;
+        opts->profile = a->profile;
+        opts->script = a->script;
+        opts->script_args = (const char *const *)a->script_args;
+        opts->argv = (const char *const *)a->command;
+        opts->limits = a->limits;
+        opts->capture = a->json;
+        opts->dry_run = a->dry_run;
+        opts->handle_signals = true;
+        opts->on_event = a->events_out ? print_line : NULL;
+        opts->on_verbose = a->verbose || a->dry_run ? print_verbose : NULL;
+        opts->userdata = a->events_out;
+        opts->audit_log = a->audit_log;
+        /* `--events -` without --json: stdout is the event stream and nothing
+         * else, so the workload cannot forge events on it (threat model F5) */
+        if (a->events_out == stdout && !a->json)
+                opts->stdout_fd = STDERR_FILENO;
+}
+
+/* omnibase sandbox run ...: returns the exit status (DESIGN §4). */
 int ob_cmd_sandbox(int argc, char **argv)
 {
         run_args a = {.limits = ob_limits_unset()};
@@ -350,24 +374,7 @@ int ob_cmd_sandbox(int argc, char **argv)
         /* `omnibase sandbox run x.py | head` must not kill the runner before it
          * cleans up: a closed reader ends the live copy, nothing else */
         signal(SIGPIPE, SIG_IGN);
-        ob_sandbox_options_init(&opts);
-        opts.caps = caps;
-        opts.profile = a.profile;
-        opts.script = a.script;
-        opts.script_args = (const char *const *)a.script_args;
-        opts.argv = (const char *const *)a.command;
-        opts.limits = a.limits;
-        opts.capture = a.json;
-        opts.dry_run = a.dry_run;
-        opts.handle_signals = true;
-        opts.on_event = a.events_out ? print_line : NULL;
-        opts.on_verbose = a.verbose || a.dry_run ? print_verbose : NULL;
-        opts.userdata = a.events_out;
-        opts.audit_log = a.audit_log;
-        /* `--events -` without --json: stdout is the event stream and nothing
-         * else, so the workload cannot forge events on it (threat model F5) */
-        if (a.events_out == stdout && !a.json)
-                opts.stdout_fd = STDERR_FILENO;
+        fill_options(&a, caps, &opts);
         fflush(stdout);
         r = ob_sandbox_run(&opts, &res, &err);
         if (r < 0) {
