@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ob_sandbox_run(): plan, prepare, launch, judge, clean up. */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "events/event.h"
 #include "runner/network.h"
 #include "runner/runner.h"
+#include "sidecar/sidecar.h"
 
 void ob_sandbox_options_init(ob_sandbox_options *opts)
 {
@@ -198,6 +200,37 @@ static void verbose_mounts(const ob_sandbox_options *opts, const ob_mount_plan *
                          m->v[i].why);
                 opts->on_verbose(line, opts->userdata);
         }
+}
+
+/* -v: the effective limits and, with the sidecar, its seccomp filter's size
+ * (the table in sidecar/syscalls.c, docs/sidecar.md). */
+static void verbose_limits_and_filter(const ob_sandbox_options *opts, const ob_run_plan *plan)
+{
+        const ob_limits *l = &plan->limits;
+        size_t n = 0, by_class[4] = {0};
+        const ob_syscall_info *t;
+        char line[512];
+
+        if (!opts->on_verbose)
+                return;
+        snprintf(line, sizeof(line),
+                 "limits: memory %" PRId64 " MiB, cpus %" PRId64 ".%03" PRId64 ", pids %" PRId64
+                 ", timeout %" PRId64 " s, tmpfs %" PRId64 " MiB, output %" PRId64 " KiB",
+                 l->memory_mb, l->cpus_milli / 1000, l->cpus_milli % 1000, l->pids, l->timeout_s,
+                 l->tmpfs_mb, l->output_kb);
+        opts->on_verbose(line, opts->userdata);
+        if (!plan->sidecar)
+                return;
+        t = ob_syscall_table(&n);
+        for (size_t i = 0; i < n; i++)
+                if (t[i].klass > 0 && t[i].klass < (int)ARRAY_SIZE(by_class))
+                        by_class[t[i].klass]++;
+        snprintf(line, sizeof(line),
+                 "sidecar: seccomp filter with %zu rules: %zu dangerous (EPERM + event), %zu "
+                 "path-bearing and %zu address-bearing (traced and checked); the workload runs "
+                 "as uid/gid 65534 with no capabilities",
+                 n, by_class[OB_TRACE_DANGEROUS], by_class[OB_TRACE_PATH], by_class[OB_TRACE_NET]);
+        opts->on_verbose(line, opts->userdata);
 }
 
 typedef struct run_ctx {
@@ -660,6 +693,7 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
         if (r < 0)
                 goto out;
         verbose_mounts(opts, &plan.mounts);
+        verbose_limits_and_filter(opts, &plan);
         c.principal = ob_capset_principal(opts->caps);
         c.runsc = opts->runsc ? opts->runsc
                   : getenv("OMNIBASE_RUNSC") && getenv("OMNIBASE_RUNSC")[0]

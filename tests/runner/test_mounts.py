@@ -67,6 +67,10 @@ class Mounts(RunnerTest):
         self.ids.append(res["sandbox_id"])
         self.assertEqual(res["stdout"].strip(), link + " ERR 2")
         self.assertIn("resolves to /etc/passwd, outside the grant: not mounted", p.stderr)
+        # -v also names the effective limits and the sidecar's filter
+        self.assertRegex(p.stderr, r"limits: memory \d+ MiB, cpus \d+\.\d{3}, pids \d+, "
+                                   r"timeout \d+ s, tmpfs \d+ MiB, output \d+ KiB")
+        self.assertRegex(p.stderr, r"sidecar: seccomp filter with (\d+) rules: \d+ dangerous")
 
     def test_grant_with_dotdot(self):
         # a pattern with ".." is refused outright: exit 125, the position, nothing ran
