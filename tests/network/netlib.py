@@ -11,20 +11,13 @@ import tempfile
 import time
 import unittest
 
-OMNIBASE = os.environ.get("OMNIBASE_BIN", "omnibase")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from oblib import OMNIBASE, skip_or_fail  # noqa: E402,F401
 PY = "/usr/bin/python3"
 OMNIBASE_NETNS = "omnibase-"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "probe.py")
 SERVER = os.path.join(HERE, "server.py")
-
-
-def skip_or_fail(reason):
-    if os.environ.get("OMNIBASE_MUST_WORK", "0") not in ("", "0"):
-        print("FAIL (skip not allowed, OMNIBASE_MUST_WORK): " + reason, file=sys.stderr)
-        sys.exit(1)
-    print("SKIP: " + reason, file=sys.stderr)
-    sys.exit(77)
 
 
 def require():

@@ -15,49 +15,14 @@ import sys
 import tempfile
 import unittest
 
-OMNIBASE = os.environ.get("OMNIBASE_BIN", "omnibase")
-PRINCIPAL = "3f2a9c1e-0000-4000-8000-000000000001"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import oblib  # noqa: E402
+from oblib import OMNIBASE, PRINCIPAL, netns_names, pids_mentioning, skip_or_fail  # noqa: E402,F401
 SECRET = "ob-sec-7f3c91d2e4a8-canary"
 
 
-def skip_or_fail(reason):
-    if os.environ.get("OMNIBASE_MUST_WORK", "0") not in ("", "0"):
-        print("FAIL (skip not allowed, OMNIBASE_MUST_WORK): " + reason, file=sys.stderr)
-        sys.exit(1)
-    print("SKIP: " + reason, file=sys.stderr)
-    sys.exit(77)
-
-
 def require_runsc():
-    if os.geteuid() != 0:
-        skip_or_fail("the attack suite starts runsc sandboxes: run as root")
-    if not shutil.which("runsc"):
-        skip_or_fail("runsc is not installed (apt-get install runsc)")
-    if not os.path.isdir("/sys/fs/cgroup/memory"):
-        skip_or_fail("no cgroup v1 memory controller at /sys/fs/cgroup/memory")
-    if not os.access(OMNIBASE, os.X_OK):
-        skip_or_fail("OMNIBASE_BIN is not set to the omnibase binary")
-
-
-def pids_mentioning(text):
-    """Pids of processes whose command line contains text."""
-    pids = []
-    for d in glob.glob("/proc/[0-9]*"):
-        try:
-            with open(d + "/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if text in cmd and int(d[6:]) != os.getpid():
-            pids.append(int(d[6:]))
-    return pids
-
-
-def netns_names():
-    try:
-        return set(os.listdir("/run/netns"))
-    except OSError:
-        return set()
+    oblib.require_runsc("the attack suite starts runsc sandboxes")
 
 
 class AttackTest(unittest.TestCase):
