@@ -439,6 +439,14 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                          "the workload could not be started: %.200s",
                          lr->err && lr->err[0] ? lr->err : "see the sandbox's stderr");
                 res->message[strcspn(res->message, "\n")] = '\0';
+        } else if (c->plan->sidecar && !c->started && !lr->channel_bad) {
+                /* runsc failed before the sidecar said the workload ran */
+                snprintf(res->message, sizeof(res->message),
+                         "runsc exited with status %d before the workload started%s%.200s",
+                         res->exit_code, lr->err && lr->err[0] ? ": " : "", lr->err ? lr->err : "");
+                res->message[strcspn(res->message, "\n")] = '\0';
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 125;
         } else if (lr->channel_bad) {
                 res->status = OB_SANDBOX_ERROR;
                 res->exit_code = 125;
@@ -453,6 +461,37 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                 res->status = OB_SANDBOX_VIOLATION;
                 res->exit_code = 126;
         }
+}
+
+/* runsc must be an executable file (a path, or a name found in $PATH):
+ * otherwise the run fails before anything is made. */
+static int find_runsc(const char *runsc, ob_error *err)
+{
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *dirs = NULL;
+        char *save = NULL;
+
+        if (strchr(runsc, '/')) {
+                int e = access(runsc, X_OK) == 0 ? 0 : errno;
+
+                if (!e)
+                        return 0;
+                return ob_error_set(err, 0, 0, e, "runsc %s: %s (set OMNIBASE_RUNSC)", runsc,
+                                    strerror(e));
+        }
+        dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+        if (!dirs)
+                return -ENOMEM;
+        for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *f = NULL;
+
+                if (asprintf(&f, "%s/%s", d, runsc) < 0)
+                        return -ENOMEM;
+                if (access(f, X_OK) == 0)
+                        return 0;
+        }
+        return ob_error_set(err, 0, 0, -ENOENT,
+                            "%s: not found in $PATH (install runsc, or set OMNIBASE_RUNSC)", runsc);
 }
 
 /* The script is copied into the run's tmpfs, mode 0444: a snapshot (the
@@ -704,9 +743,11 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
                 r = dry_run(&c, &res, e);
                 goto out;
         }
-        r = ob_run_audit_open(opts->audit_log,
-                              opts->state_dir ? opts->state_dir : ob_state_dir_default(), &c.audit,
-                              e);
+        r = find_runsc(c.runsc, e);
+        if (r >= 0)
+                r = ob_run_audit_open(opts->audit_log,
+                                      opts->state_dir ? opts->state_dir : ob_state_dir_default(),
+                                      &c.audit, e);
         if (r < 0)
                 goto out;
         if (opts->handle_signals) {

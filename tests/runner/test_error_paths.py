@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""Error paths a user can meet before or while a sandbox starts: a missing or
+failing runsc, a missing sidecar, unreadable and oversized inputs, unwritable
+event and audit outputs, gc over stale and garbage state. Each ends with exit
+125 and one clear line, and leaves no runsc process, cgroup or state dir."""
+import json
+import os
+import subprocess
+import time
+
+from runnerlib import OMNIBASE, RunnerTest, cgroup_dirs, main, runsc_pids_under
+
+
+class ErrorPaths(RunnerTest):
+    def setUp(self):
+        super().setUp()
+        self.script = self.write("hi.py", "print('hi')\n")
+        self.cgroups_before = set(cgroup_dirs("ob-*"))
+
+    def tearDown(self):
+        # nothing this test started may hold a cgroup (other suites' runs may)
+        left = set(cgroup_dirs("ob-*")) - self.cgroups_before
+        super().tearDown()
+        self.assertEqual(runsc_pids_under(self.state), [])
+        for d in left:
+            self.assertFalse(os.path.isdir(d), "cgroup %s left" % d)
+
+    def run_env(self, extra, *args):
+        env = dict(self.env, **extra)
+        return subprocess.run([OMNIBASE, "sandbox", "run", self.script, "--capabilities",
+                               self.caps(), *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    def test_runsc_missing(self):
+        missing = os.path.join(self.tmp, "no-runsc")
+        p = self.run_env({"OMNIBASE_RUNSC": missing})
+        self.assert_bad_input(p, "runsc " + missing + ": No such file or directory")
+        p = self.run_env({"OMNIBASE_RUNSC": "no-such-runsc-here"})
+        self.assert_bad_input(p, "no-such-runsc-here: not found in $PATH")
+
+    def test_runsc_that_fails(self):
+        # exits before the sidecar's SandboxStart: an error of omnibase, not the workload's
+        fake = self.write("fake-runsc", "#!/bin/sh\necho 'fake runsc: broken' >&2\nexit 3\n",
+                          0o755)
+        p = self.run_env({"OMNIBASE_RUNSC": fake}, "--json")
+        self.assertEqual(p.returncode, 125, p.stderr)
+        res = json.loads(p.stdout)
+        self.assertEqual(res["status"], "error")
+        self.assertEqual(res["exit_code"], 125)
+        self.assertIn("runsc exited with status 3 before the workload started: fake runsc: broken",
+                      res["error"])
+        self.assert_state_empty()
+        p = self.run_env({"OMNIBASE_RUNSC": fake})
+        self.assertEqual(p.returncode, 125, p.stderr)
+        last = p.stderr.strip().splitlines()[-1]
+        self.assertTrue(last.startswith("omnibase: "), p.stderr)
+        self.assertIn("runsc exited with status 3 before the workload started", last)
+        self.assert_state_empty()
+
+    def test_sidecar_missing(self):
+        missing = os.path.join(self.tmp, "no-sidecar")
+        p = self.run_env({"OMNIBASE_SIDECAR": missing})
+        self.assert_bad_input(p, "no-sidecar")
+
+    def test_sidecar_that_lists_nothing_useful(self):
+        # a "sidecar" that fails --list-libs: the run cannot be set up
+        fake = self.write("fake-sidecar", "#!/bin/sh\nexit 1\n", 0o755)
+        p = self.run_env({"OMNIBASE_SIDECAR": fake})
+        self.assert_bad_input(p, "sidecar")
+
+    def test_capability_file_is_a_directory_or_too_big(self):
+        d = os.path.join(self.tmp, "capsdir")
+        os.mkdir(d)
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", d)
+        self.assert_bad_input(p, d)
+        big = self.write("big.json", '{"version": 1, "grants": [' + " " * (17 << 20) + "]}")
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", big)
+        self.assert_bad_input(p, big)
+
+    def test_script_is_a_directory_or_too_big(self):
+        d = os.path.join(self.tmp, "scriptdir")
+        os.mkdir(d)
+        p = self.omnibase("sandbox", "run", d, "--capabilities", self.caps())
+        self.assert_bad_input(p, d)
+
+    def test_profile_errors_name_the_file(self):
+        cases = [('{"version": 2, "interpreter": ["/usr/bin/python3"], "paths": ["/usr"]}',
+                  ":1:"),
+                 ('{"version": 1, "interpreter": [], "paths": ["/usr"]}', ":1:"),
+                 ('{"version": 1, "interpreter": ["python3"], "paths": ["/usr"]}', ":1:"),
+                 ('{"version": 1, "interpreter": ["/usr/bin/python3"],\n "paths": ["usr"]}',
+                  ":2:"),
+                 ('{"version": 1,\n "interpreter": ["/usr/bin/python3"], "paths": [1]}', ":2:"),
+                 ("[1, 2]", ":1:"),
+                 ("{", ":1:")]
+        for i, (text, pos) in enumerate(cases):
+            prof = self.write("p%d.json" % i, text)
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                              "--profile", prof)
+            self.assert_bad_input(p, prof + pos)
+
+    def test_bad_limits_in_capability_file(self):
+        for limits, needle in [({"memory_mb": "x"}, "memory_mb"),
+                               ({"memory_mb": 0}, "memory_mb"),
+                               ({"cpus": -1}, "cpus"),
+                               ({"no_such_limit": 1}, "no_such_limit")]:
+            caps = self.caps(limits=limits, name="l.json")
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps)
+            self.assert_bad_input(p, needle)
+
+    def test_bad_limit_overrides(self):
+        caps = self.caps()
+        for args, needle in [(["--memory", "99999999999999999999"], "--memory"),
+                             (["--tmpfs", "x"], "--tmpfs"),
+                             (["--output", "-1"], "--output"),
+                             (["--pids", "abc"], "--pids"),
+                             (["--timeout", "1e9x"], "--timeout")]:
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, *args)
+            self.assert_bad_input(p, needle)
+
+    def test_events_and_audit_log_unwritable(self):
+        ro = os.path.join(self.tmp, "ro")
+        os.mkdir(ro)
+        evdir = os.path.join(self.tmp, "evdir")
+        os.mkdir(evdir)
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--events", evdir)
+        self.assert_bad_input(p, evdir)
+        audir = os.path.join(self.tmp, "audir")
+        os.mkdir(audir)
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--audit-log", audir)
+        self.assert_bad_input(p, audir)
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--audit-log", os.path.join(self.tmp, "no", "dir", "audit.jsonl"))
+        self.assert_bad_input(p, "audit")
+
+    def test_dry_run_fields(self):
+        caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
+                          "--timeout", "7", "--pids", "50", "--tmpfs", "16", "--output", "128")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        plan = json.loads(p.stdout)
+        self.assertEqual(plan["limits"]["memory_mb"], 300)
+        self.assertEqual(plan["limits"]["timeout_s"], 7)
+        self.assertEqual(plan["limits"]["pids"], 50)
+        self.assertEqual(plan["limits"]["tmpfs_mb"], 16)
+        self.assertEqual(plan["limits"]["output_kb"], 128)
+        mounts = json.dumps(plan["config"]["mounts"])
+        self.assertIn("/etc/hostname", mounts)
+        self.assertFalse(os.path.exists(self.state))
+
+    def test_gc_stale_and_garbage(self):
+        runs = os.path.join(self.state, "runs")
+        os.makedirs(runs)
+        stale = os.path.join(runs, "ob-00112233445566aa")  # no lock, old: cleaned
+        os.makedirs(os.path.join(stale, "bundle"))
+        old = time.time() - 3600
+        os.utime(stale, (old, old))
+        unlocked = os.path.join(runs, "ob-00112233445566bb")  # lock not held: cleaned
+        os.makedirs(unlocked)
+        open(os.path.join(unlocked, "lock"), "w").close()
+        young = os.path.join(runs, "ob-00112233445566cc")  # no lock, new: left
+        os.makedirs(young)
+        garbage = [os.path.join(runs, n) for n in ("notarun", "ob-XYZ", "ob-00112233445566AA")]
+        for g in garbage:
+            os.makedirs(g)
+        p = self.omnibase("gc")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(stale))
+        self.assertFalse(os.path.exists(unlocked))
+        self.assertTrue(os.path.isdir(young))
+        for g in garbage:
+            self.assertTrue(os.path.isdir(g), g)
+        for g in garbage + [young]:
+            os.rmdir(g)
+
+    def test_gc_state_dir_unreadable(self):
+        os.makedirs(self.state)
+        self.write("state/runs", "not a directory\n")
+        p = self.omnibase("gc")
+        self.assertEqual(p.returncode, 125, p.stderr)
+        self.assertIn("runs", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
+if __name__ == "__main__":
+    main()
