@@ -135,6 +135,31 @@ class ErrorPaths(RunnerTest):
                           "--audit-log", os.path.join(self.tmp, "no", "dir", "audit.jsonl"))
         self.assert_bad_input(p, "audit")
 
+    def test_audit_log_on_a_full_filesystem(self):
+        # the log opens, every append fails: the run ends as error, 125 (docs/runner.md 5)
+        full = os.path.join(self.tmp, "full")
+        os.mkdir(full)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], check=True)
+        try:
+            log = os.path.join(full, "audit.jsonl")
+            open(log, "w").close()
+            with open(os.path.join(full, "fill"), "wb") as f:
+                try:
+                    f.write(b"\0" * (256 << 10))
+                except OSError:
+                    pass
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                              "--audit-log", log, "--json")
+            self.assertEqual(p.returncode, 125, p.stderr)
+            res = json.loads(p.stdout)
+            self.ids.append(res["sandbox_id"])
+            self.assertEqual(res["status"], "error")
+            self.assertEqual(res["error"], "audit log %s: No space left on device" % log)
+            self.assertEqual(os.path.getsize(log), 0)
+            self.assert_state_empty()
+        finally:
+            subprocess.run(["umount", full], check=True)
+
     def test_dry_run_fields(self):
         caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
