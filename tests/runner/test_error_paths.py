@@ -8,22 +8,18 @@ import os
 import subprocess
 import time
 
-from runnerlib import OMNIBASE, RunnerTest, cgroup_dirs, main, runsc_pids_under
+from runnerlib import OMNIBASE, RunnerTest, main, runsc_pids_under
 
 
 class ErrorPaths(RunnerTest):
     def setUp(self):
         super().setUp()
         self.script = self.write("hi.py", "print('hi')\n")
-        self.cgroups_before = set(cgroup_dirs("ob-*"))
 
     def tearDown(self):
-        # nothing this test started may hold a cgroup (other suites' runs may)
-        left = set(cgroup_dirs("ob-*")) - self.cgroups_before
+        # RunnerTest checks the cgroups of self.ids and that no runsc runs under the state dir
         super().tearDown()
         self.assertEqual(runsc_pids_under(self.state), [])
-        for d in left:
-            self.assertFalse(os.path.isdir(d), "cgroup %s left" % d)
 
     def run_env(self, extra, *args):
         env = dict(self.env, **extra)
@@ -45,6 +41,7 @@ class ErrorPaths(RunnerTest):
         p = self.run_env({"OMNIBASE_RUNSC": fake}, "--json")
         self.assertEqual(p.returncode, 125, p.stderr)
         res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
         self.assertEqual(res["status"], "error")
         self.assertEqual(res["exit_code"], 125)
         self.assertIn("runsc exited with status 3 before the workload started: fake runsc: broken",
@@ -55,6 +52,8 @@ class ErrorPaths(RunnerTest):
         last = p.stderr.strip().splitlines()[-1]
         self.assertTrue(last.startswith("omnibase: "), p.stderr)
         self.assertIn("runsc exited with status 3 before the workload started", last)
+        self.ids.append(last.split()[2].rstrip(":"))
+        self.assertTrue(self.ids[-1].startswith("ob-"), last)
         self.assert_state_empty()
 
     def test_sidecar_missing(self):
