@@ -67,6 +67,24 @@ class ErrorPaths(RunnerTest):
         p = self.run_env({"OMNIBASE_SIDECAR": fake})
         self.assert_bad_input(p, "sidecar")
 
+    def fake_sidecar(self, payload):
+        """A "sidecar" (python, in the sandbox's view) that writes payload on
+        the channel (fd 0) and exits 0; it needs no libraries."""
+        return self.write("fake-sidecar", "#!/usr/bin/python3.11 -I\nimport os, sys\n"
+                          "if '--list-libs' in sys.argv:\n    sys.exit(0)\n"
+                          "os.write(0, %r)\n" % payload, 0o755)
+
+    def test_channel_line_that_does_not_decode(self):
+        for payload, msg in ((b"this is not json\n", "sidecar channel: invalid JSON"),
+                             (b"x" * (70 << 10), "sidecar channel: line too long")):
+            p = self.run_env({"OMNIBASE_SIDECAR": self.fake_sidecar(payload)}, "--json")
+            self.assertEqual(p.returncode, 125, p.stderr)
+            res = json.loads(p.stdout)
+            self.ids.append(res["sandbox_id"])
+            self.assertEqual(res["status"], "error")
+            self.assertTrue(res["error"].startswith(msg), res["error"])
+            self.assert_state_empty()
+
     def test_capability_file_is_a_directory_or_too_big(self):
         d = os.path.join(self.tmp, "capsdir")
         os.mkdir(d)
