@@ -85,6 +85,22 @@ class ErrorPaths(RunnerTest):
             self.assertTrue(res["error"].startswith(msg), res["error"])
             self.assert_state_empty()
 
+    def test_sidecar_list_libs_lines_that_are_not_libraries(self):
+        # only "/dest<TAB>/source" lines become mounts (read-only); the rest is skipped
+        fake = self.write("lister", "#!/bin/sh\nprintf 'junk line\\nrel\\t/x\\n"
+                          "/usr/lib/libob-test.so\\t/etc/hostname\\n/a\\tnot-absolute\\n'\n",
+                          0o755)
+        p = self.run_env({"OMNIBASE_SIDECAR": fake}, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        mounts = json.loads(p.stdout)["config"]["mounts"]
+        libs = [m for m in mounts if m["source"] in ("/etc/hostname", "/x", "not-absolute")]
+        self.assertEqual(len(libs), 1, libs)
+        self.assertEqual(libs[0]["destination"], "/usr/lib/libob-test.so")
+        self.assertIn("ro", libs[0]["options"])
+        self.assertIn("mount ro /usr/lib/libob-test.so <- /etc/hostname (sidecar library)",
+                      p.stderr)
+        self.assertFalse(os.path.exists(self.state))
+
     def test_capability_file_is_a_directory_or_too_big(self):
         d = os.path.join(self.tmp, "capsdir")
         os.mkdir(d)
