@@ -3,6 +3,7 @@
 by the runner) and the -v diagnostics that show what reached the BPF maps:
 a name that does not resolve grants nothing (and a denial by such a name is
 reported as not enforced), a bad grant is exit 125 with its position."""
+import json
 import os
 import subprocess
 import sys
@@ -55,6 +56,52 @@ class Names(NetTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("libbpf", p.stderr)
         self.assertEqual(netlib.wait_no_leftovers(), [])
+
+    def assert_refused(self, p, msg):
+        self.assertEqual(p.returncode, 125, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith("omnibase: "), lines[0])
+        self.assertIn(msg, lines[0])
+        self.assertEqual(os.listdir(os.path.join(self.state, "runs")), [])
+        self.assertEqual(netlib.wait_no_leftovers(), [])
+
+    def test_address_like_denial_pattern_is_refused(self):
+        p = self.run_true(self.caps(["127.0.0.1:8080"], denials=["10.1.*:80"]))
+        self.assert_refused(p, "NETWORK_CONNECT denial 10.1.*:80: a host pattern that can "
+                               "match addresses cannot be enforced in the kernel; "
+                               "write it as a CIDR")
+        # a pattern only names can match changes nothing
+        p = self.run_true(self.caps(["127.0.0.1:8080"], denials=["*.evil.example:443"]))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(netlib.wait_no_leftovers(), [])
+
+    def test_too_many_address_rules_is_refused(self):
+        grants = ["10.50.%d.%d:80" % (i // 250, i % 250 + 1) for i in range(1025)]
+        p = self.run_true(self.caps(grants))
+        self.assert_refused(p, "more than 1024 network address rules: narrow the grants")
+
+    def test_other_grants_and_principal_reach_the_sidecar(self):
+        # the sidecar gets the enforced set: network rules as addresses, the rest as written
+        doc = {"version": 1, "principal": "3f2a9c1e-0000-4000-8000-000000000001",
+               "grants": [{"capability": "NETWORK_CONNECT", "target": "localhost:8080"},
+                          {"capability": "FILE_READ", "target": "/etc/hostname"}],
+               "denials": [{"capability": "FILE_READ", "target": "/etc/passwd"}]}
+        caps = os.path.join(self.tmp, "mixed.json")
+        with open(caps, "w") as f:
+            json.dump(doc, f)
+        os.chmod(caps, 0o644)
+        script = os.path.join(self.tmp, "read.py")
+        with open(script, "w") as f:
+            f.write("print(open('/etc/hostname').read().strip())\n")
+        os.chmod(script, 0o644)
+        p = subprocess.run([OMNIBASE, "sandbox", "run", script, "--capabilities", caps, "--json"],
+                           env=self.env(), capture_output=True, text=True, timeout=120)
+        res = json.loads(p.stdout)
+        self.assertEqual(res["status"], "ok", p.stdout + p.stderr)
+        with open("/etc/hostname") as f:
+            self.assertEqual(res["stdout"].strip(), f.read().strip())
+        self.assertEqual(netlib.wait_no_leftovers([res["sandbox_id"]]), [])
 
     def test_bad_grants_are_125_with_position(self):
         for target, msg in (("10.0.0.1:99999", "port must be 1-65535"),
