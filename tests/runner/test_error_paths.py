@@ -193,6 +193,18 @@ class ErrorPaths(RunnerTest):
         finally:
             subprocess.run(["umount", full], check=True)
 
+    def test_state_dir_that_cannot_be_made(self):
+        afile = self.write("afile", "x\n")
+        env = dict(self.env, OMNIBASE_STATE_DIR=os.path.join(afile, "state"))
+        run = [OMNIBASE, "sandbox", "run", self.script, "--capabilities", self.caps()]
+        # the default audit log lives in the state dir: it fails first
+        p = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
+        self.assert_bad_input(p, "audit log %s/state/audit.jsonl: Not a directory" % afile)
+        p = subprocess.run(run + ["--audit-log", os.path.join(self.tmp, "audit.jsonl")], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assert_bad_input(p, "cannot create state directory %s/state/runs: Not a directory"
+                              % afile)
+
     def test_dry_run_fields(self):
         caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
