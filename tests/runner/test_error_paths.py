@@ -205,6 +205,31 @@ class ErrorPaths(RunnerTest):
         self.assert_bad_input(p, "cannot create state directory %s/state/runs: Not a directory"
                               % afile)
 
+    def test_profile_file_by_path_and_its_bounds(self):
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "profiles",
+                           "python-minimal.json")
+        with open(src) as f:
+            doc = json.load(f)
+        good = self.write("sub/my-prof.v2.json", json.dumps(doc))
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--profile", good, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["profile"], "my-prof")  # base name, no extension
+        self.assertFalse(os.path.exists(self.state))
+        cases = [(dict(doc, paths=["/p%d" % i for i in range(1025)]), "too many entries"),
+                 (dict(doc, symlinks={"/l%d" % i: "x" for i in range(1025)}),
+                  "too many symlinks"),
+                 (dict(doc, symlinks=["/a"]), '"symlinks" must be an object'),
+                 (dict(doc, symlinks={"/usr/bin/x": "../../etc/passwd"}),
+                  'symlink target must be a string without ".."'),
+                 ({"version": 1, "paths": ["/usr"]}, 'needs "interpreter" and "paths"')]
+        for i, (bad, needle) in enumerate(cases):
+            prof = self.write("bad%d.json" % i, json.dumps(bad))
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                              "--profile", prof)
+            self.assert_bad_input(p, prof + ":1:")
+            self.assertIn(needle, p.stderr)
+
     def test_dry_run_fields(self):
         caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
