@@ -56,6 +56,22 @@ class ErrorPaths(RunnerTest):
         self.assertTrue(self.ids[-1].startswith("ob-"), last)
         self.assert_state_empty()
 
+    def test_runsc_that_ignores_sigterm_at_the_timeout(self):
+        # stopped with SIGTERM at the timeout, then SIGKILL after the 5 s grace (launch.c)
+        fake = self.write("stubborn-runsc", "#!/usr/bin/python3\nimport signal, sys, time\n"
+                          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                          "if 'run' not in sys.argv:  # kill, delete: nothing to do\n"
+                          "    sys.exit(0)\n"
+                          "time.sleep(120)\n", 0o755)
+        p = self.run_env({"OMNIBASE_RUNSC": fake}, "--json", "--timeout", "1")
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual((p.returncode, res["status"]), (124, "timeout"), p.stdout + p.stderr)
+        self.assertGreaterEqual(res["usage"]["wall_ms"], 5500)
+        self.assertLess(res["usage"]["wall_ms"], 60000)
+        self.assertEqual(runsc_pids_under(fake), [])
+        self.assert_state_empty()
+
     def test_sidecar_missing(self):
         missing = os.path.join(self.tmp, "no-sidecar")
         p = self.run_env({"OMNIBASE_SIDECAR": missing})
