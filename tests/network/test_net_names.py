@@ -81,6 +81,16 @@ class Names(NetTest):
         p = self.run_true(self.caps(grants))
         self.assert_refused(p, "more than 1024 network address rules: narrow the grants")
 
+    def test_too_many_port_ranges_for_one_address_is_refused(self):
+        # 17 separate ports of one address: more than the BPF value holds
+        grants = ["10.60.0.1:%d" % (2 * i + 1) for i in range(17)]
+        p = self.run_true(self.caps(grants))
+        self.assert_refused(p, "network allowlist: more than 16 port ranges for one address")
+        # 16 fit
+        p = self.run_true(self.caps(grants[:16]))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(netlib.wait_no_leftovers(), [])
+
     def test_other_grants_and_principal_reach_the_sidecar(self):
         # the sidecar gets the enforced set: network rules as addresses, the rest as written
         doc = {"version": 1, "principal": "3f2a9c1e-0000-4000-8000-000000000001",
