@@ -246,6 +246,21 @@ class ErrorPaths(RunnerTest):
             self.assert_bad_input(p, prof + ":1:")
             self.assertIn(needle, p.stderr)
 
+    def test_state_dir_with_space_and_backslash(self):
+        # the run's tmpfs shows up escaped (\\040, \\134) in mountinfo: it is still found
+        # and unmounted, and the run directory removed
+        state = os.path.join(self.tmp, "st ate\\x")
+        env = dict(self.env, OMNIBASE_STATE_DIR=state)
+        p = subprocess.run([OMNIBASE, "sandbox", "run", self.script, "--capabilities",
+                            self.caps(), "--json"], env=env, capture_output=True, text=True,
+                           timeout=120)
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual((p.returncode, res["status"], res["stdout"]), (0, "ok", "hi\n"), p.stderr)
+        self.assertEqual(os.listdir(os.path.join(state, "runs")), [])
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn("st\\040ate", f.read())
+
     def test_dry_run_fields(self):
         caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
