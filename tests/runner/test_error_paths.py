@@ -239,6 +239,12 @@ class ErrorPaths(RunnerTest):
                  (dict(doc, symlinks={"/usr/bin/x": "../../etc/passwd"}),
                   'symlink target must be a string without ".."'),
                  ({"version": 1, "paths": ["/usr"]}, 'needs "interpreter" and "paths"')]
+        # a symlink below a file the view mounts: refused at setup, nothing left
+        prof = self.write("below-file.json",
+                          json.dumps(dict(doc, symlinks={"/usr/bin/python3.11/x": "y"})))
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--profile", prof)
+        self.assert_bad_input(p, "cannot make symlink /usr/bin/python3.11/x: ")
         for i, (bad, needle) in enumerate(cases):
             prof = self.write("bad%d.json" % i, json.dumps(bad))
             p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
