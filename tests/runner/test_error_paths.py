@@ -267,6 +267,43 @@ class ErrorPaths(RunnerTest):
         with open("/proc/self/mountinfo") as f:
             self.assertNotIn("st\\040ate", f.read())
 
+    def test_grant_search_bounds(self):
+        # a wildcard grant searches at most 16 levels and 10,000 entries (docs/runner.md 2)
+        deep = os.path.join(self.tmp, "deep")
+        leaf = os.path.join(deep, *["d%d" % i for i in range(1, 21)])
+        os.makedirs(leaf)
+        self.write(os.path.join(leaf, "f.txt"), "x\n")
+        near = self.write("deep/d1/g.txt", "y\n")
+        many = os.path.join(self.tmp, "many")
+        os.mkdir(many)
+        for i in range(10005):
+            open(os.path.join(many, "%d.dat" % i), "w").close()
+        caps = self.caps(grants=[("FILE_READ", deep + "/*.txt"), ("FILE_READ", many + "/*.txt")])
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("FILE_READ %s/*.txt: %s is deeper than 16 levels, not searched"
+                      % (deep, os.path.join(deep, *["d%d" % i for i in range(1, 18)])), p.stderr)
+        self.assertIn("FILE_READ %s/*.txt: more than 10000 entries searched, stopped" % many,
+                      p.stderr)
+        sources = [m["source"] for m in json.loads(p.stdout)["config"]["mounts"]]
+        self.assertIn(near, sources)
+        self.assertNotIn(os.path.join(leaf, "f.txt"), sources)
+        self.assertFalse(os.path.exists(self.state))
+
+    def test_profile_path_missing_on_this_host(self):
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "profiles",
+                           "python-minimal.json")
+        with open(src) as f:
+            doc = json.load(f)
+        doc["paths"].append("/opt/ob-no-such-dir")
+        prof = self.write("extra.json", json.dumps(doc))
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                          "--profile", prof, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("profile extra: /opt/ob-no-such-dir does not exist on this host, skipped",
+                      p.stderr)
+        self.assertNotIn("/opt/ob-no-such-dir", p.stdout)
+
     def test_dry_run_fields(self):
         caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
