@@ -72,6 +72,20 @@ class ErrorPaths(RunnerTest):
         self.assertEqual(runsc_pids_under(fake), [])
         self.assert_state_empty()
 
+    def test_runsc_start_error_from_its_log(self):
+        # runsc's own "running container: creating container: ..." line is the message
+        fake = self.write("logging-runsc", "#!/usr/bin/python3\nimport sys\n"
+                          "if 'run' not in sys.argv:\n    sys.exit(0)\n"
+                          "log = sys.argv[sys.argv.index('--log') + 1]\n"
+                          "open(log, 'a').write('W1122 x.go:1] unrelated\\n'\n"
+                          "    'E1122 main.go:1] FATAL ERROR: running container: creating "
+                          "container: cannot create sandbox: boom\"tail\\n')\n"
+                          "sys.exit(128)\n", 0o755)
+        p = self.run_env({"OMNIBASE_RUNSC": fake})
+        self.assert_bad_input(p, "runsc: running container: creating container: "
+                                 "cannot create sandbox: boom")
+        self.assertNotIn("tail", p.stderr)
+
     def test_sidecar_missing(self):
         missing = os.path.join(self.tmp, "no-sidecar")
         p = self.run_env({"OMNIBASE_SIDECAR": missing})
