@@ -318,6 +318,26 @@ class ErrorPaths(RunnerTest):
                       p.stderr)
         self.assertNotIn("/opt/ob-no-such-dir", p.stdout)
 
+    def test_output_made_valid_utf8(self):
+        # each byte that does not start a valid sequence becomes U+FFFD (docs/runner.md 5)
+        raw = (b"\xf0\x9f\x98\x80|\xf0\x9f|\xc0\xaf|\xed\xa0\x80|\xff|\x00|\xc3\xa9\n"
+               b"\xe2\x82")
+        script = self.write("bytes.py", "import sys\nsys.stdout.buffer.write(%r)\n" % raw)
+        res = self.run_json(script)
+        self.assertEqual(res["status"], "ok", res)
+        r = "\ufffd"
+        self.assertEqual(res["stdout"], "\U0001f600|" + r * 2 + "|" + r * 2 + "|" + r * 3 + "|" +
+                         r + "|" + r + "|\u00e9\n" + r * 2)
+
+    def test_relative_grant_pattern_is_not_mounted(self):
+        caps = self.caps(grants=[("FILE_READ", "*.txt"), ("FILE_READ", "/etc/host*")])
+        p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("FILE_READ *.txt: not an absolute path pattern, not mounted", p.stderr)
+        dests = [m["destination"] for m in json.loads(p.stdout)["config"]["mounts"]]
+        self.assertIn("/etc/hostname", dests)
+        self.assertFalse([d for d in dests if d.endswith(".txt")], dests)
+
     def test_dry_run_fields(self):
         caps = self.caps(grants=[("FILE_READ", "/etc/hostname")], limits={"memory_mb": 300})
         p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps, "--dry-run",
