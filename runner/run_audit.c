@@ -11,6 +11,7 @@
 
 #include <omnibase/audit.h>
 
+#include "common/fs.h"
 #include "runner/runner.h"
 
 struct ob_run_audit {
@@ -37,7 +38,10 @@ int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **re
                 free(a);
                 return -ENOMEM;
         }
-        r = ob_audit_open(a->path, 0, &a->log);
+        /* the default log's state directory may not exist yet (mkdir -p) */
+        r = path ? 0 : ob_mkdir_p(state_dir, 0700);
+        if (r >= 0)
+                r = ob_audit_open(a->path, 0, &a->log);
         if (r < 0) {
                 (void)ob_error_set(err, 0, 0, r, "audit log %s: %s", a->path, strerror(-r));
                 free(a->path);

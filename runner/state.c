@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/fs.h"
 #include "runner/network.h"
 #include "runner/runner.h"
 
@@ -21,27 +22,6 @@ const char *ob_state_dir_default(void)
 {
         const char *e = getenv("OMNIBASE_STATE_DIR");
         return e && e[0] ? e : OB_DEFAULT_STATE_DIR;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-        char buf[PATH_MAX];
-        size_t n = strlen(path);
-
-        if (n == 0 || n >= sizeof(buf))
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
 }
 
 int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mode)
@@ -123,7 +103,7 @@ int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err)
 
         if (asprintf(&runs, "%s/runs", state_dir) < 0)
                 return -ENOMEM;
-        r = mkdir_p(runs, 0700);
+        r = ob_mkdir_p(runs, 0700);
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "cannot create state directory %s: %s", runs,
                                     strerror(-r));

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <sys/types.h>
+
+/* mkdir -p: creates path and every missing parent with mode (what omnibase
+ * creates is its own: 0700 for the state directory), leaves existing ones as
+ * they are. Returns 0 or -errno. */
+int ob_mkdir_p(const char *path, mode_t mode);
