@@ -300,6 +300,7 @@ int ob_policy_compile(const ob_policy_set *set, const char *principal, ob_capset
                 ob_capset_free(caps);
                 return ob_error_set(err, 0, 0, EINVAL, "principal \"%s\" is not a UUID", principal);
         }
+        c.principal = ob_capset_principal(caps); /* lower-cased, as everywhere */
         for (size_t i = 0; i < set->n_policies && r == 0; i++) {
                 c.p = &set->policies[i];
                 r = compile_policy(&c, caps);

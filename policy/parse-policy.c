@@ -364,8 +364,11 @@ int ob_policy_registry_path(const char *dir, const char *uuid, char **ret)
         }
         if (*s)
                 return -EINVAL;
+        /* principals are lower-cased everywhere: so is the file name */
         if (asprintf(&path, "%s/%s.cedar.json", dir, uuid) < 0)
                 return -ENOMEM;
+        for (char *p = path + strlen(dir) + 1; *p != '.'; p++)
+                *p = (char)tolower((unsigned char)*p);
         *ret = path;
         return 0;
 }

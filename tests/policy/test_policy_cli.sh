@@ -111,6 +111,9 @@ run registry-compile 0 "$bin" policy compile --principal "$U" --registry "$tmp/r
 grep -q '"/data/\*"' "$tmp/out" || fail "registry-compile: $(cat "$tmp/out")"
 run registry-explain 0 "$bin" policy explain --registry "$tmp/reg" --principal "$U" --request FILE_READ:/data/a
 [ "$(head -1 "$tmp/out")" = Allow ] || fail "registry-explain"
+# principals are lower-cased everywhere: so is the registry's file name
+run registry-upper-case 0 "$bin" policy compile --principal "${U^^}" --registry "$tmp/reg"
+grep -q '"/data/\*"' "$tmp/out" || fail "registry-upper-case: $(cat "$tmp/out")"
 run registry-bad-uuid 125 "$bin" policy compile --principal ../x --registry "$tmp/reg"
 run registry-missing 125 "$bin" policy compile --principal 3f2a9c1e-0000-4000-8000-00000000000f --registry "$tmp/reg"
 grep -q "^omnibase: $tmp/reg/3f2a9c1e-0000-4000-8000-00000000000f.cedar.json: cannot read" "$tmp/err" || fail "registry-missing: $(cat "$tmp/err")"
