@@ -26,7 +26,7 @@ typedef struct run_args {
 } run_args;
 
 static const char run_usage[] =
-    "usage: omnibase sandbox run SCRIPT [ARGS...] [OPTIONS]\n"
+    "usage: omnibase sandbox run SCRIPT [ARGS...] [OPTIONS] [-- SCRIPT-ARGS...]\n"
     "       omnibase sandbox run [OPTIONS] -- CMD [ARGS...]\n"
     "\n"
     "  --capabilities FILE      capability file (or:)\n"
@@ -146,6 +146,48 @@ static int parse_option(int argc, char **argv, int *i, run_args *a)
         return 0;
 }
 
+/* Whether s names one of parse_option()'s options (with or without =value). */
+static bool known_option(const char *s)
+{
+        static const char *const names[] = {
+            "--capabilities", "--policy",  "--principal", "--registry", "--profile", "--events",
+            "--audit-log",    "--timeout", "--memory",    "--cpus",     "--pids",    "--tmpfs",
+            "--output",       "--json",    "--dry-run",   "-v",         "--verbose",
+        };
+        size_t n = strcspn(s, "=");
+
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+                if (strlen(names[k]) == n && strncmp(s, names[k], n) == 0)
+                        return true;
+        return false;
+}
+
+/* Where the capability set comes from: exactly one source, each with what it
+ * needs; one line that says what is wrong otherwise. */
+static int check_sources(const run_args *a)
+{
+        const char *msg = NULL;
+
+        if (a->caps_file && (a->policy_file || a->registry))
+                msg = a->policy_file ? "--capabilities and --policy exclude each other: give one"
+                                     : "--capabilities and --registry exclude each other: give one";
+        else if (a->policy_file && a->registry)
+                msg = "--policy and --registry exclude each other: give one";
+        else if (a->caps_file && a->principal)
+                msg = "--principal goes with --policy or --registry, not --capabilities";
+        else if ((a->policy_file || a->registry) && !a->principal)
+                msg = a->policy_file ? "--policy FILE needs --principal UUID"
+                                     : "--registry DIR needs --principal UUID";
+        else if (!a->caps_file && !a->policy_file && !a->registry)
+                msg = a->principal ? "--principal needs --policy FILE or --registry DIR"
+                                   : "give --capabilities FILE, or --policy FILE or --registry "
+                                     "DIR with --principal UUID";
+        if (!msg)
+                return 0;
+        ob_cli_error("sandbox run: %s", msg);
+        return -EINVAL;
+}
+
 /* 1 on --help, 0 when parsed, -EINVAL after printing one line. */
 static int parse_run_args(int argc, char **argv, run_args *a)
 {
@@ -161,11 +203,21 @@ static int parse_run_args(int argc, char **argv, run_args *a)
                 if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)
                         return 1;
                 if (strcmp(s, "--") == 0) {
+                        if (a->script) { /* SCRIPT [OPTIONS] -- the script's arguments */
+                                for (int k = i + 1; k < argc; k++)
+                                        a->script_args[n_pos++ - 1] = argv[k];
+                                break;
+                        }
                         a->command = argv + i + 1;
-                        argv[i] = NULL; /* ends the script's arguments */
                         break;
                 }
                 if (s[0] == '-' && s[1]) {
+                        if (a->script && !known_option(s)) {
+                                ob_cli_error("sandbox run: unknown option \"%s\"; to pass it to "
+                                             "the script, put it after --: %s [OPTIONS] -- %s",
+                                             s, a->script, s);
+                                return -EINVAL;
+                        }
                         if (parse_option(argc, argv, &i, a) < 0)
                                 return -EINVAL;
                         continue;
@@ -179,13 +231,7 @@ static int parse_run_args(int argc, char **argv, run_args *a)
                 ob_cli_error("sandbox run: give a SCRIPT or -- CMD ARGS... (try --help)");
                 return -EINVAL;
         }
-        if (!!a->caps_file + !!a->policy_file + !!a->registry != 1 ||
-            (!a->caps_file && !a->principal)) {
-                ob_cli_error("sandbox run: give --capabilities FILE, or --policy FILE or "
-                             "--registry DIR with --principal UUID");
-                return -EINVAL;
-        }
-        return 0;
+        return check_sources(a);
 }
 
 static int load_caps(const run_args *a, ob_capset **ret)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ob_sandbox_run(): plan, prepare, launch, judge, clean up. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "events/event.h"
 #include "runner/network.h"
@@ -108,6 +110,17 @@ static void script_destination(const char *script, char *buf, size_t size)
         snprintf(buf, size, "%s/script%s", OB_SCRIPT_DIR, ok ? dot : "");
 }
 
+/* A SCRIPT that is an ELF binary would be fed to the interpreter (a
+ * SyntaxError from python): refused up front instead. */
+static bool is_elf(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        char magic[4];
+
+        return fd >= 0 && read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+               memcmp(magic, "\177ELF", 4) == 0;
+}
+
 static int build_argv(const ob_sandbox_options *opts, ob_run_plan *plan, ob_error *err)
 {
         size_t n = 0;
@@ -125,6 +138,10 @@ static int build_argv(const ob_sandbox_options *opts, ob_run_plan *plan, ob_erro
                 if (st.st_size > OB_SCRIPT_MAX_BYTES)
                         return ob_error_set(err, 0, 0, EFBIG, "%s: larger than %d bytes",
                                             opts->script, OB_SCRIPT_MAX_BYTES);
+                if (is_elf(real))
+                        return ob_error_set(err, 0, 0, EINVAL,
+                                            "%s: an ELF binary, not a script: run it with -- %s",
+                                            opts->script, opts->script);
                 script_destination(real, dest, sizeof(dest));
                 for (size_t i = 0; r >= 0 && plan->profile->interpreter[i]; i++)
                         r = strv_push(&plan->argv, &n, plan->profile->interpreter[i]);
