@@ -8,7 +8,7 @@
 /* Fills *err (which may be NULL) with a position and a formatted message and
  * returns -errnum, so that callers can write `return ob_error_set(...)`. */
 int ob_error_set(ob_error *err, unsigned line, unsigned column, int errnum, const char *fmt, ...)
-        _printf_(5, 6);
+    _printf_(5, 6);
 
 /* Reads a whole regular file into a NUL-terminated buffer (*ret, caller frees).
  * Refuses files over max_len bytes with -EFBIG. */

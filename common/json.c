@@ -204,9 +204,9 @@ static int record(scanner *sc, size_t key_off, size_t val_off)
                 sc->cap_pos = ncap;
         }
         sc->pos[sc->n_pos++] = (ob_json_pos){
-                .node = NULL,
-                .key_off = key_off == SIZE_MAX ? UINT32_MAX : (uint32_t)key_off,
-                .val_off = (uint32_t)val_off,
+            .node = NULL,
+            .key_off = key_off == SIZE_MAX ? UINT32_MAX : (uint32_t)key_off,
+            .val_off = (uint32_t)val_off,
         };
         return 0;
 }
@@ -309,8 +309,7 @@ static int assign_nodes(const cJSON *node, ob_json_pos *pos, size_t n_pos, size_
         pos[(*idx)++].node = node;
         if (cJSON_IsArray(node) || cJSON_IsObject(node)) {
                 const cJSON *child;
-                cJSON_ArrayForEach(child, node)
-                {
+                cJSON_ArrayForEach (child, node) {
                         int r = assign_nodes(child, pos, n_pos, idx);
                         if (r < 0)
                                 return r;
@@ -353,7 +352,8 @@ static const cJSON *find_duplicate_key(const cJSON *node)
                         keys = malloc(sizeof(*keys) * (size_t)n);
                         if (!keys)
                                 return node; /* treated as an error by the caller */
-                        cJSON_ArrayForEach(child, node) keys[k++] = child;
+                        cJSON_ArrayForEach (child, node)
+                                keys[k++] = child;
                         qsort(keys, (size_t)n, sizeof(*keys), cmp_keyp);
                         for (k = 1; k < n && !dup; k++)
                                 if (streq(keys[k - 1]->string, keys[k]->string))
@@ -364,8 +364,7 @@ static const cJSON *find_duplicate_key(const cJSON *node)
                 }
         }
         if (cJSON_IsArray(node) || cJSON_IsObject(node))
-                cJSON_ArrayForEach(child, node)
-                {
+                cJSON_ArrayForEach (child, node) {
                         const cJSON *d = find_duplicate_key(child);
                         if (d)
                                 return d;
@@ -382,8 +381,8 @@ int ob_json_parse(const char *text, size_t len, size_t max_len, ob_json_doc *ret
         int r;
 
         if (len > max_len)
-                return ob_error_set(err, 0, 0, EFBIG, "input too large (%zu bytes, limit %zu)",
-                                    len, max_len);
+                return ob_error_set(err, 0, 0, EFBIG, "input too large (%zu bytes, limit %zu)", len,
+                                    max_len);
         if (len >= UINT32_MAX)
                 return ob_error_set(err, 0, 0, EFBIG, "input too large");
         for (size_t i = 0; i < len;) {
@@ -456,9 +455,8 @@ void ob_json_position(const ob_json_doc *doc, const cJSON *node, bool key, unsig
                 p = bsearch(&k, doc->pos, doc->n_pos, sizeof(k), cmp_pos);
         if (!p)
                 return;
-        ob_text_position(doc->text,
-                         key && p->key_off != UINT32_MAX ? p->key_off : p->val_off, ret_line,
-                         ret_column);
+        ob_text_position(doc->text, key && p->key_off != UINT32_MAX ? p->key_off : p->val_off,
+                         ret_line, ret_column);
 }
 
 int ob_json_error(ob_error *err, const ob_json_doc *doc, const cJSON *node, bool key, int errnum,

@@ -15,7 +15,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
     libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libcmocka-dev libssl-dev \
     bpftool \
     runsc iproute2 procps psmisc dbus-daemon dbus-bin \
-    gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion
+    gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \
+    clang-format git
 
 # Node.js with npm runs the Cedar reference. Machines of this kind ship
 # NodeSource's nodejs (npm included), which conflicts with Debian's npm.

@@ -61,8 +61,8 @@ OB_EXPORT void ob_policy_response_done(ob_policy_response *resp);
 /* Partially evaluates the set for one principal into grants and denials
  * that keep their policy ids. A policy that applies to the principal but
  * cannot be expressed as capability rules is an error, never dropped. */
-OB_EXPORT int ob_policy_compile(const ob_policy_set *set, const char *principal,
-                                ob_capset **ret, ob_error *err);
+OB_EXPORT int ob_policy_compile(const ob_policy_set *set, const char *principal, ob_capset **ret,
+                                ob_error *err);
 
 /* DIR/<uuid>.cedar.json after checking that uuid is a UUID. *ret malloc'd. */
 OB_EXPORT int ob_policy_registry_path(const char *dir, const char *uuid, char **ret);
