@@ -6,12 +6,17 @@
  * gives each line its own seq and the hash chain; D-Bus signals are the
  * audit module's. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <omnibase/audit.h>
 
+#include "common/error.h"
 #include "common/fs.h"
+#include "events/event.h"
 #include "runner/runner.h"
 
 struct ob_run_audit {
@@ -106,4 +111,68 @@ ob_run_audit *ob_run_audit_close(ob_run_audit *a)
         free(a->path);
         free(a);
         return NULL;
+}
+
+/* The run's teardown record of its audit log: run_path/audit holds the log's
+ * path and the principal, so that gc can end a run whose runner was killed.
+ * *ret_record (the record's path) is the caller's. */
+int ob_run_audit_record(const ob_run_audit *a, const char *run_path, const char *principal,
+                        char **ret_record)
+{
+        _cleanup_free_ char *text = NULL, *record = NULL;
+        int r;
+
+        if (!a)
+                return 0;
+        if (asprintf(&record, "%s/audit", run_path) < 0 ||
+            asprintf(&text, "%s\n%s\n", a->path, principal ? principal : "") < 0)
+                return -ENOMEM;
+        r = ob_write_file(record, text);
+        if (r < 0)
+                return r;
+        *ret_record = TAKE_PTR(record);
+        return 0;
+}
+
+/* gc: appends SandboxExit with status "abandoned" for a run that has its
+ * teardown record (its runner died before the end was durable). 0 when there
+ * is none or it was appended, -errno when the log could not take it. */
+int ob_run_audit_abandoned(const char *run_path, const char *id)
+{
+        _cleanup_free_ char *record = NULL, *text = NULL, *line = NULL;
+        _cleanup_event_ ob_event *ev = NULL;
+        ob_audit_log *log = NULL;
+        char *nl, *principal;
+        int r;
+
+        if (asprintf(&record, "%s/audit", run_path) < 0)
+                return -ENOMEM;
+        r = ob_read_file(record, 2 * PATH_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        nl = strchr(text, '\n');
+        if (!nl || text[0] != '/')
+                return -EBADMSG;
+        *nl = '\0';
+        principal = nl + 1;
+        principal[strcspn(principal, "\n")] = '\0';
+        r = ob_event_new(OB_EVENT_SANDBOX_EXIT, id, principal[0] ? principal : NULL, &ev);
+        if (r >= 0)
+                r = ob_event_add_string(ev, "status", "abandoned");
+        if (r >= 0)
+                r = ob_event_add_int(ev, "exit_code", -1);
+        if (r >= 0)
+                r = ob_event_add_string(ev, "reason", "the runner died; gc removed the run");
+        if (r >= 0)
+                r = ob_event_to_json_line(ev, &line);
+        if (r >= 0)
+                r = ob_audit_open(text, 0, &log);
+        if (r >= 0)
+                r = ob_audit_append_json(log, line, strlen(line), NULL);
+        ob_audit_close(log);
+        if (r >= 0)
+                (void)unlink(record);
+        return r;
 }

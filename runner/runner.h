@@ -223,6 +223,11 @@ int ob_run_audit_flush(ob_run_audit *a);
 int ob_run_audit_error(const ob_run_audit *a, const char **ret_path);
 /* Flushes and closes; accepts NULL; returns NULL. */
 ob_run_audit *ob_run_audit_close(ob_run_audit *a);
+/* Writes run_path/audit (the log's path, the principal) for gc; NULL a: 0. */
+int ob_run_audit_record(const ob_run_audit *a, const char *run_path, const char *principal,
+                        char **ret_record);
+/* gc's end of a run with a record: SandboxExit status "abandoned". */
+int ob_run_audit_abandoned(const char *run_path, const char *id);
 
 /* ---- the sidecar (sidecar.c) ---- */
 

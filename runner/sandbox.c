@@ -263,6 +263,7 @@ typedef struct run_ctx {
         bool started;            /* the sidecar's SandboxStart: the workload exec'd */
         int chan[2];             /* the sidecar's channel: ours, runsc's stdin */
         ob_run_audit *audit;     /* every event also goes to the audit log */
+        char *audit_record;      /* run dir's "audit": gc ends the run with it */
 } run_ctx;
 
 /* The sink of every event of the run: the caller's callback and the audit log. */
@@ -289,8 +290,12 @@ static void audit_conclude(run_ctx *c, ob_sandbox_result *res)
         const char *path = NULL;
         int r = ob_run_audit_flush(c->audit);
 
-        if (r >= 0)
+        if (r >= 0) {
+                /* the run's end is durable: gc must not write another */
+                if (c->audit_record)
+                        (void)unlink(c->audit_record);
                 return;
+        }
         (void)ob_run_audit_error(c->audit, &path);
         res->status = OB_SANDBOX_ERROR;
         res->exit_code = 125;
@@ -587,8 +592,10 @@ static int prepare_sidecar(run_ctx *c, const ob_run_dir *run, ob_error *err)
 /* Everything before launch: cgroup lock, network, bundle, cgroups. */
 static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
 {
-        int r = 0;
+        int r = ob_run_audit_record(c->audit, run->path, c->principal, &c->audit_record);
 
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "%s/audit: %s", run->path, strerror(-r));
         run->cgroup_lock_fd = ob_cgroup_lock(false, false);
         if (run->cgroup_lock_fd < 0)
                 return ob_error_set(err, 0, 0, run->cgroup_lock_fd, "cgroup lock: %s",
@@ -787,6 +794,7 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
         }
 out:
         c.audit = ob_run_audit_close(c.audit);
+        free(c.audit_record);
         plan_done(&plan, profile);
         if (r < 0) {
                 ob_sandbox_result_done(&res);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -252,6 +253,7 @@ static int gc_one(const char *runsc, const char *runs, const char *name)
         _cleanup_free_ char *path = NULL, *lock = NULL;
         _cleanup_close_ int fd = -1;
         struct stat st;
+        int r;
 
         if (asprintf(&path, "%s/%s", runs, name) < 0 || asprintf(&lock, "%s/lock", path) < 0)
                 return -ENOMEM;
@@ -261,6 +263,14 @@ static int gc_one(const char *runsc, const char *runs, const char *name)
                 if (lstat(path, &st) < 0 || time(NULL) - st.st_mtime < 60)
                         return 0;
         } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                return 0;
+        }
+        /* every SandboxStart has an end in the audit log; a log that cannot
+         * take it keeps the run (and its record) for the next gc */
+        r = ob_run_audit_abandoned(path, name);
+        if (r < 0) {
+                fprintf(stderr, "omnibase: gc: %s: cannot end the run in its audit log: %s\n", name,
+                        strerror(-r));
                 return 0;
         }
         ob_run_cleanup(runsc, path, name);
