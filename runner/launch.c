@@ -278,8 +278,10 @@ static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
                 res->timed_out = true;
                 stop_sandbox(sv);
         }
-        if (sv->l->on_round)
-                sv->l->on_round(sv->l->channel_userdata);
+        if (sv->l->on_round && !sv->l->on_round(sv->l->channel_userdata) && !res->round_failed) {
+                res->round_failed = true;
+                stop_sandbox(sv);
+        }
         if (sv->kill_sent && now_ms() > sv->kill_at + KILL_GRACE_MS) {
                 if (!sv->exited) {
                         kill(sv->pid, SIGKILL);

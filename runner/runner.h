@@ -191,7 +191,9 @@ typedef struct ob_launch {
         int channel_fd;
         int channel_child_fd;
         void (*on_channel)(const ob_channel_msg *msg, void *userdata);
-        void (*on_round)(void *userdata); /* after each poll round (may be NULL) */
+        /* after each poll round (may be NULL); false stops the sandbox at once
+         * (the audit log failed: nothing may run unrecorded) */
+        bool (*on_round)(void *userdata);
         void *channel_userdata;
 } ob_launch;
 
@@ -199,8 +201,9 @@ typedef struct ob_launch_result {
         int wait_status; /* of `runsc run` */
         bool timed_out;
         bool output_exceeded;
-        int signal;      /* SIGINT/SIGTERM/SIGHUP that stopped the run, 0 none */
-        char *out, *err; /* captured, NUL-terminated */
+        bool round_failed; /* on_round said stop */
+        int signal;        /* SIGINT/SIGTERM/SIGHUP that stopped the run, 0 none */
+        char *out, *err;   /* captured, NUL-terminated */
         size_t out_len, err_len;
         bool out_truncated, err_truncated;
         int64_t wall_ms;

@@ -264,6 +264,7 @@ typedef struct run_ctx {
         int chan[2];             /* the sidecar's channel: ours, runsc's stdin */
         ob_run_audit *audit;     /* every event also goes to the audit log */
         char *audit_record;      /* run dir's "audit": gc ends the run with it */
+        bool audit_stopped;      /* the audit log failed mid-run: the sandbox was killed */
 } run_ctx;
 
 /* The sink of every event of the run: the caller's callback and the audit log. */
@@ -276,11 +277,15 @@ static void sink_line(const char *line, void *userdata)
         ob_run_audit_line(c->audit, line);
 }
 
-static void on_round(void *userdata)
+/* false when the audit log failed: the launch loop stops the sandbox. */
+static bool on_round(void *userdata)
 {
         run_ctx *c = userdata;
 
-        (void)ob_run_audit_flush(c->audit);
+        if (ob_run_audit_flush(c->audit) >= 0)
+                return true;
+        c->audit_stopped = true;
+        return false;
 }
 
 /* The audit log must hold every event of the run: a run whose events could
@@ -299,8 +304,9 @@ static void audit_conclude(run_ctx *c, ob_sandbox_result *res)
         (void)ob_run_audit_error(c->audit, &path);
         res->status = OB_SANDBOX_ERROR;
         res->exit_code = 125;
-        snprintf(res->message, sizeof(res->message), "audit log %s: %s", path ? path : "?",
-                 strerror(-r));
+        snprintf(res->message, sizeof(res->message), "%saudit log %s: %s",
+                 c->audit_stopped ? "the workload was stopped because the audit log failed: " : "",
+                 path ? path : "?", strerror(-r));
 }
 
 static void emit(run_ctx *c, ob_event_type type, ob_event *ev)

@@ -217,8 +217,38 @@ class ErrorPaths(RunnerTest):
             res = json.loads(p.stdout)
             self.ids.append(res["sandbox_id"])
             self.assertEqual(res["status"], "error")
-            self.assertEqual(res["error"], "audit log %s: No space left on device" % log)
+            self.assertEqual(res["error"], "the workload was stopped because the audit log "
+                             "failed: audit log %s: No space left on device" % log)
             self.assertEqual(os.path.getsize(log), 0)
+            self.assert_state_empty()
+        finally:
+            subprocess.run(["umount", full], check=True)
+
+    def test_audit_failure_stops_the_workload(self):
+        # issue 14 defect 2: the first failed append kills the sandbox at once; a
+        # workload that would sleep to its timeout does not run on unaudited
+        full = os.path.join(self.tmp, "full")
+        os.mkdir(full)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], check=True)
+        try:
+            log = os.path.join(full, "audit.jsonl")
+            open(log, "w").close()
+            with open(os.path.join(full, "fill"), "wb") as f:
+                try:
+                    f.write(b"\0" * (256 << 10))
+                except OSError:
+                    pass
+            sleeper = self.write("sleeper.py", "import time\nprint('up', flush=True)\n"
+                                 "time.sleep(3600)\nprint('still here')\n")
+            p = self.omnibase("sandbox", "run", sleeper, "--capabilities", self.caps(),
+                              "--audit-log", log, "--json", "--timeout", "3000", timeout=280)
+            self.assertEqual(p.returncode, 125, p.stderr)
+            res = json.loads(p.stdout)
+            self.ids.append(res["sandbox_id"])
+            self.assertEqual(res["status"], "error")
+            self.assertEqual(res["error"], "the workload was stopped because the audit log "
+                             "failed: audit log %s: No space left on device" % log)
+            self.assertNotIn("still here", res.get("stdout", ""))
             self.assert_state_empty()
         finally:
             subprocess.run(["umount", full], check=True)
