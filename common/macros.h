@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -29,6 +29,7 @@ static inline void closep(int *fd)
                 close(*fd);
                 errno = saved;
         }
+        *fd = -1;
 }
 #define _cleanup_close_ _cleanup_(closep)
 
