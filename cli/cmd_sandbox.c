@@ -3,6 +3,7 @@
  * ob_sandbox_run() and ob_sandbox_gc(). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -357,7 +358,12 @@ static int report(const run_args *a, const ob_sandbox_result *res)
         } else if (res->status == OB_SANDBOX_TIMEOUT) {
                 ob_cli_error("sandbox %s: wall-clock timeout, killed", res->sandbox_id);
         } else if (res->status == OB_SANDBOX_LIMIT_EXCEEDED) {
-                ob_cli_error("sandbox %s: %s limit exceeded, killed", res->sandbox_id, res->limit);
+                /* one line, so a limit kill (137) is told from a workload's own SIGKILL */
+                fprintf(stderr,
+                        "ResourceLimitExceeded: %s %" PRId64
+                        " %s: sandbox %s: %s limit exceeded, killed\n",
+                        res->limit, res->limit_value, res->limit_unit ? res->limit_unit : "",
+                        res->sandbox_id, res->limit);
         } else if (res->status == OB_SANDBOX_ERROR) {
                 ob_cli_error("sandbox %s: %s", res->sandbox_id, res->message);
         }

@@ -29,6 +29,7 @@ static inline void closep(int *fd)
                 close(*fd);
                 errno = saved;
         }
+        *fd = -1;
 }
 #define _cleanup_close_ _cleanup_(closep)
 

@@ -79,7 +79,7 @@ static int netns_create(const char *id, int *ret_fd, struct nl_sock **ret_sk)
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
         if (fd < 0)
                 return negative_errno();
-        closep(&fd);
+        closep(&fd); /* leaves -1: the cleanup does not close it again */
         self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         if (self < 0 || unshare(CLONE_NEWNET) < 0) {
                 r = negative_errno();

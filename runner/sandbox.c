@@ -340,10 +340,8 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
         if (res->status == OB_SANDBOX_LIMIT_EXCEEDED &&
             ob_event_new(OB_EVENT_RESOURCE_LIMIT_EXCEEDED, c->plan->id, c->principal, &lim) >= 0) {
                 ob_event_add_string(lim, "limit", res->limit);
-                ob_event_add_int(lim, "value",
-                                 streq(res->limit, "memory") ? c->plan->limits.memory_mb
-                                                             : c->plan->limits.output_kb);
-                ob_event_add_string(lim, "unit", streq(res->limit, "memory") ? "MiB" : "KiB");
+                ob_event_add_int(lim, "value", res->limit_value);
+                ob_event_add_string(lim, "unit", res->limit_unit);
                 emit(c, OB_EVENT_RESOURCE_LIMIT_EXCEEDED, lim);
         }
         if (ob_event_new(OB_EVENT_SANDBOX_EXIT, c->plan->id, c->principal, &ex) < 0)
@@ -455,10 +453,14 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
         } else if (lr->output_exceeded) {
                 res->status = OB_SANDBOX_LIMIT_EXCEEDED;
                 res->limit = "output";
+                res->limit_value = c->plan->limits.output_kb;
+                res->limit_unit = "KiB";
                 res->exit_code = 137;
         } else if (st->oom_kills > 0) {
                 res->status = OB_SANDBOX_LIMIT_EXCEEDED;
                 res->limit = "memory";
+                res->limit_value = c->plan->limits.memory_mb;
+                res->limit_unit = "MiB";
                 res->exit_code = 137;
         } else if (c->plan->sidecar && !c->started && res->exit_code == 125) {
                 /* the sidecar ran but the workload did not: bad command */

@@ -152,7 +152,6 @@ void ob_run_dir_done(ob_run_dir *run)
         run->path = run->bundle = run->rootfs = run->runsc_root = NULL;
         closep(&run->lock_fd);
         closep(&run->cgroup_lock_fd);
-        run->lock_fd = run->cgroup_lock_fd = -1;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -89,7 +89,9 @@ typedef struct ob_sandbox_result {
         size_t stderr_len;
         bool stdout_truncated;
         bool stderr_truncated;
-        const char *limit; /* on OB_SANDBOX_LIMIT_EXCEEDED: "memory" or "output" */
+        const char *limit;      /* on OB_SANDBOX_LIMIT_EXCEEDED: "memory" or "output" */
+        int64_t limit_value;    /* the limit that was hit, in limit_unit */
+        const char *limit_unit; /* "MiB" or "KiB" */
         ob_sandbox_usage usage;
         char sandbox_id[40];
         char *plan_json;   /* on dry_run: the plan (capabilities, mounts, limits, config) */

@@ -79,6 +79,25 @@ class Limits(RunnerTest):
         self.assertEqual(len(p.stdout), 32 * 1024)
         self.assertIn("output limit exceeded", p.stderr)
 
+    def test_memory_kill_without_json_says_so_on_stderr(self):
+        # exit 137 from a limit: one ResourceLimitExceeded line with the limit and value
+        mb = self.limit_above_baseline(50)
+        script = self.write("hog.py", "b = bytearray(300 * 1024 * 1024)\nb[::4096] = b'x' * len(b[::4096])\n")
+        p = self.omnibase("sandbox", "run", script,
+                          "--capabilities", self.caps(limits={"memory_mb": mb}))
+        self.assertEqual(p.returncode, 137, p.stderr)
+        lines = [l for l in p.stderr.splitlines() if l.startswith("ResourceLimitExceeded:")]
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith("ResourceLimitExceeded: memory %d MiB" % mb), lines[0])
+
+    def test_self_sigkill_prints_no_limit_line(self):
+        # exit 137 from the workload's own SIGKILL: no ResourceLimitExceeded line
+        script = self.write("suicide.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps())
+        self.assertEqual(p.returncode, 137, p.stderr)
+        self.assertNotIn("ResourceLimitExceeded", p.stderr)
+        self.assertNotIn("limit exceeded", p.stderr)
+
     def test_reader_goes_away(self):
         # `omnibase sandbox run flood.py | head`: the runner survives the closed
         # pipe, the output cap still ends the run, and everything is cleaned up
