@@ -84,7 +84,7 @@ class Errors(RunnerTest):
                  (["sandbox", "run", self.script, "--registry", self.tmp, "--principal", "x"],
                   "--registry: invalid principal"),
                  (["sandbox", "run", self.script, "--capabilities", caps, "--policy", caps,
-                   "--principal", "x"], "--capabilities FILE, or"),
+                   "--principal", "x"], "--capabilities and --policy exclude each other"),
                  (["sandbox", "run", "--capabilities", caps, "--"], "SCRIPT or -- CMD")]
         for args, needle in cases:
             p = self.omnibase(*args)
