@@ -14,7 +14,7 @@ for c in sandbox policy events gc; do
     diff <("$bin" help "$c") <("$bin" "$c" --help) >/dev/null || fail "help $c differs from $c --help"
 done
 [ "$("$bin" -V)" = "$("$bin" --version)" ] || fail "-V differs from --version"
-"$bin" -V | grep -Eq '^omnibase [0-9]+\.[0-9]+\.[0-9]+$' || fail "-V: $("$bin" -V)"
+grep -Eq '^omnibase [0-9]+\.[0-9]+\.[0-9]+$' <<<"$("$bin" -V)" || fail "-V: $("$bin" -V)"
 "$bin" help >/dev/null || fail "help without a command"
 out=$("$bin" help nope 2>&1)
 [ $? -eq 125 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "help nope: $out"
@@ -30,10 +30,10 @@ rm -f "${TMPDIR:-/tmp}/man.err.$$"
 text=$(printf '%s' "$text" | sed 's/\x1b\[[0-9;]*m//g; s/.\x08//g')
 opts=$("$bin" sandbox run --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
 for o in $opts; do
-    printf '%s' "$text" | grep -qF -- "$o" || fail "man page lacks $o"
+    grep -qF -- "$o" <<<"$text" || fail "man page lacks $o"
 done
 for c in sandbox policy events gc help; do
-    printf '%s' "$text" | grep -q "omnibase $c" || fail "man page lacks the $c command"
+    grep -q "omnibase $c" <<<"$text" || fail "man page lacks the $c command"
 done
 
 # bash completion: the commands, then sandbox run's options
@@ -45,7 +45,7 @@ complete_words() {
 [ "$(complete_words omnibase policy c | tr '\n' ' ')" = "check compile " ] || fail "completion of policy c"
 got=$(complete_words omnibase sandbox run x.py --)
 for o in $opts; do
-    printf '%s\n' "$got" | grep -qxF -- "$o" || fail "completion lacks $o"
+    grep -qxF -- "$o" <<<"$got" || fail "completion lacks $o"
 done
 
 if [ "$fails" -ne 0 ]; then
