@@ -11,6 +11,7 @@
 #include <omnibase/sandbox.h>
 
 #include "common/error.h"
+#include "events/event.h"
 #include "sidecar/channel.h"
 
 #define OB_RUN_ID_LEN       19 /* "ob-" + 16 hex digits */
@@ -212,6 +213,29 @@ typedef struct ob_launch_result {
 } ob_launch_result;
 
 /* ---- the audit log of a run (run_audit.c) ---- */
+
+/* The byte budget of a run's CapabilityDenied events (runner/denials.c). */
+#define OB_DENIAL_BUDGET_BYTES (1024 * 1024)
+#define OB_DENIAL_GROUPS       32 /* summary groups; more go into one "*" group */
+#define OB_DENIAL_PREFIX_MAX   72
+
+typedef struct ob_denial_budget {
+        int64_t bytes;      /* of the events sent in full */
+        int64_t suppressed; /* denials past the budget, counted in groups */
+        size_t n;
+        struct {
+                char capability[32];
+                char prefix[OB_DENIAL_PREFIX_MAX];
+                int64_t count;
+        } groups[OB_DENIAL_GROUPS];
+        int64_t other;
+} ob_denial_budget;
+
+/* true: send this denial in full; false: it was counted in a group. */
+bool ob_denial_budget_take(ob_denial_budget *b, const ob_channel_msg *m);
+/* One CapabilityDeniedSummary per group (nothing when nothing was over). */
+void ob_denial_budget_emit(const ob_denial_budget *b, ob_event_sink *sink, const char *id,
+                           const char *principal);
 
 typedef struct ob_run_audit ob_run_audit;
 

@@ -259,12 +259,13 @@ typedef struct run_ctx {
         int sigfd;
         ob_run_network *net; /* NETWORK_CONNECT grants: runner/network.h */
         ob_sandbox_result *res;
-        int64_t sidecar_denials; /* from its SandboxExit: includes the ones not sent */
-        bool started;            /* the sidecar's SandboxStart: the workload exec'd */
-        int chan[2];             /* the sidecar's channel: ours, runsc's stdin */
-        ob_run_audit *audit;     /* every event also goes to the audit log */
-        char *audit_record;      /* run dir's "audit": gc ends the run with it */
-        bool audit_stopped;      /* the audit log failed mid-run: the sandbox was killed */
+        int64_t sidecar_denials;   /* from its SandboxExit: includes the ones not sent */
+        bool started;              /* the sidecar's SandboxStart: the workload exec'd */
+        int chan[2];               /* the sidecar's channel: ours, runsc's stdin */
+        ob_run_audit *audit;       /* every event also goes to the audit log */
+        char *audit_record;        /* run dir's "audit": gc ends the run with it */
+        bool audit_stopped;        /* the audit log failed mid-run: the sandbox was killed */
+        ob_denial_budget *denials; /* bytes of CapabilityDenied events: runner/denials.c */
 } run_ctx;
 
 /* The sink of every event of the run: the caller's callback and the audit log. */
@@ -337,7 +338,9 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
 {
         _cleanup_event_ ob_event *lim = NULL, *ex = NULL;
 
-        if (res->status == OB_SANDBOX_LIMIT_EXCEEDED &&
+        ob_denial_budget_emit(c->denials, &c->sink, c->plan->id, c->principal);
+
+        if (res->ended_by == OB_SANDBOX_LIMIT_EXCEEDED &&
             ob_event_new(OB_EVENT_RESOURCE_LIMIT_EXCEEDED, c->plan->id, c->principal, &lim) >= 0) {
                 ob_event_add_string(lim, "limit", res->limit);
                 ob_event_add_int(lim, "value", res->limit_value);
@@ -347,6 +350,7 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
         if (ob_event_new(OB_EVENT_SANDBOX_EXIT, c->plan->id, c->principal, &ex) < 0)
                 return;
         ob_event_add_string(ex, "status", ob_sandbox_status_to_string(res->status));
+        ob_event_add_string(ex, "ended_by", ob_sandbox_ended_by_to_string(res->ended_by));
         ob_event_add_int(ex, "exit_code", res->exit_code);
         ob_event_add_int(ex, "denials", res->denials);
         ob_event_add_int(ex, "wall_ms", res->usage.wall_ms);
@@ -410,7 +414,8 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
         if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
                 return;
         c->res->denials++;
-        emit_denied(c, m);
+        if (ob_denial_budget_take(c->denials, m))
+                emit_denied(c, m);
         record_violation(c->res, m);
 }
 
@@ -487,7 +492,12 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
         }
         if (c->sidecar_denials > res->denials)
                 res->denials = c->sidecar_denials;
-        if (res->status == OB_SANDBOX_OK && res->denials > 0) {
+        /* Precedence (docs/runner.md): errors (125, interrupted) > violation
+         * (126) > timeout (124) > limit (137) > the workload's own code. A
+         * workload cannot hide its denials by sleeping to the deadline or
+         * by exhausting a limit: ended_by keeps what ended it. */
+        res->ended_by = res->status;
+        if (res->denials > 0 && res->status != OB_SANDBOX_ERROR) {
                 res->status = OB_SANDBOX_VIOLATION;
                 res->exit_code = 126;
         }
@@ -755,7 +765,13 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
         ob_sandbox_result res = {0};
         ob_run_plan plan = {0};
         ob_profile *profile = NULL;
-        run_ctx c = {.opts = opts, .plan = &plan, .sigfd = -1, .res = &res, .chan = {-1, -1}};
+        ob_denial_budget budget = {0};
+        run_ctx c = {.opts = opts,
+                     .plan = &plan,
+                     .sigfd = -1,
+                     .res = &res,
+                     .chan = {-1, -1},
+                     .denials = &budget};
         sigset_t old;
         int r;
 
