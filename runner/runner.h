@@ -244,6 +244,9 @@ typedef struct ob_run_audit ob_run_audit;
 int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **ret, ob_error *err);
 /* Queues one serialised event line; accepts a NULL log (does nothing). */
 void ob_run_audit_line(ob_run_audit *a, const char *line);
+/* on_durable gets each line once it is in the log, in order. */
+void ob_run_audit_subscribe(ob_run_audit *a, void (*on_durable)(const char *line, void *userdata),
+                            void *userdata);
 /* Appends the queue in one batch; returns the first error so far. */
 int ob_run_audit_flush(ob_run_audit *a);
 /* The first append error so far (-errno) or 0; *ret_path the log's path. */

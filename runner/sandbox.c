@@ -268,14 +268,24 @@ typedef struct run_ctx {
         ob_denial_budget *denials; /* bytes of CapabilityDenied events: runner/denials.c */
 } run_ctx;
 
-/* The sink of every event of the run: the caller's callback and the audit log. */
+/* The sink of every event of the run: the audit log, then (durable_line)
+ * the caller's callback, once the line is in the log. */
 static void sink_line(const char *line, void *userdata)
+{
+        run_ctx *c = userdata;
+
+        if (c->audit)
+                ob_run_audit_line(c->audit, line);
+        else if (c->opts->on_event)
+                c->opts->on_event(line, c->opts->userdata);
+}
+
+static void durable_line(const char *line, void *userdata)
 {
         run_ctx *c = userdata;
 
         if (c->opts->on_event)
                 c->opts->on_event(line, c->opts->userdata);
-        ob_run_audit_line(c->audit, line);
 }
 
 /* false when the audit log failed: the launch loop stops the sandbox. */
@@ -798,6 +808,7 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
                                       &c.audit, e);
         if (r < 0)
                 goto out;
+        ob_run_audit_subscribe(c.audit, durable_line, &c);
         if (opts->handle_signals) {
                 c.sigfd = block_signals(&old);
                 if (c.sigfd < 0) {
