@@ -50,8 +50,8 @@ static _Noreturn void exec_child(const char *runsc, const char *const *argv, int
             dup2(out >= 0 ? out : devnull, 1) < 0 || dup2(err >= 0 ? err : devnull, 2) < 0)
                 _exit(127);
         /* the run's network namespace and cgroup-v2 directory (BPF egress) */
-        if (net &&
-            (setns(net->netns_fd, CLONE_NEWNET) < 0 || write(net->cgroup_procs_fd, "0", 1) != 1))
+        if (net && (setns(net->netns_fd, CLONE_NEWNET) < 0 ||
+                    (net->cgroup_procs_fd >= 0 && write(net->cgroup_procs_fd, "0", 1) != 1)))
                 _exit(127);
         (void)syscall(SYS_close_range, 3, ~0U, 0);
         execvp(runsc, (char *const *)argv);
@@ -71,8 +71,9 @@ static int spawn(const char *runsc, const char *const *argv, int in, int out, in
         return 0;
 }
 
-int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
+int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms)
 {
+        const ob_run_network_launch in_netns = {.netns_fd = netns_fd, .cgroup_procs_fd = -1};
         const char *argv[16];
         size_t n = 0;
         pid_t pid;
@@ -83,7 +84,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
                 argv[n++] = args[i];
         argv[n] = NULL;
-        r = spawn(runsc, argv, -1, -1, -1, NULL, &pid);
+        r = spawn(runsc, argv, -1, -1, -1, netns_fd >= 0 ? &in_netns : NULL, &pid);
         if (r < 0)
                 return r;
         for (;;) {
@@ -172,7 +173,8 @@ static void stop_sandbox(supervisor *sv)
         sv->kill_at = now_ms();
         /* no container yet, or runsc stuck: kill `runsc run` itself, but
          * never a pid already reaped (it may belong to someone else now) */
-        if (ob_runsc_call(sv->l->runsc, args, 5000) != 0 && !sv->exited)
+        if (ob_runsc_call(sv->l->runsc, args, sv->l->net ? sv->l->net->netns_fd : -1, 5000) != 0 &&
+            !sv->exited)
                 kill(sv->pid, SIGKILL);
 }
 

@@ -171,8 +171,10 @@ int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mo
 /* ---- runsc (launch.c) ---- */
 
 /* Runs `runsc ARGS` to completion with output discarded, at most timeout_ms;
- * returns its exit status or -errno. */
-int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms);
+ * returns its exit status or -errno. netns_fd >= 0: in that network
+ * namespace (a network run's control socket is an abstract Unix socket,
+ * which only its own namespace sees). */
+int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms);
 
 typedef struct ob_launch {
         const char *runsc;

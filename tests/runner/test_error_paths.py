@@ -6,6 +6,7 @@ event and audit outputs, gc over stale and garbage state. Each ends with exit
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -71,6 +72,34 @@ class ErrorPaths(RunnerTest):
         self.assertGreaterEqual(res["usage"]["wall_ms"], 5500)
         self.assertLess(res["usage"]["wall_ms"], 60000)
         self.assertEqual(runsc_pids_under(fake), [])
+        self.assert_state_empty()
+
+    def test_network_run_is_stopped_by_runsc_kill(self):
+        # issue 14 defect 5: a network run's control socket is an abstract Unix
+        # socket in the run's netns; `runsc kill` from the root namespace got
+        # "connection refused" and the runner fell back to killing `runsc run`
+        # and `delete --force`. Real runsc behind a wrapper that logs each
+        # control call's exit status.
+        log = os.path.join(self.tmp, "calls.log")
+        real = shutil.which("runsc")
+        wrapper = self.write("logged-runsc", "#!/bin/sh\n"
+                             "case \" $* \" in *\" run \"*) exec %s \"$@\";; esac\n"
+                             "%s \"$@\"; rc=$?\n"
+                             "for a in \"$@\"; do case $a in kill|delete) verb=$a;; esac; done\n"
+                             "echo \"$verb $rc\" >> %s\nexit $rc\n" % (real, real, log), 0o755)
+        sleeper = self.write("sleeper.py", "import time\ntime.sleep(3600)\n")
+        caps = self.caps(grants=[("NETWORK_CONNECT", "10.0.0.5:443")], name="net.json")
+        p = subprocess.run([OMNIBASE, "sandbox", "run", sleeper, "--capabilities", caps,
+                            "--json", "--timeout", "1"],
+                           env=dict(self.env, OMNIBASE_RUNSC=wrapper), capture_output=True,
+                           text=True, timeout=120)
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual((p.returncode, res["status"]), (124, "timeout"), p.stdout + p.stderr)
+        with open(log) as f:
+            calls = f.read().split("\n")
+        self.assertIn("kill 0", calls, calls)
+        self.assertEqual([c for c in calls if c.startswith("kill ") and c != "kill 0"], [], calls)
         self.assert_state_empty()
 
     def test_runsc_start_error_from_its_log(self):
