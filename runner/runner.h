@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cjson/cJSON.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -182,8 +183,9 @@ typedef struct ob_launch {
         const char *bundle;
         const char *log_path;
         const char *id;
-        int64_t timeout_ms;
-        size_t output_cap; /* bytes, per stream */
+        const char *verb;   /* runsc's verb: NULL is "run" */
+        int64_t timeout_ms; /* 0: no deadline */
+        size_t output_cap;  /* bytes, per stream */
         bool capture;
         int stdout_fd, stderr_fd;
         int sigfd;                               /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
@@ -280,5 +282,19 @@ int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run
 
 /* Starts runsc and supervises it to the end (output, timeout, signals, the
  * sidecar's channel). Takes ownership of l->channel_fd and l->channel_child_fd. */
+/* The launch as steps, so that one loop can supervise many runs:
+ * start spawns runsc; pollfds fills the descriptors to poll (0: nothing
+ * left, the run is over) and the timeout; step handles what poll returned
+ * (false: over); finish reaps, reads the channel's rest and frees the
+ * state. ob_launch_run() is that loop for one run. */
+#define OB_LAUNCH_POLLFDS 6
+typedef struct ob_launch_state ob_launch_state;
+int ob_launch_start(const ob_launch *l, ob_launch_state **ret, ob_error *err);
+size_t ob_launch_pollfds(ob_launch_state *s, struct pollfd fds[OB_LAUNCH_POLLFDS],
+                         int *ret_timeout_ms);
+bool ob_launch_step(ob_launch_state *s, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
+/* Tells the sandbox to die (runsc kill; the grace, then SIGKILL). */
+void ob_launch_stop(ob_launch_state *s);
+void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
 int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err);
 void ob_launch_result_done(ob_launch_result *r);
