@@ -298,3 +298,23 @@ void ob_launch_stop(ob_launch_state *s);
 void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
 int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err);
 void ob_launch_result_done(ob_launch_result *r);
+
+/* ---- the run as a lifecycle (sandbox.c; docs/runner.md §4) ----
+ * new: the plan (pure: limits merged, argv, mount plan, verbose lines; no
+ * file, process or namespace is made) → create (audit log, run directory,
+ * network, bundle, cgroups) → start (runsc, SandboxStart) → pollfds/step
+ * from the caller's loop, or wait → finish (the result, SandboxExit, the
+ * audit log) → destroy (everything the run made, on every path, from any
+ * step). ob_sandbox_run() is these steps in order. */
+typedef struct ob_run ob_run;
+int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
+int ob_run_dry(ob_run *run, ob_error *err); /* the plan as the result's plan_json */
+int ob_run_create(ob_run *run, ob_error *err);
+int ob_run_start(ob_run *run, ob_error *err);
+size_t ob_run_pollfds(ob_run *run, struct pollfd fds[OB_LAUNCH_POLLFDS], int *ret_timeout_ms);
+bool ob_run_step(ob_run *run, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
+int ob_run_finish(ob_run *run, ob_error *err);
+int ob_run_wait(ob_run *run, ob_error *err); /* the poll loop, then finish */
+void ob_run_take_result(ob_run *run, ob_sandbox_result *ret);
+const char *ob_run_id(const ob_run *run); /* NULL before create */
+ob_run *ob_run_destroy(ob_run *run);      /* accepts NULL; returns NULL */
