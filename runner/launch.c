@@ -444,28 +444,6 @@ void ob_launch_finish(ob_launch_state *sv, ob_launch_result *ret)
         *ret = res;
 }
 
-int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err)
-{
-        ob_launch_state *sv = NULL;
-        struct pollfd fds[OB_LAUNCH_POLLFDS];
-        int timeout_ms, r = ob_launch_start(l, &sv, err);
-
-        if (r < 0)
-                return r;
-        while (ob_launch_pollfds(sv, fds, &timeout_ms) > 0) {
-                if (poll(fds, OB_LAUNCH_POLLFDS, timeout_ms) < 0) {
-                        if (errno != EINTR)
-                                break;
-                        for (size_t i = 0; i < OB_LAUNCH_POLLFDS; i++)
-                                fds[i].revents = 0;
-                }
-                if (!ob_launch_step(sv, fds))
-                        break;
-        }
-        ob_launch_finish(sv, ret);
-        return 0;
-}
-
 void ob_launch_result_done(ob_launch_result *r)
 {
         free(r->out);

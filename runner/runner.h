@@ -286,7 +286,7 @@ int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run
  * start spawns runsc; pollfds fills the descriptors to poll (0: nothing
  * left, the run is over) and the timeout; step handles what poll returned
  * (false: over); finish reaps, reads the channel's rest and frees the
- * state. ob_launch_run() is that loop for one run. */
+ * state. ob_run_wait() (sandbox.c) is that loop for one run. */
 #define OB_LAUNCH_POLLFDS 6
 typedef struct ob_launch_state ob_launch_state;
 int ob_launch_start(const ob_launch *l, ob_launch_state **ret, ob_error *err);
@@ -296,7 +296,6 @@ bool ob_launch_step(ob_launch_state *s, const struct pollfd fds[OB_LAUNCH_POLLFD
 /* Tells the sandbox to die (runsc kill; the grace, then SIGKILL). */
 void ob_launch_stop(ob_launch_state *s);
 void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
-int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err);
 void ob_launch_result_done(ob_launch_result *r);
 
 /* ---- the run as a lifecycle (sandbox.c; docs/runner.md §4) ----
