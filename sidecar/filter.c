@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The workload's seccomp filter, built with libseccomp: everything in the
  * syscall table returns SECCOMP_RET_TRACE (its class as data), clone3 fails
- * with ENOSYS so that libc falls back to clone (whose flags we can see),
+ * with ENOSYS so that libc falls back to clone (whose flags we can see:
+ * namespace flags and CLONE_UNTRACED trap),
  * everything else is allowed. Other architectures are killed. */
 #include <errno.h>
 #include <sched.h>
@@ -11,8 +12,11 @@
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 
-static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
-                                         CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
+/* clone flags that trap: the namespaces, and CLONE_UNTRACED (a child that
+ * ptrace's auto-attach skips: a task the sidecar would never see, F13) */
+static const unsigned long trapped_clone_flags[] = {CLONE_NEWNS,     CLONE_NEWUTS,  CLONE_NEWIPC,
+                                                    CLONE_NEWUSER,   CLONE_NEWPID,  CLONE_NEWNET,
+                                                    CLONE_NEWCGROUP, CLONE_UNTRACED};
 
 static int add_special(scmp_filter_ctx ctx, const ob_syscall_info *s)
 {
@@ -20,10 +24,11 @@ static int add_special(scmp_filter_ctx ctx, const ob_syscall_info *s)
         int r = 0;
 
         if (streq(s->name, "clone")) {
-                /* clone(flags, ...): trap only when a namespace flag is set */
-                for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ns_flags); i++)
+                /* clone(flags, ...): trap only when one of those flags is set */
+                for (size_t i = 0; r == 0 && i < ARRAY_SIZE(trapped_clone_flags); i++)
                         r = seccomp_rule_add(ctx, act, s->nr, 1,
-                                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
+                                             SCMP_A0(SCMP_CMP_MASKED_EQ, trapped_clone_flags[i],
+                                                     trapped_clone_flags[i]));
                 return r;
         }
         /* ioctl(fd, TIOCSTI/TIOCLINUX): pushing input into a terminal */

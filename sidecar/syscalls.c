@@ -108,8 +108,8 @@ static const ob_syscall_info table[] = {
     DANGER(io_uring_register),
     DANGER(memfd_secret),
     DANGER(pidfd_getfd),
-    /* clone with namespace flags and ioctl(TIOCSTI/TIOCLINUX): only those
-     * argument values are trapped (see filter.c) */
+    /* clone with namespace flags or CLONE_UNTRACED and ioctl(TIOCSTI/TIOCLINUX):
+     * only those argument values are trapped (see filter.c) */
     DANGER(clone),
     DANGER(ioctl),
 
