@@ -277,7 +277,8 @@ def attempt(label, f):
     except OSError as e:
         print(label, errno.errorcode[e.errno])
 ro = %(ro)r
-# openat2(AT_FDCWD, path, {flags=O_RDONLY}, 24)
+# openat2(AT_FDCWD, path, {flags=O_RDONLY}, 24): ENOSYS from the filter (its
+# flags and mode are in memory a second thread could rewrite after a check)
 print('openat2', sc(437, -100, buf(b'/etc/passwd'), buf(struct.pack('=QQQ', 0, 0, 0)), 24))
 print('openat2-efault', sc(437, -100, buf(b'/etc/passwd'), 8, 24))
 attempt('o-path', lambda: os.open('/etc/passwd', os.O_PATH))
@@ -305,14 +306,13 @@ print('execveat-empty', sc(322, xfd, buf(b''), buf(b'\\0' * 16), buf(b'\\0' * 8)
                         grants=[("FILE_READ", ro, "ro"), ("FILE_READ", "/usr/sbin/nologin", "ro")])
     assert run.rc == 0, run
     assert run.out.splitlines() == [
-        "openat2 (-1, 13)", "openat2-efault (-1, 14)", "o-path EACCES", "o-tmpfile EACCES",
+        "openat2 (-1, 38)", "openat2-efault (-1, 38)", "o-path EACCES", "o-tmpfile EACCES",
         "futimens EACCES", "symlink EACCES", "link EACCES",
         "truncate EACCES", "mknod-fifo EACCES", "mknodat-dev (-1, 1)", "open-efault (-1, 14)",
         "open-toolong (-1, 36)", "open-unterminated (-1, 14)", "fexecve EACCES",
         "execveat-empty (-1, 13)"], run
     d = run.denials()
     assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
-        ("FILE_READ", "/etc/passwd", "openat2"),
         ("FILE_READ", "/etc/passwd", "openat"),
         ("FILE_WRITE", w, "openat"),
         ("FILE_WRITE", ro, "utimensat"),
