@@ -166,6 +166,14 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                         deny(v, -r); /* what the kernel would say; nothing to report */
                         return 0;
                 }
+                if ((need & NEED_EXEC) && ob_loader_is(path)) {
+                        /* whatever the grants: only ever a PT_INTERP (F11) */
+                        deny(v, EACCES);
+                        v->capability = "FILE_EXEC";
+                        v->policy_id = "default-deny";
+                        v->target = TAKE_PTR(path);
+                        return 0;
+                }
                 for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
                         if (!(need & order[k].need))
                                 continue;

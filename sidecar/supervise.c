@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 
@@ -151,6 +152,25 @@ static void on_seccomp(ob_supervisor *sup, pid_t tid)
         free(v.target);
 }
 
+/* An exec that has happened (the new program has not run an instruction
+ * yet): a process whose program is the dynamic loader itself is killed and
+ * reported (F11). This is the race-free check: /proc/PID/exe is what the
+ * kernel loaded, whatever a second thread did to the path after the check
+ * at execve, and after a #! line. Returns whether it was killed. */
+static bool exec_killed(ob_supervisor *sup, pid_t pid)
+{
+        ob_verdict v = {.capability = "FILE_EXEC", .policy_id = "default-deny", .layer = "sidecar"};
+        int r = ob_loader_execed(pid, &v.target);
+
+        if (r == 0 || r == -ESRCH || r == -ENOENT)
+                return false; /* not a loader; or gone meanwhile */
+        kill(pid, SIGKILL);   /* a loader, or cannot tell: fail closed */
+        if (r > 0)
+                report(sup, pid, __NR_execve, &v);
+        free(v.target);
+        return true;
+}
+
 static void send_start(ob_supervisor *sup)
 {
         ob_channel_msg m = {
@@ -200,14 +220,16 @@ static void on_stop(ob_supervisor *sup, pid_t pid, int status)
                 resume(pid, 0);
                 break;
         case PTRACE_EVENT_EXEC:
-                if (pid == sup->main_pid && !sup->main_execed)
-                        send_start(sup);
                 /* a non-leader thread that execs takes the leader's pid */
                 ob_tracee_forget(pid); /* a new address space */
                 if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && (pid_t)msg != pid) {
                         forget(sup, (pid_t)msg);
                         ob_tracee_forget((pid_t)msg);
                 }
+                if (exec_killed(sup, pid))
+                        break;
+                if (pid == sup->main_pid && !sup->main_execed)
+                        send_start(sup);
                 resume(pid, 0);
                 break;
         case PTRACE_EVENT_STOP:
