@@ -166,6 +166,14 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                         deny(v, -r); /* what the kernel would say; nothing to report */
                         return 0;
                 }
+                if ((need & NEED_EXEC) && ob_loader_is(path)) {
+                        /* whatever the grants: only ever a PT_INTERP (F11) */
+                        deny(v, EACCES);
+                        v->capability = "FILE_EXEC";
+                        v->policy_id = "default-deny";
+                        v->target = TAKE_PTR(path);
+                        return 0;
+                }
                 for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
                         if (!(need & order[k].need))
                                 continue;
@@ -352,22 +360,62 @@ static bool makes_device(const ob_syscall_info *s, const uint64_t a[6])
         return S_ISCHR(mode) || S_ISBLK(mode);
 }
 
+/* The mode argument of each syscall that sets one (-1: none), and the
+ * open flags argument that makes it count (-1: always). */
+static const struct {
+        const char *name;
+        int8_t mode, flags;
+} mode_args[] = {{"chmod", 1, -1},   {"fchmod", 1, -1}, {"fchmodat", 2, -1}, {"fchmodat2", 2, -1},
+                 {"creat", 1, -1},   {"open", 2, 1},    {"openat", 3, 2},    {"mkdir", 1, -1},
+                 {"mkdirat", 2, -1}, {"mknod", 1, -1},  {"mknodat", 2, -1}};
+
+/* A mode with set-user-ID, set-group-ID or sticky bits (F10): `nosuid`
+ * holds only inside gVisor, the gofer would write the bits onto the host
+ * file. The mode is a register, read at the stop: no other thread can
+ * change it after the check (unlike a path in memory). *ret_mode: it. */
+static bool sets_special_mode(const ob_syscall_info *s, const uint64_t a[6], uint64_t *ret_mode)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(mode_args); i++) {
+                if (!streq(s->name, mode_args[i].name))
+                        continue;
+                if (mode_args[i].flags >= 0 && !(a[mode_args[i].flags] & O_CREAT) &&
+                    (a[mode_args[i].flags] & __O_TMPFILE) != __O_TMPFILE)
+                        return false; /* an open that creates nothing: no mode */
+                *ret_mode = a[mode_args[i].mode];
+                return *ret_mode & (S_ISUID | S_ISGID | S_ISVTX);
+        }
+        return false;
+}
+
+/* Fills v for a syscall refused whatever the capabilities (layer seccomp):
+ * target is the name, or "NAME mode 0NNNN" when mode is not 0. */
+static int deny_syscall(const ob_syscall_info *s, uint64_t mode, ob_verdict *v)
+{
+        deny(v, EPERM);
+        v->capability = "SYSCALL";
+        v->policy_id = "default-deny";
+        v->layer = "seccomp";
+        if (mode)
+                return asprintf(&v->target, "%s mode 0%llo", s->name, (unsigned long long)mode) < 0
+                           ? -ENOMEM
+                           : 0;
+        v->target = strdup(s->name);
+        return v->target ? 0 : -ENOMEM;
+}
+
 int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t args[6],
                      ob_verdict *ret)
 {
         const ob_syscall_info *s = ob_syscall_lookup(nr);
         ob_verdict v = {.allowed = true, .layer = "sidecar"};
+        uint64_t mode = 0;
         int r = 0;
 
-        if (s && (s->klass == OB_TRACE_DANGEROUS || makes_device(s, args))) {
-                deny(&v, EPERM);
-                v.capability = "SYSCALL";
-                v.policy_id = "default-deny";
-                v.layer = "seccomp";
-                v.target = strdup(s->name);
-                if (!v.target)
-                        r = -ENOMEM;
-        } else if (s && s->klass == OB_TRACE_PATH)
+        if (s && sets_special_mode(s, args, &mode))
+                r = deny_syscall(s, mode & 07777, &v);
+        else if (s && (s->klass == OB_TRACE_DANGEROUS || makes_device(s, args)))
+                r = deny_syscall(s, 0, &v);
+        else if (s && s->klass == OB_TRACE_PATH)
                 r = check_path(caps, tid, s, args, &v);
         else if (s && s->klass == OB_TRACE_NET)
                 r = check_net(caps, tid, s, args, &v);

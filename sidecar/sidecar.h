@@ -114,6 +114,17 @@ void ob_scratch_clear(void);
  * directory (see scratch.c); creates: the call makes path. */
 bool ob_scratch_allows(const char *path, bool creates);
 
+/* ---- the dynamic loader (loader.c) ---- */
+
+/* Whether path (resolved, absolute) is a dynamic loader, which is never an
+ * exec target (F11): by name (ld-*.so*, ld.so*, ld64.so*) or by the inode
+ * of a known loader path. */
+bool ob_loader_is(const char *path);
+/* Whether the program tid has just exec'd (/proc/tid/exe: what the kernel
+ * loaded, after any #! line) is a loader: 1 and *ret_path (malloc'd, its
+ * path), 0 when not, -errno when it cannot be told. */
+int ob_loader_execed(pid_t tid, char **ret_path);
+
 /* ---- the filter (filter.c) ---- */
 
 /* Builds the libseccomp filter (not loaded); *ret is a scmp_filter_ctx. */

@@ -20,6 +20,28 @@ import oblib  # noqa: E402
 from oblib import OMNIBASE, PRINCIPAL, netns_names, pids_mentioning, skip_or_fail  # noqa: E402,F401
 SECRET = "ob-sec-7f3c91d2e4a8-canary"
 
+# The start of an attack workload: sc(nr, *args) makes a raw syscall through
+# ctypes (OSError on failure); attempt(name, fn) prints "NAME: SUCCEEDED r"
+# or "NAME: blocked ERRNO", the lines AttackTest.verdicts() reads.
+PROBE = r'''
+import ctypes, errno, os, stat, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sc(nr, *args):
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a
+                                          for a in args])
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+def attempt(name, fn):
+    try:
+        r = fn()
+        print("%s: SUCCEEDED %r" % (name, r), flush=True)
+    except OSError as e:
+        print("%s: blocked %s" % (name, errno.errorcode.get(e.errno, e.errno)), flush=True)
+'''
+
 
 def require_runsc():
     oblib.require_runsc("the attack suite starts runsc sandboxes")
