@@ -140,6 +140,29 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
         return ob_resolve_path(tid, dirfd, buf, follow, ret);
 }
 
+/* A path the sidecar could not resolve for sure (resolve.c: a component it
+ * could not look at, a deleted cwd): denied with EACCES and reported, for
+ * the first capability it needed, with the path as the tracee wrote it. */
+static int unresolvable(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p,
+                        const uint64_t a[6], unsigned need, ob_verdict *v)
+{
+        char buf[OB_SIDECAR_MAX_PATH + 1];
+        ssize_t n = a[p->path] ? ob_tracee_read_string(tid, a[p->path], buf, sizeof(buf)) : -1;
+
+        deny(v, EACCES);
+        v->capability = ob_cap_kind_to_string(need & NEED_READ    ? OB_CAP_FILE_READ
+                                              : need & NEED_WRITE ? OB_CAP_FILE_WRITE
+                                                                  : OB_CAP_FILE_EXEC);
+        v->policy_id = "unresolvable-path";
+        if (n > 0)
+                v->target = strdup(buf);
+        else if (p->dirfd >= 0 && asprintf(&v->target, "fd:%d", (int)a[p->dirfd]) < 0)
+                v->target = NULL;
+        else if (p->dirfd < 0)
+                v->target = strdup("?");
+        return v->target ? 0 : -ENOMEM;
+}
+
 /* Can this syscall put a symlink where there was none (see resolve.c)? */
 static bool makes_links(const ob_syscall_info *s)
 {
@@ -162,6 +185,8 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                 unsigned need = 0;
                 bool creates = false;
                 int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates);
+                if (r == -EACCES)
+                        return unresolvable(tid, s, &s->p[i], a, need, v);
                 if (r < 0) {
                         deny(v, -r); /* what the kernel would say; nothing to report */
                         return 0;
@@ -264,6 +289,13 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
                 return asprintf(&v->target, "unix:@%s", name + 1) < 0 ? -ENOMEM : 0;
         }
         r = ob_resolve_path(tid, AT_FDCWD, name, !is_bind, &path);
+        if (r == -EACCES) { /* could not be resolved for sure: deny, report */
+                deny(v, EACCES);
+                v->capability = "FILE_WRITE";
+                v->policy_id = "unresolvable-path";
+                v->target = strdup(name);
+                return v->target ? 0 : -ENOMEM;
+        }
         if (r < 0) {
                 deny(v, -r);
                 return 0;

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Resolving a tracee's path the way the kernel will: against its cwd or a
  * dirfd, "." and "..", symlinks (readlink from the sidecar, which shares the
- * tracee's root and mounts), /proc/self. It is a check-time view: the kernel
- * resolves again when the syscall runs (docs/sidecar.md, TOCTOU). */
+ * tracee's root and mounts and holds CAP_DAC_READ_SEARCH, so that no
+ * directory hides a link from it), /proc/self. It is a check-time view: the
+ * kernel resolves again when the syscall runs (docs/sidecar.md, TOCTOU).
+ * Every answer the sidecar cannot be sure of fails closed (F8). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
@@ -23,7 +26,7 @@ typedef struct walk {
         size_t pos;
         pid_t tid, tgid;
         int links;
-        bool lexical; /* a component was missing: the rest is taken as written */
+        bool lexical; /* the kernel will fail at a component: the rest as written */
 } walk;
 
 /* Paths known not to be symlinks (readlink said EINVAL), so that a path
@@ -102,7 +105,72 @@ int ob_resolve_fd(pid_t tid, int fd, char **ret)
                 return -EBADF;
         snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)tid, fd);
         r = read_link(path, ret);
-        return r == -ENOENT ? -EBADF : r;
+        if (r == -ENOENT)
+                return -EBADF;
+        return r == -ENOMEM || r >= 0 ? r : -EACCES;
+}
+
+/* What a failed readlink or lstat of a component means. ENOENT (a new
+ * name: O_CREAT, mkdir; or a missing directory) and ENOTDIR (a file used as
+ * one) are the kernel's own answer: the rest is taken as written, so that
+ * an attempt outside the grants is still checked and reported, and the
+ * kernel fails the call. ELOOP and ENAMETOOLONG are what the kernel will
+ * say. Anything else (EACCES, EIO...) leaves the sidecar unable to tell what
+ * the kernel will open: -EACCES, which the caller denies and reports. */
+static int lookup_error(walk *w, int error)
+{
+        switch (error) {
+        case ENOENT:
+        case ENOTDIR:
+                w->lexical = true;
+                return 0;
+        case ELOOP:
+        case ENAMETOOLONG:
+                return -error;
+        default:
+                return -EACCES;
+        }
+}
+
+/* Whether name (the text of a /proc magic link: a cwd, a dirfd) names the
+ * object the link itself leads to. Not for a deleted one ("/d (deleted)",
+ * which the workload can create as a link elsewhere) nor one renamed since:
+ * 0 when it does, -EACCES when it does not or cannot be told. */
+static int names_object(const char *magic, const char *name)
+{
+        struct stat a, b;
+
+        if (stat(magic, &a) < 0 || stat(name, &b) < 0)
+                return -EACCES;
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? 0 : -EACCES;
+}
+
+/* Is path a link of a task's /proc directory (cwd, root, exe, fd/N,
+ * task/T/...), whose target text is made up by the kernel? */
+static bool is_magic(const char *path)
+{
+        const char *p = path + 6;
+
+        if (strncmp(path, "/proc/", 6) != 0 || *p < '0' || *p > '9')
+                return false;
+        while (*p >= '0' && *p <= '9')
+                p++;
+        return *p == '/';
+}
+
+/* ".." is the parent of a directory; after anything else (a file, a
+ * magic link to a pipe) the kernel fails the call with ENOTDIR. */
+static int check_dir(walk *w)
+{
+        struct stat st;
+
+        if (w->olen == 0 || w->lexical)
+                return 0; /* the root's parent is the root; lexical: as written */
+        if (lstat(w->out, &st) < 0)
+                return lookup_error(w, errno);
+        if (!S_ISDIR(st.st_mode))
+                w->lexical = true;
+        return 0;
 }
 
 /* /proc/self and /proc/thread-self name the sidecar when it reads them: put
@@ -147,10 +215,14 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
 {
         char target[PATH_BUF];
         ssize_t n;
+        int r;
 
         if (clen == 1 && comp[0] == '.')
                 return 0;
         if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
+                r = check_dir(w);
+                if (r < 0)
+                        return r;
                 while (w->olen > 0 && w->out[w->olen - 1] != '/')
                         w->olen--;
                 if (w->olen > 0)
@@ -173,11 +245,10 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
         else
                 n = readlink(w->out, target, sizeof(target));
         if (n < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        w->lexical = true;
-                else if (errno == EINVAL)
-                        cache_add(w->out); /* not a link */
-                return 0;                  /* EACCES etc.: take it as it is */
+                if (errno != EINVAL)
+                        return lookup_error(w, errno);
+                cache_add(w->out); /* not a link */
+                return 0;
         }
         if ((size_t)n >= sizeof(target))
                 return -ENAMETOOLONG;
@@ -185,6 +256,9 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
         /* /proc/<pid>/fd/<n> of a pipe, socket, anon inode: not a path */
         if (target[0] != '/' && strchr(target, ':') && strncmp(w->out, "/proc/", 6) == 0)
                 return 0;
+        /* a magic link's text is only a name: it must name what the link leads to */
+        if (is_magic(w->out) && (r = names_object(w->out, target)) < 0)
+                return r;
         return follow(w, target, clen);
 }
 
@@ -228,16 +302,23 @@ int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, ch
         if (!path[0])
                 return -ENOENT;
         if (path[0] != '/') {
-                char cwd[64];
+                char magic[64];
                 if (dirfd == AT_FDCWD) {
-                        snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)tid);
-                        r = read_link(cwd, &base);
-                } else
+                        snprintf(magic, sizeof(magic), "/proc/%d/cwd", (int)tid);
+                        r = read_link(magic, &base);
+                        r = r == -ENOMEM ? r : r < 0 ? -EACCES : 0;
+                } else {
+                        snprintf(magic, sizeof(magic), "/proc/%d/fd/%d", (int)tid, dirfd);
                         r = ob_resolve_fd(tid, dirfd, &base);
+                }
                 if (r < 0)
                         return r;
                 if (base[0] != '/')
                         return -ENOTDIR;
+                /* a deleted cwd reads "/d (deleted)": that name is not it */
+                r = names_object(magic, base);
+                if (r < 0)
+                        return r;
         }
         w = calloc(1, sizeof(*w));
         if (!w)

@@ -23,8 +23,10 @@ SIDECAR_IN = "/omnibase/omnibase-sidecar"
 RUN_IN = "/run/omnibase"
 
 # what the sidecar needs as the container's process: become another user,
-# empty the bounding set, trace the workload
-SIDECAR_CAPS = ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_PTRACE", "CAP_KILL"]
+# empty the bounding set, trace the workload, see through its 0700 directories
+# (as runner/spec.c gives it)
+SIDECAR_CAPS = ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_PTRACE", "CAP_KILL",
+                "CAP_DAC_READ_SEARCH"]
 
 
 def bind(src, dst, ro=True):
