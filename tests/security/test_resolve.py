@@ -110,21 +110,44 @@ dfd = os.open("/tmp/d", os.O_RDONLY | os.O_DIRECTORY)
         """The workload's cwd is a deleted directory of the workspace; the
         sidecar reads its name as "ws/gone (deleted)", which the workload has
         made a symlink to /tmp/a: `../.env` from the dead cwd is the
-        workspace's .env for the kernel, /tmp/.env by that name."""
-        gone = self.ws + "/gone"
+        workspace's .env for the kernel, /tmp/.env by that name. The same
+        through /proc/self/cwd, a dirfd of the dead directory, /proc/self/fd/N
+        of it, and /proc/<pid>/cwd of another process of the workload."""
+        gone, gone2 = self.ws + "/gone", self.ws + "/gone2"
         setup = r'''
 os.mkdir("/tmp/a")
-os.mkdir(%r)
-os.chdir(%r)
-os.rmdir(%r)
-os.symlink("/tmp/a", %r)
+os.mkdir(%(gone)r)
+os.chdir(%(gone)r)
+dfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+os.rmdir(%(gone)r)
+os.symlink("/tmp/a", %(gone)r + " (deleted)")
 print("cwd_link:", os.readlink("/proc/self/cwd"))
-''' % (gone, gone, gone, gone + " (deleted)")
-        attacks = {"deleted_cwd": "read('../.env')"}
+# another process whose cwd is dead too, alive until we are done
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.mkdir(%(gone2)r)
+    os.chdir(%(gone2)r)
+    os.rmdir(%(gone2)r)
+    os.symlink("/tmp/a", %(gone2)r + " (deleted)")
+    os.write(ready_w, b"x")
+    os.read(go_r, 1)
+    os._exit(0)
+os.read(ready_r, 1)
+''' % {"gone": gone, "gone2": gone2}
+        attacks = {
+            "deleted_cwd": "read('../.env')",
+            "deleted_proc_self_cwd": "read('/proc/self/cwd/../.env')",
+            "deleted_dirfd": "read('../.env', dir_fd=dfd)",
+            "deleted_proc_self_fd": "read('/proc/self/fd/%d/../.env' % dfd)",
+            "deleted_other_cwd": "read('/proc/%d/cwd/../.env' % child)",
+        }
         res = self.run_attacks(setup, attacks, denied=[("FILE_READ", "../.env", "openat")])
         self.assertEqual(self.verdicts(res)["cwd_link"], gone + " (deleted)")
-        policy = {v["policy_id"] for v in res["violations"] if v["target"] == "../.env"}
-        self.assertEqual(policy, {"unresolvable-path"}, res["violations"])
+        reads = [v for v in res["violations"] if v["syscall"] == "openat"]
+        self.assertEqual(len(reads), len(attacks), reads)
+        self.assertEqual({v["policy_id"] for v in reads}, {"unresolvable-path"}, reads)
 
 if __name__ == "__main__":
     main()
