@@ -96,20 +96,6 @@ static int read_link(const char *path, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-int ob_resolve_fd(pid_t tid, int fd, char **ret)
-{
-        char path[64];
-        int r;
-
-        if (fd < 0)
-                return -EBADF;
-        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)tid, fd);
-        r = read_link(path, ret);
-        if (r == -ENOENT)
-                return -EBADF;
-        return r == -ENOMEM || r >= 0 ? r : -EACCES;
-}
-
 /* What a failed readlink or lstat of a component means. ENOENT (a new
  * name: O_CREAT, mkdir; or a missing directory) and ENOTDIR (a file used as
  * one) are the kernel's own answer: the rest is taken as written, so that
@@ -143,6 +129,27 @@ static int names_object(const char *magic, const char *name)
         if (stat(magic, &a) < 0 || stat(name, &b) < 0)
                 return -EACCES;
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? 0 : -EACCES;
+}
+
+int ob_resolve_fd(pid_t tid, int fd, char **ret)
+{
+        _cleanup_free_ char *name = NULL;
+        char path[64];
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)tid, fd);
+        r = read_link(path, &name);
+        if (r == -ENOENT)
+                return -EBADF;
+        if (r < 0)
+                return r == -ENOMEM ? r : -EACCES;
+        /* a file's name must be the file ("/f (deleted)" may be another) */
+        if (name[0] == '/' && (r = names_object(path, name)) < 0)
+                return r;
+        *ret = TAKE_PTR(name);
+        return 0;
 }
 
 /* Is path a link of a task's /proc directory (cwd, root, exe, fd/N,
@@ -307,18 +314,15 @@ int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, ch
                         snprintf(magic, sizeof(magic), "/proc/%d/cwd", (int)tid);
                         r = read_link(magic, &base);
                         r = r == -ENOMEM ? r : r < 0 ? -EACCES : 0;
-                } else {
-                        snprintf(magic, sizeof(magic), "/proc/%d/fd/%d", (int)tid, dirfd);
-                        r = ob_resolve_fd(tid, dirfd, &base);
-                }
+                        /* a deleted cwd reads "/d (deleted)": that name is not it */
+                        if (r == 0 && base[0] == '/')
+                                r = names_object(magic, base);
+                } else
+                        r = ob_resolve_fd(tid, dirfd, &base); /* checked the same way */
                 if (r < 0)
                         return r;
                 if (base[0] != '/')
                         return -ENOTDIR;
-                /* a deleted cwd reads "/d (deleted)": that name is not it */
-                r = names_object(magic, base);
-                if (r < 0)
-                        return r;
         }
         w = calloc(1, sizeof(*w));
         if (!w)

@@ -233,7 +233,8 @@ static void test_kernel_errors(void **state)
 
 /* A deleted directory's /proc link reads "/d (deleted)", a name the tracee
  * can give a symlink to anywhere: relative to a deleted cwd or dirfd, and
- * through /proc/self/fd/N of one, nothing is sure. */
+ * through /proc/self/fd/N of one, nothing is sure; nor is the name of a
+ * deleted file open as an fd. */
 static void test_deleted_directories_fail_closed(void **state)
 {
         char old[PATH_MAX], p[PATH_MAX * 2], fake[PATH_MAX * 2], *got = NULL;
@@ -256,6 +257,20 @@ static void test_deleted_directories_fail_closed(void **state)
         assert_int_equal(chdir(old), 0);
         close(fd);
         assert_int_equal(unlink(fake), 0);
+        /* a deleted file open as fd (futimens, fexecve, linkat(fd, "")) */
+        snprintf(p, sizeof(p), "%s/doomed", root);
+        fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ob_resolve_fd(getpid(), fd, &got), 0);
+        assert_string_equal(got, p);
+        free(got);
+        assert_int_equal(unlink(p), 0);
+        snprintf(fake, sizeof(fake), "%s/doomed (deleted)", root);
+        assert_int_equal(close(open(fake, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)), 0);
+        assert_int_equal(ob_resolve_fd(getpid(), fd, &got), -EACCES);
+        assert_int_equal(unlink(fake), 0);
+        assert_int_equal(ob_resolve_fd(getpid(), fd, &got), -EACCES);
+        close(fd);
 }
 
 /* /proc/<pid>/cwd of another task, /proc/self/fd/N of a directory: links
