@@ -63,13 +63,20 @@ class ResolveAttacks(AttackTest):
     def run_attacks(self, setup, attacks, denied):
         code = PROBE % SECRET_TEXT + setup
         code += "".join("attempt(%r, lambda: %s)\n" % kv for kv in attacks.items())
+        # what the workload may read it still reads: absolute, relative to a
+        # cwd and to a dirfd on the host-backed grant (the name check of the
+        # cwd and the dirfd passes there)
         code += "print('control:', read(%r).decode().strip())\n" % (self.ws + "/notes.txt")
+        code += "os.chdir(%r); wfd = os.open('.', os.O_RDONLY | os.O_DIRECTORY)\n" % self.ws
+        code += "print('control_rel:', read('notes.txt').decode().strip(),\n"
+        code += "      read('sub/../notes.txt', dir_fd=wfd).decode().strip())\n"
         res = self.run_py(code, caps=self.caps_file, denied=denied)
         got = self.verdicts(res)
         for name in attacks:
             self.assertIn(name, got, res["stdout"] + res["stderr"])
             self.assertEqual(got[name], "blocked EACCES", "%s: %s" % (name, got[name]))
         self.assertEqual(got["control"], "public", res["stdout"] + res["stderr"])
+        self.assertEqual(got["control_rel"], "public public", res["stdout"] + res["stderr"])
         self.assertNotIn(SECRET_TEXT, res["stdout"] + res["stderr"])
         self.assertNotIn(SECRET_TEXT, "".join(self.outputs))
         return res
