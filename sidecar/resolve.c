@@ -26,7 +26,7 @@ typedef struct walk {
         size_t pos;
         pid_t tid, tgid;
         int links;
-        bool lexical; /* the kernel will fail at a component: the rest as written */
+        int fails; /* the errno the kernel will fail with at a component: the rest as written */
 } walk;
 
 /* Paths known not to be symlinks (readlink said EINVAL), so that a path
@@ -96,19 +96,21 @@ static int read_link(const char *path, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-/* What a failed readlink or lstat of a component means. ENOENT (a new
- * name: O_CREAT, mkdir; or a missing directory) and ENOTDIR (a file used as
- * one) are the kernel's own answer: the rest is taken as written, so that
- * an attempt outside the grants is still checked and reported, and the
- * kernel fails the call. ELOOP and ENAMETOOLONG are what the kernel will
- * say. Anything else (EACCES, EIO...) leaves the sidecar unable to tell what
- * the kernel will open: -EACCES, which the caller denies and reports. */
-static int lookup_error(walk *w, int error)
+/* What a failed readlink or lstat of a component means. ENOENT of the last
+ * one is a new name (O_CREAT, mkdir). ENOENT of an earlier one (a missing
+ * directory) and ENOTDIR (a file used as one) are what the kernel will fail
+ * the call with: remembered, and the rest is taken as written, so that an
+ * attempt outside the grants is still checked and reported. ELOOP and
+ * ENAMETOOLONG are the kernel's answer too. Anything else (EACCES, EIO...)
+ * leaves the sidecar unable to tell what the kernel will open: -EACCES,
+ * which the caller denies and reports. */
+static int lookup_error(walk *w, int error, bool last)
 {
         switch (error) {
         case ENOENT:
         case ENOTDIR:
-                w->lexical = true;
+                if (!(last && error == ENOENT))
+                        w->fails = error;
                 return 0;
         case ELOOP:
         case ENAMETOOLONG:
@@ -171,12 +173,12 @@ static int check_dir(walk *w)
 {
         struct stat st;
 
-        if (w->olen == 0 || w->lexical)
-                return 0; /* the root's parent is the root; lexical: as written */
+        if (w->olen == 0 || w->fails)
+                return 0; /* the root's parent is the root; failing: as written */
         if (lstat(w->out, &st) < 0)
-                return lookup_error(w, errno);
+                return lookup_error(w, errno, false);
         if (!S_ISDIR(st.st_mode))
-                w->lexical = true;
+                w->fails = ENOTDIR;
         return 0;
 }
 
@@ -218,7 +220,7 @@ static int follow(walk *w, const char *target, size_t clen)
         return 0;
 }
 
-static int step(walk *w, const char *comp, size_t clen, bool follow_this)
+static int step(walk *w, const char *comp, size_t clen, bool follow_this, bool last)
 {
         char target[PATH_BUF];
         ssize_t n;
@@ -243,7 +245,7 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
         memcpy(w->out + w->olen, comp, clen);
         w->olen += clen;
         w->out[w->olen] = '\0';
-        if (w->lexical || !follow_this)
+        if (w->fails || !follow_this)
                 return 0;
         if (proc_self_target(w, target, sizeof(target)))
                 n = (ssize_t)strlen(target);
@@ -253,7 +255,7 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
                 n = readlink(w->out, target, sizeof(target));
         if (n < 0) {
                 if (errno != EINVAL)
-                        return lookup_error(w, errno);
+                        return lookup_error(w, errno, last);
                 cache_add(w->out); /* not a link */
                 return 0;
         }
@@ -292,7 +294,7 @@ static int walk_path(walk *w, bool follow_last, char **ret)
                 if (clen > OB_SIDECAR_MAX_PATH)
                         return -ENAMETOOLONG;
                 memcpy(comp, w->rest + start, clen);
-                r = step(w, comp, clen, !last || follow_last || trailing);
+                r = step(w, comp, clen, !last || follow_last || trailing, last);
                 if (r < 0)
                         return r;
         }
@@ -300,7 +302,8 @@ static int walk_path(walk *w, bool follow_last, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret)
+int ob_resolve_path_fails(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret,
+                          int *ret_fails)
 {
         _cleanup_free_ walk *w = NULL;
         _cleanup_free_ char *base = NULL;
@@ -331,5 +334,15 @@ int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, ch
         n = snprintf(w->rest, sizeof(w->rest), "%s/%s", base ? base : "", path);
         if (n < 0 || (size_t)n >= sizeof(w->rest))
                 return -ENAMETOOLONG;
-        return walk_path(w, follow_last, ret);
+        r = walk_path(w, follow_last, ret);
+        if (r >= 0)
+                *ret_fails = w->fails;
+        return r;
+}
+
+int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret)
+{
+        int fails;
+
+        return ob_resolve_path_fails(tid, dirfd, path, follow_last, ret, &fails);
 }

@@ -92,6 +92,11 @@ void ob_resolve_invalidate(void);
  * the sidecar cannot know what the kernel will open (a component it could
  * not look at, a deleted cwd or dirfd): the caller denies and reports. */
 int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret);
+/* ob_resolve_path(), and *ret_fails: ENOENT or ENOTDIR when a component
+ * before the last is missing or not a directory (the rest was taken as
+ * written, the kernel will fail the call with that errno), else 0. */
+int ob_resolve_path_fails(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret,
+                          int *ret_fails);
 /* The path of what tid has open as fd (readlink of /proc/tid/fd/fd); *ret
  * malloc'd. Non-file objects ("pipe:[12]") are returned as they are; -EBADF
  * for no such fd, -EACCES when the name is not the file (deleted). */

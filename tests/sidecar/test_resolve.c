@@ -216,6 +216,24 @@ static void test_kernel_errors(void **state)
         expect_tree("a/b/file/../../secret", true, "a/secret");
         /* a missing directory, then "..": ENOENT for the kernel, as written here */
         expect_tree("a/gone/../../secret", true, "secret");
+        /* which of them the kernel fails: the caller refuses those itself */
+        static const struct {
+                const char *rel;
+                int fails;
+        } fails[] = {{"a/b/file/x", ENOTDIR},
+                     {"a/b/file/../../secret", ENOTDIR},
+                     {"a/gone/../../secret", ENOENT},
+                     {"a/gone/x", ENOENT},
+                     {"a/new", 0},
+                     {"a/newdir/", 0},
+                     {"a/b/file", 0}};
+        for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++) {
+                int f = -1;
+                snprintf(p, sizeof(p), "%s/%s", root, fails[i].rel);
+                assert_int_equal(ob_resolve_path_fails(getpid(), AT_FDCWD, p, true, &got, &f), 0);
+                free(got);
+                assert_int_equal(f, fails[i].fails);
+        }
         /* ".." of the root is the root */
         expect(AT_FDCWD, "/../../..//etc/../etc/passwd", true, "/etc/passwd");
         /* a component over NAME_MAX */
