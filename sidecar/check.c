@@ -107,7 +107,7 @@ static bool arg_creates(const ob_syscall_info *s, size_t i, const ob_path_arg *p
 }
 
 static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, const uint64_t a[6],
-                    char **ret, unsigned *ret_need, bool *ret_creates)
+                    char **ret, unsigned *ret_need, bool *ret_creates, int *ret_fails)
 {
         char buf[OB_SIDECAR_MAX_PATH + 1];
         uint64_t flags = p->flags >= 0 ? a[p->flags] : 0;
@@ -125,6 +125,7 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
         }
         *ret_need = need;
         *ret_creates = arg_creates(s, (size_t)(p - s->p), p, flags);
+        *ret_fails = 0;
         if (need == 0) {
                 *ret = NULL; /* nothing to check: do not even resolve */
                 return 0;
@@ -137,7 +138,30 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
         if (n == 0 && p->flags >= 0 && p->access != OB_ACCESS_OPEN &&
             p->access != OB_ACCESS_OPENAT2 && (flags & AT_EMPTY_PATH))
                 return ob_resolve_fd(tid, dirfd, ret); /* fexecve(), linkat(fd, "") */
-        return ob_resolve_path(tid, dirfd, buf, follow, ret);
+        return ob_resolve_path_fails(tid, dirfd, buf, follow, ret, ret_fails);
+}
+
+/* A path the sidecar could not resolve for sure (resolve.c: a component it
+ * could not look at, a deleted cwd): denied with EACCES and reported, for
+ * the first capability it needed, with the path as the tracee wrote it. */
+static int unresolvable(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p,
+                        const uint64_t a[6], unsigned need, ob_verdict *v)
+{
+        char buf[OB_SIDECAR_MAX_PATH + 1];
+        ssize_t n = a[p->path] ? ob_tracee_read_string(tid, a[p->path], buf, sizeof(buf)) : -1;
+
+        deny(v, EACCES);
+        v->capability = ob_cap_kind_to_string(need & NEED_READ    ? OB_CAP_FILE_READ
+                                              : need & NEED_WRITE ? OB_CAP_FILE_WRITE
+                                                                  : OB_CAP_FILE_EXEC);
+        v->policy_id = "unresolvable-path";
+        if (n > 0)
+                v->target = strdup(buf);
+        else if (p->dirfd >= 0 && asprintf(&v->target, "fd:%d", (int)a[p->dirfd]) < 0)
+                v->target = NULL;
+        else if (p->dirfd < 0)
+                v->target = strdup("?");
+        return v->target ? 0 : -ENOMEM;
 }
 
 /* Can this syscall put a symlink where there was none (see resolve.c)? */
@@ -161,7 +185,10 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                 _cleanup_free_ char *path = NULL;
                 unsigned need = 0;
                 bool creates = false;
-                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates);
+                int fails = 0;
+                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates, &fails);
+                if (r == -EACCES)
+                        return unresolvable(tid, s, &s->p[i], a, need, v);
                 if (r < 0) {
                         deny(v, -r); /* what the kernel would say; nothing to report */
                         return 0;
@@ -179,6 +206,13 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                                 continue;
                         if (check_cap(caps, order[k].kind, &path, creates, EACCES, v))
                                 return 0;
+                }
+                /* allowed as written, but the kernel fails at a missing
+                 * directory or a file: fail it here, so that no thread can
+                 * make that component exist between this check and the call */
+                if (fails) {
+                        deny(v, fails);
+                        return 0;
                 }
         }
         if (makes_links(s))
@@ -257,7 +291,7 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
         char name[sizeof(un->sun_path) + 1] = {0};
         size_t plen = len - offsetof(struct sockaddr_un, sun_path);
         _cleanup_free_ char *path = NULL;
-        int r;
+        int r, fails = 0;
 
         if (len <= offsetof(struct sockaddr_un, sun_path))
                 return 0; /* unnamed / autobind */
@@ -271,12 +305,20 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
                 v->policy_id = "default-deny";
                 return asprintf(&v->target, "unix:@%s", name + 1) < 0 ? -ENOMEM : 0;
         }
-        r = ob_resolve_path(tid, AT_FDCWD, name, !is_bind, &path);
+        r = ob_resolve_path_fails(tid, AT_FDCWD, name, !is_bind, &path, &fails);
+        if (r == -EACCES) { /* could not be resolved for sure: deny, report */
+                deny(v, EACCES);
+                v->capability = "FILE_WRITE";
+                v->policy_id = "unresolvable-path";
+                v->target = strdup(name);
+                return v->target ? 0 : -ENOMEM;
+        }
         if (r < 0) {
                 deny(v, -r);
                 return 0;
         }
-        check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v);
+        if (!check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v) && fails)
+                deny(v, fails); /* the kernel's answer, given before a thread can change it */
         return 0;
 }
 
