@@ -3,43 +3,28 @@
 #include <math.h>
 
 #include "capabilities/capset.h"
+#include "capabilities/limits.h"
 #include "common/json.h"
 
 #define CAPFILE_MAX_BYTES (1u << 20)
 #define CAPFILE_MAX_RULES 10000
 
-typedef struct limit_def {
-        const char *key;
-        size_t off;      /* offset in ob_limits */
-        int64_t max;     /* in the stored unit */
-        bool fractional; /* "cpus": stored in thousandths */
-} limit_def;
-
-static const limit_def limit_defs[] = {
-    {"memory_mb", offsetof(ob_limits, memory_mb), 1 << 20, false},
-    {"cpus", offsetof(ob_limits, cpus_milli), 1024 * 1000, true},
-    {"pids", offsetof(ob_limits, pids), 1 << 22, false},
-    {"timeout_s", offsetof(ob_limits, timeout_s), 7 * 24 * 3600, false},
-    {"tmpfs_mb", offsetof(ob_limits, tmpfs_mb), 1 << 20, false},
-    {"output_kb", offsetof(ob_limits, output_kb), 1 << 20, false},
-};
-
-static int parse_limit(const ob_json_doc *doc, const cJSON *v, const limit_def *d,
+static int parse_limit(const ob_json_doc *doc, const cJSON *v, const ob_limit_info *d,
                        ob_limits *limits, ob_error *err)
 {
         double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
         double scaled = d->fractional ? x * 1000.0 : x;
-        int64_t *slot = (int64_t *)((char *)limits + d->off), rounded;
+        int64_t rounded;
+        char why[160];
 
-        if (!cJSON_IsNumber(v) || !(scaled >= 1.0))
+        if (!cJSON_IsNumber(v) || !(scaled >= 1.0) || scaled > 9.0e15)
                 goto bad;
-        if (scaled > (double)d->max + 0.5)
-                return ob_json_error(err, doc, v, false, ERANGE, "limits.%s: at most %.15g", d->key,
-                                     d->fractional ? (double)d->max / 1000.0 : (double)d->max);
         rounded = (int64_t)(scaled + 0.5);
         if (fabs(scaled - (double)rounded) > 1e-6)
                 goto bad;
-        *slot = rounded;
+        if (ob_limit_out_of_bounds(d, rounded, why, sizeof(why)))
+                return ob_json_error(err, doc, v, false, ERANGE, "limits.%s", why);
+        *ob_limit_slot(limits, d) = rounded;
         return 0;
 bad:
         return ob_json_error(err, doc, v, false, EINVAL,
@@ -57,11 +42,8 @@ static int parse_limits(const ob_json_doc *doc, const cJSON *obj, ob_limits *lim
                 return ob_json_error(err, doc, obj, false, EINVAL,
                                      "limits: expected an object, got %s", ob_json_type_name(obj));
         cJSON_ArrayForEach (m, obj) {
-                const limit_def *d = NULL;
+                const ob_limit_info *d = ob_limit_by_key(m->string);
                 int r;
-                for (size_t i = 0; i < ARRAY_SIZE(limit_defs); i++)
-                        if (streq(m->string, limit_defs[i].key))
-                                d = &limit_defs[i];
                 if (!d)
                         return ob_json_error(err, doc, m, true, EINVAL,
                                              "limits: unknown key \"%s\"", m->string);
@@ -258,12 +240,13 @@ static cJSON *limits_to_json(const ob_limits *l)
 {
         cJSON *o = cJSON_CreateObject();
 
-        for (size_t i = 0; o && i < ARRAY_SIZE(limit_defs); i++) {
-                int64_t v = *(const int64_t *)((const char *)l + limit_defs[i].off);
-                double x = limit_defs[i].fractional ? (double)v / 1000.0 : (double)v;
+        for (size_t i = 0; o && i < OB_LIMIT_COUNT; i++) {
+                const ob_limit_info *d = &ob_limit_table[i];
+                int64_t v = ob_limit_get(l, d);
+                double x = d->fractional ? (double)v / 1000.0 : (double)v;
                 if (v == OB_LIMIT_UNSET)
                         continue;
-                if (!cJSON_AddNumberToObject(o, limit_defs[i].key, x)) {
+                if (!cJSON_AddNumberToObject(o, d->key, x)) {
                         cJSON_Delete(o);
                         return NULL;
                 }

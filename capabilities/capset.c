@@ -3,6 +3,7 @@
 #include <ctype.h>
 
 #include "capabilities/capset.h"
+#include "capabilities/limits.h"
 #include "capabilities/path.h"
 #include "capabilities/pattern.h"
 #include "common/error.h"
@@ -46,18 +47,10 @@ ob_limits ob_limits_unset(void)
 ob_limits ob_limits_effective(const ob_limits *l)
 {
         ob_limits e = l ? *l : ob_limits_unset();
-        if (e.memory_mb == OB_LIMIT_UNSET)
-                e.memory_mb = OB_DEFAULT_MEMORY_MB;
-        if (e.cpus_milli == OB_LIMIT_UNSET)
-                e.cpus_milli = OB_DEFAULT_CPUS_MILLI;
-        if (e.pids == OB_LIMIT_UNSET)
-                e.pids = OB_DEFAULT_PIDS;
-        if (e.timeout_s == OB_LIMIT_UNSET)
-                e.timeout_s = OB_DEFAULT_TIMEOUT_S;
-        if (e.tmpfs_mb == OB_LIMIT_UNSET)
-                e.tmpfs_mb = OB_DEFAULT_TMPFS_MB;
-        if (e.output_kb == OB_LIMIT_UNSET)
-                e.output_kb = OB_DEFAULT_OUTPUT_KB;
+
+        for (size_t i = 0; i < OB_LIMIT_COUNT; i++)
+                if (ob_limit_get(&e, &ob_limit_table[i]) == OB_LIMIT_UNSET)
+                        *ob_limit_slot(&e, &ob_limit_table[i]) = ob_limit_table[i].def;
         return e;
 }
 

@@ -15,7 +15,9 @@
 #include <omnibase/policy.h>
 #include <omnibase/sandbox.h>
 
+#include "capabilities/limits.h"
 #include "cli/commands.h"
+#include "common/macros.h"
 
 typedef struct run_args {
         const char *caps_file, *policy_file, *principal, *registry, *profile, *events, *audit_log;
@@ -50,25 +52,33 @@ static const char run_usage[] =
     "by a resource limit.\n";
 
 /* A positive integer flag value; cpus accepts a decimal (milli-CPUs). */
-static int parse_limit(const char *flag, const char *v, bool decimal, int64_t *ret)
+/* A limit flag's value, in the table's unit and bounds (capabilities/limits.h). */
+static int parse_limit(const ob_limit_info *d, const char *v, ob_limits *limits)
 {
-        char *end;
+        char *end, why[160];
+        int64_t n;
+
         errno = 0;
-        if (decimal) {
-                double d = strtod(v, &end);
-                if (errno || end == v || *end || !(d > 0) || d > 1e6) {
-                        ob_cli_error("%s: expected a positive number, got \"%s\"", flag, v);
+        if (d->fractional) {
+                double x = strtod(v, &end);
+                if (errno || end == v || *end || !(x > 0) || x > 1e9) {
+                        ob_cli_error("%s: expected a positive number, got \"%s\"", d->flag, v);
                         return -EINVAL;
                 }
-                *ret = (int64_t)(d * 1000 + 0.5);
-                return 0;
+                n = (int64_t)(x * 1000 + 0.5);
+        } else {
+                long long x = strtoll(v, &end, 10);
+                if (errno || end == v || *end || x <= 0) {
+                        ob_cli_error("%s: expected a positive integer, got \"%s\"", d->flag, v);
+                        return -EINVAL;
+                }
+                n = x;
         }
-        long long n = strtoll(v, &end, 10);
-        if (errno || end == v || *end || n <= 0) {
-                ob_cli_error("%s: expected a positive integer, got \"%s\"", flag, v);
-                return -EINVAL;
+        if (ob_limit_out_of_bounds(d, n, why, sizeof(why))) {
+                ob_cli_error("%s: %s", d->flag, why);
+                return -ERANGE;
         }
-        *ret = n;
+        *ob_limit_slot(limits, d) = n;
         return 0;
 }
 
@@ -91,75 +101,71 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
         return 1;
 }
 
+/* sandbox run's options: those with a value, the limit flags (the table
+ * in capabilities/limits.h) and the switches. */
+typedef struct option_def {
+        const char *name;
+        size_t off; /* in run_args */
+} option_def;
+
+static const option_def string_options[] = {
+    {"--capabilities", offsetof(run_args, caps_file)},
+    {"--policy", offsetof(run_args, policy_file)},
+    {"--principal", offsetof(run_args, principal)},
+    {"--registry", offsetof(run_args, registry)},
+    {"--profile", offsetof(run_args, profile)},
+    {"--events", offsetof(run_args, events)},
+    {"--audit-log", offsetof(run_args, audit_log)},
+};
+
+static const option_def bool_options[] = {
+    {"--json", offsetof(run_args, json)},
+    {"--dry-run", offsetof(run_args, dry_run)},
+    {"-v", offsetof(run_args, verbose)},
+    {"--verbose", offsetof(run_args, verbose)},
+};
+
 static int parse_option(int argc, char **argv, int *i, run_args *a)
 {
-        static const struct {
-                const char *name;
-                size_t off;
-        } strs[] = {
-            {"--capabilities", offsetof(run_args, caps_file)},
-            {"--policy", offsetof(run_args, policy_file)},
-            {"--principal", offsetof(run_args, principal)},
-            {"--registry", offsetof(run_args, registry)},
-            {"--profile", offsetof(run_args, profile)},
-            {"--events", offsetof(run_args, events)},
-            {"--audit-log", offsetof(run_args, audit_log)},
-        };
-        static const struct {
-                const char *name;
-                size_t off;
-                bool decimal;
-        } lims[] = {
-            {"--timeout", offsetof(ob_limits, timeout_s), false},
-            {"--memory", offsetof(ob_limits, memory_mb), false},
-            {"--cpus", offsetof(ob_limits, cpus_milli), true},
-            {"--pids", offsetof(ob_limits, pids), false},
-            {"--tmpfs", offsetof(ob_limits, tmpfs_mb), false},
-            {"--output", offsetof(ob_limits, output_kb), false},
-        };
         const char *v;
         int r;
 
-        for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
-                r = take_value(argc, argv, i, strs[k].name, &v);
+        for (size_t k = 0; k < ARRAY_SIZE(string_options); k++) {
+                r = take_value(argc, argv, i, string_options[k].name, &v);
                 if (r != 0) {
                         if (r > 0)
-                                *(const char **)((char *)a + strs[k].off) = v;
+                                *(const char **)((char *)a + string_options[k].off) = v;
                         return r < 0 ? r : 0;
                 }
         }
-        for (size_t k = 0; k < sizeof(lims) / sizeof(lims[0]); k++) {
-                r = take_value(argc, argv, i, lims[k].name, &v);
+        for (size_t k = 0; k < OB_LIMIT_COUNT; k++) {
+                r = take_value(argc, argv, i, ob_limit_table[k].flag, &v);
                 if (r != 0)
-                        return r < 0 ? r
-                                     : parse_limit(lims[k].name, v, lims[k].decimal,
-                                                   (int64_t *)((char *)&a->limits + lims[k].off));
+                        return r < 0 ? r : parse_limit(&ob_limit_table[k], v, &a->limits);
         }
-        if (strcmp(argv[*i], "--json") == 0)
-                a->json = true;
-        else if (strcmp(argv[*i], "--dry-run") == 0)
-                a->dry_run = true;
-        else if (strcmp(argv[*i], "-v") == 0 || strcmp(argv[*i], "--verbose") == 0)
-                a->verbose = true;
-        else {
-                ob_cli_error("sandbox run: unknown option \"%s\" (try --help)", argv[*i]);
-                return -EINVAL;
-        }
-        return 0;
+        for (size_t k = 0; k < ARRAY_SIZE(bool_options); k++)
+                if (strcmp(argv[*i], bool_options[k].name) == 0) {
+                        *(bool *)((char *)a + bool_options[k].off) = true;
+                        return 0;
+                }
+        ob_cli_error("sandbox run: unknown option \"%s\" (try --help)", argv[*i]);
+        return -EINVAL;
 }
 
 /* Whether s names one of parse_option()'s options (with or without =value). */
 static bool known_option(const char *s)
 {
-        static const char *const names[] = {
-            "--capabilities", "--policy",  "--principal", "--registry", "--profile", "--events",
-            "--audit-log",    "--timeout", "--memory",    "--cpus",     "--pids",    "--tmpfs",
-            "--output",       "--json",    "--dry-run",   "-v",         "--verbose",
-        };
         size_t n = strcspn(s, "=");
+        bool eq = s[n] == '=';
 
-        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
-                if (strlen(names[k]) == n && strncmp(s, names[k], n) == 0)
+        for (size_t k = 0; k < ARRAY_SIZE(string_options); k++)
+                if (strlen(string_options[k].name) == n && !strncmp(s, string_options[k].name, n))
+                        return true;
+        for (size_t k = 0; k < OB_LIMIT_COUNT; k++)
+                if (strlen(ob_limit_table[k].flag) == n && !strncmp(s, ob_limit_table[k].flag, n))
+                        return true;
+        for (size_t k = 0; k < ARRAY_SIZE(bool_options) && !eq; k++)
+                if (streq(s, bool_options[k].name))
                         return true;
         return false;
 }

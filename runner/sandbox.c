@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capabilities/limits.h"
 #include "events/event.h"
 #include "runner/network.h"
 #include "runner/runner.h"
@@ -20,37 +21,16 @@ void ob_sandbox_options_init(ob_sandbox_options *opts)
         *opts = (ob_sandbox_options){.stdout_fd = 1, .stderr_fd = 2, .limits = ob_limits_unset()};
 }
 
-typedef struct limit_desc {
-        const char *key;
-        size_t off;
-        int64_t min, max;
-} limit_desc;
-
-#define L(k, f, lo, hi)                                                                            \
-        {                                                                                          \
-                k, offsetof(ob_limits, f), lo, hi                                                  \
-        }
-static const limit_desc limit_descs[] = {
-    L("memory_mb", memory_mb, 32, 1024 * 1024),
-    L("cpus", cpus_milli, 10, 1024 * 1000),
-    L("pids", pids, 1, 1000000),
-    L("timeout_s", timeout_s, 1, 7 * 86400),
-    L("tmpfs_mb", tmpfs_mb, 1, 1024 * 1024),
-    L("output_kb", output_kb, 1, OB_SANDBOX_MAX_OUTPUT_KB),
-};
-#undef L
-
-#define LIMIT(l, d) (*(int64_t *)((char *)(l) + (d)->off))
-
 /* Overrides only lower what the capability set says (or set what it does
  * not say); the result is checked against sane bounds. */
 static int merge_limits(const ob_limits *caps, const ob_limits *over, ob_limits *ret, ob_error *err)
 {
         ob_limits merged = *caps;
+        char why[160];
 
-        for (size_t i = 0; i < ARRAY_SIZE(limit_descs); i++) {
-                const limit_desc *d = &limit_descs[i];
-                int64_t c = LIMIT(caps, d), o = LIMIT(over, d);
+        for (size_t i = 0; i < OB_LIMIT_COUNT; i++) {
+                const ob_limit_info *d = &ob_limit_table[i];
+                int64_t c = ob_limit_get(caps, d), o = ob_limit_get(over, d);
                 if (o == OB_LIMIT_UNSET)
                         continue;
                 if (c != OB_LIMIT_UNSET && o > c)
@@ -58,17 +38,14 @@ static int merge_limits(const ob_limits *caps, const ob_limits *over, ob_limits 
                                             "limit %s: %lld is above the capability set's %lld "
                                             "(overrides may only lower a limit)",
                                             d->key, (long long)o, (long long)c);
-                LIMIT(&merged, d) = o;
+                *ob_limit_slot(&merged, d) = o;
         }
         merged = ob_limits_effective(&merged);
-        for (size_t i = 0; i < ARRAY_SIZE(limit_descs); i++) {
-                const limit_desc *d = &limit_descs[i];
-                int64_t v = LIMIT(&merged, d);
-                if (v < d->min || v > d->max)
-                        return ob_error_set(err, 0, 0, ERANGE,
-                                            "limit %s: %lld is outside %lld..%lld", d->key,
-                                            (long long)v, (long long)d->min, (long long)d->max);
-        }
+        for (size_t i = 0; i < OB_LIMIT_COUNT; i++)
+                if (ob_limit_out_of_bounds(&ob_limit_table[i],
+                                           ob_limit_get(&merged, &ob_limit_table[i]), why,
+                                           sizeof(why)))
+                        return ob_error_set(err, 0, 0, ERANGE, "limit %s", why);
         *ret = merged;
         return 0;
 }

@@ -96,11 +96,16 @@ static void test_errors(void **state)
         parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"memory_mb\": 0}}", 1, 54,
                   "positive");
         parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"memory_mb\": 9999999}}", 1, 54,
-                  "limits.memory_mb: at most");
+                  "limits.memory_mb: 9999999 is above the maximum 1048576");
+        /* issue 14: below what the runner can start is refused here, with a position */
+        parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"memory_mb\": 16}}", 1, 54,
+                  "limits.memory_mb: 16 is below the minimum 32");
+        parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"cpus\": 0.001}}", 1, 49,
+                  "limits.cpus: 0.001 is below the minimum 0.010");
         parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"cpus\": 0.0001}}", 1, 49,
                   "limits.cpus: expected a positive number");
         parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"cpus\": 2000}}", 1, 49,
-                  "limits.cpus: at most 1024");
+                  "limits.cpus: 2000.000 is above the maximum 1024.000");
         parse_bad("{\"version\": 1, \"grants\": [], \"limits\": {\"pids\": 1, \"disk\": 1}}", 1, 52,
                   "limits: unknown key \"disk\"");
         parse_bad("{\"version\": 1, \"grants\": [], \"limits\": []}", 1, 40,

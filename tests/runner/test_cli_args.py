@@ -58,6 +58,25 @@ class CliArgs(RunnerTest):
                 self.assert_bad_input(self.omnibase("sandbox", "run", self.script, *args),
                                       needle)
 
+    def test_limits_outside_their_bounds_are_refused_where_they_are_written(self):
+        # issue 14: one table of limits; a capability file with memory_mb 16 or
+        # cpus 0.001 was accepted, then refused by the runner with no position
+        for limits, where, needle in (
+                ({"memory_mb": 16}, ":1:", "limits.memory_mb: 16 is below the minimum 32"),
+                ({"cpus": 0.001}, ":1:", "limits.cpus: 0.001 is below the minimum 0.010"),
+                ({"output_kb": 70000}, ":1:", "limits.output_kb: 70000 is above the maximum 65536")):
+            caps = self.write("lim.json", json.dumps({"version": 1, "grants": [],
+                                                      "limits": limits}))
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", caps)
+            self.assert_bad_input(p, caps + where)
+            self.assertIn(needle, p.stderr)
+        for flag, value, needle in (("--memory", "16", "--memory: memory_mb: 16 is below"),
+                                    ("--cpus", "0.001", "--cpus: cpus: 0.001 is below"),
+                                    ("--timeout", "999999999", "--timeout: timeout_s: 999999999 is above")):
+            p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
+                              flag, value)
+            self.assert_bad_input(p, needle)
+
     def test_elf_binary_as_script_is_refused(self):
         binary = os.path.join(self.tmp, "true")
         with open("/bin/true", "rb") as src, open(binary, "wb") as dst:
