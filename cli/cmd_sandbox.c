@@ -347,7 +347,8 @@ static void print_violation(const ob_sandbox_result *res)
         if (res->ended_by == OB_SANDBOX_TIMEOUT)
                 fputs("; then killed: wall-clock timeout", stderr);
         else if (res->ended_by == OB_SANDBOX_LIMIT_EXCEEDED && res->limit)
-                fprintf(stderr, "; then killed: %s limit %" PRId64 " %s exceeded", res->limit,
+                fprintf(stderr, "; %s: %s limit %" PRId64 " %s exceeded",
+                        streq(res->limit, "pids") ? "and" : "then killed", res->limit,
                         res->limit_value, res->limit_unit ? res->limit_unit : "");
         fputc('\n', stderr);
 }
@@ -376,9 +377,10 @@ static int report(const run_args *a, const ob_sandbox_result *res)
                 /* one line, so a limit kill (137) is told from a workload's own SIGKILL */
                 fprintf(stderr,
                         "ResourceLimitExceeded: %s %" PRId64
-                        " %s: sandbox %s: %s limit exceeded, killed\n",
+                        " %s: sandbox %s: %s limit exceeded, %s\n",
                         res->limit, res->limit_value, res->limit_unit ? res->limit_unit : "",
-                        res->sandbox_id, res->limit);
+                        res->sandbox_id, res->limit,
+                        streq(res->limit, "pids") ? "a fork or thread failed (EAGAIN)" : "killed");
         } else if (res->status == OB_SANDBOX_ERROR) {
                 ob_cli_error("sandbox %s: %s", res->sandbox_id, res->message);
         }

@@ -236,13 +236,14 @@ typedef struct run_ctx {
         int sigfd;
         ob_run_network *net; /* NETWORK_CONNECT grants: runner/network.h */
         ob_sandbox_result *res;
-        int64_t sidecar_denials;          /* from its SandboxExit: includes the ones not sent */
-        bool started;                     /* the sidecar's SandboxStart: the workload exec'd */
-        int chan[2];                      /* the sidecar's channel: ours, runsc's stdin */
-        ob_run_audit *audit;              /* every event also goes to the audit log */
-        char *audit_record;               /* run dir's "audit": gc ends the run with it */
-        bool audit_stopped;               /* the audit log failed mid-run: the sandbox was killed */
-        ob_denial_budget *denials;        /* bytes of CapabilityDenied events: runner/denials.c */
+        int64_t sidecar_denials;   /* from its SandboxExit: includes the ones not sent */
+        int64_t pids_refused;      /* from its SandboxExit: forks refused at the pids limit */
+        bool started;              /* the sidecar's SandboxStart: the workload exec'd */
+        int chan[2];               /* the sidecar's channel: ours, runsc's stdin */
+        ob_run_audit *audit;       /* every event also goes to the audit log */
+        char *audit_record;        /* run dir's "audit": gc ends the run with it */
+        bool audit_stopped;        /* the audit log failed mid-run: the sandbox was killed */
+        ob_denial_budget *denials; /* bytes of CapabilityDenied events: runner/denials.c */
         ob_run_network_launch net_launch; /* what the launch polls of the network */
         bool destroyed;                   /* ob_run_destroy() stopped it before it ended */
 } run_ctx;
@@ -398,8 +399,10 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
 
         if (m->type == OB_CHANNEL_SANDBOX_START)
                 c->started = true;
-        if (m->type == OB_CHANNEL_SANDBOX_EXIT)
+        if (m->type == OB_CHANNEL_SANDBOX_EXIT) {
                 c->sidecar_denials = m->denials;
+                c->pids_refused = m->pids_refused;
+        }
         if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
                 return;
         c->res->denials++;
@@ -461,6 +464,13 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                 res->limit_value = c->plan->limits.memory_mb;
                 res->limit_unit = "MiB";
                 res->exit_code = 137;
+        } else if (c->pids_refused > 0 || st->pids_max_hits > 0) {
+                /* not killed: its forks or threads failed with EAGAIN; the
+                 * exit code stays the workload's own */
+                res->status = OB_SANDBOX_LIMIT_EXCEEDED;
+                res->limit = "pids";
+                res->limit_value = c->plan->limits.pids;
+                res->limit_unit = "tasks";
         } else if (c->plan->sidecar && !c->started && res->exit_code == 125) {
                 /* the sidecar ran but the workload did not: bad command */
                 res->status = OB_SANDBOX_ERROR;

@@ -78,6 +78,7 @@ static const field exit_fields[] = {
     F_INT(signal, 0, 64),
     F_INT(denials, 0, MAX_SAFE_INT),
     F_INT(dropped, 0, MAX_SAFE_INT),
+    F_INT(pids_refused, 0, MAX_SAFE_INT),
 };
 
 static const struct {

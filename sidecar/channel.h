@@ -23,7 +23,7 @@
 typedef enum ob_channel_type {
         OB_CHANNEL_SANDBOX_START,     /* pid, argv0 */
         OB_CHANNEL_CAPABILITY_DENIED, /* capability, target, syscall, pid, policy_id, layer */
-        OB_CHANNEL_SANDBOX_EXIT,      /* exit_code, signal, denials, dropped */
+        OB_CHANNEL_SANDBOX_EXIT,      /* exit_code, signal, denials, dropped, pids_refused */
         OB_CHANNEL_TYPE_MAX,
 } ob_channel_type;
 
@@ -42,6 +42,7 @@ typedef struct ob_channel_msg {
         int64_t signal;    /* EXIT: the signal that killed the workload, 0 when none */
         int64_t denials;   /* EXIT: how many denials happened */
         int64_t dropped;   /* EXIT: how many of them were not sent (over the cap) */
+        int64_t pids_refused; /* EXIT: forks/threads refused at the pids limit */
 } ob_channel_msg;
 
 /* "SandboxStart", "CapabilityDenied", "SandboxExit"; NULL when out of range. */

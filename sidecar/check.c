@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/param.h>
@@ -445,6 +446,17 @@ static int deny_syscall(const ob_syscall_info *s, uint64_t mode, ob_verdict *v)
         return v->target ? 0 : -ENOMEM;
 }
 
+/* clone flags refused: the namespaces, and CLONE_UNTRACED (a child that
+ * ptrace's auto-attach skips: a task the sidecar would never see, F13) */
+#define REFUSED_CLONE_FLAGS                                                                        \
+        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+         CLONE_NEWCGROUP | CLONE_UNTRACED)
+
+static bool makes_task(const ob_syscall_info *s)
+{
+        return streq(s->name, "clone") || streq(s->name, "fork") || streq(s->name, "vfork");
+}
+
 int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t args[6],
                      ob_verdict *ret)
 {
@@ -453,7 +465,9 @@ int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t a
         uint64_t mode = 0;
         int r = 0;
 
-        if (s && sets_special_mode(s, args, &mode))
+        if (s && makes_task(s) && !(streq(s->name, "clone") && (args[0] & REFUSED_CLONE_FLAGS)))
+                v.spawn = true; /* the supervisor applies the pids limit */
+        else if (s && sets_special_mode(s, args, &mode))
                 r = deny_syscall(s, mode & 07777, &v);
         else if (s && (s->klass == OB_TRACE_DANGEROUS || makes_device(s, args)))
                 r = deny_syscall(s, 0, &v);

@@ -2,8 +2,9 @@
 /* The workload's seccomp filter, built with libseccomp: everything in the
  * syscall table returns SECCOMP_RET_TRACE (its class as data), clone3 and
  * openat2 fail with ENOSYS so that libc falls back to clone and openat
- * (whose flags and modes are registers we can see: namespace flags and
- * CLONE_UNTRACED trap), everything else is allowed. Other architectures are killed. */
+ * (whose flags and modes are registers we can see: every clone, fork and
+ * vfork traps, for its flags and the pids limit), everything else is allowed. Other architectures
+ * are killed. */
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -12,12 +13,6 @@
 
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
-
-/* clone flags that trap: the namespaces, and CLONE_UNTRACED (a child that
- * ptrace's auto-attach skips: a task the sidecar would never see, F13) */
-static const unsigned long trapped_clone_flags[] = {CLONE_NEWNS,     CLONE_NEWUTS,  CLONE_NEWIPC,
-                                                    CLONE_NEWUSER,   CLONE_NEWPID,  CLONE_NEWNET,
-                                                    CLONE_NEWCGROUP, CLONE_UNTRACED};
 
 static const unsigned long special_mode_bits[] = {S_ISUID, S_ISGID, S_ISVTX};
 
@@ -38,9 +33,8 @@ static int add_special(scmp_filter_ctx ctx, const ob_syscall_info *s)
         uint32_t act = SCMP_ACT_TRACE(OB_TRACE_DANGEROUS);
         int r;
 
-        if (streq(s->name, "clone")) /* clone(flags, ...) */
-                return add_any_bit(ctx, act, s, 0, trapped_clone_flags,
-                                   ARRAY_SIZE(trapped_clone_flags));
+        if (streq(s->name, "clone")) /* every clone: its flags and the pids limit (check.c) */
+                return seccomp_rule_add(ctx, act, s->nr, 0);
         if (streq(s->name, "fchmod")) /* fchmod(fd, mode): set-id and sticky bits (F10) */
                 return add_any_bit(ctx, act, s, 1, special_mode_bits,
                                    ARRAY_SIZE(special_mode_bits));

@@ -256,6 +256,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         ex.signal = WIFSIGNALED(sup.main_status) ? WTERMSIG(sup.main_status) : 0;
         ex.denials = sup.denials;
         ex.dropped = sup.dropped;
+        ex.pids_refused = sup.pids_refused;
         (void)ob_channel_send(channel_fd, &ex);
         return status;
 }

@@ -152,6 +152,7 @@ typedef struct ob_verdict {
         char *target;           /* malloc'd */
         const char *policy_id;  /* borrowed from the capset, or "default-deny" */
         const char *layer;      /* "sidecar" or "seccomp" */
+        bool spawn;             /* allowed, and makes a task: the pids limit applies */
 } ob_verdict;
 
 /* Decides syscall nr with args for thread tid against caps; *ret filled
@@ -178,7 +179,9 @@ typedef struct ob_supervisor {
         pid_t *tasks;
         size_t n_tasks;
         int64_t denials, dropped;
-        int main_status; /* wait status of main_pid */
+        int64_t pids_refused; /* fork/clone refused at the pids limit (EAGAIN) */
+        size_t tasks_max;     /* the workload's RLIMIT_NPROC (the run's pids - 1); 0: none */
+        int main_status;      /* wait status of main_pid */
         bool main_done;
         bool main_execed;  /* the workload's exec happened (SandboxStart sent) */
         const char *argv0; /* for SandboxStart */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -141,6 +142,13 @@ static void on_seccomp(ob_supervisor *sup, pid_t tid)
                 v.allowed = false; /* out of memory: fail closed */
                 v.error = ENOMEM;
         }
+        /* at the pids limit the kernel would fail it with EAGAIN: fail it here,
+         * the same way, and count it so that the run reports the limit */
+        if (v.allowed && v.spawn && sup->tasks_max && sup->n_tasks >= sup->tasks_max) {
+                v.allowed = false;
+                v.error = EAGAIN;
+                sup->pids_refused++;
+        }
         if (!v.allowed) {
                 regs.orig_rax = (unsigned long long)-1;
                 regs.rax = (unsigned long long)-(long long)v.error;
@@ -249,7 +257,12 @@ static void on_stop(ob_supervisor *sup, pid_t pid, int status)
 
 int ob_supervise(ob_supervisor *sup)
 {
+        struct rlimit nproc;
         int r = track(sup, sup->main_pid);
+
+        /* the workload inherits PID 1's RLIMIT_NPROC (runner/spec.c: pids - 1) */
+        if (getrlimit(RLIMIT_NPROC, &nproc) == 0 && nproc.rlim_cur != RLIM_INFINITY)
+                sup->tasks_max = (size_t)nproc.rlim_cur;
 
         if (r < 0)
                 return r;

@@ -108,9 +108,12 @@ static const ob_syscall_info table[] = {
     DANGER(io_uring_register),
     DANGER(memfd_secret),
     DANGER(pidfd_getfd),
-    /* clone with namespace flags or CLONE_UNTRACED and ioctl(TIOCSTI/TIOCLINUX):
-     * only those argument values are trapped (see filter.c) */
+    /* clone, fork, vfork: every one traps; namespace flags and CLONE_UNTRACED
+     * are refused, the rest is allowed up to the pids limit (check.c,
+     * supervise.c). ioctl: only TIOCSTI/TIOCLINUX trap (see filter.c) */
     DANGER(clone),
+    DANGER(fork),
+    DANGER(vfork),
     DANGER(ioctl),
     /* fchmod: only a mode with set-id or sticky bits traps (see filter.c);
      * the path syscalls that set a mode are checked for it too (check.c) */

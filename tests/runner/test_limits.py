@@ -44,12 +44,34 @@ class Limits(RunnerTest):
         script = self.write("bomb.py", FORK_BOMB)
         caps = self.caps(limits={"pids": 16, "memory_mb": 512})
         res = self.run_json(script, caps=caps)
-        # the fork fails inside (EAGAIN) and the workload ends on its own
-        self.assertEqual(res["status"], "ok", res)
+        # the fork fails inside (EAGAIN) and the workload ends on its own; the run
+        # says the pids limit was hit (issue 14 defect 6: it was "ok" with no event)
+        self.assertEqual((res["status"], res["limit"], res["exit_code"]),
+                         ("limit_exceeded", "pids", 0), res)
         words = res["stdout"].split()
         self.assertEqual(words[0], "forked", res)
         self.assertLess(int(words[1]), 16)
         self.assertEqual(words[3], "11")  # EAGAIN
+        p = self.omnibase("sandbox", "run", script, "--capabilities", caps)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("ResourceLimitExceeded: pids 16 tasks: sandbox ", p.stderr)
+        self.assertIn("pids limit exceeded, a fork or thread failed (EAGAIN)", p.stderr)
+
+    def test_threads_at_the_pids_limit_and_under_it(self):
+        code = ("import threading, time\nev = threading.Event()\nn = 0\n"
+                "try:\n    for i in range(%d):\n"
+                "        threading.Thread(target=ev.wait, daemon=True).start(); n += 1\n"
+                "except RuntimeError as e:\n    print('refused after', n)\n"
+                "else:\n    print('started', n)\nev.set()\n")
+        caps = self.caps(limits={"pids": 6})
+        res = self.run_json(self.write("t.py", code % 20), caps=caps)
+        self.assertEqual((res["status"], res["limit"], res["ended_by"]),
+                         ("limit_exceeded", "pids", "limit_exceeded"), res)
+        self.assertTrue(res["stdout"].startswith("refused after "), res)
+        # under the limit nothing is reported
+        res = self.run_json(self.write("t2.py", code % 2), caps=caps)
+        self.assertEqual((res["status"], res["limit"], res["stdout"]),
+                         ("ok", None, "started 2\n"), res)
 
     def test_tmp_filled_past_tmpfs_size(self):
         script = self.write("fill.py", FILL_TMP)

@@ -26,7 +26,7 @@ BASELINE = [
 MESSAGE_KEYS = {
     "SandboxStart": {"type", "pid", "argv0"},
     "CapabilityDenied": {"type", "capability", "target", "syscall", "pid", "policy_id", "layer"},
-    "SandboxExit": {"type", "exit_code", "signal", "denials", "dropped"},
+    "SandboxExit": {"type", "exit_code", "signal", "denials", "dropped", "pids_refused"},
 }
 
 

@@ -46,7 +46,8 @@ static void test_roundtrip_all_types(void **state)
                              .exit_code = 137,
                              .signal = 9,
                              .denials = 3,
-                             .dropped = 1};
+                             .dropped = 1,
+                             .pids_refused = 2};
 
         roundtrip(&in, &out);
         assert_int_equal(out.type, OB_CHANNEL_CAPABILITY_DENIED);
@@ -70,6 +71,7 @@ static void test_roundtrip_all_types(void **state)
         assert_int_equal(out.signal, 9);
         assert_int_equal(out.denials, 3);
         assert_int_equal(out.dropped, 1);
+        assert_int_equal(out.pids_refused, 2);
         ob_channel_msg_done(&out);
 }
 

@@ -56,7 +56,7 @@ except PermissionError as e:
     assert run.denials()[0]["pid"] == start[0]["pid"], run
     ex = run.exit_event()
     assert ex == {"type": "SandboxExit", "exit_code": 0, "signal": 0, "denials": 1,
-                  "dropped": 0}, run
+                  "dropped": 0, "pids_refused": 0}, run
 
 
 def test_fork_thread_subprocess(w):
