@@ -21,6 +21,30 @@ from oblib import OMNIBASE, PRINCIPAL, netns_names, pids_mentioning, skip_or_fai
 SECRET = "ob-sec-7f3c91d2e4a8-canary"
 
 
+# The head of an attack workload: sc(nr, *args) makes a raw syscall (OSError
+# on failure); attempt(name, fn) prints `NAME: SUCCEEDED result` or
+# `NAME: blocked ERRNO` (AttackTest.verdicts reads those lines).
+PROBE = r'''
+import ctypes, errno, os, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sc(nr, *args):
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a
+                                          for a in args])
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+def attempt(name, fn):
+    try:
+        r = fn()
+        print("%s: SUCCEEDED %r" % (name, r), flush=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        print("%s: blocked %s" % (name, errno.errorcode.get(getattr(e, "errno", 0), e)),
+              flush=True)
+'''
+
+
 def require_runsc():
     oblib.require_runsc("the attack suite starts runsc sandboxes")
 
@@ -150,6 +174,15 @@ class AttackTest(unittest.TestCase):
             return []
         with open(path) as f:
             return [json.loads(l) for l in f if l.strip()]
+
+    def assert_blocked(self, res, names, owner):
+        """Each attempt NAME printed `NAME: blocked ...`; else a REGRESSION
+        naming the finding and the layer (owner) that should have held."""
+        got = self.verdicts(res)
+        for name in names:
+            self.assertIn(name, got, res["stdout"] + res["stderr"])
+            self.assertTrue(got[name].startswith("blocked"),
+                            "REGRESSION (%s): %s: %s" % (owner, name, got[name]))
 
     def verdicts(self, res):
         """The workload prints `NAME: VERDICT detail` lines; a dict NAME -> line."""
