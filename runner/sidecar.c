@@ -223,25 +223,6 @@ static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
         return 0;
 }
 
-/* FILE_WRITE implies FILE_READ of the same path (threat model F9): a
- * FILE_WRITE grant is a read-write bind, which the workload can read by
- * racing the sidecar's check, so the sidecar does not pretend otherwise.
- * The run's denials still apply (the sidecar unions both files), and a file
- * denied FILE_READ is in no mount (runner/mounts.c). */
-static int add_implied_reads(ob_capset *set, const ob_capset *caps)
-{
-        size_t n = ob_capset_count(caps, false);
-        int r = 0;
-
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                const ob_capability *c = ob_capset_get(caps, false, i);
-                if (c->kind == OB_CAP_FILE_WRITE)
-                        r = add_grant(set, OB_CAP_FILE_READ, c->target,
-                                      c->policy_id ? c->policy_id : "implied:FILE_WRITE");
-        }
-        return r;
-}
-
 static int write_caps(const char *dir, const char *name, const ob_capset *set)
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
@@ -268,8 +249,6 @@ int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run
         if (mkdir(dir, 0700) < 0)
                 return ob_error_set(err, 0, 0, errno, "%s: %s", dir, strerror(errno));
         r = profile_caps(plan, &prof);
-        if (r >= 0)
-                r = add_implied_reads(prof, caps);
         if (r >= 0)
                 r = write_caps(dir, "profile-caps.json", prof);
         ob_capset_free(prof);

@@ -27,12 +27,28 @@ static void deny(ob_verdict *v, int error)
         v->error = error;
 }
 
+/* ob_capset_check(), where FILE_WRITE implies FILE_READ of the same path
+ * (threat model F9): a FILE_WRITE grant is a read-write bind, which a
+ * thread racing this check can read anyway, so a read is not refused where
+ * a write is allowed. A FILE_READ denial still wins (and keeps the file out
+ * of every mount: runner/mounts.c). */
+static int decide(const ob_capset *caps, ob_cap_kind kind, const char *target, ob_decision *ret)
+{
+        ob_decision w = {0};
+        int r = ob_capset_check(caps, kind, target, ret);
+
+        if (r == 0 && kind == OB_CAP_FILE_READ && !ret->allowed && !ret->denied_by_rule &&
+            ob_capset_check(caps, OB_CAP_FILE_WRITE, target, &w) == 0 && w.allowed)
+                *ret = w;
+        return r;
+}
+
 /* Checks one capability; on a denial fills v (taking target). */
 static int check_cap(const ob_capset *caps, ob_cap_kind kind, char **target, bool creates,
                      int error, ob_verdict *v)
 {
         ob_decision d = {0};
-        int r = ob_capset_check(caps, kind, *target, &d);
+        int r = decide(caps, kind, *target, &d);
 
         if (r == 0 && d.allowed)
                 return 0;
@@ -191,8 +207,7 @@ static int check_new_name(const ob_capset *caps, const ob_syscall_info *s, char 
         for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
                 ob_decision dn = {0}, d = {0};
                 bool readable;
-                if (ob_capset_check(caps, kinds[k], new, &dn) < 0 ||
-                    ob_capset_check(caps, kinds[k], *old, &d) < 0) {
+                if (decide(caps, kinds[k], new, &dn) < 0 || decide(caps, kinds[k], *old, &d) < 0) {
                         deny_new_name(kinds[k], NULL, old, v); /* fail closed */
                         return 1;
                 }
