@@ -9,7 +9,8 @@ and F9 of docs/security/threat_model.md). Each failure message starts with
   RENAME_EXCHANGE or a linkat of an O_PATH descriptor gave the denied file a
   readable name. Now a denied file is in no mount that would give it what is
   denied (runner/mounts.c), and the sidecar refuses a rename or link whose
-  new name would give more than the old (sidecar/check.c).
+  new name would give more than the old (sidecar/check.c). A thread racing
+  the sidecar's check of link shows that the mount layer holds alone.
 - F7 sibling: a FILE_EXEC denial inside a read-write workspace, renamed to a
   name a FILE_EXEC grant covers, then run through the loader.
 - F9 a FILE_WRITE-only grant is a read-write bind: FILE_WRITE implies
@@ -30,6 +31,43 @@ def read(p):
     with open(p) as f:
         return f.read()
 '''
+
+
+# A thread flips a path buffer between a decoy the sidecar allows and the
+# target while the main thread makes CALL with it, at most TRIES times; the
+# race is won when READ (of the call's result r) gives other bytes than the
+# decoy's. Prints `race: SUCCEEDED/blocked after N tries`.
+RACE = r'''
+DECOY, TARGET, DECOY_DATA = %r, %r, %r
+buf = ctypes.create_string_buffer(4096)
+stop = False
+def flip():
+    while not stop:
+        ctypes.memmove(buf, TARGET, len(TARGET))
+        ctypes.memmove(buf, DECOY, len(DECOY))
+ctypes.memmove(buf, DECOY, len(DECOY))
+t = threading.Thread(target=flip)
+t.start()
+won = tries = 0
+for tries in range(1, %d):
+    r = %s
+    if r >= 0:
+        data = %s
+        if data != DECOY_DATA:
+            won = tries
+            break
+stop = True
+t.join()
+print('race: %%s after %%d tries' %% ('SUCCEEDED' if won else 'blocked', tries), flush=True)
+if won:
+    print('read: %%r' %% data, flush=True)
+'''
+TRIES = 3000
+
+
+def race_code(setup, decoy, decoy_data, target, call, read):
+    return PROBE + setup + RACE % (decoy + b"\0", target + b"\0", decoy_data, TRIES + 1,
+                                   call, read)
 
 
 class Denials(AttackTest):
@@ -97,6 +135,13 @@ class Denials(AttackTest):
             ("FILE_READ", w + "private", "rename"),
             ("FILE_READ", w + "e.env", "renameat2")])
         # the public files of the workspace are still there and writable
+        # the same by racing the sidecar's check of link (the mount layer alone)
+        race = race_code("", w.encode() + b"notes.txt", b"public notes\n", w.encode() + b"l.env",
+                         "libc.syscall(86, buf, %r)" % (w.encode() + b"raced"),
+                         "(read(%r).encode(), os.unlink(%r))[0]" % (w + "raced", w + "raced"))
+        res = self.run_py(race, caps=caps)
+        self.assert_no_secret(res, "F7, runner/mounts.c: a FILE_READ denial in a rw mount")
+        self.assert_blocked(res, ["race"], "F7, the denied file is in no mount")
         res = self.run_py(PROBE + "attempt('public', lambda: (open(%r, 'a').write('x'), "
                           "read(%r)))\n" % (w + "notes.txt", w + "cfg/settings.txt"), caps=caps)
         self.assertTrue(self.verdicts(res)["public"].startswith("SUCCEEDED"), res)
@@ -143,6 +188,18 @@ class Denials(AttackTest):
         self.assert_blocked(res, ["link_then_loader", "rename_then_exec", "rename_then_loader"],
                             "F7, runner/mounts.c + sidecar/check.c: FILE_EXEC denial")
         self.assert_denied(res, [("FILE_EXEC", tool, "link"), ("FILE_EXEC", tool, "rename")])
+        # racing the sidecar's check of link (the mount layer alone): a link
+        # of ok.sh is 10 bytes; one of the tool is the tool
+        raced = ws + "/bin/raced"
+        race = race_code("", (ws + "/bin/ok.sh").encode(), 10, tool.encode(),
+                         "libc.syscall(86, buf, %r)" % raced.encode(),
+                         "(lambda n: n if n > 10 else os.unlink(%r) or 10)(os.stat(%r).st_size)"
+                         % (raced, raced))
+        race += "if won:\n    %s\n" % (run % (loader, raced))
+        res = self.run_py(race, caps=caps)
+        self.assertNotIn("TOOL-RAN", res["stdout"] + res["stderr"],
+                         "REGRESSION (F7, FILE_EXEC denial in a rw mount): the raced tool ran")
+        self.assert_blocked(res, ["race"], "F7, a FILE_EXEC-denied file is in no rw mount")
 
     def test_write_grant_implies_read_and_race_reads_nothing(self):
         ws = os.path.join(self.tmp, "out")
@@ -152,33 +209,9 @@ class Denials(AttackTest):
         caps = self.caps(grants=[("FILE_WRITE", ws + "/*")],
                          denials=[("FILE_READ", ws + "/.env")])
         # a thread flips the path between a readable decoy and the denied file
-        race = PROBE + r'''
-open('/tmp/decoy', 'w').write('decoy')
-DECOY, TARGET = b'/tmp/decoy\0', %r
-buf = ctypes.create_string_buffer(256)
-stop = False
-def flip():
-    while not stop:
-        ctypes.memmove(buf, TARGET, len(TARGET))
-        ctypes.memmove(buf, DECOY, len(DECOY))
-ctypes.memmove(buf, DECOY, len(DECOY))
-t = threading.Thread(target=flip)
-t.start()
-won = tries = 0
-for tries in range(1, 3001):
-    fd = libc.syscall(257, -100, buf, 0, 0)
-    if fd >= 0:
-        data = os.read(fd, 100)
-        os.close(fd)
-        if data != b'decoy':
-            won = tries
-            break
-stop = True
-t.join()
-print('race: %%s after %%d tries' %% ('SUCCEEDED' if won else 'blocked', tries), flush=True)
-if won:
-    print('read: %%r' %% data, flush=True)
-''' % (ws.encode() + b"/.env\0")
+        race = race_code("open('/tmp/decoy', 'w').write('decoy')\n", b"/tmp/decoy", b"decoy",
+                         ws.encode() + b"/.env", "libc.syscall(257, -100, buf, 0, 0)",
+                         "(os.read(r, 100), os.close(r))[0]")
         res = self.run_py(race, caps=caps)
         self.assert_no_secret(res, "F9, runner/mounts.c: a FILE_READ denial under a write grant")
         self.assert_blocked(res, ["race"], "F9, the denied file is in no mount")
