@@ -183,6 +183,9 @@ static void test_plan_denials_of_other_kinds(void **state)
         touch("w/clean/b.txt");
         touch("o/.env");
         touch("o/out.txt");
+        mkdir(P("x"), 0755);
+        touch("x/secret");
+        touch("x/tool");
         assert_int_equal(ob_capset_new(&set), 0);
         grant(set, false, OB_CAP_FILE_READ, P("w/*"));
         grant(set, false, OB_CAP_FILE_WRITE, P("w/*"));
@@ -192,6 +195,8 @@ static void test_plan_denials_of_other_kinds(void **state)
         grant(set, true, OB_CAP_FILE_WRITE, P("w/conf"));
         grant(set, true, OB_CAP_FILE_EXEC, P("w/tool"));
         grant(set, true, OB_CAP_FILE_READ, P("o/.env"));
+        grant(set, false, OB_CAP_FILE_EXEC, P("x/*"));
+        grant(set, true, OB_CAP_FILE_READ, P("x/secret"));
         assert_int_equal(ob_mount_plan_add_grants(&m, set), 0);
 
         assert_false(planned(&m, P("w"))); /* not whole, read-only or read-write */
@@ -215,6 +220,11 @@ static void test_plan_denials_of_other_kinds(void **state)
         assert_false(planned(&m, P("o/.env")));
         assert_non_null(x = mount_of(&m, P("o/out.txt")));
         assert_true(x->writable);
+        /* a FILE_EXEC grant's mount can be read: a FILE_READ denial keeps out */
+        assert_false(planned(&m, P("x")));
+        assert_false(planned(&m, P("x/secret")));
+        assert_non_null(x = mount_of(&m, P("x/tool")));
+        assert_false(x->noexec);
         ob_mount_plan_done(&m);
         ob_capset_free(set);
 }
