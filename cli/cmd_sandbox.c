@@ -46,7 +46,8 @@ static const char run_usage[] =
     "  -v, --verbose            print each mount and why grant paths were (not) mounted\n"
     "\n"
     "Exit: the workload's status; 124 timeout; 125 omnibase failed or bad input\n"
-    "(nothing ran); 126 capability violation; 137 killed by a resource limit.\n";
+    "(nothing ran); 126 capability violation (whatever ended the run); 137 killed\n"
+    "by a resource limit.\n";
 
 /* A positive integer flag value; cpus accepts a decimal (milli-CPUs). */
 static int parse_limit(const char *flag, const char *v, bool decimal, int64_t *ret)
@@ -305,7 +306,8 @@ static int open_events(run_args *a)
 /* The --json object when nothing ran: status error, exit 125. */
 static void print_failure_json(const char *message)
 {
-        ob_sandbox_result res = {.status = OB_SANDBOX_ERROR, .exit_code = OB_EXIT_FAILURE};
+        ob_sandbox_result res = {
+            .status = OB_SANDBOX_ERROR, .ended_by = OB_SANDBOX_ERROR, .exit_code = OB_EXIT_FAILURE};
         char *json = NULL;
 
         snprintf(res.message, sizeof(res.message), "%.*s", (int)sizeof(res.message) - 1, message);
@@ -320,13 +322,12 @@ static void print_failure_json(const char *message)
 static void print_violation(const ob_sandbox_result *res)
 {
         fprintf(stderr, "SandboxViolationError: sandbox %s: ", res->sandbox_id);
-        if (res->n_violations == 0) {
-                fprintf(stderr, "a capability was denied during the run%s%s\n",
+        if (res->n_violations == 0)
+                fprintf(stderr, "a capability was denied during the run%s%s",
                         res->message[0] ? ": " : "", res->message);
-                return;
-        }
-        fprintf(stderr, "%lld capability denial%s", (long long)res->denials,
-                res->denials == 1 ? "" : "s");
+        else
+                fprintf(stderr, "%lld capability denial%s", (long long)res->denials,
+                        res->denials == 1 ? "" : "s");
         for (size_t i = 0; i < res->n_violations && i < 3; i++) {
                 const ob_sandbox_violation *v = &res->violations[i];
                 fprintf(stderr, "%s %s ", i ? ";" : ":", v->capability);
@@ -334,7 +335,15 @@ static void print_violation(const ob_sandbox_result *res)
                         fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
                 fprintf(stderr, " (%s, %s)", v->syscall, v->policy_id);
         }
-        fputs(res->n_violations > 3 ? "; ...\n" : "\n", stderr);
+        if (res->n_violations > 3)
+                fputs("; ...", stderr);
+        /* what ended the run stays on the same line (violation takes precedence) */
+        if (res->ended_by == OB_SANDBOX_TIMEOUT)
+                fputs("; then killed: wall-clock timeout", stderr);
+        else if (res->ended_by == OB_SANDBOX_LIMIT_EXCEEDED && res->limit)
+                fprintf(stderr, "; then killed: %s limit %" PRId64 " %s exceeded", res->limit,
+                        res->limit_value, res->limit_unit ? res->limit_unit : "");
+        fputc('\n', stderr);
 }
 
 static int report(const run_args *a, const ob_sandbox_result *res)

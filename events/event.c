@@ -12,6 +12,7 @@ static const char *const type_names[OB_EVENT_TYPE_MAX] = {
     [OB_EVENT_SANDBOX_EXIT] = "SandboxExit",
     [OB_EVENT_RESOURCE_LIMIT_EXCEEDED] = "ResourceLimitExceeded",
     [OB_EVENT_CAPABILITY_DENIED] = "CapabilityDenied",
+    [OB_EVENT_CAPABILITY_DENIED_SUMMARY] = "CapabilityDeniedSummary",
 };
 
 static const char *const common_keys[] = {"seq",       "time",      "type", "sandbox_id",

@@ -17,6 +17,7 @@ typedef enum ob_event_type {
         OB_EVENT_SANDBOX_EXIT,
         OB_EVENT_RESOURCE_LIMIT_EXCEEDED,
         OB_EVENT_CAPABILITY_DENIED,
+        OB_EVENT_CAPABILITY_DENIED_SUMMARY,
         OB_EVENT_TYPE_MAX,
 } ob_event_type;
 

@@ -59,7 +59,7 @@ int ob_net_parse_pool(const char *text, uint8_t net[4], unsigned *ret_len)
         return 0;
 }
 
-static void netns_path(const char *id, char *buf, size_t size)
+void ob_net_netns_path(const char *id, char *buf, size_t size)
 {
         snprintf(buf, size, "%s/%s%s", OB_NET_NETNS_DIR, OB_NET_NETNS_PREFIX, id);
 }
@@ -73,7 +73,7 @@ static int netns_create(const char *id, int *ret_fd, struct nl_sock **ret_sk)
         struct nl_sock *sk = NULL;
         int r = 0;
 
-        netns_path(id, path, sizeof(path));
+        ob_net_netns_path(id, path, sizeof(path));
         if (mkdir(OB_NET_NETNS_DIR, 0755) < 0 && errno != EEXIST)
                 return negative_errno();
         fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
@@ -295,7 +295,7 @@ int ob_net_link_destroy(const char *id)
          * gone, the kernel destroys it in the background, taking the veth
          * (both ends) and its tc filter with it. Deleting the veth here
          * would cost ~50 ms of RCU grace periods on every run. */
-        netns_path(id, path, sizeof(path));
+        ob_net_netns_path(id, path, sizeof(path));
         had_netns = access(path, F_OK) == 0;
         if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 ret = negative_errno();

@@ -35,6 +35,8 @@ typedef struct ob_net_link {
         uint8_t host6[16], guest6[16];
 } ob_net_link;
 
+/* /run/netns/omnibase-<id>: where run id's namespace is bound. */
+void ob_net_netns_path(const char *id, char *buf, size_t size);
 /* The host-side interface name of run id ("ob" + 13 hex digits of the id). */
 void ob_net_host_ifname(const char *id, char buf[IFNAMSIZ]);
 /* Makes netns omnibase-<id>, a veth pair (OB_NET_GUEST_IF inside), a free

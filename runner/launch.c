@@ -50,8 +50,8 @@ static _Noreturn void exec_child(const char *runsc, const char *const *argv, int
             dup2(out >= 0 ? out : devnull, 1) < 0 || dup2(err >= 0 ? err : devnull, 2) < 0)
                 _exit(127);
         /* the run's network namespace and cgroup-v2 directory (BPF egress) */
-        if (net &&
-            (setns(net->netns_fd, CLONE_NEWNET) < 0 || write(net->cgroup_procs_fd, "0", 1) != 1))
+        if (net && (setns(net->netns_fd, CLONE_NEWNET) < 0 ||
+                    (net->cgroup_procs_fd >= 0 && write(net->cgroup_procs_fd, "0", 1) != 1)))
                 _exit(127);
         (void)syscall(SYS_close_range, 3, ~0U, 0);
         execvp(runsc, (char *const *)argv);
@@ -71,8 +71,9 @@ static int spawn(const char *runsc, const char *const *argv, int in, int out, in
         return 0;
 }
 
-int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
+int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms)
 {
+        const ob_run_network_launch in_netns = {.netns_fd = netns_fd, .cgroup_procs_fd = -1};
         const char *argv[16];
         size_t n = 0;
         pid_t pid;
@@ -83,7 +84,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms)
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
                 argv[n++] = args[i];
         argv[n] = NULL;
-        r = spawn(runsc, argv, -1, -1, -1, NULL, &pid);
+        r = spawn(runsc, argv, -1, -1, -1, netns_fd >= 0 ? &in_netns : NULL, &pid);
         if (r < 0)
                 return r;
         for (;;) {
@@ -109,6 +110,27 @@ typedef struct stream {
         bool truncated;
 } stream;
 
+/* Room for need bytes (at most max): the buffer grows as output arrives,
+ * doubling from 4 KiB, instead of output_cap bytes per stream up front. */
+static bool grow(stream *s, size_t need, size_t max)
+{
+        size_t cap = s->cap ? s->cap : 4096;
+        char *nb;
+
+        if (need <= s->cap)
+                return true;
+        while (cap < need)
+                cap *= 2;
+        if (cap > max)
+                cap = max;
+        nb = realloc(s->buf, cap);
+        if (!nb)
+                return false;
+        s->buf = nb;
+        s->cap = cap;
+        return true;
+}
+
 /* Reads what is there; returns true when the cap was passed. */
 static bool drain(stream *s, size_t cap)
 {
@@ -125,6 +147,10 @@ static bool drain(stream *s, size_t cap)
         size_t keep = s->len < cap ? cap - s->len : 0;
         if ((size_t)n < keep)
                 keep = (size_t)n;
+        if (keep && !grow(s, s->len + keep + 1, cap + 1)) {
+                keep = 0; /* out of memory: the rest is dropped, as past the cap */
+                s->truncated = true;
+        }
         if (keep) {
                 memcpy(s->buf + s->len, chunk, keep);
                 s->len += keep;
@@ -150,40 +176,54 @@ static bool drain(stream *s, size_t cap)
         return false;
 }
 
-typedef struct supervisor {
-        const ob_launch *l;
+struct ob_launch_state {
+        ob_launch l; /* a copy: the caller's struct may go */
         pid_t pid;
         int pidfd, sigfd;
         int chan_fd; /* the sidecar's channel (our end of runsc's stdin), -1 when done */
         ob_channel_reader reader;
         stream s[2];
         bool exited, kill_sent;
-        int64_t kill_at; /* when the sandbox was told to die, for the grace */
+        int64_t t0, deadline; /* deadline 0: none */
+        int64_t kill_at;      /* when the sandbox was told to die, for the grace */
         int status;
-} supervisor;
+        ob_launch_result res;
+};
+
+typedef ob_launch_state supervisor;
 
 static void stop_sandbox(supervisor *sv)
 {
-        const char *args[] = {"--root", sv->l->runsc_root, "kill", "--all", sv->l->id, "KILL",
-                              NULL};
+        const char *args[] = {"--root", sv->l.runsc_root, "kill", "--all", sv->l.id, "KILL", NULL};
         if (sv->kill_sent)
                 return;
         sv->kill_sent = true;
         sv->kill_at = now_ms();
         /* no container yet, or runsc stuck: kill `runsc run` itself, but
          * never a pid already reaped (it may belong to someone else now) */
-        if (ob_runsc_call(sv->l->runsc, args, 5000) != 0 && !sv->exited)
+        if (ob_runsc_call(sv->l.runsc, args, sv->l.net ? sv->l.net->netns_fd : -1, 5000) != 0 &&
+            !sv->exited)
                 kill(sv->pid, SIGKILL);
 }
 
-static int poll_timeout(supervisor *sv, int64_t deadline)
+void ob_launch_stop(ob_launch_state *sv)
+{
+        stop_sandbox(sv);
+}
+
+/* poll's timeout: to the deadline or the end of the kill grace; without
+ * either, at most a second (waitpid is also checked each round, for a
+ * kernel without pidfds), never 0 in a loop. */
+static int poll_timeout(const supervisor *sv)
 {
         int64_t now = now_ms(), t;
 
         if (sv->kill_sent)
                 t = sv->kill_at + KILL_GRACE_MS - now;
+        else if (sv->deadline > 0)
+                t = sv->deadline - now;
         else
-                t = deadline - now;
+                t = 1000;
         return t < 0 ? 0 : (int)(t > 1000 ? 1000 : t);
 }
 
@@ -201,16 +241,16 @@ static void channel_close(supervisor *sv)
 }
 
 /* Refuses the rest of the channel after a line that breaks the protocol. */
-static void channel_fail(supervisor *sv, ob_launch_result *res, const char *why)
+static void channel_fail(supervisor *sv, const char *why)
 {
-        if (!res->channel_bad)
-                snprintf(res->channel_message, sizeof(res->channel_message), "%.150s", why);
-        res->channel_bad = true;
+        if (!sv->res.channel_bad)
+                snprintf(sv->res.channel_message, sizeof(sv->res.channel_message), "%.150s", why);
+        sv->res.channel_bad = true;
         channel_close(sv);
 }
 
 /* What the sidecar sent: whole lines only (bounded), each decoded strictly. */
-static int channel_step(supervisor *sv, ob_launch_result *res)
+static int channel_step(supervisor *sv)
 {
         char *line = NULL;
         size_t len = 0;
@@ -225,47 +265,51 @@ static int channel_step(supervisor *sv, ob_launch_result *res)
                 int d = ob_channel_decode(line, len, &msg, &e);
                 free(line);
                 if (d < 0) {
-                        channel_fail(sv, res, e.message);
+                        channel_fail(sv, e.message);
                         return d;
                 }
-                if (sv->l->on_channel)
-                        sv->l->on_channel(&msg, sv->l->channel_userdata);
+                if (sv->l.on_channel)
+                        sv->l.on_channel(&msg, sv->l.channel_userdata);
                 ob_channel_msg_done(&msg);
         }
         if (k < 0)
-                channel_fail(sv, res, k == -EBADMSG ? "torn last line" : "line too long");
+                channel_fail(sv, k == -EBADMSG ? "torn last line" : "line too long");
         else if (r <= 0)
                 channel_close(sv); /* end of stream (the sandbox is gone) or an error */
         return k < 0 ? k : r;
 }
 
-/* One poll round; returns false when there is nothing left to wait for. */
-static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
-{
-        struct pollfd p[6] = {{.fd = sv->s[0].fd, .events = POLLIN},
-                              {.fd = sv->s[1].fd, .events = POLLIN},
-                              {.fd = sv->exited ? -1 : sv->pidfd, .events = POLLIN},
-                              {.fd = sv->sigfd, .events = POLLIN},
-                              {.fd = sv->l->net ? sv->l->net->poll_fd : -1, .events = POLLIN},
-                              {.fd = sv->chan_fd, .events = POLLIN}};
-        int n;
+enum { PFD_OUT, PFD_ERR, PFD_PID, PFD_SIG, PFD_NET, PFD_CHAN };
 
+size_t ob_launch_pollfds(ob_launch_state *sv, struct pollfd fds[OB_LAUNCH_POLLFDS],
+                         int *ret_timeout_ms)
+{
         if (sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0 && sv->chan_fd < 0)
-                return false;
-        n = poll(p, 6, poll_timeout(sv, deadline));
-        if (n > 0 && p[5].revents)
-                channel_step(sv, res);
-        if (n < 0 && errno != EINTR)
-                return false;
-        if (n > 0 && p[4].revents)
-                sv->l->net->drain(sv->l->net->data); /* BPF denials -> events */
+                return 0;
+        fds[PFD_OUT] = (struct pollfd){.fd = sv->s[0].fd, .events = POLLIN};
+        fds[PFD_ERR] = (struct pollfd){.fd = sv->s[1].fd, .events = POLLIN};
+        fds[PFD_PID] = (struct pollfd){.fd = sv->exited ? -1 : sv->pidfd, .events = POLLIN};
+        fds[PFD_SIG] = (struct pollfd){.fd = sv->sigfd, .events = POLLIN};
+        fds[PFD_NET] = (struct pollfd){.fd = sv->l.net ? sv->l.net->poll_fd : -1, .events = POLLIN};
+        fds[PFD_CHAN] = (struct pollfd){.fd = sv->chan_fd, .events = POLLIN};
+        *ret_timeout_ms = poll_timeout(sv);
+        return OB_LAUNCH_POLLFDS;
+}
+
+bool ob_launch_step(ob_launch_state *sv, const struct pollfd fds[OB_LAUNCH_POLLFDS])
+{
+        ob_launch_result *res = &sv->res;
+
+        if (fds[PFD_CHAN].revents && sv->chan_fd >= 0)
+                channel_step(sv);
+        if (fds[PFD_NET].revents && sv->l.net)
+                sv->l.net->drain(sv->l.net->data); /* BPF denials -> events */
         for (int i = 0; i < 2; i++)
-                if (n > 0 && p[i].revents && sv->s[i].fd >= 0 &&
-                    drain(&sv->s[i], sv->l->output_cap)) {
+                if (fds[i].revents && sv->s[i].fd >= 0 && drain(&sv->s[i], sv->l.output_cap)) {
                         res->output_exceeded = true;
                         stop_sandbox(sv);
                 }
-        if (n > 0 && p[3].revents) {
+        if (fds[PFD_SIG].revents && sv->sigfd >= 0) {
                 struct signalfd_siginfo si;
                 if (read(sv->sigfd, &si, sizeof(si)) == sizeof(si) && !res->signal) {
                         res->signal = (int)si.ssi_signo;
@@ -274,11 +318,11 @@ static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
         }
         if (!sv->exited && waitpid(sv->pid, &sv->status, WNOHANG) == sv->pid)
                 sv->exited = true;
-        if (!sv->kill_sent && sv->l->timeout_ms > 0 && now_ms() >= deadline) {
+        if (!sv->kill_sent && sv->deadline > 0 && now_ms() >= sv->deadline) {
                 res->timed_out = true;
                 stop_sandbox(sv);
         }
-        if (sv->l->on_round && !sv->l->on_round(sv->l->channel_userdata) && !res->round_failed) {
+        if (sv->l.on_round && !sv->l.on_round(sv->l.channel_userdata) && !res->round_failed) {
                 res->round_failed = true;
                 stop_sandbox(sv);
         }
@@ -291,21 +335,19 @@ static bool step(supervisor *sv, int64_t deadline, ob_launch_result *res)
                 /* grandchildren may hold the pipes: stop reading */
                 close_fd(&sv->chan_fd);
                 for (int i = 0; i < 2; i++)
-                        if (sv->s[i].fd >= 0) {
-                                close(sv->s[i].fd);
-                                sv->s[i].fd = -1;
-                        }
+                        close_fd(&sv->s[i].fd);
         }
-        return true;
+        return !(sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0 && sv->chan_fd < 0);
 }
 
-static int start(supervisor *sv, const ob_launch *l, ob_error *err)
+static int start(supervisor *sv, ob_error *err)
 {
+        const ob_launch *l = &sv->l;
         int out[2] = {-1, -1}, errp[2] = {-1, -1}, r;
         const char *net = l->net ? "--network=host" : "--network=none";
         /* the sidecar's channel is runsc's stdin: no --host-uds, no host socket reachable */
         const char *argv[] = {l->runsc, "--root",    l->runsc_root, net,        "--platform=ptrace",
-                              "--log",  l->log_path, "run",         "--bundle", l->bundle,
+                              "--log",  l->log_path, l->verb,       "--bundle", l->bundle,
                               l->id,    NULL};
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
@@ -318,15 +360,8 @@ static int start(supervisor *sv, const ob_launch *l, ob_error *err)
                 stream *s = &sv->s[i];
                 s->fd = i == 0 ? out[0] : errp[0];
                 s->pass_fd = l->capture ? -1 : (i == 0 ? l->stdout_fd : l->stderr_fd);
-                s->buf = malloc(l->output_cap + 1);
-                if (!s->buf)
-                        r = -ENOMEM;
-                else
-                        s->buf[0] = '\0';
         }
-        r = sv->s[0].buf && sv->s[1].buf
-                ? spawn(l->runsc, argv, l->channel_child_fd, out[1], errp[1], l->net, &sv->pid)
-                : -ENOMEM;
+        r = spawn(l->runsc, argv, l->channel_child_fd, out[1], errp[1], l->net, &sv->pid);
         close(out[1]);
         close(errp[1]);
         if (r < 0)
@@ -335,52 +370,78 @@ static int start(supervisor *sv, const ob_launch *l, ob_error *err)
         return 0;
 }
 
-int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err)
+static void state_free(supervisor *sv)
 {
-        supervisor sv = {.l = l,
-                         .pid = -1,
-                         .pidfd = -1,
-                         .sigfd = -1,
-                         .chan_fd = l->channel_fd,
-                         .s = {{.fd = -1}, {.fd = -1}}};
-        ob_launch_result res = {0};
-        int64_t t0 = now_ms(), deadline = t0 + l->timeout_ms;
+        for (int i = 0; i < 2; i++) {
+                closep(&sv->s[i].fd);
+                free(sv->s[i].buf);
+        }
+        closep(&sv->pidfd);
+        channel_close(sv);
+        free(sv);
+}
+
+int ob_launch_start(const ob_launch *l, ob_launch_state **ret, ob_error *err)
+{
+        supervisor *sv = calloc(1, sizeof(*sv));
         int r;
 
-        sv.sigfd = l->sigfd;
-        r = start(&sv, l, err);
+        if (!sv) {
+                if (l->channel_child_fd >= 0)
+                        close(l->channel_child_fd);
+                return -ENOMEM;
+        }
+        *sv = (supervisor){.l = *l,
+                           .pid = -1,
+                           .pidfd = -1,
+                           .sigfd = l->sigfd,
+                           .chan_fd = l->channel_fd,
+                           .s = {{.fd = -1}, {.fd = -1}},
+                           .t0 = now_ms()};
+        if (!sv->l.verb)
+                sv->l.verb = "run";
+        sv->deadline = l->timeout_ms > 0 ? sv->t0 + l->timeout_ms : 0;
+        r = start(sv, err);
         if (l->channel_child_fd >= 0)
                 close(l->channel_child_fd); /* runsc has it: EOF when the sandbox is gone */
-        if (r >= 0)
-                while (step(&sv, deadline, &res))
-                        ;
-        if (r >= 0 && !sv.exited) {
-                kill(sv.pid, SIGKILL);
-                (void)waitpid(sv.pid, &sv.status, 0);
-        }
-        for (int i = 0; i < 2; i++)
-                closep(&sv.s[i].fd);
-        closep(&sv.pidfd);
-        /* what the sidecar sent before the sandbox went (bounded: 64 MiB) */
-        for (int i = 0; i < 4096 && sv.chan_fd >= 0; i++)
-                if (channel_step(&sv, &res) == -EAGAIN)
-                        break;
-        channel_close(&sv);
+        sv->l.channel_child_fd = -1;
         if (r < 0) {
-                free(sv.s[0].buf);
-                free(sv.s[1].buf);
+                state_free(sv);
                 return r;
         }
-        res.wait_status = sv.status;
-        res.out = sv.s[0].buf;
-        res.out_len = sv.s[0].len;
-        res.out_truncated = sv.s[0].truncated;
-        res.err = sv.s[1].buf;
-        res.err_len = sv.s[1].len;
-        res.err_truncated = sv.s[1].truncated;
-        res.wall_ms = now_ms() - t0;
-        *ret = res;
+        *ret = sv;
         return 0;
+}
+
+void ob_launch_finish(ob_launch_state *sv, ob_launch_result *ret)
+{
+        ob_launch_result res;
+
+        if (!sv->exited) {
+                kill(sv->pid, SIGKILL);
+                (void)waitpid(sv->pid, &sv->status, 0);
+        }
+        for (int i = 0; i < 2; i++)
+                closep(&sv->s[i].fd);
+        closep(&sv->pidfd);
+        /* what the sidecar sent before the sandbox went (bounded: 64 MiB) */
+        for (int i = 0; i < 4096 && sv->chan_fd >= 0; i++)
+                if (channel_step(sv) == -EAGAIN)
+                        break;
+        res = sv->res;
+        res.wait_status = sv->status;
+        for (int i = 0; i < 2; i++)
+                if (!sv->s[i].buf) /* nothing came: an empty string all the same */
+                        sv->s[i].buf = calloc(1, 1);
+        res.out = TAKE_PTR(sv->s[0].buf);
+        res.out_len = sv->s[0].len;
+        res.out_truncated = sv->s[0].truncated;
+        res.err = TAKE_PTR(sv->s[1].buf);
+        res.err_len = sv->s[1].len;
+        res.err_truncated = sv->s[1].truncated;
+        res.wall_ms = now_ms() - sv->t0;
+        state_free(sv);
+        *ret = res;
 }
 
 void ob_launch_result_done(ob_launch_result *r)

@@ -14,6 +14,13 @@ const char *ob_sandbox_status_to_string(ob_sandbox_status status)
         return names[status];
 }
 
+const char *ob_sandbox_ended_by_to_string(ob_sandbox_status ended_by)
+{
+        return ended_by == OB_SANDBOX_OK || ended_by == OB_SANDBOX_VIOLATION
+                   ? "exit"
+                   : ob_sandbox_status_to_string(ended_by);
+}
+
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
@@ -112,6 +119,7 @@ int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
              add_text(o, "stderr", r->stderr_buf, r->stderr_len) &&
              cJSON_AddBoolToObject(o, "stdout_truncated", r->stdout_truncated) &&
              cJSON_AddBoolToObject(o, "stderr_truncated", r->stderr_truncated) &&
+             cJSON_AddStringToObject(o, "ended_by", ob_sandbox_ended_by_to_string(r->ended_by)) &&
              (r->limit ? cJSON_AddStringToObject(o, "limit", r->limit)
                        : cJSON_AddNullToObject(o, "limit")) &&
              (u = cJSON_AddObjectToObject(o, "usage")) &&

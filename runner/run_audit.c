@@ -23,9 +23,19 @@ struct ob_run_audit {
         ob_audit_log *log;
         char *path;
         cJSON *queue[OB_AUDIT_MAX_BATCH];
+        char *lines[OB_AUDIT_MAX_BATCH]; /* the same, as lines, for on_durable */
         size_t n;
         int error; /* the first append error (-errno), 0 if none */
+        void (*on_durable)(const char *line, void *userdata);
+        void *userdata;
 };
+
+void ob_run_audit_subscribe(ob_run_audit *a, void (*on_durable)(const char *line, void *userdata),
+                            void *userdata)
+{
+        a->on_durable = on_durable;
+        a->userdata = userdata;
+}
 
 /* Opens path, or state_dir/audit.jsonl; *ret is the caller's (close it). */
 int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **ret, ob_error *err)
@@ -57,16 +67,24 @@ int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **re
         return 0;
 }
 
-/* Appends what is queued; the first failure is kept (ob_run_audit_error). */
+/* Appends what is queued, then hands each line to on_durable: a subscriber
+ * sees an event only once it is in the log (a failed batch reaches no one).
+ * The first failure is kept (ob_run_audit_error). */
 int ob_run_audit_flush(ob_run_audit *a)
 {
         int r = 0;
 
         if (!a || a->n == 0)
                 return a ? a->error : 0;
-        r = ob_audit_append_batch(a->log, (const cJSON *const *)a->queue, a->n, NULL);
-        for (size_t i = 0; i < a->n; i++)
+        r = a->error < 0
+                ? a->error
+                : ob_audit_append_batch(a->log, (const cJSON *const *)a->queue, a->n, NULL);
+        for (size_t i = 0; i < a->n; i++) {
+                if (r >= 0 && a->on_durable)
+                        a->on_durable(a->lines[i], a->userdata);
                 cJSON_Delete(a->queue[i]);
+                free(a->lines[i]);
+        }
         a->n = 0;
         if (r < 0 && a->error == 0)
                 a->error = r;
@@ -83,7 +101,10 @@ void ob_run_audit_line(ob_run_audit *a, const char *line)
         if (a->n == OB_AUDIT_MAX_BATCH)
                 (void)ob_run_audit_flush(a);
         ev = cJSON_Parse(line);
-        if (!ev) {
+        a->lines[a->n] = strdup(line);
+        if (!ev || !a->lines[a->n]) {
+                cJSON_Delete(ev);
+                free(a->lines[a->n]);
                 if (a->error == 0)
                         a->error = -ENOMEM;
                 return;

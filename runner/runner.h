@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cjson/cJSON.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,6 +12,7 @@
 #include <omnibase/sandbox.h>
 
 #include "common/error.h"
+#include "events/event.h"
 #include "sidecar/channel.h"
 
 #define OB_RUN_ID_LEN       19 /* "ob-" + 16 hex digits */
@@ -170,8 +172,10 @@ int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mo
 /* ---- runsc (launch.c) ---- */
 
 /* Runs `runsc ARGS` to completion with output discarded, at most timeout_ms;
- * returns its exit status or -errno. */
-int ob_runsc_call(const char *runsc, const char *const *args, int timeout_ms);
+ * returns its exit status or -errno. netns_fd >= 0: in that network
+ * namespace (a network run's control socket is an abstract Unix socket,
+ * which only its own namespace sees). */
+int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms);
 
 typedef struct ob_launch {
         const char *runsc;
@@ -179,8 +183,9 @@ typedef struct ob_launch {
         const char *bundle;
         const char *log_path;
         const char *id;
-        int64_t timeout_ms;
-        size_t output_cap; /* bytes, per stream */
+        const char *verb;   /* runsc's verb: NULL is "run" */
+        int64_t timeout_ms; /* 0: no deadline */
+        size_t output_cap;  /* bytes, per stream */
         bool capture;
         int stdout_fd, stderr_fd;
         int sigfd;                               /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
@@ -213,6 +218,29 @@ typedef struct ob_launch_result {
 
 /* ---- the audit log of a run (run_audit.c) ---- */
 
+/* The byte budget of a run's CapabilityDenied events (runner/denials.c). */
+#define OB_DENIAL_BUDGET_BYTES (1024 * 1024)
+#define OB_DENIAL_GROUPS       32 /* summary groups; more go into one "*" group */
+#define OB_DENIAL_PREFIX_MAX   72
+
+typedef struct ob_denial_budget {
+        int64_t bytes;      /* of the events sent in full */
+        int64_t suppressed; /* denials past the budget, counted in groups */
+        size_t n;
+        struct {
+                char capability[32];
+                char prefix[OB_DENIAL_PREFIX_MAX];
+                int64_t count;
+        } groups[OB_DENIAL_GROUPS];
+        int64_t other;
+} ob_denial_budget;
+
+/* true: send this denial in full; false: it was counted in a group. */
+bool ob_denial_budget_take(ob_denial_budget *b, const ob_channel_msg *m);
+/* One CapabilityDeniedSummary per group (nothing when nothing was over). */
+void ob_denial_budget_emit(const ob_denial_budget *b, ob_event_sink *sink, const char *id,
+                           const char *principal);
+
 typedef struct ob_run_audit ob_run_audit;
 
 /* Opens the audit log at path, or state_dir/audit.jsonl when path is NULL
@@ -220,6 +248,9 @@ typedef struct ob_run_audit ob_run_audit;
 int ob_run_audit_open(const char *path, const char *state_dir, ob_run_audit **ret, ob_error *err);
 /* Queues one serialised event line; accepts a NULL log (does nothing). */
 void ob_run_audit_line(ob_run_audit *a, const char *line);
+/* on_durable gets each line once it is in the log, in order. */
+void ob_run_audit_subscribe(ob_run_audit *a, void (*on_durable)(const char *line, void *userdata),
+                            void *userdata);
 /* Appends the queue in one batch; returns the first error so far. */
 int ob_run_audit_flush(ob_run_audit *a);
 /* The first append error so far (-errno) or 0; *ret_path the log's path. */
@@ -251,5 +282,38 @@ int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run
 
 /* Starts runsc and supervises it to the end (output, timeout, signals, the
  * sidecar's channel). Takes ownership of l->channel_fd and l->channel_child_fd. */
-int ob_launch_run(const ob_launch *l, ob_launch_result *ret, ob_error *err);
+/* The launch as steps, so that one loop can supervise many runs:
+ * start spawns runsc; pollfds fills the descriptors to poll (0: nothing
+ * left, the run is over) and the timeout; step handles what poll returned
+ * (false: over); finish reaps, reads the channel's rest and frees the
+ * state. ob_run_wait() (sandbox.c) is that loop for one run. */
+#define OB_LAUNCH_POLLFDS 6
+typedef struct ob_launch_state ob_launch_state;
+int ob_launch_start(const ob_launch *l, ob_launch_state **ret, ob_error *err);
+size_t ob_launch_pollfds(ob_launch_state *s, struct pollfd fds[OB_LAUNCH_POLLFDS],
+                         int *ret_timeout_ms);
+bool ob_launch_step(ob_launch_state *s, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
+/* Tells the sandbox to die (runsc kill; the grace, then SIGKILL). */
+void ob_launch_stop(ob_launch_state *s);
+void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
 void ob_launch_result_done(ob_launch_result *r);
+
+/* ---- the run as a lifecycle (sandbox.c; docs/runner.md §4) ----
+ * new: the plan (pure: limits merged, argv, mount plan, verbose lines; no
+ * file, process or namespace is made) → create (audit log, run directory,
+ * network, bundle, cgroups) → start (runsc, SandboxStart) → pollfds/step
+ * from the caller's loop, or wait → finish (the result, SandboxExit, the
+ * audit log) → destroy (everything the run made, on every path, from any
+ * step). ob_sandbox_run() is these steps in order. */
+typedef struct ob_run ob_run;
+int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
+int ob_run_dry(ob_run *run, ob_error *err); /* the plan as the result's plan_json */
+int ob_run_create(ob_run *run, ob_error *err);
+int ob_run_start(ob_run *run, ob_error *err);
+size_t ob_run_pollfds(ob_run *run, struct pollfd fds[OB_LAUNCH_POLLFDS], int *ret_timeout_ms);
+bool ob_run_step(ob_run *run, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
+int ob_run_finish(ob_run *run, ob_error *err);
+int ob_run_wait(ob_run *run, ob_error *err); /* the poll loop, then finish */
+void ob_run_take_result(ob_run *run, ob_sandbox_result *ret);
+const char *ob_run_id(const ob_run *run); /* NULL before create */
+ob_run *ob_run_destroy(ob_run *run);      /* accepts NULL; returns NULL */

@@ -259,22 +259,35 @@ typedef struct run_ctx {
         int sigfd;
         ob_run_network *net; /* NETWORK_CONNECT grants: runner/network.h */
         ob_sandbox_result *res;
-        int64_t sidecar_denials; /* from its SandboxExit: includes the ones not sent */
-        bool started;            /* the sidecar's SandboxStart: the workload exec'd */
-        int chan[2];             /* the sidecar's channel: ours, runsc's stdin */
-        ob_run_audit *audit;     /* every event also goes to the audit log */
-        char *audit_record;      /* run dir's "audit": gc ends the run with it */
-        bool audit_stopped;      /* the audit log failed mid-run: the sandbox was killed */
+        int64_t sidecar_denials;          /* from its SandboxExit: includes the ones not sent */
+        bool started;                     /* the sidecar's SandboxStart: the workload exec'd */
+        int chan[2];                      /* the sidecar's channel: ours, runsc's stdin */
+        ob_run_audit *audit;              /* every event also goes to the audit log */
+        char *audit_record;               /* run dir's "audit": gc ends the run with it */
+        bool audit_stopped;               /* the audit log failed mid-run: the sandbox was killed */
+        ob_denial_budget *denials;        /* bytes of CapabilityDenied events: runner/denials.c */
+        ob_run_network_launch net_launch; /* what the launch polls of the network */
+        bool destroyed;                   /* ob_run_destroy() stopped it before it ended */
 } run_ctx;
 
-/* The sink of every event of the run: the caller's callback and the audit log. */
+/* The sink of every event of the run: the audit log, then (durable_line)
+ * the caller's callback, once the line is in the log. */
 static void sink_line(const char *line, void *userdata)
+{
+        run_ctx *c = userdata;
+
+        if (c->audit)
+                ob_run_audit_line(c->audit, line);
+        else if (c->opts->on_event)
+                c->opts->on_event(line, c->opts->userdata);
+}
+
+static void durable_line(const char *line, void *userdata)
 {
         run_ctx *c = userdata;
 
         if (c->opts->on_event)
                 c->opts->on_event(line, c->opts->userdata);
-        ob_run_audit_line(c->audit, line);
 }
 
 /* false when the audit log failed: the launch loop stops the sandbox. */
@@ -337,7 +350,9 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
 {
         _cleanup_event_ ob_event *lim = NULL, *ex = NULL;
 
-        if (res->status == OB_SANDBOX_LIMIT_EXCEEDED &&
+        ob_denial_budget_emit(c->denials, &c->sink, c->plan->id, c->principal);
+
+        if (res->ended_by == OB_SANDBOX_LIMIT_EXCEEDED &&
             ob_event_new(OB_EVENT_RESOURCE_LIMIT_EXCEEDED, c->plan->id, c->principal, &lim) >= 0) {
                 ob_event_add_string(lim, "limit", res->limit);
                 ob_event_add_int(lim, "value", res->limit_value);
@@ -347,6 +362,7 @@ static void emit_end(run_ctx *c, const ob_sandbox_result *res)
         if (ob_event_new(OB_EVENT_SANDBOX_EXIT, c->plan->id, c->principal, &ex) < 0)
                 return;
         ob_event_add_string(ex, "status", ob_sandbox_status_to_string(res->status));
+        ob_event_add_string(ex, "ended_by", ob_sandbox_ended_by_to_string(res->ended_by));
         ob_event_add_int(ex, "exit_code", res->exit_code);
         ob_event_add_int(ex, "denials", res->denials);
         ob_event_add_int(ex, "wall_ms", res->usage.wall_ms);
@@ -410,7 +426,8 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
         if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
                 return;
         c->res->denials++;
-        emit_denied(c, m);
+        if (ob_denial_budget_take(c->denials, m))
+                emit_denied(c, m);
         record_violation(c->res, m);
 }
 
@@ -442,7 +459,12 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
         res->usage.cpu_ms = st->cpu_usage_ns >= 0 ? st->cpu_usage_ns / 1000000 : -1;
         res->usage.max_rss_kb = st->mem_max_usage >= 0 ? st->mem_max_usage / 1024 : -1;
         res->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-        if (lr->signal) {
+        if (c->destroyed) {
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 125;
+                snprintf(res->message, sizeof(res->message),
+                         "the run was destroyed before it ended");
+        } else if (lr->signal) {
                 res->status = OB_SANDBOX_ERROR;
                 res->exit_code = 128 + lr->signal;
                 snprintf(res->message, sizeof(res->message), "interrupted by %s",
@@ -487,7 +509,12 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
         }
         if (c->sidecar_denials > res->denials)
                 res->denials = c->sidecar_denials;
-        if (res->status == OB_SANDBOX_OK && res->denials > 0) {
+        /* Precedence (docs/runner.md): errors (125, interrupted) > violation
+         * (126) > timeout (124) > limit (137) > the workload's own code. A
+         * workload cannot hide its denials by sleeping to the deadline or
+         * by exhausting a limit: ended_by keeps what ended it. */
+        res->ended_by = res->status;
+        if (res->denials > 0 && res->status != OB_SANDBOX_ERROR) {
                 res->status = OB_SANDBOX_VIOLATION;
                 res->exit_code = 126;
         }
@@ -621,32 +648,6 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
         return r;
 }
 
-static int launch(run_ctx *c, const ob_run_dir *run, const char *log, ob_launch_result *lr,
-                  ob_error *err)
-{
-        ob_run_network_launch nl;
-        ob_launch l = {.runsc = c->runsc,
-                       .runsc_root = run->runsc_root,
-                       .bundle = run->bundle,
-                       .log_path = log,
-                       .id = run->id,
-                       .timeout_ms = c->plan->limits.timeout_s * 1000,
-                       .output_cap = (size_t)c->plan->limits.output_kb * 1024,
-                       .capture = c->opts->capture,
-                       .stdout_fd = c->opts->stdout_fd,
-                       .stderr_fd = c->opts->stderr_fd,
-                       .sigfd = c->sigfd,
-                       .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL,
-                       .channel_fd = TAKE_FD(c->chan[0]),
-                       .channel_child_fd = TAKE_FD(c->chan[1]),
-                       .on_channel = on_channel,
-                       .on_round = on_round,
-                       .channel_userdata = c};
-
-        emit_start(c);
-        return ob_launch_run(&l, lr, err);
-}
-
 /* The result of a run that happened: status, output, events. */
 static void conclude(run_ctx *c, ob_launch_result *lr, const ob_cgroup_stats *st,
                      ob_sandbox_result *res)
@@ -667,47 +668,42 @@ static void conclude(run_ctx *c, ob_launch_result *lr, const ob_cgroup_stats *st
         emit_end(c, res);
 }
 
-/* Runs a prepared plan in a new run directory; everything it made is gone
- * when it returns. 0 when the sandbox ran, -errno (with err) when not. */
-static int run_plan(run_ctx *c, ob_sandbox_result *res, ob_error *err)
+static int dry_run(run_ctx *c, ob_sandbox_result *res, ob_error *err)
 {
-        ob_run_dir run = {.lock_fd = -1, .cgroup_lock_fd = -1};
-        ob_launch_result lr = {0};
-        ob_cgroup_stats st;
-        _cleanup_free_ char *log = NULL;
-        char fail[512];
+        cJSON *config = NULL;
         int r;
 
-        r = ob_run_dir_create(c->opts->state_dir ? c->opts->state_dir : ob_state_dir_default(),
-                              &run, err);
+        memcpy(c->plan->id, "ob-0000000000000000", OB_RUN_ID_LEN + 1);
+        memcpy(res->sandbox_id, c->plan->id, OB_RUN_ID_LEN + 1);
+        r = ob_spec_build(c->plan, &config);
+        if (r >= 0)
+                r = ob_plan_to_json(c->plan, c->opts->caps, config, &res->plan_json);
+        cJSON_Delete(config);
         if (r < 0)
-                return r;
-        memcpy(c->plan->id, run.id, sizeof(run.id));
-        memcpy(res->sandbox_id, run.id, sizeof(run.id));
-        r = prepare(c, &run, err);
-        if (r >= 0 && asprintf(&log, "%s/runsc.log", run.path) < 0)
-                r = -ENOMEM;
-        if (r >= 0)
-                r = launch(c, &run, log, &lr, err);
-        if (r >= 0) {
-                ob_cgroup_read(run.id, &st);
-                runsc_start_failure(log, fail, sizeof(fail));
-                if (fail[0] && !lr.signal && !lr.timed_out)
-                        r = ob_error_set(err, 0, 0, EIO, "runsc: %s", fail);
-        }
-        if (r >= 0)
-                conclude(c, &lr, &st, res);
-        if (r >= 0)
-                audit_conclude(c, res);
-        ob_launch_result_done(&lr);
-        c->net = ob_run_network_free(c->net);
-        closep(&c->chan[0]);
-        closep(&c->chan[1]);
-        closep(&run.cgroup_lock_fd); /* before cleanup: it may take the lock exclusively */
-        ob_run_cleanup(c->runsc, run.path, run.id);
-        ob_run_dir_done(&run);
-        return r;
+                return ob_error_set(err, 0, 0, r, "cannot build the plan");
+        res->status = OB_SANDBOX_OK;
+        return 0;
 }
+
+/* ---- the lifecycle (docs/runner.md §4): plan → create → start → wait → destroy ---- */
+
+typedef enum run_step { STEP_PLANNED, STEP_CREATED, STEP_STARTED, STEP_DONE } run_step;
+
+struct ob_run {
+        run_ctx c;
+        run_step step;
+        ob_run_plan plan;
+        ob_profile *profile;
+        ob_denial_budget budget;
+        ob_sandbox_result res;
+        bool res_taken;
+        ob_run_dir dir;
+        bool dir_made;
+        char *log; /* runsc's log in the run directory */
+        ob_launch_state *launch;
+        sigset_t old_mask;
+        bool signals_blocked;
+};
 
 static int block_signals(sigset_t *old)
 {
@@ -731,85 +727,240 @@ static int pending_signal(int sigfd)
         return 0;
 }
 
-static int dry_run(run_ctx *c, ob_sandbox_result *res, ob_error *err)
+int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
 {
-        cJSON *config = NULL;
+        ob_run *run = calloc(1, sizeof(*run));
+        run_ctx *c;
         int r;
 
-        memcpy(c->plan->id, "ob-0000000000000000", OB_RUN_ID_LEN + 1);
-        memcpy(res->sandbox_id, c->plan->id, OB_RUN_ID_LEN + 1);
-        r = ob_spec_build(c->plan, &config);
-        if (r >= 0)
-                r = ob_plan_to_json(c->plan, c->opts->caps, config, &res->plan_json);
-        cJSON_Delete(config);
-        if (r < 0)
-                return ob_error_set(err, 0, 0, r, "cannot build the plan");
-        res->status = OB_SANDBOX_OK;
+        if (!run)
+                return -ENOMEM;
+        c = &run->c;
+        *c = (run_ctx){.opts = opts,
+                       .plan = &run->plan,
+                       .sigfd = -1,
+                       .res = &run->res,
+                       .chan = {-1, -1},
+                       .denials = &run->budget};
+        run->dir = (ob_run_dir){.lock_fd = -1, .cgroup_lock_fd = -1};
+        r = make_plan(opts, &run->plan, &run->profile, err);
+        if (r < 0) {
+                ob_run_destroy(run);
+                return r;
+        }
+        verbose_mounts(opts, &run->plan.mounts);
+        verbose_limits_and_filter(opts, &run->plan);
+        c->principal = ob_capset_principal(opts->caps);
+        c->runsc = opts->runsc ? opts->runsc
+                   : getenv("OMNIBASE_RUNSC") && getenv("OMNIBASE_RUNSC")[0]
+                       ? getenv("OMNIBASE_RUNSC")
+                       : "runsc";
+        c->sink = (ob_event_sink){.fn = sink_line, .userdata = c};
+        *ret = run;
         return 0;
+}
+
+int ob_run_dry(ob_run *run, ob_error *err)
+{
+        return dry_run(&run->c, &run->res, err);
+}
+
+int ob_run_create(ob_run *run, ob_error *err)
+{
+        run_ctx *c = &run->c;
+        const ob_sandbox_options *opts = c->opts;
+        const char *state = opts->state_dir ? opts->state_dir : ob_state_dir_default();
+        int r;
+
+        if (run->step != STEP_PLANNED)
+                return ob_error_set(err, 0, 0, EINVAL, "the run was already created");
+        r = find_runsc(c->runsc, err);
+        if (r >= 0)
+                r = ob_run_audit_open(opts->audit_log, state, &c->audit, err);
+        if (r < 0)
+                return r;
+        ob_run_audit_subscribe(c->audit, durable_line, c);
+        if (opts->handle_signals) {
+                c->sigfd = block_signals(&run->old_mask);
+                if (c->sigfd < 0)
+                        return ob_error_set(err, 0, 0, c->sigfd, "signalfd: %s",
+                                            strerror(-c->sigfd));
+                run->signals_blocked = true;
+        }
+        r = ob_run_dir_create(state, &run->dir, err);
+        if (r < 0)
+                return r;
+        run->dir_made = true;
+        memcpy(run->plan.id, run->dir.id, sizeof(run->dir.id));
+        memcpy(run->res.sandbox_id, run->dir.id, sizeof(run->dir.id));
+        r = prepare(c, &run->dir, err);
+        if (r >= 0 && asprintf(&run->log, "%s/runsc.log", run->dir.path) < 0)
+                r = -ENOMEM;
+        if (r >= 0)
+                run->step = STEP_CREATED;
+        return r;
+}
+
+int ob_run_start(ob_run *run, ob_error *err)
+{
+        run_ctx *c = &run->c;
+        ob_run_network_launch nl;
+        ob_launch l;
+        int r;
+
+        if (run->step != STEP_CREATED)
+                return ob_error_set(err, 0, 0, EINVAL, "the run is not created, or was started");
+        if (pending_signal(c->sigfd) > 0)
+                return ob_error_set(err, 0, 0, EINTR, "interrupted before the sandbox started");
+        l = (ob_launch){.runsc = c->runsc,
+                        .runsc_root = run->dir.runsc_root,
+                        .bundle = run->dir.bundle,
+                        .log_path = run->log,
+                        .id = run->dir.id,
+                        .timeout_ms = c->plan->limits.timeout_s * 1000,
+                        .output_cap = (size_t)c->plan->limits.output_kb * 1024,
+                        .capture = c->opts->capture,
+                        .stdout_fd = c->opts->stdout_fd,
+                        .stderr_fd = c->opts->stderr_fd,
+                        .sigfd = c->sigfd,
+                        .net = ob_run_network_launch_info(c->net, &nl) ? &nl : NULL,
+                        .channel_fd = TAKE_FD(c->chan[0]),
+                        .channel_child_fd = TAKE_FD(c->chan[1]),
+                        .on_channel = on_channel,
+                        .on_round = on_round,
+                        .channel_userdata = c};
+        if (l.net) /* the launch keeps a pointer: it must outlive this call */
+                c->net_launch = nl, l.net = &c->net_launch;
+        emit_start(c);
+        r = ob_launch_start(&l, &run->launch, err);
+        if (r >= 0)
+                run->step = STEP_STARTED;
+        return r;
+}
+
+size_t ob_run_pollfds(ob_run *run, struct pollfd fds[OB_LAUNCH_POLLFDS], int *ret_timeout_ms)
+{
+        return run->step == STEP_STARTED ? ob_launch_pollfds(run->launch, fds, ret_timeout_ms) : 0;
+}
+
+bool ob_run_step(ob_run *run, const struct pollfd fds[OB_LAUNCH_POLLFDS])
+{
+        return run->step == STEP_STARTED && ob_launch_step(run->launch, fds);
+}
+
+/* The end of a started run: reap, then the result, its events and the
+ * audit log's record of them (0), or -errno with err when runsc failed. */
+int ob_run_finish(ob_run *run, ob_error *err)
+{
+        run_ctx *c = &run->c;
+        ob_launch_result lr = {0};
+        ob_cgroup_stats st;
+        char fail[512];
+        int r = 0;
+
+        if (run->step != STEP_STARTED)
+                return ob_error_set(err, 0, 0, EINVAL, "the run was not started");
+        ob_launch_finish(TAKE_PTR(run->launch), &lr);
+        run->step = STEP_DONE;
+        ob_cgroup_read(run->dir.id, &st);
+        runsc_start_failure(run->log, fail, sizeof(fail));
+        if (fail[0] && !lr.signal && !lr.timed_out)
+                r = ob_error_set(err, 0, 0, EIO, "runsc: %s", fail);
+        if (r >= 0) {
+                conclude(c, &lr, &st, &run->res);
+                audit_conclude(c, &run->res);
+        }
+        ob_launch_result_done(&lr);
+        return r;
+}
+
+int ob_run_wait(ob_run *run, ob_error *err)
+{
+        struct pollfd fds[OB_LAUNCH_POLLFDS];
+        int timeout_ms;
+
+        while (ob_run_pollfds(run, fds, &timeout_ms) > 0) {
+                if (poll(fds, OB_LAUNCH_POLLFDS, timeout_ms) < 0) {
+                        if (errno != EINTR)
+                                break;
+                        for (size_t i = 0; i < OB_LAUNCH_POLLFDS; i++)
+                                fds[i].revents = 0;
+                }
+                if (!ob_run_step(run, fds))
+                        break;
+        }
+        return ob_run_finish(run, err);
+}
+
+const char *ob_run_id(const ob_run *run)
+{
+        return run->dir_made ? run->dir.id : NULL;
+}
+
+void ob_run_take_result(ob_run *run, ob_sandbox_result *ret)
+{
+        *ret = run->res;
+        run->res = (ob_sandbox_result){0};
+        run->res_taken = true;
+}
+
+ob_run *ob_run_destroy(ob_run *run)
+{
+        run_ctx *c;
+
+        if (!run)
+                return NULL;
+        c = &run->c;
+        if (run->launch) { /* started, never finished: stop it, and end it in the log */
+                c->destroyed = true;
+                ob_launch_stop(run->launch);
+                (void)ob_run_finish(run, NULL);
+        }
+        c->net = ob_run_network_free(c->net);
+        closep(&c->chan[0]);
+        closep(&c->chan[1]);
+        if (run->dir_made) {
+                closep(&run->dir.cgroup_lock_fd); /* before cleanup: it may lock exclusively */
+                ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
+                ob_run_dir_done(&run->dir);
+        }
+        if (run->signals_blocked) {
+                while (pending_signal(c->sigfd) > 0) /* handled: do not let them fire now */
+                        ;
+                close(c->sigfd);
+                sigprocmask(SIG_SETMASK, &run->old_mask, NULL);
+        }
+        c->audit = ob_run_audit_close(c->audit);
+        free(c->audit_record);
+        free(run->log);
+        plan_done(&run->plan, run->profile);
+        ob_sandbox_result_done(&run->res);
+        free(run);
+        return NULL;
 }
 
 int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result, ob_error *err)
 {
         ob_error local = {0};
         ob_error *e = err ? err : &local;
-        ob_sandbox_result res = {0};
-        ob_run_plan plan = {0};
-        ob_profile *profile = NULL;
-        run_ctx c = {.opts = opts, .plan = &plan, .sigfd = -1, .res = &res, .chan = {-1, -1}};
-        sigset_t old;
+        ob_run *run = NULL;
         int r;
 
         *e = (ob_error){0};
-        r = make_plan(opts, &plan, &profile, e);
-        if (r < 0)
-                goto out;
-        verbose_mounts(opts, &plan.mounts);
-        verbose_limits_and_filter(opts, &plan);
-        c.principal = ob_capset_principal(opts->caps);
-        c.runsc = opts->runsc ? opts->runsc
-                  : getenv("OMNIBASE_RUNSC") && getenv("OMNIBASE_RUNSC")[0]
-                      ? getenv("OMNIBASE_RUNSC")
-                      : "runsc";
-        c.sink = (ob_event_sink){.fn = sink_line, .userdata = &c};
-        if (opts->dry_run) {
-                r = dry_run(&c, &res, e);
-                goto out;
+        r = ob_run_new(opts, &run, e);
+        if (r >= 0 && opts->dry_run)
+                r = ob_run_dry(run, e);
+        else if (r >= 0) {
+                r = ob_run_create(run, e);
+                if (r >= 0)
+                        r = ob_run_start(run, e);
+                if (r >= 0)
+                        r = ob_run_wait(run, e);
         }
-        r = find_runsc(c.runsc, e);
         if (r >= 0)
-                r = ob_run_audit_open(opts->audit_log,
-                                      opts->state_dir ? opts->state_dir : ob_state_dir_default(),
-                                      &c.audit, e);
-        if (r < 0)
-                goto out;
-        if (opts->handle_signals) {
-                c.sigfd = block_signals(&old);
-                if (c.sigfd < 0) {
-                        r = ob_error_set(e, 0, 0, c.sigfd, "signalfd: %s", strerror(-c.sigfd));
-                        goto out;
-                }
-        }
-        r = pending_signal(c.sigfd);
-        if (r > 0)
-                r = ob_error_set(e, 0, 0, EINTR, "interrupted before the sandbox started");
-        else
-                r = run_plan(&c, &res, e);
-        if (c.sigfd >= 0) {
-                while (pending_signal(c.sigfd) > 0) /* handled: do not let them fire now */
-                        ;
-                close(c.sigfd);
-                sigprocmask(SIG_SETMASK, &old, NULL);
-        }
-out:
-        c.audit = ob_run_audit_close(c.audit);
-        free(c.audit_record);
-        plan_done(&plan, profile);
-        if (r < 0) {
-                ob_sandbox_result_done(&res);
-                if (!e->message[0])
-                        ob_error_set(e, 0, 0, r, "%s", strerror(-r));
-                return r;
-        }
-        *ret_result = res;
-        return 0;
+                ob_run_take_result(run, ret_result);
+        run = ob_run_destroy(run);
+        if (r < 0 && !e->message[0])
+                ob_error_set(e, 0, 0, r, "%s", strerror(-r));
+        return r;
 }

@@ -7,6 +7,7 @@
  * fd 0: `--channel-fd 0`), so no host socket is reachable from inside. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -165,14 +166,18 @@ static const char *const probes[] = {"/etc/ld.so.cache",
 static const char *const proc_reads[] = {"/proc", "/proc/*", NULL};
 
 /* Read (and exec) of a profile path, its subtree when it is a directory,
- * and reads of its siblings (the loader probes next to every library). */
+ * and reads of its siblings (the loader probes next to every library). The
+ * dynamic loader itself is read only: it runs as the PT_INTERP of the
+ * programs, never as one (F11; the sidecar refuses it whatever the grants,
+ * docs/sidecar.md, this keeps the capability file saying so). */
 static int grant_profile_path(ob_capset *set, const ob_mount *m, const char *why)
 {
         char buf[PATH_MAX + 2];
         const char *slash = strrchr(m->destination, '/');
+        bool loader = !m->is_dir && slash && fnmatch("ld-*.so*", slash + 1, 0) == 0;
         int r = add_grant(set, OB_CAP_FILE_READ, m->destination, why);
 
-        if (r >= 0)
+        if (r >= 0 && !loader)
                 r = add_grant(set, OB_CAP_FILE_EXEC, m->destination, why);
         if (r >= 0 && m->is_dir && snprintf(buf, sizeof(buf), "%s/*", m->destination) > 0) {
                 r = add_grant(set, OB_CAP_FILE_READ, buf, why);

@@ -73,9 +73,13 @@ static cJSON *build_process(const ob_run_plan *plan)
                                           "LANG=C.UTF-8", NULL};
         static const char *const none[] = {NULL};
         /* what the sidecar needs (docs/sidecar.md): change uid/gid, empty
-         * the bounding set, trace the workload, signal it */
-        static const char *const sidecar_caps[] = {"CAP_SETUID",     "CAP_SETGID", "CAP_SETPCAP",
-                                                   "CAP_SYS_PTRACE", "CAP_KILL",   NULL};
+         * the bounding set, trace the workload, signal it, and see every
+         * symlink the workload can (a 0700 directory of the workload's must
+         * not hide one from its path resolution: F8). The workload gets none
+         * of them: sidecar/spawn.c empties every set, bounding included. */
+        static const char *const sidecar_caps[] = {
+            "CAP_SETUID", "CAP_SETGID",          "CAP_SETPCAP", "CAP_SYS_PTRACE",
+            "CAP_KILL",   "CAP_DAC_READ_SEARCH", NULL};
         cJSON *p = cJSON_CreateObject(), *user, *caps, *rl, *nproc;
         const char *sets[] = {"bounding", "effective", "inheritable", "permitted", "ambient"};
 

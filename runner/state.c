@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/fs.h"
+#include "network/network.h"
 #include "runner/network.h"
 #include "runner/runner.h"
 
@@ -227,8 +228,14 @@ void ob_run_cleanup(const char *runsc, const char *run_path, const char *id)
                 /* a container state is left: the sandbox may still be running */
                 const char *kill_args[] = {"--root", root, "kill", "--all", id, "KILL", NULL};
                 const char *del_args[] = {"--root", root, "delete", "--force", id, NULL};
-                (void)ob_runsc_call(runsc, kill_args, 5000);
-                (void)ob_runsc_call(runsc, del_args, 10000);
+                char ns[PATH_MAX];
+                _cleanup_close_ int netns_fd = -1;
+
+                /* a network run's control socket lives in its namespace */
+                ob_net_netns_path(id, ns, sizeof(ns));
+                netns_fd = open(ns, O_RDONLY | O_CLOEXEC);
+                (void)ob_runsc_call(runsc, kill_args, netns_fd, 5000);
+                (void)ob_runsc_call(runsc, del_args, netns_fd, 10000);
         }
         ob_run_network_teardown(id); /* netns, veth + tc, cgroup-v2 dir + BPF */
         (void)ob_cgroup_remove(id);

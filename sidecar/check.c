@@ -124,7 +124,7 @@ static bool arg_creates(const ob_syscall_info *s, size_t i, const ob_path_arg *p
 }
 
 static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, const uint64_t a[6],
-                    char **ret, unsigned *ret_need, bool *ret_creates)
+                    char **ret, unsigned *ret_need, bool *ret_creates, int *ret_fails)
 {
         char buf[OB_SIDECAR_MAX_PATH + 1];
         uint64_t flags = p->flags >= 0 ? a[p->flags] : 0;
@@ -142,6 +142,7 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
         }
         *ret_need = need;
         *ret_creates = arg_creates(s, (size_t)(p - s->p), p, flags);
+        *ret_fails = 0;
         if (need == 0) {
                 *ret = NULL; /* nothing to check: do not even resolve */
                 return 0;
@@ -154,7 +155,30 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
         if (n == 0 && p->flags >= 0 && p->access != OB_ACCESS_OPEN &&
             p->access != OB_ACCESS_OPENAT2 && (flags & AT_EMPTY_PATH))
                 return ob_resolve_fd(tid, dirfd, ret); /* fexecve(), linkat(fd, "") */
-        return ob_resolve_path(tid, dirfd, buf, follow, ret);
+        return ob_resolve_path_fails(tid, dirfd, buf, follow, ret, ret_fails);
+}
+
+/* A path the sidecar could not resolve for sure (resolve.c: a component it
+ * could not look at, a deleted cwd): denied with EACCES and reported, for
+ * the first capability it needed, with the path as the tracee wrote it. */
+static int unresolvable(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p,
+                        const uint64_t a[6], unsigned need, ob_verdict *v)
+{
+        char buf[OB_SIDECAR_MAX_PATH + 1];
+        ssize_t n = a[p->path] ? ob_tracee_read_string(tid, a[p->path], buf, sizeof(buf)) : -1;
+
+        deny(v, EACCES);
+        v->capability = ob_cap_kind_to_string(need & NEED_READ    ? OB_CAP_FILE_READ
+                                              : need & NEED_WRITE ? OB_CAP_FILE_WRITE
+                                                                  : OB_CAP_FILE_EXEC);
+        v->policy_id = "unresolvable-path";
+        if (n > 0)
+                v->target = strdup(buf);
+        else if (p->dirfd >= 0 && asprintf(&v->target, "fd:%d", (int)a[p->dirfd]) < 0)
+                v->target = NULL;
+        else if (p->dirfd < 0)
+                v->target = strdup("?");
+        return v->target ? 0 : -ENOMEM;
 }
 
 /* Can this syscall put a symlink where there was none (see resolve.c)? */
@@ -248,9 +272,20 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                 _cleanup_free_ char *path = NULL;
                 unsigned need = 0;
                 bool creates = false;
-                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates);
+                int fails = 0;
+                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates, &fails);
+                if (r == -EACCES)
+                        return unresolvable(tid, s, &s->p[i], a, need, v);
                 if (r < 0) {
                         deny(v, -r); /* what the kernel would say; nothing to report */
+                        return 0;
+                }
+                if ((need & NEED_EXEC) && ob_loader_is(path)) {
+                        /* whatever the grants: only ever a PT_INTERP (F11) */
+                        deny(v, EACCES);
+                        v->capability = "FILE_EXEC";
+                        v->policy_id = "default-deny";
+                        v->target = TAKE_PTR(path);
                         return 0;
                 }
                 for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
@@ -258,6 +293,13 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                                 continue;
                         if (check_cap(caps, order[k].kind, &path, creates, EACCES, v))
                                 return 0;
+                }
+                /* allowed as written, but the kernel fails at a missing
+                 * directory or a file: fail it here, so that no thread can
+                 * make that component exist between this check and the call */
+                if (fails) {
+                        deny(v, fails);
+                        return 0;
                 }
                 if (i == 0)
                         old = TAKE_PTR(path);
@@ -348,7 +390,7 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
         char name[sizeof(un->sun_path) + 1] = {0};
         size_t plen = len - offsetof(struct sockaddr_un, sun_path);
         _cleanup_free_ char *path = NULL;
-        int r;
+        int r, fails = 0;
 
         if (len <= offsetof(struct sockaddr_un, sun_path))
                 return 0; /* unnamed / autobind */
@@ -362,12 +404,20 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
                 v->policy_id = "default-deny";
                 return asprintf(&v->target, "unix:@%s", name + 1) < 0 ? -ENOMEM : 0;
         }
-        r = ob_resolve_path(tid, AT_FDCWD, name, !is_bind, &path);
+        r = ob_resolve_path_fails(tid, AT_FDCWD, name, !is_bind, &path, &fails);
+        if (r == -EACCES) { /* could not be resolved for sure: deny, report */
+                deny(v, EACCES);
+                v->capability = "FILE_WRITE";
+                v->policy_id = "unresolvable-path";
+                v->target = strdup(name);
+                return v->target ? 0 : -ENOMEM;
+        }
         if (r < 0) {
                 deny(v, -r);
                 return 0;
         }
-        check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v);
+        if (!check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v) && fails)
+                deny(v, fails); /* the kernel's answer, given before a thread can change it */
         return 0;
 }
 
@@ -451,22 +501,62 @@ static bool makes_device(const ob_syscall_info *s, const uint64_t a[6])
         return S_ISCHR(mode) || S_ISBLK(mode);
 }
 
+/* The mode argument of each syscall that sets one (-1: none), and the
+ * open flags argument that makes it count (-1: always). */
+static const struct {
+        const char *name;
+        int8_t mode, flags;
+} mode_args[] = {{"chmod", 1, -1},   {"fchmod", 1, -1}, {"fchmodat", 2, -1}, {"fchmodat2", 2, -1},
+                 {"creat", 1, -1},   {"open", 2, 1},    {"openat", 3, 2},    {"mkdir", 1, -1},
+                 {"mkdirat", 2, -1}, {"mknod", 1, -1},  {"mknodat", 2, -1}};
+
+/* A mode with set-user-ID, set-group-ID or sticky bits (F10): `nosuid`
+ * holds only inside gVisor, the gofer would write the bits onto the host
+ * file. The mode is a register, read at the stop: no other thread can
+ * change it after the check (unlike a path in memory). *ret_mode: it. */
+static bool sets_special_mode(const ob_syscall_info *s, const uint64_t a[6], uint64_t *ret_mode)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(mode_args); i++) {
+                if (!streq(s->name, mode_args[i].name))
+                        continue;
+                if (mode_args[i].flags >= 0 && !(a[mode_args[i].flags] & O_CREAT) &&
+                    (a[mode_args[i].flags] & __O_TMPFILE) != __O_TMPFILE)
+                        return false; /* an open that creates nothing: no mode */
+                *ret_mode = a[mode_args[i].mode];
+                return *ret_mode & (S_ISUID | S_ISGID | S_ISVTX);
+        }
+        return false;
+}
+
+/* Fills v for a syscall refused whatever the capabilities (layer seccomp):
+ * target is the name, or "NAME mode 0NNNN" when mode is not 0. */
+static int deny_syscall(const ob_syscall_info *s, uint64_t mode, ob_verdict *v)
+{
+        deny(v, EPERM);
+        v->capability = "SYSCALL";
+        v->policy_id = "default-deny";
+        v->layer = "seccomp";
+        if (mode)
+                return asprintf(&v->target, "%s mode 0%llo", s->name, (unsigned long long)mode) < 0
+                           ? -ENOMEM
+                           : 0;
+        v->target = strdup(s->name);
+        return v->target ? 0 : -ENOMEM;
+}
+
 int ob_check_syscall(const ob_capset *caps, pid_t tid, long nr, const uint64_t args[6],
                      ob_verdict *ret)
 {
         const ob_syscall_info *s = ob_syscall_lookup(nr);
         ob_verdict v = {.allowed = true, .layer = "sidecar"};
+        uint64_t mode = 0;
         int r = 0;
 
-        if (s && (s->klass == OB_TRACE_DANGEROUS || makes_device(s, args))) {
-                deny(&v, EPERM);
-                v.capability = "SYSCALL";
-                v.policy_id = "default-deny";
-                v.layer = "seccomp";
-                v.target = strdup(s->name);
-                if (!v.target)
-                        r = -ENOMEM;
-        } else if (s && s->klass == OB_TRACE_PATH)
+        if (s && sets_special_mode(s, args, &mode))
+                r = deny_syscall(s, mode & 07777, &v);
+        else if (s && (s->klass == OB_TRACE_DANGEROUS || makes_device(s, args)))
+                r = deny_syscall(s, 0, &v);
+        else if (s && s->klass == OB_TRACE_PATH)
                 r = check_path(caps, tid, s, args, &v);
         else if (s && s->klass == OB_TRACE_NET)
                 r = check_net(caps, tid, s, args, &v);

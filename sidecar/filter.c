@@ -1,31 +1,49 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The workload's seccomp filter, built with libseccomp: everything in the
- * syscall table returns SECCOMP_RET_TRACE (its class as data), clone3 fails
- * with ENOSYS so that libc falls back to clone (whose flags we can see),
- * everything else is allowed. Other architectures are killed. */
+ * syscall table returns SECCOMP_RET_TRACE (its class as data), clone3 and
+ * openat2 fail with ENOSYS so that libc falls back to clone and openat
+ * (whose flags and modes are registers we can see: namespace flags and
+ * CLONE_UNTRACED trap), everything else is allowed. Other architectures are killed. */
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 
-static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
-                                         CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
+/* clone flags that trap: the namespaces, and CLONE_UNTRACED (a child that
+ * ptrace's auto-attach skips: a task the sidecar would never see, F13) */
+static const unsigned long trapped_clone_flags[] = {CLONE_NEWNS,     CLONE_NEWUTS,  CLONE_NEWIPC,
+                                                    CLONE_NEWUSER,   CLONE_NEWPID,  CLONE_NEWNET,
+                                                    CLONE_NEWCGROUP, CLONE_UNTRACED};
+
+static const unsigned long special_mode_bits[] = {S_ISUID, S_ISGID, S_ISVTX};
+
+/* Traps s when argument arg has any one of the n bits set. */
+static int add_any_bit(scmp_filter_ctx ctx, uint32_t act, const ob_syscall_info *s, unsigned arg,
+                       const unsigned long *bits, size_t n)
+{
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = seccomp_rule_add(ctx, act, s->nr, 1,
+                                     SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, bits[i], bits[i]));
+        return r;
+}
 
 static int add_special(scmp_filter_ctx ctx, const ob_syscall_info *s)
 {
         uint32_t act = SCMP_ACT_TRACE(OB_TRACE_DANGEROUS);
-        int r = 0;
+        int r;
 
-        if (streq(s->name, "clone")) {
-                /* clone(flags, ...): trap only when a namespace flag is set */
-                for (size_t i = 0; r == 0 && i < ARRAY_SIZE(ns_flags); i++)
-                        r = seccomp_rule_add(ctx, act, s->nr, 1,
-                                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
-                return r;
-        }
+        if (streq(s->name, "clone")) /* clone(flags, ...) */
+                return add_any_bit(ctx, act, s, 0, trapped_clone_flags,
+                                   ARRAY_SIZE(trapped_clone_flags));
+        if (streq(s->name, "fchmod")) /* fchmod(fd, mode): set-id and sticky bits (F10) */
+                return add_any_bit(ctx, act, s, 1, special_mode_bits,
+                                   ARRAY_SIZE(special_mode_bits));
         /* ioctl(fd, TIOCSTI/TIOCLINUX): pushing input into a terminal */
         r = seccomp_rule_add(ctx, act, s->nr, 1, SCMP_A1(SCMP_CMP_EQ, TIOCSTI));
         if (r == 0)
@@ -35,8 +53,14 @@ static int add_special(scmp_filter_ctx ctx, const ob_syscall_info *s)
 
 static int add_rule(scmp_filter_ctx ctx, const ob_syscall_info *s)
 {
-        if (s->klass == OB_TRACE_DANGEROUS && (streq(s->name, "clone") || streq(s->name, "ioctl")))
+        if (s->klass == OB_TRACE_DANGEROUS &&
+            (streq(s->name, "clone") || streq(s->name, "ioctl") || streq(s->name, "fchmod")))
                 return add_special(ctx, s);
+        if (streq(s->name, "openat2"))
+                /* its mode (and flags) are in a struct in memory, which a second
+                 * thread can rewrite after the check (F10): ENOSYS, as for clone3;
+                 * callers fall back to openat (gVisor 20221219 has no openat2) */
+                return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), s->nr, 0);
         if (streq(s->name, "sendto"))
                 /* sendto(fd, buf, len, flags, NULL, 0) is send(): nothing to check */
                 return seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_NET), s->nr, 1,

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Resolving a tracee's path the way the kernel will: against its cwd or a
  * dirfd, "." and "..", symlinks (readlink from the sidecar, which shares the
- * tracee's root and mounts), /proc/self. It is a check-time view: the kernel
- * resolves again when the syscall runs (docs/sidecar.md, TOCTOU). */
+ * tracee's root and mounts and holds CAP_DAC_READ_SEARCH, so that no
+ * directory hides a link from it), /proc/self. It is a check-time view: the
+ * kernel resolves again when the syscall runs (docs/sidecar.md, TOCTOU).
+ * Every answer the sidecar cannot be sure of fails closed (F8). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
@@ -23,7 +26,7 @@ typedef struct walk {
         size_t pos;
         pid_t tid, tgid;
         int links;
-        bool lexical; /* a component was missing: the rest is taken as written */
+        int fails; /* the errno the kernel will fail with at a component: the rest as written */
 } walk;
 
 /* Paths known not to be symlinks (readlink said EINVAL), so that a path
@@ -93,16 +96,90 @@ static int read_link(const char *path, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+/* What a failed readlink or lstat of a component means. ENOENT of the last
+ * one is a new name (O_CREAT, mkdir). ENOENT of an earlier one (a missing
+ * directory) and ENOTDIR (a file used as one) are what the kernel will fail
+ * the call with: remembered, and the rest is taken as written, so that an
+ * attempt outside the grants is still checked and reported. ELOOP and
+ * ENAMETOOLONG are the kernel's answer too. Anything else (EACCES, EIO...)
+ * leaves the sidecar unable to tell what the kernel will open: -EACCES,
+ * which the caller denies and reports. */
+static int lookup_error(walk *w, int error, bool last)
+{
+        switch (error) {
+        case ENOENT:
+        case ENOTDIR:
+                if (!(last && error == ENOENT))
+                        w->fails = error;
+                return 0;
+        case ELOOP:
+        case ENAMETOOLONG:
+                return -error;
+        default:
+                return -EACCES;
+        }
+}
+
+/* Whether name (the text of a /proc magic link: a cwd, a dirfd) names the
+ * object the link itself leads to. Not for a deleted one ("/d (deleted)",
+ * which the workload can create as a link elsewhere) nor one renamed since:
+ * 0 when it does, -EACCES when it does not or cannot be told. */
+static int names_object(const char *magic, const char *name)
+{
+        struct stat a, b;
+
+        if (stat(magic, &a) < 0 || stat(name, &b) < 0)
+                return -EACCES;
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? 0 : -EACCES;
+}
+
 int ob_resolve_fd(pid_t tid, int fd, char **ret)
 {
+        _cleanup_free_ char *name = NULL;
         char path[64];
         int r;
 
         if (fd < 0)
                 return -EBADF;
         snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)tid, fd);
-        r = read_link(path, ret);
-        return r == -ENOENT ? -EBADF : r;
+        r = read_link(path, &name);
+        if (r == -ENOENT)
+                return -EBADF;
+        if (r < 0)
+                return r == -ENOMEM ? r : -EACCES;
+        /* a file's name must be the file ("/f (deleted)" may be another) */
+        if (name[0] == '/' && (r = names_object(path, name)) < 0)
+                return r;
+        *ret = TAKE_PTR(name);
+        return 0;
+}
+
+/* Is path a link of a task's /proc directory (cwd, root, exe, fd/N,
+ * task/T/...), whose target text is made up by the kernel? */
+static bool is_magic(const char *path)
+{
+        const char *p = path + 6;
+
+        if (strncmp(path, "/proc/", 6) != 0 || *p < '0' || *p > '9')
+                return false;
+        while (*p >= '0' && *p <= '9')
+                p++;
+        return *p == '/';
+}
+
+/* ".." is the parent of a directory; after anything else (a file, a
+ * magic link to a pipe) the kernel fails the call with ENOTDIR. */
+static int check_dir(walk *w)
+{
+        struct stat st;
+
+        if (w->olen == 0 || w->fails)
+                return 0; /* the root's parent is the root; failing: as written */
+        if (lstat(w->out, &st) < 0)
+                return lookup_error(w, errno, false);
+        if (!S_ISDIR(st.st_mode))
+                w->fails = ENOTDIR;
+        return 0;
 }
 
 /* /proc/self and /proc/thread-self name the sidecar when it reads them: put
@@ -143,14 +220,18 @@ static int follow(walk *w, const char *target, size_t clen)
         return 0;
 }
 
-static int step(walk *w, const char *comp, size_t clen, bool follow_this)
+static int step(walk *w, const char *comp, size_t clen, bool follow_this, bool last)
 {
         char target[PATH_BUF];
         ssize_t n;
+        int r;
 
         if (clen == 1 && comp[0] == '.')
                 return 0;
         if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
+                r = check_dir(w);
+                if (r < 0)
+                        return r;
                 while (w->olen > 0 && w->out[w->olen - 1] != '/')
                         w->olen--;
                 if (w->olen > 0)
@@ -164,7 +245,7 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
         memcpy(w->out + w->olen, comp, clen);
         w->olen += clen;
         w->out[w->olen] = '\0';
-        if (w->lexical || !follow_this)
+        if (w->fails || !follow_this)
                 return 0;
         if (proc_self_target(w, target, sizeof(target)))
                 n = (ssize_t)strlen(target);
@@ -173,11 +254,10 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
         else
                 n = readlink(w->out, target, sizeof(target));
         if (n < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        w->lexical = true;
-                else if (errno == EINVAL)
-                        cache_add(w->out); /* not a link */
-                return 0;                  /* EACCES etc.: take it as it is */
+                if (errno != EINVAL)
+                        return lookup_error(w, errno, last);
+                cache_add(w->out); /* not a link */
+                return 0;
         }
         if ((size_t)n >= sizeof(target))
                 return -ENAMETOOLONG;
@@ -185,6 +265,9 @@ static int step(walk *w, const char *comp, size_t clen, bool follow_this)
         /* /proc/<pid>/fd/<n> of a pipe, socket, anon inode: not a path */
         if (target[0] != '/' && strchr(target, ':') && strncmp(w->out, "/proc/", 6) == 0)
                 return 0;
+        /* a magic link's text is only a name: it must name what the link leads to */
+        if (is_magic(w->out) && (r = names_object(w->out, target)) < 0)
+                return r;
         return follow(w, target, clen);
 }
 
@@ -211,7 +294,7 @@ static int walk_path(walk *w, bool follow_last, char **ret)
                 if (clen > OB_SIDECAR_MAX_PATH)
                         return -ENAMETOOLONG;
                 memcpy(comp, w->rest + start, clen);
-                r = step(w, comp, clen, !last || follow_last || trailing);
+                r = step(w, comp, clen, !last || follow_last || trailing, last);
                 if (r < 0)
                         return r;
         }
@@ -219,7 +302,8 @@ static int walk_path(walk *w, bool follow_last, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret)
+int ob_resolve_path_fails(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret,
+                          int *ret_fails)
 {
         _cleanup_free_ walk *w = NULL;
         _cleanup_free_ char *base = NULL;
@@ -228,12 +312,16 @@ int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, ch
         if (!path[0])
                 return -ENOENT;
         if (path[0] != '/') {
-                char cwd[64];
+                char magic[64];
                 if (dirfd == AT_FDCWD) {
-                        snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)tid);
-                        r = read_link(cwd, &base);
+                        snprintf(magic, sizeof(magic), "/proc/%d/cwd", (int)tid);
+                        r = read_link(magic, &base);
+                        r = r == -ENOMEM ? r : r < 0 ? -EACCES : 0;
+                        /* a deleted cwd reads "/d (deleted)": that name is not it */
+                        if (r == 0 && base[0] == '/')
+                                r = names_object(magic, base);
                 } else
-                        r = ob_resolve_fd(tid, dirfd, &base);
+                        r = ob_resolve_fd(tid, dirfd, &base); /* checked the same way */
                 if (r < 0)
                         return r;
                 if (base[0] != '/')
@@ -246,5 +334,15 @@ int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, ch
         n = snprintf(w->rest, sizeof(w->rest), "%s/%s", base ? base : "", path);
         if (n < 0 || (size_t)n >= sizeof(w->rest))
                 return -ENAMETOOLONG;
-        return walk_path(w, follow_last, ret);
+        r = walk_path(w, follow_last, ret);
+        if (r >= 0)
+                *ret_fails = w->fails;
+        return r;
+}
+
+int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret)
+{
+        int fails;
+
+        return ob_resolve_path_fails(tid, dirfd, path, follow_last, ret, &fails);
 }

@@ -86,12 +86,20 @@ void ob_resolve_invalidate(void);
  * its cwd (dirfd == AT_FDCWD) or against the directory open as dirfd, "."
  * and ".." collapsed, symlinks followed (the last one only when
  * follow_last), /proc/self and /proc/thread-self meaning tid's. Components
- * after a missing one are taken lexically. *ret is malloc'd and absolute.
- * -ENOENT for an empty path, -EBADF/-ENOTDIR for a bad dirfd, -ELOOP,
- * -ENAMETOOLONG. */
+ * after a missing one or a non-directory are taken lexically. *ret is
+ * malloc'd and absolute. -ENOENT for an empty path, -EBADF/-ENOTDIR for a
+ * bad dirfd, -ELOOP, -ENAMETOOLONG: what the kernel will say. -EACCES when
+ * the sidecar cannot know what the kernel will open (a component it could
+ * not look at, a deleted cwd or dirfd): the caller denies and reports. */
 int ob_resolve_path(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret);
+/* ob_resolve_path(), and *ret_fails: ENOENT or ENOTDIR when a component
+ * before the last is missing or not a directory (the rest was taken as
+ * written, the kernel will fail the call with that errno), else 0. */
+int ob_resolve_path_fails(pid_t tid, int dirfd, const char *path, bool follow_last, char **ret,
+                          int *ret_fails);
 /* The path of what tid has open as fd (readlink of /proc/tid/fd/fd); *ret
- * malloc'd. Non-file objects ("pipe:[12]") are returned as they are. */
+ * malloc'd. Non-file objects ("pipe:[12]") are returned as they are; -EBADF
+ * for no such fd, -EACCES when the name is not the file (deleted). */
 int ob_resolve_fd(pid_t tid, int fd, char **ret);
 
 /* ---- host names (hosts.c) ---- */
@@ -113,6 +121,17 @@ void ob_scratch_clear(void);
 /* Whether a path no rule decided is the workload's own under a scratch
  * directory (see scratch.c); creates: the call makes path. */
 bool ob_scratch_allows(const char *path, bool creates);
+
+/* ---- the dynamic loader (loader.c) ---- */
+
+/* Whether path (resolved, absolute) is a dynamic loader, which is never an
+ * exec target (F11): by name (ld-*.so*, ld.so*, ld64.so*) or by the inode
+ * of a known loader path. */
+bool ob_loader_is(const char *path);
+/* Whether the program tid has just exec'd (/proc/tid/exe: what the kernel
+ * loaded, after any #! line) is a loader: 1 and *ret_path (malloc'd, its
+ * path), 0 when not, -errno when it cannot be told. */
+int ob_loader_execed(pid_t tid, char **ret_path);
 
 /* ---- the filter (filter.c) ---- */
 

@@ -3,11 +3,14 @@
  * (forks, vforks and clones are followed); seccomp stops are checked and
  * denied ones skipped with an error; other stops are resumed with their
  * signal; exits are reaped, orphans included. When the main process ends
- * the rest of the tree is killed. */
+ * every task left is killed, traced or not. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 
@@ -42,10 +45,59 @@ static void forget(ob_supervisor *sup, pid_t pid)
                 }
 }
 
+/* The parent pid in /proc/<pid>/stat ("pid (comm) state ppid ..."; comm
+ * may hold spaces and parentheses), or -1. */
+static pid_t stat_ppid(const char *pid)
+{
+        char path[64], buf[512];
+        const char *end;
+        FILE *f;
+        size_t n;
+        int ppid;
+
+        snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        end = strrchr(buf, ')');
+        if (!end || sscanf(end + 1, " %*c %d", &ppid) != 1)
+                return -1;
+        return ppid;
+}
+
+/* SIGKILL to every child of ours, traced or not (orphans are reparented
+ * to us: PR_SET_CHILD_SUBREAPER). */
+static void kill_children(void)
+{
+        pid_t me = getpid();
+        struct dirent *de;
+        DIR *d = opendir("/proc");
+
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && stat_ppid(de->d_name) == me)
+                        kill(atoi(de->d_name), SIGKILL);
+        closedir(d);
+}
+
+/* Kills every task left once the main process is gone: the tracked ones,
+ * and those the tracer never saw (F13). As PID 1 (inside gVisor) that is
+ * kill(-1), which spares only PID 1 itself; elsewhere (the sidecar run on
+ * a host by tests) kill(-1) would reach the whole machine, so only our own
+ * children are killed, the orphans among them. Called again at each exit
+ * that follows, for tasks forked meanwhile and orphans reparented since. */
 static void kill_all(ob_supervisor *sup)
 {
         for (size_t i = 0; i < sup->n_tasks; i++)
                 kill(sup->tasks[i], SIGKILL);
+        if (getpid() == 1)
+                (void)kill(-1, SIGKILL);
+        else
+                kill_children();
 }
 
 static void report(ob_supervisor *sup, pid_t tid, long nr, const ob_verdict *v)
@@ -100,6 +152,25 @@ static void on_seccomp(ob_supervisor *sup, pid_t tid)
         free(v.target);
 }
 
+/* An exec that has happened (the new program has not run an instruction
+ * yet): a process whose program is the dynamic loader itself is killed and
+ * reported (F11). This is the race-free check: /proc/PID/exe is what the
+ * kernel loaded, whatever a second thread did to the path after the check
+ * at execve, and after a #! line. Returns whether it was killed. */
+static bool exec_killed(ob_supervisor *sup, pid_t pid)
+{
+        ob_verdict v = {.capability = "FILE_EXEC", .policy_id = "default-deny", .layer = "sidecar"};
+        int r = ob_loader_execed(pid, &v.target);
+
+        if (r == 0 || r == -ESRCH || r == -ENOENT)
+                return false; /* not a loader; or gone meanwhile */
+        kill(pid, SIGKILL);   /* a loader, or cannot tell: fail closed */
+        if (r > 0)
+                report(sup, pid, __NR_execve, &v);
+        free(v.target);
+        return true;
+}
+
 static void send_start(ob_supervisor *sup)
 {
         ob_channel_msg m = {
@@ -119,11 +190,12 @@ static void on_exit_status(ob_supervisor *sup, pid_t pid, int status)
 {
         forget(sup, pid);
         ob_tracee_forget(pid);
-        if (pid != sup->main_pid)
-                return;
-        sup->main_status = status;
-        sup->main_done = true;
-        kill_all(sup); /* the sandbox ends with its main process */
+        if (pid == sup->main_pid) {
+                sup->main_status = status;
+                sup->main_done = true;
+        }
+        if (sup->main_done)
+                kill_all(sup); /* the sandbox ends with its main process */
 }
 
 static void on_stop(ob_supervisor *sup, pid_t pid, int status)
@@ -148,14 +220,16 @@ static void on_stop(ob_supervisor *sup, pid_t pid, int status)
                 resume(pid, 0);
                 break;
         case PTRACE_EVENT_EXEC:
-                if (pid == sup->main_pid && !sup->main_execed)
-                        send_start(sup);
                 /* a non-leader thread that execs takes the leader's pid */
                 ob_tracee_forget(pid); /* a new address space */
                 if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &msg) == 0 && (pid_t)msg != pid) {
                         forget(sup, (pid_t)msg);
                         ob_tracee_forget((pid_t)msg);
                 }
+                if (exec_killed(sup, pid))
+                        break;
+                if (pid == sup->main_pid && !sup->main_execed)
+                        send_start(sup);
                 resume(pid, 0);
                 break;
         case PTRACE_EVENT_STOP:

@@ -108,10 +108,13 @@ static const ob_syscall_info table[] = {
     DANGER(io_uring_register),
     DANGER(memfd_secret),
     DANGER(pidfd_getfd),
-    /* clone with namespace flags and ioctl(TIOCSTI/TIOCLINUX): only those
-     * argument values are trapped (see filter.c) */
+    /* clone with namespace flags or CLONE_UNTRACED and ioctl(TIOCSTI/TIOCLINUX):
+     * only those argument values are trapped (see filter.c) */
     DANGER(clone),
     DANGER(ioctl),
+    /* fchmod: only a mode with set-id or sticky bits traps (see filter.c);
+     * the path syscalls that set a mode are checked for it too (check.c) */
+    DANGER(fchmod),
 
     /* path-bearing: (syscall, dirfd arg, path arg, flags arg, access, follow) */
     PATH1(open, -1, 0, 1, OPEN, FOLLOW),

@@ -31,6 +31,9 @@ typedef enum ob_sandbox_status {
 
 /* "ok", "violation", "timeout", "limit_exceeded", "error". */
 OB_EXPORT const char *ob_sandbox_status_to_string(ob_sandbox_status status);
+/* ended_by as a word: "exit" (the workload exited by itself), "timeout",
+ * "limit_exceeded" or "error". */
+OB_EXPORT const char *ob_sandbox_ended_by_to_string(ob_sandbox_status ended_by);
 
 /* Receives one line (no newline) at a time: a JSON event, or a verbose
  * message about the plan. The pointer is valid during the call only. */
@@ -99,6 +102,10 @@ typedef struct ob_sandbox_result {
         ob_sandbox_violation *violations; /* the first OB_SANDBOX_MAX_VIOLATIONS */
         size_t n_violations;
         int64_t denials; /* all of them (status violation when > 0) */
+        /* What ended the run: OB_SANDBOX_OK (the workload exited), TIMEOUT,
+         * LIMIT_EXCEEDED or ERROR. Equal to status except on a violation,
+         * which takes precedence over a timeout or a limit kill. */
+        ob_sandbox_status ended_by;
 } ob_sandbox_result;
 
 /* Defaults: no caps, no profile, capture off, fds 1 and 2, limits unset. */

@@ -3,8 +3,10 @@
 failing runsc, a missing sidecar, unreadable and oversized inputs, unwritable
 event and audit outputs, gc over stale and garbage state. Each ends with exit
 125 and one clear line, and leaves no runsc process, cgroup or state dir."""
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import time
 
@@ -70,6 +72,34 @@ class ErrorPaths(RunnerTest):
         self.assertGreaterEqual(res["usage"]["wall_ms"], 5500)
         self.assertLess(res["usage"]["wall_ms"], 60000)
         self.assertEqual(runsc_pids_under(fake), [])
+        self.assert_state_empty()
+
+    def test_network_run_is_stopped_by_runsc_kill(self):
+        # issue 14 defect 5: a network run's control socket is an abstract Unix
+        # socket in the run's netns; `runsc kill` from the root namespace got
+        # "connection refused" and the runner fell back to killing `runsc run`
+        # and `delete --force`. Real runsc behind a wrapper that logs each
+        # control call's exit status.
+        log = os.path.join(self.tmp, "calls.log")
+        real = shutil.which("runsc")
+        wrapper = self.write("logged-runsc", "#!/bin/sh\n"
+                             "case \" $* \" in *\" run \"*) exec %s \"$@\";; esac\n"
+                             "%s \"$@\"; rc=$?\n"
+                             "for a in \"$@\"; do case $a in kill|delete) verb=$a;; esac; done\n"
+                             "echo \"$verb $rc\" >> %s\nexit $rc\n" % (real, real, log), 0o755)
+        sleeper = self.write("sleeper.py", "import time\ntime.sleep(3600)\n")
+        caps = self.caps(grants=[("NETWORK_CONNECT", "10.0.0.5:443")], name="net.json")
+        p = subprocess.run([OMNIBASE, "sandbox", "run", sleeper, "--capabilities", caps,
+                            "--json", "--timeout", "1"],
+                           env=dict(self.env, OMNIBASE_RUNSC=wrapper), capture_output=True,
+                           text=True, timeout=120)
+        res = json.loads(p.stdout)
+        self.ids.append(res["sandbox_id"])
+        self.assertEqual((p.returncode, res["status"]), (124, "timeout"), p.stdout + p.stderr)
+        with open(log) as f:
+            calls = f.read().split("\n")
+        self.assertIn("kill 0", calls, calls)
+        self.assertEqual([c for c in calls if c.startswith("kill ") and c != "kill 0"], [], calls)
         self.assert_state_empty()
 
     def test_runsc_start_error_from_its_log(self):
@@ -198,8 +228,9 @@ class ErrorPaths(RunnerTest):
                           "--audit-log", os.path.join(self.tmp, "no", "dir", "audit.jsonl"))
         self.assert_bad_input(p, "audit")
 
-    def test_audit_log_on_a_full_filesystem(self):
-        # the log opens, every append fails: the run ends as error, 125 (docs/runner.md 5)
+    @contextlib.contextmanager
+    def full_log(self):
+        """An audit log that opens but whose every append fails (ENOSPC)."""
         full = os.path.join(self.tmp, "full")
         os.mkdir(full)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], check=True)
@@ -211,8 +242,17 @@ class ErrorPaths(RunnerTest):
                     f.write(b"\0" * (256 << 10))
                 except OSError:
                     pass
+            yield log
+        finally:
+            subprocess.run(["umount", full], check=True)
+
+    def test_audit_log_on_a_full_filesystem(self):
+        # the log opens, every append fails: the run ends as error, 125 (docs/runner.md 5);
+        # --events gets an event only once it is in the log: here, none (issue 14 defect 4)
+        with self.full_log() as log:
+            events = os.path.join(self.tmp, "events.jsonl")
             p = self.omnibase("sandbox", "run", self.script, "--capabilities", self.caps(),
-                              "--audit-log", log, "--json")
+                              "--audit-log", log, "--json", "--events", events)
             self.assertEqual(p.returncode, 125, p.stderr)
             res = json.loads(p.stdout)
             self.ids.append(res["sandbox_id"])
@@ -220,24 +260,14 @@ class ErrorPaths(RunnerTest):
             self.assertEqual(res["error"], "the workload was stopped because the audit log "
                              "failed: audit log %s: No space left on device" % log)
             self.assertEqual(os.path.getsize(log), 0)
+            self.assertEqual(open(events).read() if os.path.exists(events) else "", "",
+                             "events that never reached the audit log were delivered")
             self.assert_state_empty()
-        finally:
-            subprocess.run(["umount", full], check=True)
 
     def test_audit_failure_stops_the_workload(self):
         # issue 14 defect 2: the first failed append kills the sandbox at once; a
         # workload that would sleep to its timeout does not run on unaudited
-        full = os.path.join(self.tmp, "full")
-        os.mkdir(full)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], check=True)
-        try:
-            log = os.path.join(full, "audit.jsonl")
-            open(log, "w").close()
-            with open(os.path.join(full, "fill"), "wb") as f:
-                try:
-                    f.write(b"\0" * (256 << 10))
-                except OSError:
-                    pass
+        with self.full_log() as log:
             sleeper = self.write("sleeper.py", "import time\nprint('up', flush=True)\n"
                                  "time.sleep(3600)\nprint('still here')\n")
             p = self.omnibase("sandbox", "run", sleeper, "--capabilities", self.caps(),
@@ -250,8 +280,6 @@ class ErrorPaths(RunnerTest):
                              "failed: audit log %s: No space left on device" % log)
             self.assertNotIn("still here", res.get("stdout", ""))
             self.assert_state_empty()
-        finally:
-            subprocess.run(["umount", full], check=True)
 
     def test_state_dir_that_cannot_be_made(self):
         afile = self.write("afile", "x\n")

@@ -20,12 +20,12 @@ import oblib  # noqa: E402
 from oblib import OMNIBASE, PRINCIPAL, netns_names, pids_mentioning, skip_or_fail  # noqa: E402,F401
 SECRET = "ob-sec-7f3c91d2e4a8-canary"
 
-
-# The head of an attack workload: sc(nr, *args) makes a raw syscall (OSError
-# on failure); attempt(name, fn) prints `NAME: SUCCEEDED result` or
-# `NAME: blocked ERRNO` (AttackTest.verdicts reads those lines).
+# The start of an attack workload: sc(nr, *args) makes a raw syscall through
+# ctypes (OSError on failure); attempt(name, fn) prints "NAME: SUCCEEDED r"
+# or "NAME: blocked ERRNO" (a failed subprocess: "blocked <the error>"), the
+# lines AttackTest.verdicts() reads.
 PROBE = r'''
-import ctypes, errno, os, subprocess, sys
+import ctypes, errno, os, stat, struct, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 def sc(nr, *args):

@@ -23,8 +23,10 @@ SIDECAR_IN = "/omnibase/omnibase-sidecar"
 RUN_IN = "/run/omnibase"
 
 # what the sidecar needs as the container's process: become another user,
-# empty the bounding set, trace the workload
-SIDECAR_CAPS = ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_PTRACE", "CAP_KILL"]
+# empty the bounding set, trace the workload, see through its 0700 directories
+# (as runner/spec.c gives it)
+SIDECAR_CAPS = ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_SYS_PTRACE", "CAP_KILL",
+                "CAP_DAC_READ_SEARCH"]
 
 
 def bind(src, dst, ro=True):
@@ -32,7 +34,7 @@ def bind(src, dst, ro=True):
             "options": ["rbind", "ro" if ro else "rw", "nosuid", "nodev"]}
 
 
-def make_bundle(w, argv, grants):
+def make_bundle(w, argv, grants, caps=SIDECAR_CAPS):
     bundle = os.path.join(w, "bundle")
     rootfs = os.path.join(bundle, "rootfs")
     run = os.path.join(w, "run")
@@ -55,7 +57,7 @@ def make_bundle(w, argv, grants):
             "args": [SIDECAR_IN, "--caps", RUN_IN + "/caps.json",
                      "--channel", RUN_IN + "/channel.sock", "--", *argv],
             "env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
-            "capabilities": {k: SIDECAR_CAPS for k in
+            "capabilities": {k: caps for k in
                              ("bounding", "effective", "permitted")},
             "noNewPrivileges": True,
         },
@@ -76,8 +78,8 @@ def make_bundle(w, argv, grants):
     return bundle, run
 
 
-def run_in_runsc(w, argv, grants=(), timeout=120):
-    bundle, run = make_bundle(w, argv, grants)
+def run_in_runsc(w, argv, grants=(), timeout=120, caps=SIDECAR_CAPS):
+    bundle, run = make_bundle(w, argv, grants, caps)
     listener = h.Listener(os.path.join(run, "channel.sock"))
     root = os.path.join(w, "runsc-root")
     os.makedirs(root)
@@ -195,7 +197,36 @@ except PermissionError:
                                                "SandboxExit"], run
 
 
+def test_hidden_symlink_fails_closed_inside_gvisor(w):
+    # F8: a 0700 directory of the workload holds l -> /etc/ssl, so
+    # /tmp/d/l/../passwd is /etc/passwd for the kernel and /tmp/d/passwd as
+    # text. Without CAP_DAC_READ_SEARCH gVisor refuses the sidecar's readlink
+    # (EACCES): it must deny and say it could not resolve; with it (as the
+    # runner runs it) it sees the link and denies /etc/passwd itself.
+    code = """
+import os
+os.mkdir('/tmp/d')
+os.symlink('/etc/ssl', '/tmp/d/l')
+os.chmod('/tmp/d', 0o700)
+try:
+    open('/tmp/d/l/../passwd').read(); print('READ')
+except PermissionError:
+    print('denied')
+"""
+    grants = [("FILE_READ", "/tmp/*", "tmp"), ("FILE_WRITE", "/tmp/*", "tmp")]
+    for caps, want in (([c for c in SIDECAR_CAPS if c != "CAP_DAC_READ_SEARCH"],
+                        ("/tmp/d/l/../passwd", "unresolvable-path")),
+                       (SIDECAR_CAPS, ("/etc/passwd", "default-deny"))):
+        ww = os.path.join(w, str(len(caps)))
+        os.makedirs(ww)
+        run = run_in_runsc(ww, h.python_argv(code), grants=grants, caps=caps)
+        assert run.rc == 0 and run.out == "denied\n", (caps, run)
+        got = [(e["target"], e["policy_id"]) for e in run.denials() if e["syscall"] == "openat"]
+        assert got == [want], (caps, run)
+
+
 TESTS = [test_denial_inside_gvisor, test_dangerous_and_pid1_inside_gvisor,
+         test_hidden_symlink_fails_closed_inside_gvisor,
          test_channel_on_stdin_without_host_uds]
 
 
