@@ -142,17 +142,45 @@ static bool may_match_under(const char *prefix, const char *dir)
         return strncmp(prefix, dir, dl) == 0 && prefix[dl] == '/';
 }
 
+/* Which denials keep a file out of this grant's mount (threat model F7):
+ * every mount lets its files be read, so a FILE_READ denial keeps a file out
+ * of all of them; a read-write mount lets them be written, renamed and
+ * linked (to a name a FILE_EXEC grant covers), so FILE_WRITE and FILE_EXEC
+ * denials keep a file out of it too; a FILE_EXEC grant's mount is
+ * executable, so FILE_EXEC denials keep a file out of it. A FILE_WRITE
+ * denial does not keep a file out of a read-only mount, nor a FILE_EXEC
+ * denial out of a read-only noexec one: those mounts give neither. */
+static bool denial_applies(const grant_ctx *g, ob_cap_kind denied)
+{
+        switch (denied) {
+        case OB_CAP_FILE_READ:
+                return true;
+        case OB_CAP_FILE_WRITE:
+                return g->writable;
+        case OB_CAP_FILE_EXEC:
+                return g->writable || g->grant->kind == OB_CAP_FILE_EXEC;
+        default:
+                return false;
+        }
+}
+
 /* Is the host path (lexical and resolved) allowed for this grant's kind,
- * with no denial matching it? */
+ * with no denial that applies to its mount (denial_applies) matching it? */
 static bool allowed_here(grant_ctx *g, const char *path)
 {
         ob_decision d;
-        if (ob_capset_check(g->caps, g->grant->kind, path, &d) < 0)
+        if (ob_capset_check(g->caps, g->grant->kind, path, &d) < 0 || !d.allowed)
                 return false;
-        return d.allowed;
+        for (ob_cap_kind k = OB_CAP_FILE_READ; k <= OB_CAP_FILE_EXEC; k++) {
+                if (k == g->grant->kind || !denial_applies(g, k))
+                        continue;
+                if (ob_capset_check(g->caps, k, path, &d) < 0 || d.denied_by_rule)
+                        return false;
+        }
+        return true;
 }
 
-/* Could some denial of this kind match a path under dir? */
+/* Could some denial that applies to this grant's mount match a path under dir? */
 static bool denial_under(grant_ctx *g, const char *dir)
 {
         size_t n = ob_capset_count(g->caps, true), dl = strlen(dir);
@@ -161,7 +189,7 @@ static bool denial_under(grant_ctx *g, const char *dir)
                 const ob_capability *d = ob_capset_get(g->caps, true, i);
                 _cleanup_free_ char *prefix = NULL;
                 bool wild;
-                if (d->kind != g->grant->kind)
+                if (d->kind != g->grant->kind && !denial_applies(g, d->kind))
                         continue;
                 if (ob_pattern_literal_prefix(d->target, &prefix, &wild) < 0)
                         return true;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "capabilities/pattern.h"
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 
@@ -27,12 +28,28 @@ static void deny(ob_verdict *v, int error)
         v->error = error;
 }
 
+/* ob_capset_check(), where FILE_WRITE implies FILE_READ of the same path
+ * (threat model F9): a FILE_WRITE grant is a read-write bind, which a
+ * thread racing this check can read anyway, so a read is not refused where
+ * a write is allowed. A FILE_READ denial still wins (and keeps the file out
+ * of every mount: runner/mounts.c). */
+static int decide(const ob_capset *caps, ob_cap_kind kind, const char *target, ob_decision *ret)
+{
+        ob_decision w = {0};
+        int r = ob_capset_check(caps, kind, target, ret);
+
+        if (r == 0 && kind == OB_CAP_FILE_READ && !ret->allowed && !ret->denied_by_rule &&
+            ob_capset_check(caps, OB_CAP_FILE_WRITE, target, &w) == 0 && w.allowed)
+                *ret = w;
+        return r;
+}
+
 /* Checks one capability; on a denial fills v (taking target). */
 static int check_cap(const ob_capset *caps, ob_cap_kind kind, char **target, bool creates,
                      int error, ob_verdict *v)
 {
         ob_decision d = {0};
-        int r = ob_capset_check(caps, kind, *target, &d);
+        int r = decide(caps, kind, *target, &d);
 
         if (r == 0 && d.allowed)
                 return 0;
@@ -172,6 +189,75 @@ static bool makes_links(const ob_syscall_info *s)
                strncmp(s->name, "symlink", 7) == 0;
 }
 
+/* Denies (taking *old) with the capability a new name would have given. */
+static void deny_new_name(ob_cap_kind kind, const ob_capability *rule, char **old, ob_verdict *v)
+{
+        deny(v, EACCES);
+        v->capability = ob_cap_kind_to_string(kind);
+        v->policy_id = rule && rule->policy_id ? rule->policy_id : "default-deny";
+        v->target = TAKE_PTR(*old);
+}
+
+/* Does some file denial name a path strictly under dir (its literal prefix
+ * starts with "dir/")? Returns that denial, or NULL. */
+static const ob_capability *denial_under(const ob_capset *caps, const char *dir)
+{
+        size_t n = ob_capset_count(caps, true), dl = strlen(dir);
+        char prefix[PATH_MAX + 1];
+
+        for (size_t i = 0; i < n; i++) {
+                const ob_capability *d = ob_capset_get(caps, true, i);
+                size_t off = cap_pattern_wild_offset(d->target);
+                if (d->kind == OB_CAP_NETWORK_CONNECT || off > PATH_MAX)
+                        continue;
+                cap_pattern_unescape(d->target, off, prefix);
+                if (strncmp(prefix, dir, dl) == 0 && (prefix[dl] == '/' || streq(dir, "/")))
+                        return d;
+        }
+        return NULL;
+}
+
+/* A rename or link moves a file to a new name: it must not give the file a
+ * capability its old name did not have (threat model F7): FILE_READ where
+ * the old name was not readable, or a capability a denial refuses the old
+ * name; nor may a directory be renamed that a denial names a path under.
+ * The mount mask is the boundary (a denied file is in no read-write mount);
+ * this makes the attempt visible. 1 on a denial (v filled, *old taken). */
+static int check_new_name(const ob_capset *caps, const ob_syscall_info *s, char **old,
+                          const char *new, ob_verdict *v)
+{
+        static const ob_cap_kind kinds[] = {OB_CAP_FILE_READ, OB_CAP_FILE_EXEC};
+        const ob_capability *under;
+
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+                ob_decision dn = {0}, d = {0};
+                bool readable;
+                if (decide(caps, kinds[k], new, &dn) < 0 || decide(caps, kinds[k], *old, &d) < 0) {
+                        deny_new_name(kinds[k], NULL, old, v); /* fail closed */
+                        return 1;
+                }
+                if (!dn.allowed &&
+                    (kinds[k] != OB_CAP_FILE_READ || dn.rule || !ob_scratch_allows(new, true)))
+                        continue; /* the new name gives nothing of this kind */
+                readable = d.allowed || (!d.rule && ob_scratch_allows(*old, false));
+                if (d.denied_by_rule || (kinds[k] == OB_CAP_FILE_READ && !readable)) {
+                        deny_new_name(kinds[k], d.rule, old, v);
+                        return 1;
+                }
+        }
+        under = strncmp(s->name, "rename", 6) == 0 ? denial_under(caps, *old) : NULL;
+        if (under) {
+                deny_new_name(under->kind, under, old, v);
+                return 1;
+        }
+        return 0;
+}
+
+static bool moves_names(const ob_syscall_info *s)
+{
+        return strncmp(s->name, "rename", 6) == 0 || strncmp(s->name, "link", 4) == 0;
+}
+
 static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
                       const uint64_t a[6], ob_verdict *v)
 {
@@ -181,6 +267,7 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
         } order[] = {{NEED_READ, OB_CAP_FILE_READ},
                      {NEED_WRITE, OB_CAP_FILE_WRITE},
                      {NEED_EXEC, OB_CAP_FILE_EXEC}};
+        _cleanup_free_ char *old = NULL, *new = NULL;
 
         for (size_t i = 0; i < 2 && s->p[i].path >= 0; i++) {
                 _cleanup_free_ char *path = NULL;
@@ -215,6 +302,18 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                         deny(v, fails);
                         return 0;
                 }
+                if (i == 0)
+                        old = TAKE_PTR(path);
+                else
+                        new = TAKE_PTR(path);
+        }
+        if (moves_names(s) && old && new) {
+                if (check_new_name(caps, s, &old, new, v))
+                        return 0;
+                /* renameat2(RENAME_EXCHANGE): the new name's file moves too */
+                if (streq(s->name, "renameat2") && (a[4] & RENAME_EXCHANGE) &&
+                    check_new_name(caps, s, &new, old, v))
+                        return 0;
         }
         if (makes_links(s))
                 ob_resolve_invalidate();

@@ -64,12 +64,18 @@ static void grant(ob_capset *set, bool deny, ob_cap_kind k, const char *target)
         assert_int_equal(ob_capset_add(set, deny, k, target, NULL, &err), 0);
 }
 
-static bool planned(const ob_mount_plan *m, const char *dest)
+/* The mount at dest, or NULL. */
+static const ob_mount *mount_of(const ob_mount_plan *m, const char *dest)
 {
         for (size_t i = 0; i < m->n; i++)
                 if (streq(m->v[i].destination, dest))
-                        return true;
-        return false;
+                        return &m->v[i];
+        return NULL;
+}
+
+static bool planned(const ob_mount_plan *m, const char *dest)
+{
+        return mount_of(m, dest) != NULL;
 }
 
 static void test_plan_edges(void **state)
@@ -151,6 +157,74 @@ static void test_plan_hard_links(void **state)
         grant(set, false, OB_CAP_FILE_READ, P("h/sub/linked.txt"));
         assert_int_equal(ob_mount_plan_add_grants(&m, set), 0);
         assert_true(planned(&m, P("h/sub/linked.txt")));
+        ob_mount_plan_done(&m);
+        ob_capset_free(set);
+}
+
+/* F7: a denial of any kind keeps a file out of every mount that would give
+ * it what is denied, whatever the grant's kind: FILE_READ out of all, FILE_WRITE
+ * out of read-write ones, FILE_EXEC out of read-write and executable ones. */
+static void test_plan_denials_of_other_kinds(void **state)
+{
+        ob_capset *set = NULL;
+        ob_mount_plan m = {.log = collect};
+        const ob_mount *x;
+
+        mkdir(P("w"), 0755);
+        mkdir(P("w/sub"), 0755);
+        mkdir(P("w/clean"), 0755);
+        mkdir(P("o"), 0755);
+        touch("w/.env");
+        touch("w/ok.txt");
+        touch("w/conf");
+        touch("w/tool");
+        touch("w/sub/.env");
+        touch("w/sub/a.txt");
+        touch("w/clean/b.txt");
+        touch("o/.env");
+        touch("o/out.txt");
+        mkdir(P("x"), 0755);
+        touch("x/secret");
+        touch("x/tool");
+        assert_int_equal(ob_capset_new(&set), 0);
+        grant(set, false, OB_CAP_FILE_READ, P("w/*"));
+        grant(set, false, OB_CAP_FILE_WRITE, P("w/*"));
+        grant(set, false, OB_CAP_FILE_WRITE, P("o/*")); /* write-only */
+        grant(set, true, OB_CAP_FILE_READ, P("w/.env"));
+        grant(set, true, OB_CAP_FILE_READ, P("w/sub/.env"));
+        grant(set, true, OB_CAP_FILE_WRITE, P("w/conf"));
+        grant(set, true, OB_CAP_FILE_EXEC, P("w/tool"));
+        grant(set, true, OB_CAP_FILE_READ, P("o/.env"));
+        grant(set, false, OB_CAP_FILE_EXEC, P("x/*"));
+        grant(set, true, OB_CAP_FILE_READ, P("x/secret"));
+        assert_int_equal(ob_mount_plan_add_grants(&m, set), 0);
+
+        assert_false(planned(&m, P("w"))); /* not whole, read-only or read-write */
+        assert_false(planned(&m, P("w/sub")));
+        assert_false(planned(&m, P("w/.env")));
+        assert_false(planned(&m, P("w/sub/.env")));
+        assert_non_null(x = mount_of(&m, P("w/ok.txt")));
+        assert_true(x->writable);
+        assert_non_null(x = mount_of(&m, P("w/sub/a.txt")));
+        assert_true(x->writable);
+        assert_non_null(x = mount_of(&m, P("w/clean"))); /* no denial under: whole */
+        assert_true(x->writable);
+        /* a read-only mount gives neither write nor (noexec) exec */
+        assert_non_null(x = mount_of(&m, P("w/conf")));
+        assert_false(x->writable);
+        assert_non_null(x = mount_of(&m, P("w/tool")));
+        assert_false(x->writable);
+        assert_true(x->noexec);
+        /* a FILE_WRITE-only grant: its denied file is not in the mount */
+        assert_false(planned(&m, P("o")));
+        assert_false(planned(&m, P("o/.env")));
+        assert_non_null(x = mount_of(&m, P("o/out.txt")));
+        assert_true(x->writable);
+        /* a FILE_EXEC grant's mount can be read: a FILE_READ denial keeps out */
+        assert_false(planned(&m, P("x")));
+        assert_false(planned(&m, P("x/secret")));
+        assert_non_null(x = mount_of(&m, P("x/tool")));
+        assert_false(x->noexec);
         ob_mount_plan_done(&m);
         ob_capset_free(set);
 }
@@ -277,6 +351,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_plan_edges, setup, teardown),
             cmocka_unit_test_setup_teardown(test_plan_hard_links, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_plan_denials_of_other_kinds, setup, teardown),
             cmocka_unit_test_setup_teardown(test_plan_limits, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rootfs_never_follows_symlinks, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gc_dead_and_live, setup, teardown),

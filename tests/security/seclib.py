@@ -22,9 +22,10 @@ SECRET = "ob-sec-7f3c91d2e4a8-canary"
 
 # The start of an attack workload: sc(nr, *args) makes a raw syscall through
 # ctypes (OSError on failure); attempt(name, fn) prints "NAME: SUCCEEDED r"
-# or "NAME: blocked ERRNO", the lines AttackTest.verdicts() reads.
+# or "NAME: blocked ERRNO" (a failed subprocess: "blocked <the error>"), the
+# lines AttackTest.verdicts() reads.
 PROBE = r'''
-import ctypes, errno, os, stat, struct, sys
+import ctypes, errno, os, stat, struct, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 def sc(nr, *args):
@@ -38,8 +39,9 @@ def attempt(name, fn):
     try:
         r = fn()
         print("%s: SUCCEEDED %r" % (name, r), flush=True)
-    except OSError as e:
-        print("%s: blocked %s" % (name, errno.errorcode.get(e.errno, e.errno)), flush=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        print("%s: blocked %s" % (name, errno.errorcode.get(getattr(e, "errno", 0), e)),
+              flush=True)
 '''
 
 
@@ -172,6 +174,15 @@ class AttackTest(unittest.TestCase):
             return []
         with open(path) as f:
             return [json.loads(l) for l in f if l.strip()]
+
+    def assert_blocked(self, res, names, owner):
+        """Each attempt NAME printed `NAME: blocked ...`; else a REGRESSION
+        naming the finding and the layer (owner) that should have held."""
+        got = self.verdicts(res)
+        for name in names:
+            self.assertIn(name, got, res["stdout"] + res["stderr"])
+            self.assertTrue(got[name].startswith("blocked"),
+                            "REGRESSION (%s): %s: %s" % (owner, name, got[name]))
 
     def verdicts(self, res):
         """The workload prints `NAME: VERDICT detail` lines; a dict NAME -> line."""

@@ -17,39 +17,15 @@ import json
 import os
 import subprocess
 
+import seclib
 from seclib import OMNIBASE, AttackTest, main
 
-PROBE = r'''
-import ctypes, errno, os, signal, subprocess, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def sc(nr, *args):
-    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a
-                                          for a in args])
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
-def attempt(name, fn):
-    try:
-        r = fn()
-        print("%s: SUCCEEDED %r" % (name, r), flush=True)
-    except (OSError, subprocess.SubprocessError) as e:
-        print("%s: blocked %s" % (name, errno.errorcode.get(getattr(e, "errno", 0), e)),
-              flush=True)
-'''
+PROBE = seclib.PROBE + "import signal, time\n"
 
 HOST_SECRET = "hardlinked-secret-91c4"
 
 
 class Regressions(AttackTest):
-    def assert_blocked(self, res, names, owner):
-        got = self.verdicts(res)
-        for name in names:
-            self.assertIn(name, got, res["stdout"] + res["stderr"])
-            self.assertTrue(got[name].startswith("blocked"),
-                            "REGRESSION (%s): %s: %s" % (owner, name, got[name]))
-
     def test_hard_link_out_of_granted_dir(self):
         data = os.path.join(self.tmp, "data")
         os.makedirs(data)

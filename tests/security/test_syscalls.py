@@ -13,26 +13,10 @@ import os
 import socket
 import threading
 
+import seclib
 from seclib import AttackTest, main
 
-PROBE = r'''
-import ctypes, errno, os, signal, socket, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def sc(nr, *args):
-    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a
-                                          for a in args])
-    if r < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-    return r
-def attempt(name, fn):
-    try:
-        r = fn()
-        print("%s: SUCCEEDED %r" % (name, r))
-    except OSError as e:
-        print("%s: blocked %s" % (name, errno.errorcode.get(e.errno, e.errno)))
-'''
+PROBE = seclib.PROBE + "import signal, socket, time\n"
 
 # x86_64 syscall numbers
 ATTACKS = {
