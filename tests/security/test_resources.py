@@ -31,7 +31,10 @@ class ResourceAttacks(AttackTest):
         # the bomb's own exit status varies (its interpreter may fail to
         # start a task); what matters is that the run ends within its bound,
         # leaves nothing, and the host still runs the next sandbox
-        self.run_bounded(code, {"pids": 16, "timeout_s": 8}, ("timeout", "ok"))
+        res, _ = self.run_bounded(code, {"pids": 16, "timeout_s": 8},
+                                  ("timeout", "limit_exceeded"))
+        if res["status"] == "limit_exceeded":  # the pids limit is reported (issue 14)
+            self.assertEqual(res["limit"], "pids", res)
         res = self.run_py("print('after: fine')\n")
         self.assertEqual(self.verdicts(res)["after"], "fine")
 
