@@ -103,9 +103,42 @@ static int consume_lines(follower *f)
         return 0;
 }
 
+/* The partial line we hold (a line being written, or a torn tail) is still
+ * what the file has at its place. A writer that repairs a torn tail
+ * truncates it and appends again; when it appended more than was torn
+ * before we look, the size never shrank below our offset, so only the
+ * bytes tell. When they differ, read again from where the partial line
+ * began: that is where the writer cut (issue 14 defect 3). */
+static int check_partial(follower *f)
+{
+        char chunk[4096];
+        off_t at = f->off - (off_t)f->have;
+
+        for (size_t done = 0; done < f->have;) {
+                size_t n = f->have - done < sizeof(chunk) ? f->have - done : sizeof(chunk);
+                ssize_t k = pread(f->fd, chunk, n, at + (off_t)done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if ((size_t)k != n || memcmp(chunk, f->buf + done, n) != 0) {
+                        f->off = at;
+                        f->have = 0;
+                        return 0;
+                }
+                done += n;
+        }
+        return 0;
+}
+
 /* Reads to the end of the open file, delivering every complete line. */
 static int drain(follower *f)
 {
+        if (f->have > 0 && !f->skipping) {
+                int r = check_partial(f);
+                if (r < 0)
+                        return r;
+        }
         for (;;) {
                 ssize_t k = pread(f->fd, f->buf + f->have, FOLLOW_CAP - f->have, f->off);
                 int r;

@@ -146,6 +146,55 @@ static void test_rotations_torn_and_long_lines(void **state)
         assert_string_equal(s.types[4], "AuditLogRotated");
 }
 
+/* Issue 14 defect 3: the follower has read a torn tail (and holds it as a
+ * partial line); the writer then truncates it and appends more than its
+ * length (AuditLogRepaired and an event) before the follower reads again.
+ * The follower must not glue its torn bytes onto the new data. */
+static int repaired_fn(const char *line, size_t len, void *userdata)
+{
+        script *s = userdata;
+        char torn[200];
+
+        if (line)
+                return record(s, line, len);
+        if (++s->ticks > 200)
+                return -ETIMEDOUT;
+        switch (s->step++) {
+        case 0:
+                append(s->log, "SandboxStart", "a"); /* 2 */
+                break;
+        case 1:
+                memset(torn, 'x', sizeof(torn));
+                memcpy(torn, "{\"seq\":3,\"torn\":\"", 18);
+                raw_write(torn, 150); /* a writer died mid-line; the follower reads it */
+                break;
+        case 2:
+                append(s->log, "SandboxExit", "a"); /* repair (3), then the event (4) */
+                s->stop_at = 4;
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static void test_torn_tail_repaired_between_reads(void **state)
+{
+        script s = {0};
+        (void)state;
+
+        assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &s.log), 0);
+        append(s.log, "SandboxStart", "old"); /* 1, before the follow */
+        assert_int_equal(ob_audit_follow(path, NULL, repaired_fn, &s), 7);
+        ob_audit_close(s.log);
+        assert_int_equal(s.n, 3);
+        assert_int_equal(s.seqs[0], 2);
+        assert_int_equal(s.seqs[1], 3);
+        assert_string_equal(s.types[1], "AuditLogRepaired");
+        assert_int_equal(s.seqs[2], 4);
+        assert_string_equal(s.types[2], "SandboxExit");
+}
+
 /* The log does not exist yet; filters on type, sandbox (null never
  * matches a sandbox filter) and seq. */
 static int filtered_fn(const char *line, size_t len, void *userdata)
@@ -202,6 +251,7 @@ static void test_errors(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_torn_tail_repaired_between_reads, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rotations_torn_and_long_lines, setup, teardown),
             cmocka_unit_test_setup_teardown(test_waits_for_the_log_and_filters, setup, teardown),
             cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
