@@ -108,7 +108,24 @@ typedef struct stream {
         char *buf;
         size_t len, cap;
         bool truncated;
+        bool held;     /* the live copy waits (ob_launch_release) */
+        size_t passed; /* bytes of buf already copied to pass_fd */
 } stream;
+
+/* Copies buf[passed, len) to pass_fd; a reader that went away stops it. */
+static void pass_on(stream *s)
+{
+        while (s->pass_fd >= 0 && !s->held && s->passed < s->len) {
+                ssize_t w = write(s->pass_fd, s->buf + s->passed, s->len - s->passed);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) { /* the reader went away: keep capturing */
+                        s->pass_fd = -1;
+                        break;
+                }
+                s->passed += (size_t)w;
+        }
+}
 
 /* Room for need bytes (at most max): the buffer grows as output arrives,
  * doubling from 4 KiB, instead of output_cap bytes per stream up front. */
@@ -155,19 +172,7 @@ static bool drain(stream *s, size_t cap)
                 memcpy(s->buf + s->len, chunk, keep);
                 s->len += keep;
                 s->buf[s->len] = '\0';
-                if (s->pass_fd >= 0) {
-                        size_t off = 0;
-                        while (off < keep) {
-                                ssize_t w = write(s->pass_fd, chunk + off, keep - off);
-                                if (w < 0 && errno == EINTR)
-                                        continue;
-                                if (w <= 0) { /* the reader went away: keep capturing */
-                                        s->pass_fd = -1;
-                                        break;
-                                }
-                                off += (size_t)w;
-                        }
-                }
+                pass_on(s);
         }
         if ((size_t)n > keep && !s->truncated) {
                 s->truncated = true;
@@ -209,6 +214,12 @@ static void stop_sandbox(supervisor *sv)
 void ob_launch_stop(ob_launch_state *sv)
 {
         stop_sandbox(sv);
+}
+
+void ob_launch_release(ob_launch_state *sv)
+{
+        sv->s[1].held = false;
+        pass_on(&sv->s[1]);
 }
 
 /* poll's timeout: to the deadline or the end of the kill grace; without
@@ -360,6 +371,9 @@ static int start(supervisor *sv, ob_error *err)
                 stream *s = &sv->s[i];
                 s->fd = i == 0 ? out[0] : errp[0];
                 s->pass_fd = l->capture ? -1 : (i == 0 ? l->stdout_fd : l->stderr_fd);
+                /* before the workload's exec only the sidecar and runsc write
+                 * there: their errors become the run's one-line message */
+                s->held = l->hold_stderr && i == 1;
         }
         r = spawn(l->runsc, argv, l->channel_child_fd, out[1], errp[1], l->net, &sv->pid);
         close(out[1]);

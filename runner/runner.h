@@ -187,6 +187,7 @@ typedef struct ob_launch {
         int64_t timeout_ms; /* 0: no deadline */
         size_t output_cap;  /* bytes, per stream */
         bool capture;
+        bool hold_stderr; /* live stderr waits for ob_launch_release (the workload's exec) */
         int stdout_fd, stderr_fd;
         int sigfd;                               /* signalfd for SIGINT/SIGTERM/SIGHUP, or -1 */
         const struct ob_run_network_launch *net; /* NULL: --network=none (runner/network.h) */
@@ -295,6 +296,8 @@ size_t ob_launch_pollfds(ob_launch_state *s, struct pollfd fds[OB_LAUNCH_POLLFDS
 bool ob_launch_step(ob_launch_state *s, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
 /* Tells the sandbox to die (runsc kill; the grace, then SIGKILL). */
 void ob_launch_stop(ob_launch_state *s);
+/* The workload exec'd: stderr held so far goes out, and from now on live. */
+void ob_launch_release(ob_launch_state *s);
 void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
 void ob_launch_result_done(ob_launch_result *r);
 

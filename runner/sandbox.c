@@ -246,6 +246,7 @@ typedef struct run_ctx {
         ob_denial_budget *denials; /* bytes of CapabilityDenied events: runner/denials.c */
         ob_run_network_launch net_launch; /* what the launch polls of the network */
         bool destroyed;                   /* ob_run_destroy() stopped it before it ended */
+        ob_launch_state *launch;          /* while runsc runs: for ob_launch_release */
 } run_ctx;
 
 /* The sink of every event of the run: the audit log, then (durable_line)
@@ -397,8 +398,11 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
 {
         run_ctx *c = userdata;
 
-        if (m->type == OB_CHANNEL_SANDBOX_START)
+        if (m->type == OB_CHANNEL_SANDBOX_START) {
                 c->started = true;
+                if (c->launch) /* what the workload writes goes out live */
+                        ob_launch_release(c->launch);
+        }
         if (m->type == OB_CHANNEL_SANDBOX_EXIT) {
                 c->sidecar_denials = m->denials;
                 c->pids_refused = m->pids_refused;
@@ -807,6 +811,7 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .timeout_ms = c->plan->limits.timeout_s * 1000,
                         .output_cap = (size_t)c->plan->limits.output_kb * 1024,
                         .capture = c->opts->capture,
+                        .hold_stderr = c->plan->sidecar,
                         .stdout_fd = c->opts->stdout_fd,
                         .stderr_fd = c->opts->stderr_fd,
                         .sigfd = c->sigfd,
@@ -822,6 +827,7 @@ int ob_run_start(ob_run *run, ob_error *err)
         r = ob_launch_start(&l, &run->launch, err);
         if (r >= 0)
                 run->step = STEP_STARTED;
+        c->launch = run->launch;
         return r;
 }
 
@@ -848,6 +854,7 @@ int ob_run_finish(ob_run *run, ob_error *err)
         if (run->step != STEP_STARTED)
                 return ob_error_set(err, 0, 0, EINVAL, "the run was not started");
         ob_launch_finish(TAKE_PTR(run->launch), &lr);
+        c->launch = NULL;
         run->step = STEP_DONE;
         ob_cgroup_read(run->dir.id, &st);
         runsc_start_failure(run->log, fail, sizeof(fail));

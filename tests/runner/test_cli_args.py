@@ -77,6 +77,20 @@ class CliArgs(RunnerTest):
                               flag, value)
             self.assert_bad_input(p, needle)
 
+    def test_missing_command_is_one_line(self):
+        # issue 14 defect 10: the sidecar's own error line and the runner's were both
+        # printed; before the workload's exec, stderr is held and becomes the message
+        p = self.omnibase("sandbox", "run", "--capabilities", self.caps(), "--", "/bin/nope")
+        self.assertEqual(p.returncode, 125, p.stderr)
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertRegex(p.stderr, r"^omnibase: sandbox ob-[0-9a-f]{16}: the workload could not "
+                         r"be started: omnibase-sidecar: /bin/nope: No such file or directory\n$")
+        # and what a workload writes to stderr still goes out live, in order
+        script = self.write("err.py", "import sys\nsys.stderr.write('one\\n')\n"
+                            "sys.stderr.flush()\nsys.stderr.write('two\\n')\n")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps())
+        self.assertEqual((p.returncode, p.stderr), (0, "one\ntwo\n"), p.stderr)
+
     def test_elf_binary_as_script_is_refused(self):
         binary = os.path.join(self.tmp, "true")
         with open("/bin/true", "rb") as src, open(binary, "wb") as dst:
