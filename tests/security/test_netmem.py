@@ -19,6 +19,7 @@ host.omnibase.internal) that accepts and never reads, with a 4 KiB receive
 buffer so that what the run sends stays in the run's own send buffers; or
 the run itself over loopback (granted 127.0.0.1:*), where both ends are the
 run's."""
+import json
 import os
 import re
 import socket
@@ -131,40 +132,55 @@ class NetMemAttacks(AttackTest):
         self.server = Server()
         self.addCleanup(self.server.close)
 
-    def hold(self, mode, grants=()):
-        """Runs the workload in mode; the bytes its namespace's sockets held
-        when it said it could hold no more."""
+    def start(self, mode, grants=(), sockets=SOCKETS):
+        """Starts the workload in mode; (process, control connection, run id,
+        the workload's `holding` line) once it holds what it could."""
         ctl_port, sink_port = self.server.ports()
         caps = self.caps(grants=[("NETWORK_CONNECT", "host.omnibase.internal:%d" % p)
                                  for p in (ctl_port, sink_port)] + list(grants),
                          limits={"memory_mb": MEMORY_MB, "timeout_s": 90})
         script = self.write("netmem.py", WORKLOAD)
-        p = subprocess.Popen([OMNIBASE, "sandbox", "run", script, mode, str(SOCKETS),
+        self.events = os.path.join(self.tmp, "events.jsonl")
+        p = subprocess.Popen([OMNIBASE, "sandbox", "run", script, mode, str(sockets),
                               str(ctl_port), str(sink_port), "--capabilities", caps,
-                              "--events", os.path.join(self.tmp, "events.jsonl")],
+                              "--events", self.events],
                              env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-        try:
-            self.server.ctl.settimeout(60)
-            ctl, _ = self.server.ctl.accept()
-            ctl.settimeout(60)
-            line = ctl.makefile("r").readline()
-            runs = os.listdir(os.path.join(self.state, "runs"))
-            self.assertEqual(len(runs), 1, runs)
-            self.ids.append(runs[0])
-            if not line.startswith("holding "):
-                ctl.close()
-                self.fail("the workload said %r: %s" % (line, p.communicate(timeout=60)[1]))
-            held = skmem_of_netns("omnibase-" + runs[0])
+        self.addCleanup(self.reap, p)
+        self.server.ctl.settimeout(60)
+        ctl, _ = self.server.ctl.accept()
+        self.addCleanup(ctl.close)
+        ctl.settimeout(60)
+        line = ctl.makefile("r").readline()
+        runs = os.listdir(os.path.join(self.state, "runs"))
+        self.assertEqual(len(runs), 1, runs)
+        self.ids.append(runs[0])
+        if not line.startswith("holding "):
             ctl.close()
-            out, err = p.communicate(timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-        self.outputs += [line, out, err]
-        self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(out.strip(), "released", out)
+            self.fail("the workload said %r: %s" % (line, p.communicate(timeout=60)[1]))
+        return p, ctl, runs[0], line
+
+    def finish(self, p, ctl):
+        """Releases the workload; its exit status and stderr."""
+        ctl.close()
+        out, err = p.communicate(timeout=60)
+        self.outputs += [out, err]
+        self.assertEqual(out.strip(), "released", out + err)
+        return p.returncode, err
+
+    @staticmethod
+    def reap(p):
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+    def hold(self, mode, grants=()):
+        """Runs the workload in mode; the bytes its namespace's sockets held
+        when it said it could hold no more."""
+        p, ctl, run, line = self.start(mode, grants)
+        held = skmem_of_netns("omnibase-" + run)
+        rc, err = self.finish(p, ctl)
+        self.assertEqual(rc, 0, err)
         print("%s: the workload sent %.1f MiB; its namespace's sockets held %.1f MiB "
               "(memory_mb %d)" % (mode, int(line.split()[1]) / 2**20, held / 2**20, MEMORY_MB))
         self.assertLessEqual(held, (MEMORY_MB << 20) + MARGIN,
@@ -177,6 +193,32 @@ class NetMemAttacks(AttackTest):
 
     def test_loopback_both_ends_in_the_run(self):
         self.hold("loopback", grants=[("NETWORK_CONNECT", "127.0.0.1:*")])
+
+    def test_loopback_needs_a_grant_in_the_kernel_too(self):
+        """Without a loopback grant the sidecar refuses connect(127.0.0.1)
+        at its ptrace stop, which a second thread can race; the BPF connect
+        hooks must refuse it as well, or the race reaches connections whose
+        queued data is charged to no cgroup. A process in the run's network
+        namespace and cgroup-v2 directory, outside gVisor (so no sidecar),
+        tries it: EPERM from the hook, not ECONNREFUSED from the stack."""
+        p, ctl, run, _ = self.start("sink", sockets=0)
+        probe = ("import errno, socket\n"
+                 "open('/sys/fs/cgroup/unified/omnibase/%s/cgroup.procs', 'w').write('0')\n"
+                 "for fam, addr in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')):\n"
+                 "    try:\n"
+                 "        socket.socket(fam).connect((addr, 1)); print('connected')\n"
+                 "    except OSError as e:\n"
+                 "        print(errno.errorcode[e.errno])\n" % run)
+        r = subprocess.run(["nsenter", "--net=/run/netns/omnibase-" + run, "/usr/bin/python3",
+                            "-c", probe], capture_output=True, text=True, timeout=30)
+        rc, err = self.finish(p, ctl)
+        self.assertEqual(r.stdout.split(), ["EPERM", "EPERM"], r.stdout + r.stderr)
+        with open(self.events) as f:
+            events = [json.loads(l) for l in f if l.strip()]
+        targets = {e["target"] for e in events
+                   if e["type"] == "CapabilityDenied" and e.get("layer") == "bpf"}
+        self.assertEqual(targets, {"127.0.0.1:1", "[::1]:1"}, events)
+        self.assertEqual(rc, 126, err)
 
 
 if __name__ == "__main__":
