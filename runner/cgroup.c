@@ -108,6 +108,11 @@ int ob_cgroup_create(const char *id, const ob_limits *limits, ob_error *err)
                 if (s < 0 && s != -ENOENT) /* no swap accounting: memory alone */
                         r = s;
         }
+        /* Socket buffers of the sentry's host sockets (--network=host) are
+         * charged in v1 to a counter of their own, and only once a limit is
+         * written, before the sockets exist (issue 9, F12): bound them too. */
+        if (r >= 0)
+                r = write_value("memory", id, "memory.kmem.tcp.limit_in_bytes", mem);
         if (r >= 0)
                 r = write_value("cpu", id, "cpu.cfs_period_us", 100000);
         if (r >= 0)
