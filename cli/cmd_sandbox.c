@@ -244,36 +244,15 @@ static int parse_run_args(int argc, char **argv, run_args *a)
 
 static int load_caps(const run_args *a, ob_capset **ret)
 {
+        const ob_capability_source src = {.capabilities_file = a->caps_file,
+                                          .policy_file = a->policy_file,
+                                          .registry = a->registry,
+                                          .principal = a->principal};
         ob_error err = {0};
-        const char *file = a->caps_file;
-        ob_policy_set *set = NULL;
-        char *path = NULL;
-        int r;
+        int r = ob_capset_from_source(&src, ret, &err);
 
-        if (a->caps_file) {
-                r = ob_capset_load(a->caps_file, ret, &err);
-        } else {
-                file = a->policy_file;
-                if (a->registry) {
-                        r = ob_policy_registry_path(a->registry, a->principal, &path);
-                        if (r < 0) {
-                                ob_cli_error("--registry: invalid principal \"%s\"", a->principal);
-                                return r;
-                        }
-                        file = path;
-                }
-                r = ob_policy_load(file, &set, &err);
-                if (r >= 0)
-                        r = ob_policy_compile(set, a->principal, ret, &err);
-                ob_policy_set_free(set);
-        }
-        if (r < 0) {
-                if (err.line)
-                        ob_cli_error("%s:%u:%u: %s", file, err.line, err.column, err.message);
-                else
-                        ob_cli_error("%s: %s", file, err.message[0] ? err.message : strerror(-r));
-        }
-        free(path);
+        if (r < 0)
+                ob_cli_error("%s", err.message);
         return r;
 }
 

@@ -67,6 +67,20 @@ OB_EXPORT int ob_policy_compile(const ob_policy_set *set, const char *principal,
 /* DIR/<uuid>.cedar.json after checking that uuid is a UUID. *ret malloc'd. */
 OB_EXPORT int ob_policy_registry_path(const char *dir, const char *uuid, char **ret);
 
+/* Where a capability set comes from: exactly one of the three, and a
+ * principal with a policy file or a registry. */
+typedef struct ob_capability_source {
+        const char *capabilities_file;
+        const char *policy_file;
+        const char *registry; /* a directory of <uuid>.cedar.json */
+        const char *principal;
+} ob_capability_source;
+
+/* Loads (and for a policy, compiles) the set; on error err's message is one
+ * line that starts with the file and, where known, line:column. */
+OB_EXPORT int ob_capset_from_source(const ob_capability_source *src, ob_capset **ret,
+                                    ob_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,7 +82,7 @@ class Errors(RunnerTest):
                  (["sandbox", "run", self.script, "--capabilities", caps, "--events",
                    os.path.join(self.tmp, "no", "dir", "ev")], "No such file or directory"),
                  (["sandbox", "run", self.script, "--registry", self.tmp, "--principal", "x"],
-                  "--registry: invalid principal"),
+                  "registry: invalid principal"),
                  (["sandbox", "run", self.script, "--capabilities", caps, "--policy", caps,
                    "--principal", "x"], "--capabilities and --policy exclude each other"),
                  (["sandbox", "run", "--capabilities", caps, "--"], "SCRIPT or -- CMD")]
@@ -94,7 +94,8 @@ class Errors(RunnerTest):
         # without --json: a timeout and a non-ok status add one omnibase: line
         loop = self.write("loop.py", "import sys\nprint('x', file=sys.stderr, flush=True)\n"
                                      "while True:\n    pass\n")
-        p = self.omnibase("sandbox", "run", loop, "--capabilities", self.caps(), "--timeout", "1",
+        # 3 s: python must have started and printed before the deadline, on a loaded host too
+        p = self.omnibase("sandbox", "run", loop, "--capabilities", self.caps(), "--timeout", "3",
                           "-v")
         self.assertEqual(p.returncode, 124)
         self.assertIn("mount ro /omnibase/script.py", p.stderr)
