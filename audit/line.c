@@ -12,6 +12,7 @@
 #include "audit/audit-internal.h"
 #include "common/json.h"
 #include "common/macros.h"
+#include "common/utf8.h"
 
 /* The members every line starts with, in this order. */
 static const char *const head_keys[] = {"seq", "time", "type", "sandbox_id", "principal"};
@@ -161,68 +162,20 @@ static int format_now(char *buf, size_t size)
         return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) (n > 0), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-        size_t len;
-        uint32_t cp;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                len = 2, cp = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                len = 3, cp = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                len = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-                return 0;
-        return len;
-}
-
 /* Replaces every byte of *text that is not valid UTF-8 by U+FFFD. cJSON
  * copies strings byte for byte, and invalid bytes can only sit inside
  * strings, so the result is the same JSON with repaired strings. */
 static int sanitize_utf8(char **text, size_t *len)
 {
-        const unsigned char *s = (const unsigned char *)*text;
-        size_t i = 0, n = *len, bad = 0, o = 0;
         char *out;
 
-        for (i = 0; i < n;) {
-                size_t l = s[i] < 0x80 ? 1 : utf8_len(s + i, n - i);
-                bad += l == 0;
-                i += l ? l : 1;
-        }
-        if (bad == 0)
+        if (ob_utf8_valid(*text, *len))
                 return 0;
-        out = malloc(n + 2 * bad + 1);
+        out = ob_utf8_sanitize_dup(*text, *len, false, len);
         if (!out)
                 return -ENOMEM;
-        for (i = 0; i < n;) {
-                size_t l = utf8_len(s + i, n - i);
-                if (l == 0) {
-                        memcpy(out + o, "\xef\xbf\xbd", 3);
-                        o += 3, i++;
-                        continue;
-                }
-                memcpy(out + o, s + i, l);
-                o += l, i += l;
-        }
-        out[o] = '\0';
         free(*text);
         *text = out;
-        *len = o;
         return 0;
 }
 
@@ -298,14 +251,7 @@ static int add_head(cJSON *out, const cJSON *event, uint64_t seq, char now[40])
 
 static bool valid_utf8(const char *s)
 {
-        size_t n = strlen(s), l;
-
-        for (size_t i = 0; i < n; i += l)
-                if ((l = (unsigned char)s[i] < 0x80
-                             ? 1
-                             : utf8_len((const unsigned char *)s + i, n - i)) == 0)
-                        return false;
-        return true;
+        return ob_utf8_valid(s, strlen(s));
 }
 
 static int check_value(const cJSON *v, unsigned depth)

@@ -7,41 +7,12 @@
 
 #include "capabilities/path.h"
 #include "common/error.h"
+#include "common/utf8.h"
 
-/* Strict UTF-8 check of str[0..len). */
+/* Strict UTF-8 check of str[0..len) (common/utf8.c). */
 bool cap_utf8_valid(const char *str, size_t len)
 {
-        const unsigned char *s = (const unsigned char *)str;
-        size_t i = 0;
-
-        while (i < len) {
-                uint32_t cp;
-                size_t n;
-                if (s[i] < 0x80) {
-                        i++;
-                        continue;
-                }
-                if ((s[i] & 0xE0) == 0xC0)
-                        n = 2, cp = s[i] & 0x1F;
-                else if ((s[i] & 0xF0) == 0xE0)
-                        n = 3, cp = s[i] & 0x0F;
-                else if ((s[i] & 0xF8) == 0xF0)
-                        n = 4, cp = s[i] & 0x07;
-                else
-                        return false;
-                if (n > len - i)
-                        return false;
-                for (size_t k = 1; k < n; k++) {
-                        if ((s[i + k] & 0xC0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i + k] & 0x3F);
-                }
-                if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-                    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                        return false;
-                i += n;
-        }
-        return true;
+        return ob_utf8_valid(str, len);
 }
 
 /* Appends segment seg[0..n) to out (length *olen) after a '/', or pops the

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "common/json.h"
+#include "common/utf8.h"
 
 typedef struct scanner {
         const char *s;
@@ -36,39 +37,6 @@ void ob_text_position(const char *text, size_t off, unsigned *ret_line, unsigned
         }
         *ret_line = line;
         *ret_column = col;
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-        uint32_t cp;
-        size_t n;
-
-        if (s[0] < 0x80)
-                return 1;
-        if ((s[0] & 0xE0) == 0xC0) {
-                n = 2;
-                cp = s[0] & 0x1F;
-        } else if ((s[0] & 0xF0) == 0xE0) {
-                n = 3;
-                cp = s[0] & 0x0F;
-        } else if ((s[0] & 0xF8) == 0xF0) {
-                n = 4;
-                cp = s[0] & 0x07;
-        } else {
-                return 0;
-        }
-        if (n > avail)
-                return 0;
-        for (size_t k = 1; k < n; k++) {
-                if ((s[k] & 0xC0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                return 0;
-        return n;
 }
 
 static void skip_ws(scanner *sc)
@@ -391,7 +359,7 @@ int ob_json_parse(const char *text, size_t len, size_t max_len, ob_json_doc *ret
                         ob_text_position(text, i, &line, &col);
                         return ob_error_set(err, line, col, EINVAL, "NUL byte in input");
                 }
-                n = utf8_seq((const unsigned char *)text + i, len - i);
+                n = ob_utf8_seq((const unsigned char *)text + i, len - i);
                 if (n == 0) {
                         ob_text_position(text, i, &line, &col);
                         return ob_error_set(err, line, col, EILSEQ, "invalid UTF-8");

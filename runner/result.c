@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <string.h>
 
+#include "common/utf8.h"
 #include "runner/runner.h"
 
 const char *ob_sandbox_status_to_string(ob_sandbox_status status)
@@ -21,59 +22,12 @@ const char *ob_sandbox_ended_by_to_string(ob_sandbox_status ended_by)
                    : ob_sandbox_status_to_string(ended_by);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-        size_t len;
-        uint32_t cp;
-
-        if (s[0] < 0x80)
-                return s[0] ? 1 : 0;
-        if ((s[0] & 0xe0) == 0xc0)
-                len = 2, cp = s[0] & 0x1f;
-        else if ((s[0] & 0xf0) == 0xe0)
-                len = 3, cp = s[0] & 0x0f;
-        else if ((s[0] & 0xf8) == 0xf0)
-                len = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
-
 /* A copy of buf[0..len) that is valid UTF-8 without NULs (each bad byte
  * becomes U+FFFD), for JSON. *ret malloc'd. */
 int ob_utf8_sanitize(const char *buf, size_t len, char **ret)
 {
-        char *out = malloc(len * 3 + 1), *o = out;
-        const unsigned char *s = (const unsigned char *)buf;
-
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < len;) {
-                size_t l = utf8_len(s + i, len - i);
-                if (l == 0) {
-                        memcpy(o, "\xef\xbf\xbd", 3);
-                        o += 3;
-                        i++;
-                } else {
-                        memcpy(o, s + i, l);
-                        o += l;
-                        i += l;
-                }
-        }
-        *o = '\0';
-        *ret = out;
-        return 0;
+        *ret = ob_utf8_sanitize_dup(buf, len, true, NULL);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static bool add_text(cJSON *obj, const char *key, const char *buf, size_t len)

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "common/json.h"
+#include "common/utf8.h"
 #include "sidecar/channel.h"
 
 typedef enum field_kind { FIELD_STRING, FIELD_INT } field_kind;
@@ -108,71 +109,16 @@ static int64_t *int_at(const ob_channel_msg *msg, const field *f)
         return (int64_t *)((char *)msg + f->offset);
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-        unsigned c = s[0];
-        size_t n;
-        unsigned cp;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xc2 && c <= 0xdf)
-                n = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-                n = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-                n = 4, cp = c & 0x07;
-        else
-                return 0;
-        if (avail < n)
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-                return 0;
-        return n;
-}
-
 static bool utf8_valid(const char *s)
 {
-        size_t len = strlen(s);
-        for (size_t i = 0; i < len;) {
-                size_t n = utf8_seq_len((const unsigned char *)s + i, len - i);
-                if (n == 0)
-                        return false;
-                i += n;
-        }
-        return true;
+        return ob_utf8_valid(s, strlen(s));
 }
 
 /* A copy of s with every byte that is not part of valid UTF-8 replaced by
  * U+FFFD. Returns NULL on allocation failure. */
 static char *utf8_sanitize(const char *s)
 {
-        size_t len = strlen(s), o = 0;
-        char *out = malloc(len * 3 + 1);
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < len;) {
-                size_t n = utf8_seq_len((const unsigned char *)s + i, len - i);
-                if (n == 0) {
-                        memcpy(out + o, "\xef\xbf\xbd", 3);
-                        o += 3;
-                        i++;
-                        continue;
-                }
-                memcpy(out + o, s + i, n);
-                o += n;
-                i += n;
-        }
-        out[o] = '\0';
-        return out;
+        return ob_utf8_sanitize_dup(s, strlen(s), false, NULL);
 }
 
 static int validate_field(const ob_channel_msg *msg, const field *f, ob_error *err)
