@@ -77,31 +77,31 @@ def test_bad_command_lines(w):
     ]
     for args in bad:
         p = raw(args)
-        assert p.returncode == 125, (args, p)
-        assert p.stderr.startswith("usage: omnibase-sidecar") and p.stderr.count("\n") == 1, \
-            (args, p.stderr)
-        assert p.stdout == "", (args, p)
+        h.eq(p.returncode, 125, (args, p))
+        h.check(p.stderr.startswith("usage: omnibase-sidecar") and p.stderr.count("\n") == 1,
+                (args, p.stderr))
+        h.eq(p.stdout, "", (args, p))
 
 
 def test_unusable_channels(w):
     caps = h.write_caps(w, h.BASELINE)
     missing = os.path.join(w, "missing.sock")
     p = raw(["--caps", caps, "--channel", missing, "--", "/usr/bin/true"])
-    assert p.returncode == 125, p
-    assert p.stderr == "omnibase: %s: connecting to the event channel: No such file or " \
-        "directory\n" % missing, p
+    h.eq(p.returncode, 125, p)
+    h.eq(p.stderr, "omnibase: %s: connecting to the event channel: No such file or "
+        "directory\n" % missing, p)
     long_path = "/" + "x" * 120
     p = raw(["--caps", caps, "--channel", long_path, "--", "/usr/bin/true"])
-    assert p.returncode == 125 and "File name too long" in p.stderr, p
+    h.check(p.returncode == 125 and "File name too long" in p.stderr, p)
     # a file, not a socket, as the channel fd
     with open(caps) as f:
         p = raw(["--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"], stdin=f)
-    assert p.returncode == 125, p
-    assert p.stderr == "omnibase: --channel-fd 0: Socket operation on non-socket\n", p
+    h.eq(p.returncode, 125, p)
+    h.eq(p.stderr, "omnibase: --channel-fd 0: Socket operation on non-socket\n", p)
     # a descriptor that is not open
     p = raw(["--caps", caps, "--channel-fd", "900", "--", "/usr/bin/true"])
-    assert p.returncode == 125, p
-    assert p.stderr == "omnibase: --channel-fd 900: Bad file descriptor\n", p
+    h.eq(p.returncode, 125, p)
+    h.eq(p.stderr, "omnibase: --channel-fd 900: Bad file descriptor\n", p)
 
 
 def test_bad_caps_files(w):
@@ -111,9 +111,9 @@ def test_bad_caps_files(w):
         sock = os.path.join(w, "c.sock")
         listener = h.Listener(sock)
         p = raw(["--caps", good, "--caps", caps, "--channel", sock, "--", "/usr/bin/true"])
-        assert listener.finish() == [], p  # connected, then closed: no event at all
-        assert p.returncode == 125, p
-        assert p.stderr.startswith(want) and p.stderr.count("\n") == 1, p
+        h.eq(listener.finish(), [], p)  # connected, then closed: no event at all
+        h.eq(p.returncode, 125, p)
+        h.check(p.stderr.startswith(want) and p.stderr.count("\n") == 1, p)
     # not JSON at all: a position is given
     junk = os.path.join(w, "junk.json")
     with open(junk, "w") as f:
@@ -122,7 +122,7 @@ def test_bad_caps_files(w):
     listener = h.Listener(sock)
     p = raw(["--caps", junk, "--channel", sock, "--", "/usr/bin/true"])
     listener.finish()
-    assert p.returncode == 125 and p.stderr.startswith("omnibase: %s:3:" % junk), p
+    h.check(p.returncode == 125 and p.stderr.startswith("omnibase: %s:3:" % junk), p)
 
 
 def test_caps_files_are_united(w):
@@ -133,13 +133,13 @@ def test_caps_files_are_united(w):
     extra = h.write_caps(w, [("FILE_READ", mine, "second-file")], name="extra.json")
     code = "print(open(%r).read().strip())" % mine
     run = h.run_sidecar(w, h.python_argv(code), extra_args=["--caps", extra])
-    assert run.rc == 0 and run.out == "united\n" and run.denials() == [], run
+    h.check(run.rc == 0 and run.out == "united\n" and run.denials() == [], run)
     # a denial in one file wins over a grant in another
     deny = h.write_caps(w, [], denials=[("FILE_READ", mine, "veto")], name="deny.json")
     run = h.run_sidecar(w, h.python_argv("open(%r)" % mine),
                         extra_args=["--caps", extra, "--caps", deny])
-    assert run.rc == 1 and "PermissionError" in run.err, run
-    assert [(e["target"], e["policy_id"]) for e in run.denials()] == [(mine, "veto")], run
+    h.check(run.rc == 1 and "PermissionError" in run.err, run)
+    h.eq([(e["target"], e["policy_id"]) for e in run.denials()], [(mine, "veto")], run)
 
 
 def test_every_dangerous_syscall(w):
@@ -158,18 +158,18 @@ for o in out:
     print(o[0], o[1])
 """ % DANGEROUS
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
+    h.eq(run.rc, 0, run)
     expected = ["%s (-1, 1)" % n for n in sorted(DANGEROUS)]
     expected += ["clone-newnet (-1, 1)", "ioctl-tiocsti (-1, 1)", "ioctl-tioclinux (-1, 1)",
                  "ioctl-fionread True"]
-    assert run.out.splitlines() == expected, run
+    h.eq(run.out.splitlines(), expected, run)
     d = run.denials()
-    assert [e["target"] for e in d] == sorted(DANGEROUS) + ["clone", "ioctl", "ioctl"], run
+    h.eq([e["target"] for e in d], sorted(DANGEROUS) + ["clone", "ioctl", "ioctl"], run)
     for e in d:
-        assert (e["capability"], e["layer"], e["policy_id"]) == (
-            "SYSCALL", "seccomp", "default-deny"), run
-        assert e["syscall"] == e["target"], run
-    assert run.exit_event()["denials"] == len(d), run
+        h.eq((e["capability"], e["layer"], e["policy_id"]), (
+            "SYSCALL", "seccomp", "default-deny"), run)
+        h.eq(e["syscall"], e["target"], run)
+    h.eq(run.exit_event()["denials"], len(d), run)
 
 
 def test_unix_and_other_families(w):
@@ -219,20 +219,20 @@ print('sendmmsg', sc(307, u.fileno(), buf(hdr * 2), 2, 0))
                         grants=[("FILE_WRITE", granted_dir + "/*", "sockdir")])
     srv.close()
     abstract.close()
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), [
         "unix-path EACCES", "unix-abstract EPERM", "bind-abstract ok", "bind-path EACCES",
         "bind-granted ok", "bind-autobind ok", "unspec ok", "family (-1, 1)",
         "efault-connect (-1, 14)", "efault-sendmsg (-1, 14)", "efault-sendmmsg (-1, 14)",
-        "sendmsg EPERM", "sendmmsg (-1, 1)"], run
+        "sendmsg EPERM", "sendmmsg (-1, 1)"], run)
     d = run.denials()
-    assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
+    h.eq([(e["capability"], e["target"], e["syscall"]) for e in d], [
         ("FILE_WRITE", srv_path, "connect"),
         ("NETWORK_CONNECT", "unix:@ob-test-abstract-%d" % os.getpid(), "connect"),
         ("FILE_WRITE", w + "/mine.sock", "bind"),
         ("NETWORK_CONNECT", "family:5", "sendto"),
         ("NETWORK_CONNECT", "10.9.8.7:53", "sendmsg"),
-        ("NETWORK_CONNECT", "10.9.8.6:54", "sendmmsg")], run
+        ("NETWORK_CONNECT", "10.9.8.6:54", "sendmmsg")], run)
 
 
 def test_ipv6_and_network_denials(w):
@@ -255,12 +255,12 @@ attempt('granted-v6', socket.AF_INET6, ('::1', 5354))
         grants=[("NETWORK_CONNECT", "127.0.0.1:*", "lo"), ("NETWORK_CONNECT", "[::1]:5354", "v6")],
         denials=[("NETWORK_CONNECT", "127.0.0.1:9", "no-discard"),
                  ("NETWORK_CONNECT", "localhost:7", "no-echo")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["v6 EPERM", "v4-mapped EPERM", "vetoed EPERM",
-                                    "vetoed-by-name EPERM", "granted-v6 ok"], run
-    assert [(e["target"], e["policy_id"]) for e in run.denials()] == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), ["v6 EPERM", "v4-mapped EPERM", "vetoed EPERM",
+                                    "vetoed-by-name EPERM", "granted-v6 ok"], run)
+    h.eq([(e["target"], e["policy_id"]) for e in run.denials()], [
         ("[::1]:5353", "default-deny"), ("10.1.2.3:80", "default-deny"),
-        ("127.0.0.1:9", "no-discard"), ("127.0.0.1:7", "no-echo")], run
+        ("127.0.0.1:9", "no-discard"), ("127.0.0.1:7", "no-echo")], run)
 
 
 def test_path_forms(w):
@@ -304,15 +304,15 @@ print('execveat-empty', sc(322, xfd, buf(b''), buf(b'\\0' * 16), buf(b'\\0' * 8)
 """ % {"ro": ro, "w": w}
     run = h.run_sidecar(w, h.python_argv(code),
                         grants=[("FILE_READ", ro, "ro"), ("FILE_READ", "/usr/sbin/nologin", "ro")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), [
         "openat2 (-1, 38)", "openat2-efault (-1, 38)", "o-path EACCES", "o-tmpfile EACCES",
         "futimens EACCES", "symlink EACCES", "link EACCES",
         "truncate EACCES", "mknod-fifo EACCES", "mknodat-dev (-1, 1)", "open-efault (-1, 14)",
         "open-toolong (-1, 36)", "open-unterminated (-1, 14)", "fexecve EACCES",
-        "execveat-empty (-1, 13)"], run
+        "execveat-empty (-1, 13)"], run)
     d = run.denials()
-    assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
+    h.eq([(e["capability"], e["target"], e["syscall"]) for e in d], [
         ("FILE_READ", "/etc/passwd", "openat"),
         ("FILE_WRITE", w, "openat"),
         ("FILE_WRITE", ro, "utimensat"),
@@ -322,7 +322,7 @@ print('execveat-empty', sc(322, xfd, buf(b''), buf(b'\\0' * 16), buf(b'\\0' * 8)
         ("FILE_WRITE", w + "/fifo", "mknodat"),
         ("SYSCALL", "mknodat", "mknodat"),
         ("FILE_EXEC", "/usr/sbin/nologin", "execveat"),
-        ("FILE_EXEC", "/usr/sbin/nologin", "execveat")], run
+        ("FILE_EXEC", "/usr/sbin/nologin", "execveat")], run)
 
 
 class ClosingListener(h.Listener):
@@ -359,8 +359,8 @@ print('denied', n)
                         *h.python_argv(code)], capture_output=True, text=True, timeout=60)
     events = listener.finish()
     # the workload runs to its end, enforcement holds, the status is its own
-    assert p.returncode == 0 and p.stdout == "denied 200\n", p
-    assert [e["type"] for e in events] == ["SandboxStart"], events
+    h.check(p.returncode == 0 and p.stdout == "denied 200\n", p)
+    h.eq([e["type"] for e in events], ["SandboxStart"], events)
 
 
 def test_job_control_and_thread_exec(w):
@@ -384,10 +384,10 @@ threading.Thread(target=lambda: os.execv('/usr/bin/echo', ['echo', 'exec from a 
 time.sleep(30)
 """
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["stopped True 19", "child resumed", "exited 3",
-                                    "handler [1]", "exec from a thread"], run
-    assert [e["type"] for e in run.events] == ["SandboxStart", "SandboxExit"], run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), ["stopped True 19", "child resumed", "exited 3",
+                                    "handler [1]", "exec from a thread"], run)
+    h.eq([e["type"] for e in run.events], ["SandboxStart", "SandboxExit"], run)
 
 
 def test_more_signals_forwarded(w):
@@ -398,8 +398,8 @@ def test_more_signals_forwarded(w):
             proc.send_signal(sig)
         code = "import time, signal\nsignal.signal(%d, signal.SIG_DFL)\ntime.sleep(60)" % sig
         run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
-        assert run.rc == 128 + sig, (sig, run)
-        assert run.exit_event()["signal"] == sig, run
+        h.eq(run.rc, 128 + sig, (sig, run))
+        h.eq(run.exit_event()["signal"], sig, run)
 
 
 def test_scratch_edges(w):
@@ -421,12 +421,12 @@ attempt('exec', lambda: os.execv(s + '/x', ['x']))
 """ % scratch
     # trailing slashes are the same directory
     run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch + "//"])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["nested-missing 13", "the-dir-itself 13", "prefix-only 13",
-                                    "exec 13"], run
-    assert [(e["capability"], e["target"]) for e in run.denials()] == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), ["nested-missing 13", "the-dir-itself 13", "prefix-only 13",
+                                    "exec 13"], run)
+    h.eq([(e["capability"], e["target"]) for e in run.denials()], [
         ("FILE_WRITE", scratch + "/no/such/f"), ("FILE_WRITE", scratch),
-        ("FILE_WRITE", scratch + "x"), ("FILE_EXEC", scratch + "/x")], run
+        ("FILE_WRITE", scratch + "x"), ("FILE_EXEC", scratch + "/x")], run)
 
 
 def test_uid_zero_still_has_no_privilege(w):
@@ -446,14 +446,14 @@ except PermissionError:
     run = h.run_sidecar(w, h.python_argv(code), extra_args=["--uid", "0", "--gid", "0"],
                         grants=[("FILE_READ", "/proc/*", "proc"),
                                 ("FILE_WRITE", secret, "mine")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["uid 0 0", "caps " + str(["0000000000000000"] * 3),
-                                    "chown denied"], run
-    assert run.denials() == [], run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), ["uid 0 0", "caps " + str(["0000000000000000"] * 3),
+                                    "chown denied"], run)
+    h.eq(run.denials(), [], run)
     # a command the workload's uid cannot find: 125, nothing ran
     run = h.run_sidecar(w, ["no-such-command-anywhere"], extra_args=["--uid", "0", "--gid", "0"])
-    assert run.rc == 125, run
-    assert run.err == "omnibase-sidecar: no-such-command-anywhere: No such file or directory\n", run
+    h.eq(run.rc, 125, run)
+    h.eq(run.err, "omnibase-sidecar: no-such-command-anywhere: No such file or directory\n", run)
 
 
 def test_more_path_and_address_forms(w):
@@ -488,14 +488,14 @@ libc.munmap(ctypes.c_void_p(base + 4096), 4096)
 print('straddling-address', sc(42, u.fileno(), base + 4088, 16))
 """ % {"ro": ro, "w": w}
     run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), [
         "read-write EACCES", "link-follow EACCES", "unix-through-file EACCES",
         "connect-null (-1, 22)", "bind-inet ok", "bad-dirfd (-1, 9)", "huge-address (-1, 14)",
-        "wrapping-address (-1, 14)", "straddling-address (-1, 14)"], run
-    assert [(e["capability"], e["target"], e["syscall"]) for e in run.denials()] == [
+        "wrapping-address (-1, 14)", "straddling-address (-1, 14)"], run)
+    h.eq([(e["capability"], e["target"], e["syscall"]) for e in run.denials()], [
         ("FILE_WRITE", ro, "openat"), ("FILE_WRITE", ro, "link"),
-        ("FILE_WRITE", ro + "/sock", "connect")], run
+        ("FILE_WRITE", ro + "/sock", "connect")], run)
 
 
 def test_many_threads_at_once(w):
@@ -519,12 +519,12 @@ ts = [threading.Thread(target=attempt) for _ in range(n)]
 print(len(res), os.getpid())
 """
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
+    h.eq(run.rc, 0, run)
     n, pid = run.out.split()
-    assert n == "80", run
-    assert {e["pid"] for e in run.denials()} == {int(pid)}, run
+    h.eq(n, "80", run)
+    h.eq({e["pid"] for e in run.denials()}, {int(pid)}, run)
     # (the C library also peeks at /proc/stat and the CPU list: denied too)
-    assert len([e for e in run.denials() if e["target"] == "/etc/shadow"]) == 80, run
+    h.eq(len([e for e in run.denials() if e["target"] == "/etc/shadow"]), 80, run)
 
 
 def test_program_found_on_path(w):
@@ -536,17 +536,17 @@ def test_program_found_on_path(w):
                             "--gid", "0", "--", "echo", "found"], capture_output=True, text=True,
                            timeout=60, env={"PATH": env_path})
         events = listener.finish()
-        assert p.returncode == 0 and p.stdout == "found\n", (env_path, p)
-        assert [e["type"] for e in events] == ["SandboxStart", "SandboxExit"], events
-        assert events[0]["argv0"] == "echo", events
+        h.check(p.returncode == 0 and p.stdout == "found\n", (env_path, p))
+        h.eq([e["type"] for e in events], ["SandboxStart", "SandboxExit"], events)
+        h.eq(events[0]["argv0"], "echo", events)
 
 
 def test_scratch_that_is_not_there(w):
     gone = os.path.join(w, "gone")
     code = "open(%r, 'w')" % (gone + "/f")
     run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", gone])
-    assert run.rc == 1 and "PermissionError" in run.err, run
-    assert [e["target"] for e in run.denials()] == [gone + "/f"], run
+    h.check(run.rc == 1 and "PermissionError" in run.err, run)
+    h.eq([e["target"] for e in run.denials()], [gone + "/f"], run)
 
 
 def test_event_cap(w):
@@ -563,10 +563,10 @@ for i in range(100010):
 print(n)
 """
     run = h.run_sidecar(w, h.python_argv(code), timeout=240)
-    assert run.rc == 0 and run.out == "100010\n", run.out
-    assert len(run.denials()) == 100000
+    h.check(run.rc == 0 and run.out == "100010\n", run.out)
+    h.eq(len(run.denials()), 100000)
     ex = run.exit_event()
-    assert ex["denials"] == 100010 and ex["dropped"] == 10, ex
+    h.check(ex["denials"] == 100010 and ex["dropped"] == 10, ex)
 
 
 def test_descriptor_limit_on_the_channel(w):
@@ -582,10 +582,10 @@ def test_descriptor_limit_on_the_channel(w):
             preexec_fn=lambda n=limit: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
         theirs.close()
         ours.settimeout(10)
-        assert ours.recv(100) == b"", limit  # nothing was sent
+        h.eq(ours.recv(100), b"", limit)  # nothing was sent
         ours.close()
-        assert p.returncode == 125, (limit, p)
-        assert p.stderr == "omnibase: --channel-fd 0: Too many open files\n", (limit, p)
+        h.eq(p.returncode, 125, (limit, p))
+        h.eq(p.stderr, "omnibase: --channel-fd 0: Too many open files\n", (limit, p))
 
 
 def test_loops_and_link_follow(w):
@@ -609,10 +609,10 @@ print('linkat-follow', sc(265, -100, buf(%(ro)r.encode()), -100, buf(%(w)r.encod
                           0x400))
 """ % {"ro": ro, "w": w}
     run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["unix-loop ELOOP", "open-loop ELOOP",
-                                    "linkat-follow (-1, 13)"], run
-    assert [(e["target"], e["syscall"]) for e in run.denials()] == [(ro, "linkat")], run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), ["unix-loop ELOOP", "open-loop ELOOP",
+                                    "linkat-follow (-1, 13)"], run)
+    h.eq([(e["target"], e["syscall"]) for e in run.denials()], [(ro, "linkat")], run)
 
 
 def test_setid_modes_and_the_loader(w):
@@ -645,19 +645,19 @@ except OSError as e:
                         grants=[("FILE_READ", w + "/*", "w"), ("FILE_WRITE", w + "/*", "w"),
                                 ("FILE_EXEC", "/lib64/*", "exec-everything"),
                                 ("FILE_EXEC", "/usr/lib/*", "exec-everything")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), [
         "chmod (-1, 1)", "fchmod (-1, 1)", "fchmodat2 (-1, 1)", "openat (-1, 1)",
-        "openat2 (-1, 38)", "mkdirat (-1, 1)", "fchmod-plain 0", "loader EACCES"], run
-    assert [(e["capability"], e["target"], e["syscall"]) for e in run.denials()] == [
+        "openat2 (-1, 38)", "mkdirat (-1, 1)", "fchmod-plain 0", "loader EACCES"], run)
+    h.eq([(e["capability"], e["target"], e["syscall"]) for e in run.denials()], [
         ("SYSCALL", "chmod mode 04755", "chmod"), ("SYSCALL", "fchmod mode 02755", "fchmod"),
         ("SYSCALL", "fchmodat2 mode 01755", "fchmodat2"),
         ("SYSCALL", "openat mode 06755", "openat"), ("SYSCALL", "mkdirat mode 01777", "mkdirat"),
-        ("FILE_EXEC", os.path.realpath("/lib64/ld-linux-x86-64.so.2"), "execve")], run
+        ("FILE_EXEC", os.path.realpath("/lib64/ld-linux-x86-64.so.2"), "execve")], run)
     for n in ("n", "n2", "d"):
-        assert not os.path.exists(os.path.join(w, n)), n
+        h.check(not os.path.exists(os.path.join(w, n)), n)
     for n in ("f", "g"):
-        assert not os.stat(os.path.join(w, n)).st_mode & 0o7000, n
+        h.check(not os.stat(os.path.join(w, n)).st_mode & 0o7000, n)
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]

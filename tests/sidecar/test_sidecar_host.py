@@ -25,11 +25,11 @@ def sc(nr, *args):
 
 def only_passwd_denials(run, n):
     d = run.denials()
-    assert len(d) == n, run
+    h.eq(len(d), n, run)
     for e in d:
-        assert e["target"] == "/etc/passwd" and e["syscall"] == "openat", run
-        assert e["capability"] == "FILE_READ" and e["layer"] == "sidecar", run
-        assert e["policy_id"] == "default-deny", run
+        h.check(e["target"] == "/etc/passwd" and e["syscall"] == "openat", run)
+        h.check(e["capability"] == "FILE_READ" and e["layer"] == "sidecar", run)
+        h.eq(e["policy_id"], "default-deny", run)
     return d
 
 
@@ -47,16 +47,17 @@ except PermissionError as e:
     print('denied', e.errno)
 """ % ok
     run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ok, "p1")])
-    assert run.rc == 0, run
-    assert run.out == "hello\ndenied 13\n", run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out, "hello\ndenied 13\n", run)
     only_passwd_denials(run, 1)
     start = [e for e in run.events if e["type"] == "SandboxStart"]
-    assert len(start) == 1 and start[0]["argv0"] == "/usr/bin/python3", run
-    assert run.events[0]["type"] == "SandboxStart" and run.events[-1]["type"] == "SandboxExit"
-    assert run.denials()[0]["pid"] == start[0]["pid"], run
+    h.check(len(start) == 1 and start[0]["argv0"] == "/usr/bin/python3", run)
+    h.eq((run.events[0]["type"], run.events[-1]["type"]), ("SandboxStart", "SandboxExit"),
+         run)
+    h.eq(run.denials()[0]["pid"], start[0]["pid"], run)
     ex = run.exit_event()
-    assert ex == {"type": "SandboxExit", "exit_code": 0, "signal": 0, "denials": 1,
-                  "dropped": 0, "pids_refused": 0}, run
+    h.eq(ex, {"type": "SandboxExit", "exit_code": 0, "signal": 0, "denials": 1,
+                  "dropped": 0, "pids_refused": 0}, run)
 
 
 def test_fork_thread_subprocess(w):
@@ -77,14 +78,14 @@ print('subprocess', r.returncode, b'Permission denied' in r.stderr)
 print('main', os.getpid())
 """
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
+    h.eq(run.rc, 0, run)
     lines = run.out.splitlines()
-    assert lines[:3] == ["child denied", "thread denied", "subprocess 1 True"], run
+    h.eq(lines[:3], ["child denied", "thread denied", "subprocess 1 True"], run)
     d = only_passwd_denials(run, 3)
     main_pid = int(lines[3].split()[1])
     pids = [e["pid"] for e in d]
     # the child and the cat process are other processes; the thread reports its process
-    assert pids[1] == main_pid and pids[0] != main_pid and pids[2] != main_pid, run
+    h.check(pids[1] == main_pid and pids[0] != main_pid and pids[2] != main_pid, run)
 
 
 def test_dangerous_syscalls(w):
@@ -101,14 +102,14 @@ results.append(sc(133, ctypes.addressof(dev), 0o20666, 0x0103))  # mknod(S_IFCHR
 print(results)
 """
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    assert run.out.strip() == str([(-1, 1)] * 6), run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.strip(), str([(-1, 1)] * 6), run)
     d = run.denials()
-    assert [e["target"] for e in d] == ["ptrace", "mount", "bpf", "unshare", "clone",
-                                        "mknod"], run
+    h.eq([e["target"] for e in d], ["ptrace", "mount", "bpf", "unshare", "clone",
+                                        "mknod"], run)
     for e in d:
-        assert e["layer"] == "seccomp" and e["capability"] == "SYSCALL", run
-        assert e["syscall"] == e["target"], run
+        h.check(e["layer"] == "seccomp" and e["capability"] == "SYSCALL", run)
+        h.eq(e["syscall"], e["target"], run)
 
 
 def test_x32_abi_is_killed(w):
@@ -118,8 +119,8 @@ print('before', flush=True)
 print(sc(0x40000000 | 257, -100, 0, 0), flush=True)
 """
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.out == "before\n", run
-    assert run.rc == 128 + 31 and run.exit_event()["signal"] == 31, run  # SIGSYS
+    h.eq(run.out, "before\n", run)
+    h.check(run.rc == 128 + 31 and run.exit_event()["signal"] == 31, run)  # SIGSYS
 
 
 def test_cannot_reach_sidecar(w):
@@ -146,14 +147,14 @@ except OSError as e:
     print('connect failed')
 """ % os.path.join(w, "channel.sock")
     run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", "/proc/*", "proc")])
-    assert run.rc == 0, run
+    h.eq(run.rc, 0, run)
     lines = run.out.splitlines()
-    assert lines[0] == "kill EPERM", run
-    assert lines[1] == "leaked []", run
-    assert lines[2] == "uid 65534 65534 [65534]", run
-    assert lines[3] == "caps " + str(["0000000000000000"] * 4), run
-    assert lines[4] == "nnp ['1']", run
-    assert lines[5] == "connect failed", run
+    h.eq(lines[0], "kill EPERM", run)
+    h.eq(lines[1], "leaked []", run)
+    h.eq(lines[2], "uid 65534 65534 [65534]", run)
+    h.eq(lines[3], "caps " + str(["0000000000000000"] * 4), run)
+    h.eq(lines[4], "nnp ['1']", run)
+    h.eq(lines[5], "connect failed", run)
 
 
 def test_relative_dirfd_dotdot_symlink(w):
@@ -187,12 +188,12 @@ tryopen('rel-symlink', 'rellink', os.O_RDONLY)
 """ % (allowed, allowed)
     grants = [("FILE_READ", allowed, "dir"), ("FILE_READ", allowed + "/*", "files")]
     run = h.run_sidecar(w, h.python_argv(code), grants=grants)
-    assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.split("\n")[:-1], [
         "dirfd ok", "dirfd-dotdot denied", "cwd ok", "dotdot denied", "symlink denied",
-        "rel-symlink denied"], run
+        "rel-symlink denied"], run)
     secret = os.path.join(w, "secret")
-    assert [e["target"] for e in run.denials()] == [secret] * 4, run
+    h.eq([e["target"] for e in run.denials()], [secret] * 4, run)
 
 
 def test_symlink_swap_after_lookup(w):
@@ -218,8 +219,8 @@ except PermissionError:
 """ % box
     grants = [("FILE_READ", box + "/*", "box"), ("FILE_WRITE", box + "/*", "box")]
     run = h.run_sidecar(w, h.python_argv(code), grants=grants)
-    assert run.rc == 0 and run.out == "mine\ndenied\n", run
-    assert [e["target"] for e in run.denials()] == ["/etc/passwd"], run
+    h.check(run.rc == 0 and run.out == "mine\ndenied\n", run)
+    h.eq([e["target"] for e in run.denials()], ["/etc/passwd"], run)
 
 
 def test_write_and_denial_rule(w):
@@ -243,15 +244,15 @@ attempt('rename-out', lambda: os.rename(%(out)r + '/x', %(w)r + '/x'))
     grants = [("FILE_WRITE", out + "/*", "pw"), ("FILE_READ", out + "/*", "pr")]
     denials = [("FILE_WRITE", out + "/blocked*", "p9")]
     run = h.run_sidecar(w, h.python_argv(code), grants=grants, denials=denials)
-    assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == [
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.split("\n")[:-1], [
         "write ok", "read-back ok", "blocked denied", "mkdir denied", "unlink ok",
-        "rename-out denied"], run
+        "rename-out denied"], run)
     d = run.denials()
-    assert [(e["capability"], e["target"], e["syscall"], e["policy_id"]) for e in d] == [
+    h.eq([(e["capability"], e["target"], e["syscall"], e["policy_id"]) for e in d], [
         ("FILE_WRITE", out + "/blocked.txt", "openat", "p9"),
         ("FILE_WRITE", w + "/newdir", "mkdir", "default-deny"),
-        ("FILE_WRITE", w + "/x", "rename", "default-deny")], run
+        ("FILE_WRITE", w + "/x", "rename", "default-deny")], run)
 
 
 def test_network(w):
@@ -288,30 +289,30 @@ except OSError as e:
                                 ("NETWORK_CONNECT", "localhost:%d" % port2, "net")])
     srv.close()
     srv2.close()
-    assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == ["granted ok", "other EPERM", "by-name ok",
-                                         "udp EPERM"], run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.split("\n")[:-1], ["granted ok", "other EPERM", "by-name ok",
+                                         "udp EPERM"], run)
     d = run.denials()
-    assert [(e["capability"], e["syscall"]) for e in d] == [
-        ("NETWORK_CONNECT", "connect"), ("NETWORK_CONNECT", "sendto")], run
-    assert d[1]["target"] == "10.9.8.7:53", run
+    h.eq([(e["capability"], e["syscall"]) for e in d], [
+        ("NETWORK_CONNECT", "connect"), ("NETWORK_CONNECT", "sendto")], run)
+    h.eq(d[1]["target"], "10.9.8.7:53", run)
 
 
 def test_exit_status_and_orphans(w):
     run = h.run_sidecar(w, h.python_argv("import sys; sys.exit(7)"))
-    assert run.rc == 7 and run.exit_event()["exit_code"] == 7, run
+    h.check(run.rc == 7 and run.exit_event()["exit_code"] == 7, run)
     run = h.run_sidecar(w, h.python_argv("import os, signal; os.kill(os.getpid(), 9)"))
-    assert run.rc == 137, run
+    h.eq(run.rc, 137, run)
     ex = run.exit_event()
-    assert ex["exit_code"] == 137 and ex["signal"] == 9, run
+    h.check(ex["exit_code"] == 137 and ex["signal"] == 9, run)
     # a background grandchild must not keep the run alive, nor outlive it
     t0 = time.monotonic()
     run = h.run_sidecar(w, ["/usr/bin/sh", "-c", "/usr/bin/sleep 300 & echo $!"])
-    assert run.rc == 0 and time.monotonic() - t0 < 30, run
+    h.check(run.rc == 0 and time.monotonic() - t0 < 30, run)
     pid = int(run.out.strip())
     time.sleep(0.2)
-    assert not os.path.exists("/proc/%d" % pid) or \
-        open("/proc/%d/stat" % pid).read().split()[2] == "Z", "orphan survived"
+    h.check(not os.path.exists("/proc/%d" % pid) or
+            open("/proc/%d/stat" % pid).read().split()[2] == "Z", "orphan survived")
 
 
 def test_signal_forwarding(w):
@@ -321,8 +322,8 @@ def test_signal_forwarding(w):
         proc.send_signal(signal.SIGTERM)
     code = "import time\nprint('up', flush=True)\ntime.sleep(60)"
     run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
-    assert run.rc == 128 + signal.SIGTERM, run
-    assert run.exit_event()["signal"] == signal.SIGTERM, run
+    h.eq(run.rc, 128 + signal.SIGTERM, run)
+    h.eq(run.exit_event()["signal"], signal.SIGTERM, run)
 
 
 def test_bad_caps_file(w):
@@ -335,30 +336,30 @@ def test_bad_caps_file(w):
     p = subprocess.run([h.sidecar_binary(), "--caps", bad, "--channel", sock, "--",
                         "/usr/bin/true"], capture_output=True, text=True, timeout=30)
     events = listener.finish()
-    assert p.returncode == 125, p
-    assert p.stderr.startswith("omnibase: %s:2:" % bad) and p.stderr.count("\n") == 1, p.stderr
-    assert events == [], events
+    h.eq(p.returncode, 125, p)
+    h.check(p.stderr.startswith("omnibase: %s:2:" % bad) and p.stderr.count("\n") == 1, p.stderr)
+    h.eq(events, [], events)
 
 
 def test_directory_listing_is_not_a_read(w):
     # a read-only O_DIRECTORY open lists names, like getdents: not checked
     code = "import os\nprint(sorted(os.listdir('/'))[:1], len(os.listdir('/etc')) > 0)"
     run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0 and run.out.endswith(" True\n"), run
-    assert run.denials() == [], run
+    h.check(run.rc == 0 and run.out.endswith(" True\n"), run)
+    h.eq(run.denials(), [], run)
 
 
 def test_missing_command_is_125_and_nothing_ran(w):
     run = h.run_sidecar(w, ["/no/such/binary", "x"])
-    assert run.rc == 125, run
-    assert run.err == "omnibase-sidecar: /no/such/binary: No such file or directory\n", run
-    assert [e["type"] for e in run.events] == ["SandboxExit"], run
-    assert run.exit_event()["exit_code"] == 125, run
+    h.eq(run.rc, 125, run)
+    h.eq(run.err, "omnibase-sidecar: /no/such/binary: No such file or directory\n", run)
+    h.eq([e["type"] for e in run.events], ["SandboxExit"], run)
+    h.eq(run.exit_event()["exit_code"], 125, run)
     # present but not granted FILE_EXEC: the exec is denied (reported), nothing ran
     run = h.run_sidecar(w, ["/usr/sbin/nologin"])
-    assert run.rc == 125, run
-    assert [(e["capability"], e["target"]) for e in run.denials()] == [
-        ("FILE_EXEC", "/usr/sbin/nologin")], run
+    h.eq(run.rc, 125, run)
+    h.eq([(e["capability"], e["target"]) for e in run.denials()], [
+        ("FILE_EXEC", "/usr/sbin/nologin")], run)
 
 
 def test_channel_on_stdin(w):
@@ -373,10 +374,10 @@ except PermissionError:
     print('denied')
 """
     run = h.run_sidecar_fd(w, h.python_argv(code))
-    assert run.rc == 0 and run.out == "stdin chr b''\ndenied\n", run
-    assert [e["type"] for e in run.events] == ["SandboxStart", "CapabilityDenied",
-                                               "SandboxExit"], run
-    assert run.denials()[0]["target"] == "/etc/passwd", run
+    h.check(run.rc == 0 and run.out == "stdin chr b''\ndenied\n", run)
+    h.eq([e["type"] for e in run.events], ["SandboxStart", "CapabilityDenied",
+                                               "SandboxExit"], run)
+    h.eq(run.denials()[0]["target"], "/etc/passwd", run)
 
 
 def test_scratch_dir(w):
@@ -410,26 +411,26 @@ attempt('unlink', lambda: os.unlink(s + '/mine.txt'))
         run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch])
     finally:
         subprocess.run(["umount", other], check=True)
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["create ok 1", "read-own ok x", "mkdir ok None",
-                                    "absent 13", "host 13", "unlink ok None"], run
-    assert [e["target"] for e in run.denials()] == [scratch + "/absent.txt",
-                                                    scratch + "/other/host.txt"], run
+    h.eq(run.rc, 0, run)
+    h.eq(run.out.splitlines(), ["create ok 1", "read-own ok x", "mkdir ok None",
+                                    "absent 13", "host 13", "unlink ok None"], run)
+    h.eq([e["target"] for e in run.denials()], [scratch + "/absent.txt",
+                                                    scratch + "/other/host.txt"], run)
 
 
 def test_list_libs(w):
     import subprocess
     p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,
                        timeout=30)
-    assert p.returncode == 0, p
+    h.eq(p.returncode, 0, p)
     rows = [line.split("\t") for line in p.stdout.splitlines()]
     names = [os.path.basename(r[0]) for r in rows]
-    assert any(n.startswith("libseccomp.so") for n in names), p.stdout
-    assert any(n.startswith("libcap.so") for n in names), p.stdout
-    assert any(n.startswith("libc.so") for n in names), p.stdout
+    h.check(any(n.startswith("libseccomp.so") for n in names), p.stdout)
+    h.check(any(n.startswith("libcap.so") for n in names), p.stdout)
+    h.check(any(n.startswith("libc.so") for n in names), p.stdout)
     for dest, src in rows:
-        assert dest.startswith("/") and os.path.isfile(src), rows
-        assert os.path.realpath(dest) == src, rows
+        h.check(dest.startswith("/") and os.path.isfile(src), rows)
+        h.eq(os.path.realpath(dest), src, rows)
 
 
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]

@@ -115,15 +115,15 @@ print('subprocess', r.returncode)
 print(open('/etc/hostname').read().strip() if os.path.exists('/etc/hostname') else 'nohost')
 """
     run = run_in_runsc(w, h.python_argv(code), grants=[("FILE_READ", "/etc/hostname", "h")])
-    assert run.rc == 0, run
+    h.eq(run.rc, 0, run)
     lines = run.out.splitlines()
-    assert lines[0].startswith("pid ") and lines[0].split()[3] == "1", run  # sidecar is PID 1
-    assert lines[0].split()[5] == "65534", run
-    assert lines[1:5] == ["main denied", "child denied", "thread denied", "subprocess 1"], run
+    h.check(lines[0].startswith("pid ") and lines[0].split()[3] == "1", run)  # sidecar is PID 1
+    h.eq(lines[0].split()[5], "65534", run)
+    h.eq(lines[1:5], ["main denied", "child denied", "thread denied", "subprocess 1"], run)
     d = [e for e in run.denials() if e["target"] == "/etc/passwd"]
-    assert len(d) == 4 and len(run.denials()) == 4, run
-    assert all(e["syscall"] == "openat" and e["layer"] == "sidecar" for e in d), run
-    assert run.events[0]["type"] == "SandboxStart" and run.exit_event()["denials"] == 4, run
+    h.check(len(d) == 4 and len(run.denials()) == 4, run)
+    h.check(all(e["syscall"] == "openat" and e["layer"] == "sidecar" for e in d), run)
+    h.check(run.events[0]["type"] == "SandboxStart" and run.exit_event()["denials"] == 4, run)
 
 
 def test_dangerous_and_pid1_inside_gvisor(w):
@@ -153,12 +153,12 @@ for fd in range(3, 1024):
 print('leaked', leaked)
 """ % RUN_IN
     run = run_in_runsc(w, h.python_argv(code))
-    assert run.rc == 0, run
+    h.eq(run.rc, 0, run)
     lines = run.out.splitlines()
-    assert lines[0] == "(-1, 1) (-1, 1) (-1, 1) (-1, 1)", run  # each failed with EPERM
-    assert lines[1:] == ["kill EPERM", "channel refused", "leaked []"], run
+    h.eq(lines[0], "(-1, 1) (-1, 1) (-1, 1) (-1, 1)", run)  # each failed with EPERM
+    h.eq(lines[1:], ["kill EPERM", "channel refused", "leaked []"], run)
     targets = [e["target"] for e in run.denials() if e["layer"] == "seccomp"]
-    assert targets == ["ptrace", "mount", "bpf", "unshare"], run
+    h.eq(targets, ["ptrace", "mount", "bpf", "unshare"], run)
 
 
 def test_channel_on_stdin_without_host_uds(w):
@@ -192,9 +192,9 @@ except PermissionError:
         run = h.run_sidecar_fd(os.path.join(w, "run"), h.python_argv(code), runner=runner)
     finally:
         subprocess.run([RUNSC, "--root", root, "delete", "--force", cid], capture_output=True)
-    assert run.rc == 0 and run.out == "stdin chr\ndenied\n", run
-    assert [e["type"] for e in run.events] == ["SandboxStart", "CapabilityDenied",
-                                               "SandboxExit"], run
+    h.check(run.rc == 0 and run.out == "stdin chr\ndenied\n", run)
+    h.eq([e["type"] for e in run.events], ["SandboxStart", "CapabilityDenied",
+                                               "SandboxExit"], run)
 
 
 def test_hidden_symlink_fails_closed_inside_gvisor(w):
@@ -220,9 +220,9 @@ except PermissionError:
         ww = os.path.join(w, str(len(caps)))
         os.makedirs(ww)
         run = run_in_runsc(ww, h.python_argv(code), grants=grants, caps=caps)
-        assert run.rc == 0 and run.out == "denied\n", (caps, run)
+        h.check(run.rc == 0 and run.out == "denied\n", (caps, run))
         got = [(e["target"], e["policy_id"]) for e in run.denials() if e["syscall"] == "openat"]
-        assert got == [want], (caps, run)
+        h.eq(got, [want], (caps, run))
 
 
 TESTS = [test_denial_inside_gvisor, test_dangerous_and_pid1_inside_gvisor,
