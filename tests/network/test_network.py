@@ -201,10 +201,38 @@ class Network(NetTest):
         self.assertEqual(netlib.wait_no_leftovers(), [])
 
     def test_two_concurrent_sandboxes(self):
-        pa = self.start(["%s:8080" % A.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
-        pb = self.start(["%s:8080" % B.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
+        # A barrier on the host: it answers neither workload before both have
+        # connected, so each run's first step ends only while the other runs.
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("0.0.0.0", 0))
+        srv.listen(4)
+        srv.settimeout(60)
+        port = srv.getsockname()[1]
+
+        def barrier():
+            conns = []
+            try:
+                while len(conns) < 2:
+                    conns.append(srv.accept()[0])
+                for c in conns:
+                    c.sendall(b"both running\n")
+            except OSError:
+                pass
+            for c in conns:
+                c.close()
+        t = threading.Thread(target=barrier, daemon=True)
+        t.start()
+        wait = "wait:host.omnibase.internal:%d" % port
+        pa = self.start(["%s:8080" % A.ip4, "host.omnibase.internal:%d" % port],
+                        wait, "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
+        pb = self.start(["%s:8080" % B.ip4, "host.omnibase.internal:%d" % port],
+                        wait, "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
         _, probe_a, _, _ = self.finish(pa)
         _, probe_b, _, _ = self.finish(pb)
+        srv.close()
+        self.assert_ok(probe_a[0], "both running")
+        self.assert_ok(probe_b[0], "both running")
         self.assert_ok(probe_a[1], "hello 8080")
         self.assert_eperm(probe_a[2])
         self.assert_eperm(probe_b[1])
