@@ -2,7 +2,7 @@
   tcp:HOST:PORT   connect, read a line       udp:HOST:PORT  send, await echo
   ifaces          the interface names        sleep:S        sleep S seconds
   resolve:NAME    getaddrinfo                wait:HOST:PORT connect, read a line
-                                                            (up to 30 s: a barrier)
+                                                            (up to 20 s: a barrier)
 HOST may be [v6]; udp:HOST:PORT=TEXT sends TEXT instead of "ping"."""
 import json
 import socket
@@ -25,7 +25,7 @@ def act(a):
     try:
         if kind in ("tcp", "wait"):
             h, p = split(rest)
-            with socket.create_connection((h, p), timeout=3 if kind == "tcp" else 30) as s:
+            with socket.create_connection((h, p), timeout=3 if kind == "tcp" else 20) as s:
                 out["data"] = s.recv(100).decode().strip()
         elif kind == "udp":
             rest, _, payload = rest.partition("=")

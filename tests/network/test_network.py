@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -217,9 +218,14 @@ class Network(NetTest):
                     conns.append(srv.accept()[0])
                 for c in conns:
                     c.sendall(b"both running\n")
+                for c in conns:  # until the workload has closed its end
+                    c.settimeout(30)
+                    c.recv(1)
             except OSError:
                 pass
-            for c in conns:
+            for c in conns:  # a reset: no FIN retransmitted to a run that is gone,
+                # whose address a later run may have (its tc hook would report it)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 c.close()
         t = threading.Thread(target=barrier, daemon=True)
         t.start()
@@ -228,9 +234,11 @@ class Network(NetTest):
                         wait, "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
         pb = self.start(["%s:8080" % B.ip4, "host.omnibase.internal:%d" % port],
                         wait, "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
-        _, probe_a, _, _ = self.finish(pa)
-        _, probe_b, _, _ = self.finish(pb)
+        res_a, probe_a, _, _ = self.finish(pa)
+        res_b, probe_b, _, _ = self.finish(pb)
         srv.close()
+        self.assertEqual(len(probe_a), 3, res_a)
+        self.assertEqual(len(probe_b), 3, res_b)
         self.assert_ok(probe_a[0], "both running")
         self.assert_ok(probe_b[0], "both running")
         self.assert_ok(probe_a[1], "hello 8080")
