@@ -9,10 +9,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unittest
 
-# The drivers check with check() and eq() below, never a bare assert, which
-# python3 -O would remove; and they refuse to run under -O at all, so that a
-# bare assert added later cannot pass there unnoticed.
+# The drivers (unittest, SidecarTest below) check with check() and eq(),
+# never a bare assert, which python3 -O would remove; and they refuse to run
+# under -O at all, so that a bare assert added later cannot pass unnoticed.
 if not __debug__:
     raise SystemExit("FAIL: the sidecar tests do not run under python3 -O (asserts vanish)")
 
@@ -193,3 +194,11 @@ def workdir():
     d = tempfile.mkdtemp(prefix="ob-sidecar-")
     os.chmod(d, 0o755)
     return os.path.realpath(d)
+
+
+class SidecarTest(unittest.TestCase):
+    """A test with its own work directory, self.w, removed after it."""
+
+    def setUp(self):
+        self.w = workdir()
+        self.addCleanup(subprocess.run, ["rm", "-rf", self.w])
