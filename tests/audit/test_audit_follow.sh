@@ -38,6 +38,27 @@ wait_lines() {
     fail "$1 has $(wc -l <"$1") lines, want $2"
 }
 
+# Waits until file $1 ends with the line of seq $2: the marker appended after
+# everything that must not be printed. follow prints in log order, so once the
+# marker is out, a line that should not have been printed would be before it.
+wait_marker() {
+    for _ in $(seq 200); do
+        [ -f "$1" ] && tail -n 1 "$1" | grep -q "^{\"seq\":$2," && return 0
+        sleep 0.05
+    done
+    fail "$1 never printed the marker, seq $2"
+}
+
+# Waits until process $1 sleeps in poll(2), i.e. it has tried the log and is
+# waiting for it to change (or, here, to appear).
+wait_polling() {
+    for _ in $(seq 200); do
+        grep -q poll "/proc/$1/wchan" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    fail "follower $1 never waited (wchan $(cat "/proc/$1/wchan" 2>/dev/null))"
+}
+
 seqs() { sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | tr '\n' ' '; }
 
 "$APPEND" "$log" 3 SandboxStart sb-a
@@ -58,14 +79,12 @@ wait_lines "$tmp/all.out" 4
 "$APPEND" "$log" 1 SandboxStart sb-d      # ...repaired: 8 AuditLogRepaired, 9
 "$OB" events rotate "$log" >/dev/null     # 10 AuditLogRotated in the new file
 "$APPEND" "$log" 2 SandboxExit sb-b       # 11 12
-wait_lines "$tmp/all.out" 9
-wait_lines "$tmp/since.out" 11
-wait_lines "$tmp/filtered.out" 4
-sleep 0.3 # nothing more may arrive
+"$APPEND" "$log" 1 SandboxExit sb-b       # 13: the marker, which every filter passes
+for f in all since filtered; do wait_marker "$tmp/$f.out" 13; done
 
-[ "$(seqs "$tmp/all.out")" = "4 5 6 7 8 9 10 11 12 " ] || fail "all: $(seqs "$tmp/all.out")"
-[ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 " ] || fail "since: $(seqs "$tmp/since.out")"
-[ "$(seqs "$tmp/filtered.out")" = "4 5 11 12 " ] || fail "filtered: $(seqs "$tmp/filtered.out")"
+[ "$(seqs "$tmp/all.out")" = "4 5 6 7 8 9 10 11 12 13 " ] || fail "all: $(seqs "$tmp/all.out")"
+[ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 13 " ] || fail "since: $(seqs "$tmp/since.out")"
+[ "$(seqs "$tmp/filtered.out")" = "4 5 11 12 13 " ] || fail "filtered: $(seqs "$tmp/filtered.out")"
 grep -q '"seq":8,.*"type":"AuditLogRepaired"' "$tmp/all.out" || fail "no repair event"
 grep -q '"seq":10,.*"type":"AuditLogRotated"' "$tmp/all.out" || fail "no rotation event"
 # What follow prints is the log's own lines, byte for byte.
@@ -73,33 +92,33 @@ cat "$log.1" "$log" | grep -F -x -f "$tmp/all.out" | cmp -s - "$tmp/all.out" || 
 /usr/bin/python3 -c '
 import json, sys
 for l in open(sys.argv[1]): json.loads(l)' "$tmp/all.out" || fail "not JSON lines"
-"$OB" events verify "$log" | grep -q "ok: 3 events, last seq 12" || fail "verify after follow"
+"$OB" events verify "$log" | grep -q "ok: 4 events, last seq 13" || fail "verify after follow"
 
 # Two rotations while the followers cannot look (stopped): they must replay
 # the file in between (now audit.jsonl.1) from the rotated files.
 kill -STOP "${pids[@]}"
-"$APPEND" "$log" 1 SandboxStart sb-e       # 13 (in the file the followers hold)
-"$OB" events rotate "$log" >/dev/null      # 14
-"$APPEND" "$log" 1 SandboxExit sb-b        # 15
-"$OB" events rotate "$log" >/dev/null      # 16
-"$APPEND" "$log" 2 SandboxExit sb-b        # 17 18
+"$APPEND" "$log" 1 SandboxStart sb-e       # 14 (in the file the followers hold)
+"$OB" events rotate "$log" >/dev/null      # 15
+"$APPEND" "$log" 1 SandboxExit sb-b        # 16
+"$OB" events rotate "$log" >/dev/null      # 17
+"$APPEND" "$log" 2 SandboxExit sb-b        # 18 19
 kill -CONT "${pids[@]}"
-wait_lines "$tmp/all.out" 15
-wait_lines "$tmp/filtered.out" 7
-sleep 0.3
-[ "$(seqs "$tmp/all.out")" = "4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 " ] ||
+"$APPEND" "$log" 1 SandboxExit sb-b        # 20: the marker, appended live
+for f in all since filtered; do wait_marker "$tmp/$f.out" 20; done
+[ "$(seqs "$tmp/all.out")" = "4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 " ] ||
     fail "all after two rotations: $(seqs "$tmp/all.out")"
-[ "$(seqs "$tmp/filtered.out")" = "4 5 11 12 15 17 18 " ] ||
+[ "$(seqs "$tmp/filtered.out")" = "4 5 11 12 13 16 18 19 20 " ] ||
     fail "filtered after two rotations: $(seqs "$tmp/filtered.out")"
-[ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 " ] ||
+[ "$(seqs "$tmp/since.out")" = "2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 " ] ||
     fail "since after two rotations: $(seqs "$tmp/since.out")"
 # A log that does not exist yet (nor its directory): follow waits for it
-# instead of failing (--since 1: whether or not it is up before the first
-# append, it must print both lines).
+# instead of failing; the log appears only once follow has found it missing
+# and waits (--since 1: it must print both lines).
 late=$tmp/late/audit.jsonl
 "$OB" events follow --since 1 "$late" >"$tmp/late.out" &
 pids+=($!)
-sleep 0.3
+wait_polling $!
+[ ! -e "$late" ] || fail "the late log exists before its first append"
 "$APPEND" "$late" 2 SandboxStart sb-late
 wait_lines "$tmp/late.out" 2
 [ "$(seqs "$tmp/late.out")" = "1 2 " ] || fail "late log: $(seqs "$tmp/late.out")"

@@ -5,13 +5,15 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -151,47 +153,119 @@ static void test_concurrent_processes(void **state)
         free(text);
 }
 
-static double now_s(void)
+/* Whether process pid sleeps waiting for a file lock (flock(2)): its state
+ * is S and its wait channel a locks_* function. */
+static bool waits_for_lock(pid_t pid)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+        char p[64], buf[256] = "";
+        FILE *f;
+
+        snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+        if (!(f = fopen(p, "re")))
+                return false;
+        if (!fgets(buf, sizeof(buf), f) || !strstr(buf, ") S ")) {
+                fclose(f);
+                return false;
+        }
+        fclose(f);
+        snprintf(p, sizeof(p), "/proc/%d/wchan", (int)pid);
+        if (!(f = fopen(p, "re")))
+                return false;
+        buf[0] = '\0';
+        if (!fgets(buf, sizeof(buf), f))
+                buf[0] = '\0';
+        fclose(f);
+        return strncmp(buf, "locks_", 6) == 0 || strstr(buf, "flock") != NULL;
 }
 
-/* A child takes the writers' lock, then notes the time just before it lets
- * go: an append started while it held the lock cannot finish before then. */
+/* Appends one line chained after the file's last, by hand (the caller holds
+ * the writers' lock on another open file description). */
+static void append_chained_by_hand(long n)
+{
+        ob_audit_record rec = {0};
+        int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+        cJSON *ev = event("SandboxExit", n);
+        char hash[OB_AUDIT_HASH_HEX + 1];
+        struct stat st;
+        off_t torn = 0;
+        char *line = NULL;
+        size_t len = 0;
+
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(ob_audit_read_tail(fd, st.st_size, &rec, &torn), 0);
+        assert_int_equal(torn, 0);
+        assert_int_equal(ob_audit_line_build(ev, rec.seq + 1, rec.hash, &line, &len, hash), 0);
+        assert_int_equal(write(fd, line, len), (ssize_t)len);
+        free(line);
+        cJSON_Delete(ev);
+        ob_audit_record_done(&rec);
+        close(fd);
+}
+
+/* The parent holds the writers' lock; a child says it is about to append,
+ * and is then seen asleep in flock with the file untouched. The parent adds
+ * a line of its own and lets go: the child's append lands after it (seq 3),
+ * chained on it, so it read the tail only once it had the lock. */
 static void test_waits_for_writer_lock(void **state)
 {
         ob_audit_log *log = NULL;
-        int pipefd[2], status;
-        double released = 0, done;
+        int to_child[2], to_parent[2], status, lockfd;
+        uint64_t child_seq = 0;
+        ob_audit_verify_result res;
+        struct stat before, now;
+        bool blocked = false;
         char c;
         pid_t pid;
 
         assert_int_equal(ob_audit_open(path, OB_AUDIT_NO_DBUS, &log), 0);
-        assert_int_equal(pipe(pipefd), 0);
+        append_n(log, 1, 1);
+        ob_audit_close(log);
+        assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(to_parent, O_CLOEXEC), 0);
         pid = fork();
         if (pid == 0) {
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
-                double t;
-                if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(pipefd[1], "x", 1) != 1)
-                        _exit(1);
-                usleep(300 * 1000);
-                t = now_s();
-                if (write(pipefd[1], &t, sizeof(t)) != sizeof(t))
-                        _exit(1);
-                _exit(0); /* closing fd releases the lock */
+                ob_audit_log *clog = NULL;
+                cJSON *ev = event("SandboxStart", 9);
+                int ok = ob_audit_open(path, OB_AUDIT_NO_DBUS, &clog) == 0 &&
+                         write(to_parent[1], "o", 1) == 1 && read(to_child[0], &c, 1) == 1 &&
+                         write(to_parent[1], "a", 1) == 1 &&
+                         ob_audit_append(clog, ev, &child_seq) == 0 &&
+                         write(to_parent[1], &child_seq, sizeof(child_seq)) == sizeof(child_seq);
+                cJSON_Delete(ev);
+                ob_audit_close(clog);
+                _exit(ok ? 0 : 1);
         }
-        assert_int_equal(read(pipefd[0], &c, 1), 1);
-        append_n(log, 1, 1);
-        done = now_s();
-        assert_int_equal(read(pipefd[0], &released, sizeof(released)), sizeof(released));
-        assert_true(done >= released); /* the append waited for the lock */
+        assert_true(pid > 0);
+        assert_int_equal(read(to_parent[0], &c, 1), 1); /* the child has the log open */
+        assert_int_equal(c, 'o');
+        lockfd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(lockfd >= 0);
+        assert_int_equal(flock(lockfd, LOCK_EX), 0);
+        assert_int_equal(stat(path, &before), 0);
+        assert_int_equal(write(to_child[1], "g", 1), 1);
+        assert_int_equal(read(to_parent[0], &c, 1), 1); /* it calls the append now */
+        assert_int_equal(c, 'a');
+        for (int i = 0; i < 1000 && !blocked; i++) /* up to 10 s */
+                if (!(blocked = waits_for_lock(pid)))
+                        usleep(10 * 1000);
+        assert_true(blocked);
+        assert_int_equal(stat(path, &now), 0);
+        assert_int_equal(now.st_size, before.st_size); /* nothing written while we hold it */
+        append_chained_by_hand(2);
+        assert_int_equal(flock(lockfd, LOCK_UN), 0);
+        close(lockfd);
+        assert_int_equal(read(to_parent[0], &child_seq, sizeof(child_seq)), sizeof(child_seq));
+        assert_int_equal(child_seq, 3);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        ob_audit_close(log);
+        res = verify(path, 0);
+        assert_true(res.ok);
+        assert_int_equal(res.last_seq, 3);
+        for (int k = 0; k < 2; k++) {
+                close(to_child[k]);
+                close(to_parent[k]);
+        }
 }
 
 static void append_raw(const char *bytes)

@@ -1,8 +1,9 @@
 """Runs inside the sandbox: each argument is an action, one JSON line each.
   tcp:HOST:PORT   connect, read a line       udp:HOST:PORT  send, await echo
   ifaces          the interface names        sleep:S        sleep S seconds
-  resolve:NAME    getaddrinfo
-HOST may be [v6]."""
+  resolve:NAME    getaddrinfo                wait:HOST:PORT connect, read a line
+                                                            (up to 20 s: a barrier)
+HOST may be [v6]; udp:HOST:PORT=TEXT sends TEXT instead of "ping"."""
 import json
 import socket
 import sys
@@ -22,16 +23,17 @@ def act(a):
     t0 = time.monotonic()
     out = {"action": a}
     try:
-        if kind == "tcp":
+        if kind in ("tcp", "wait"):
             h, p = split(rest)
-            with socket.create_connection((h, p), timeout=3) as s:
+            with socket.create_connection((h, p), timeout=3 if kind == "tcp" else 20) as s:
                 out["data"] = s.recv(100).decode().strip()
         elif kind == "udp":
+            rest, _, payload = rest.partition("=")
             h, p = split(rest)
             fam = socket.AF_INET6 if ":" in h else socket.AF_INET
             with socket.socket(fam, socket.SOCK_DGRAM) as s:
                 s.settimeout(1.5)
-                s.sendto(b"ping", (h, p))
+                s.sendto((payload or "ping").encode(), (h, p))
                 out["data"] = s.recv(100).decode()
         elif kind == "ifaces":
             out["data"] = sorted(n for _, n in socket.if_nameindex())

@@ -1,7 +1,13 @@
 #!/usr/bin/python3
 """A test server: `server.py LOG tcp:PORT udp:PORT ...`. TCP: sends
 "hello PORT" and closes; UDP: logs and echoes each datagram. Every receipt
-is appended to LOG as "proto port payload". Prints "ready" once bound."""
+is appended to LOG as "proto port payload". Prints "ready" once bound.
+
+Each round logs everything that is ready before it replies to any of it, so
+a reply (or a line in LOG) means that everything that reached the server
+before that packet is in LOG too: a test sends a packet that must be dropped,
+then one that must arrive, and once the second is answered, the absence of
+the first means something."""
 import selectors
 import socket
 import sys
@@ -21,15 +27,22 @@ for spec in sys.argv[2:]:
         sel.register(s, selectors.EVENT_READ, (proto, int(port)))
 print("ready", flush=True)
 while True:
+    lines, replies = [], []
     for key, _ in sel.select():
         proto, port = key.data
         if proto == "tcp":
             c, _ = key.fileobj.accept()
-            c.sendall(b"hello %d\n" % port)
-            c.close()
+            replies.append((c, None))
             data = b"connect"
         else:
             data, peer = key.fileobj.recvfrom(65536)
-            key.fileobj.sendto(data, peer)
-        with open(log, "a") as f:
-            f.write("%s %d %s\n" % (proto, port, data.decode("utf-8", "replace")))
+            replies.append((key.fileobj, (data, peer)))
+        lines.append("%s %d %s\n" % (proto, port, data.decode("utf-8", "replace")))
+    with open(log, "a") as f:
+        f.write("".join(lines))
+    for sock, dgram in replies:
+        if dgram is None:
+            sock.sendall(b"hello %d\n" % sock.getsockname()[1])
+            sock.close()
+        else:
+            sock.sendto(*dgram)

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -40,6 +41,15 @@ def received(log):
             return f.read()
     except FileNotFoundError:
         return ""
+
+
+def wait_received(log, line, timeout=60.0):
+    """Waits until the server has logged line (a marker a sandbox sends once
+    it runs); bounded by timeout, then the caller's assertion fails."""
+    end = time.monotonic() + timeout
+    while line not in received(log) and time.monotonic() < end:
+        time.sleep(0.05)
+    return received(log)
 
 
 class Network(NetTest):
@@ -82,34 +92,36 @@ class Network(NetTest):
         self.assertEqual(self.denied_events(events), [])
 
     def test_udp_dropped_unless_granted(self):
-        before = received(A.log).count("udp 9998")
+        # the denied datagram first, then a granted one: the server answers
+        # the second only once it has logged all it got before (server.py)
+        tag = "udp-dropped-%d" % os.getpid()
         res, probe, events, _ = self.run_probe(
             ["%s:8080" % A.ip4, "%s:9999" % A.ip4],
-            "udp:%s:9999" % A.ip4, "udp:%s:9998" % A.ip4)
-        self.assert_ok(probe[0], "ping")
-        self.assert_eperm(probe[1])
-        self.assertEqual(received(A.log).count("udp 9998"), before)
+            "udp:%s:9998=%s" % (A.ip4, tag), "udp:%s:9999=%s" % (A.ip4, tag))
+        self.assert_eperm(probe[0])
+        self.assert_ok(probe[1], tag)
+        got = received(A.log)
+        self.assertIn("udp 9999 " + tag, got)
+        self.assertNotIn("udp 9998 " + tag, got)
         self.assertIn("%s:9998" % A.ip4, [e["target"] for e in self.denied_events(events)])
 
     def test_tc_backstop_drops_what_bypasses_the_cgroup(self):
         """A process in the run's namespace but outside its cgroup (so no
         sock_addr hook sees it) still cannot send to a non-granted port."""
-        p = self.start(["%s:9999" % A.ip4], "sleep:4")
-        ns = None
-        for _ in range(200):  # this run's namespace, once its setup is done
-            runs = os.path.join(self.state, "runs")
-            ids = os.listdir(runs) if os.path.isdir(runs) else []
-            if ids and os.path.exists(os.path.join(runs, ids[0], "nsswitch.conf")):
-                ns = "omnibase-" + ids[0]
-                break
-            time.sleep(0.05)
-        self.assertIsNotNone(ns)
-        time.sleep(0.3)
         tag = "bypass-%d" % os.getpid()
+        # the workload's first datagram: the run is set up (BPF attached) and running
+        p = self.start(["%s:9999" % A.ip4], "udp:%s:9999=%s-up" % (A.ip4, tag), "sleep:4")
+        self.assertIn("udp 9999 %s-up" % tag, wait_received(A.log, "udp 9999 %s-up" % tag))
+        ids = os.listdir(os.path.join(self.state, "runs"))
+        self.assertEqual(len(ids), 1)
+        ns = "omnibase-" + ids[0]
+        # 9998 (must be dropped) first, then 9999 (must arrive), awaiting its
+        # echo: the server echoes only once it has logged all it got before
         code = ("import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-                "for port in (9999, 9998):\n  s.sendto(b'%s', ('%s', port))\n") % (tag, A.ip4)
+                "s.settimeout(10)\n"
+                "for port in (9998, 9999):\n  s.sendto(b'%s', ('%s', port))\n"
+                "sys.exit(s.recv(100) != b'%s')\n") % (tag, A.ip4, tag)
         subprocess.run(["nsenter", "--net=/run/netns/" + ns, netlib.PY, "-c", code], check=True)
-        time.sleep(0.5)
         got = received(A.log)
         self.assertIn("udp 9999 " + tag, got)
         self.assertNotIn("udp 9998 " + tag, got)
@@ -190,22 +202,56 @@ class Network(NetTest):
         self.assertEqual(netlib.wait_no_leftovers(), [])
 
     def test_two_concurrent_sandboxes(self):
-        pa = self.start(["%s:8080" % A.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
-        pb = self.start(["%s:8080" % B.ip4], "sleep:1", "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
-        _, probe_a, _, _ = self.finish(pa)
-        _, probe_b, _, _ = self.finish(pb)
+        # A barrier on the host: it answers neither workload before both have
+        # connected, so each run's first step ends only while the other runs.
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("0.0.0.0", 0))
+        srv.listen(4)
+        srv.settimeout(60)
+        port = srv.getsockname()[1]
+
+        def barrier():
+            conns = []
+            try:
+                while len(conns) < 2:
+                    conns.append(srv.accept()[0])
+                for c in conns:
+                    c.sendall(b"both running\n")
+                for c in conns:  # until the workload has closed its end
+                    c.settimeout(30)
+                    c.recv(1)
+            except OSError:
+                pass
+            for c in conns:  # a reset: no FIN retransmitted to a run that is gone,
+                # whose address a later run may have (its tc hook would report it)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+        t = threading.Thread(target=barrier, daemon=True)
+        t.start()
+        wait = "wait:host.omnibase.internal:%d" % port
+        pa = self.start(["%s:8080" % A.ip4, "host.omnibase.internal:%d" % port],
+                        wait, "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
+        pb = self.start(["%s:8080" % B.ip4, "host.omnibase.internal:%d" % port],
+                        wait, "tcp:%s:8080" % A.ip4, "tcp:%s:8080" % B.ip4)
+        res_a, probe_a, _, _ = self.finish(pa)
+        res_b, probe_b, _, _ = self.finish(pb)
+        srv.close()
+        self.assertEqual(len(probe_a), 3, res_a)
+        self.assertEqual(len(probe_b), 3, res_b)
+        self.assert_ok(probe_a[0], "both running")
+        self.assert_ok(probe_b[0], "both running")
         self.assert_ok(probe_a[1], "hello 8080")
         self.assert_eperm(probe_a[2])
         self.assert_eperm(probe_b[1])
         self.assert_ok(probe_b[2], "hello 8080")
 
     def test_gc_after_sigkilled_runner(self):
-        p = self.start(["%s:8080" % A.ip4], "sleep:30")
-        for _ in range(100):
-            if netlib.leftovers() and os.path.isdir(os.path.join(self.state, "runs")):
-                break
-            time.sleep(0.05)
-        time.sleep(1.0)
+        tag = "gc-%d" % os.getpid()
+        # the workload's first datagram: its run is fully set up when it arrives
+        p = self.start(["%s:8080" % A.ip4, "%s:9999" % A.ip4],
+                       "udp:%s:9999=%s" % (A.ip4, tag), "sleep:30")
+        self.assertIn("udp 9999 " + tag, wait_received(A.log, "udp 9999 " + tag))
         ids = os.listdir(os.path.join(self.state, "runs"))
         p.send_signal(signal.SIGKILL)
         p.communicate()

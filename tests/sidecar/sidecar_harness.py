@@ -9,6 +9,26 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unittest
+
+# The drivers (unittest, SidecarTest below) check with check() and eq(),
+# never a bare assert, which python3 -O would remove; and they refuse to run
+# under -O at all, so that a bare assert added later cannot pass unnoticed.
+if not __debug__:
+    raise SystemExit("FAIL: the sidecar tests do not run under python3 -O (asserts vanish)")
+
+
+def check(cond, msg=""):
+    """Raises AssertionError(msg) unless cond; runs whatever python's flags."""
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, msg=""):
+    """Raises AssertionError naming both values unless got == want."""
+    if got != want:
+        raise AssertionError("%r != %r%s" % (got, want, "\n%s" % (msg,) if msg != "" else ""))
+
 
 MUST_WORK = os.environ.get("OMNIBASE_MUST_WORK", "") not in ("", "0")
 
@@ -64,11 +84,11 @@ def write_caps(directory, grants, denials=(), name="caps.json"):
 def parse_events(data):
     """Every line must be one message of the documented schema."""
     events = []
-    assert data == b"" or data.endswith(b"\n"), "torn last line: %r" % data[-80:]
+    check(data == b"" or data.endswith(b"\n"), "torn last line: %r" % data[-80:])
     for line in data.decode("utf-8").splitlines():
         ev = json.loads(line)
-        assert ev["type"] in MESSAGE_KEYS, "unknown type in %s" % line
-        assert set(ev) == MESSAGE_KEYS[ev["type"]], "bad keys in %s" % line
+        check(ev["type"] in MESSAGE_KEYS, "unknown type in %s" % line)
+        eq(set(ev), MESSAGE_KEYS[ev["type"]], "bad keys in %s" % line)
         events.append(ev)
     return events
 
@@ -106,7 +126,7 @@ class Listener:
 
     def finish(self, timeout=60):
         self.thread.join(timeout)
-        assert not self.thread.is_alive(), "channel never closed"
+        check(not self.thread.is_alive(), "channel never closed")
         return parse_events(self.data)
 
 
@@ -119,7 +139,7 @@ class Run:
 
     def exit_event(self):
         ex = [e for e in self.events if e["type"] == "SandboxExit"]
-        assert len(ex) == 1, self.events
+        eq(len(ex), 1, self.events)
         return ex[0]
 
     def __repr__(self):
@@ -174,3 +194,11 @@ def workdir():
     d = tempfile.mkdtemp(prefix="ob-sidecar-")
     os.chmod(d, 0o755)
     return os.path.realpath(d)
+
+
+class SidecarTest(unittest.TestCase):
+    """A test with its own work directory, self.w, removed after it."""
+
+    def setUp(self):
+        self.w = workdir()
+        self.addCleanup(subprocess.run, ["rm", "-rf", self.w])

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sidecar_harness as h  # noqa: E402
@@ -53,97 +53,114 @@ def raw(args, stdin=None, timeout=30):
                           text=True, timeout=timeout)
 
 
-def test_bad_command_lines(w):
-    caps = h.write_caps(w, h.BASELINE)
-    sock = os.path.join(w, "never.sock")
-    bad = [
-        [],
-        ["--caps"],
-        ["--caps", caps, "--channel", sock],                          # no --
-        ["--caps", caps, "--channel", sock, "--"],                    # no argv
-        ["--channel", sock, "--", "/usr/bin/true"],                   # no --caps
-        ["--caps", caps, "--", "/usr/bin/true"],                      # no channel
-        ["--caps", caps, "--channel", sock, "--channel-fd", "0", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel-fd", "x", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel-fd", "4096", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel", sock, "--uid", "-1", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel", sock, "--uid", "4294967295", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel", sock, "--gid", "12a", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel", sock, "--scratch", "tmp", "--", "/usr/bin/true"],
-        ["--caps", caps, "--channel", sock, "--frobnicate", "1", "--", "/usr/bin/true"],
-        ["--caps", caps] * 9 + ["--channel", sock, "--", "/usr/bin/true"],  # > 8 files
-        ["--caps", caps, "--channel", sock] + ["--scratch", "/tmp"] * 5 + ["--", "/usr/bin/true"],
-        ["--list-libs", "extra"],
-    ]
-    for args in bad:
-        p = raw(args)
-        assert p.returncode == 125, (args, p)
-        assert p.stderr.startswith("usage: omnibase-sidecar") and p.stderr.count("\n") == 1, \
-            (args, p.stderr)
-        assert p.stdout == "", (args, p)
+class ClosingListener(h.Listener):
+    """A runner that goes away: accepts, reads the first event, hangs up."""
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        os.unlink(self.path)
+        self.sock.close()
+        self.accepted.set()
+        with conn:
+            self.data = conn.recv(65536).split(b"\n")[0] + b"\n"
 
 
-def test_unusable_channels(w):
-    caps = h.write_caps(w, h.BASELINE)
-    missing = os.path.join(w, "missing.sock")
-    p = raw(["--caps", caps, "--channel", missing, "--", "/usr/bin/true"])
-    assert p.returncode == 125, p
-    assert p.stderr == "omnibase: %s: connecting to the event channel: No such file or " \
-        "directory\n" % missing, p
-    long_path = "/" + "x" * 120
-    p = raw(["--caps", caps, "--channel", long_path, "--", "/usr/bin/true"])
-    assert p.returncode == 125 and "File name too long" in p.stderr, p
-    # a file, not a socket, as the channel fd
-    with open(caps) as f:
-        p = raw(["--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"], stdin=f)
-    assert p.returncode == 125, p
-    assert p.stderr == "omnibase: --channel-fd 0: Socket operation on non-socket\n", p
-    # a descriptor that is not open
-    p = raw(["--caps", caps, "--channel-fd", "900", "--", "/usr/bin/true"])
-    assert p.returncode == 125, p
-    assert p.stderr == "omnibase: --channel-fd 900: Bad file descriptor\n", p
+class SidecarEdges(h.SidecarTest):
+    def test_bad_command_lines(self):
+        w = self.w
+        caps = h.write_caps(w, h.BASELINE)
+        sock = os.path.join(w, "never.sock")
+        bad = [
+            [],
+            ["--caps"],
+            ["--caps", caps, "--channel", sock],                          # no --
+            ["--caps", caps, "--channel", sock, "--"],                    # no argv
+            ["--channel", sock, "--", "/usr/bin/true"],                   # no --caps
+            ["--caps", caps, "--", "/usr/bin/true"],                      # no channel
+            ["--caps", caps, "--channel", sock, "--channel-fd", "0", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel-fd", "x", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel-fd", "4096", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel", sock, "--uid", "-1", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel", sock, "--uid", "4294967295", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel", sock, "--gid", "12a", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel", sock, "--scratch", "tmp", "--", "/usr/bin/true"],
+            ["--caps", caps, "--channel", sock, "--frobnicate", "1", "--", "/usr/bin/true"],
+            ["--caps", caps] * 9 + ["--channel", sock, "--", "/usr/bin/true"],  # > 8 files
+            ["--caps", caps, "--channel", sock] + ["--scratch", "/tmp"] * 5 + ["--", "/usr/bin/true"],
+            ["--list-libs", "extra"],
+        ]
+        for args in bad:
+            p = raw(args)
+            h.eq(p.returncode, 125, (args, p))
+            h.check(p.stderr.startswith("usage: omnibase-sidecar") and p.stderr.count("\n") == 1,
+                    (args, p.stderr))
+            h.eq(p.stdout, "", (args, p))
 
+    def test_unusable_channels(self):
+        w = self.w
+        caps = h.write_caps(w, h.BASELINE)
+        missing = os.path.join(w, "missing.sock")
+        p = raw(["--caps", caps, "--channel", missing, "--", "/usr/bin/true"])
+        h.eq(p.returncode, 125, p)
+        h.eq(p.stderr, "omnibase: %s: connecting to the event channel: No such file or "
+            "directory\n" % missing, p)
+        long_path = "/" + "x" * 120
+        p = raw(["--caps", caps, "--channel", long_path, "--", "/usr/bin/true"])
+        h.check(p.returncode == 125 and "File name too long" in p.stderr, p)
+        # a file, not a socket, as the channel fd
+        with open(caps) as f:
+            p = raw(["--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"], stdin=f)
+        h.eq(p.returncode, 125, p)
+        h.eq(p.stderr, "omnibase: --channel-fd 0: Socket operation on non-socket\n", p)
+        # a descriptor that is not open
+        p = raw(["--caps", caps, "--channel-fd", "900", "--", "/usr/bin/true"])
+        h.eq(p.returncode, 125, p)
+        h.eq(p.stderr, "omnibase: --channel-fd 900: Bad file descriptor\n", p)
 
-def test_bad_caps_files(w):
-    missing = os.path.join(w, "nope.json")
-    good = h.write_caps(w, h.BASELINE)
-    for caps, want in ((missing, "omnibase: %s: " % missing),):
-        sock = os.path.join(w, "c.sock")
+    def test_bad_caps_files(self):
+        w = self.w
+        missing = os.path.join(w, "nope.json")
+        good = h.write_caps(w, h.BASELINE)
+        for caps, want in ((missing, "omnibase: %s: " % missing),):
+            sock = os.path.join(w, "c.sock")
+            listener = h.Listener(sock)
+            p = raw(["--caps", good, "--caps", caps, "--channel", sock, "--", "/usr/bin/true"])
+            h.eq(listener.finish(), [], p)  # connected, then closed: no event at all
+            h.eq(p.returncode, 125, p)
+            h.check(p.stderr.startswith(want) and p.stderr.count("\n") == 1, p)
+        # not JSON at all: a position is given
+        junk = os.path.join(w, "junk.json")
+        with open(junk, "w") as f:
+            f.write("{\n  \"version\": 1,\n  oops\n}\n")
+        sock = os.path.join(w, "d.sock")
         listener = h.Listener(sock)
-        p = raw(["--caps", good, "--caps", caps, "--channel", sock, "--", "/usr/bin/true"])
-        assert listener.finish() == [], p  # connected, then closed: no event at all
-        assert p.returncode == 125, p
-        assert p.stderr.startswith(want) and p.stderr.count("\n") == 1, p
-    # not JSON at all: a position is given
-    junk = os.path.join(w, "junk.json")
-    with open(junk, "w") as f:
-        f.write("{\n  \"version\": 1,\n  oops\n}\n")
-    sock = os.path.join(w, "d.sock")
-    listener = h.Listener(sock)
-    p = raw(["--caps", junk, "--channel", sock, "--", "/usr/bin/true"])
-    listener.finish()
-    assert p.returncode == 125 and p.stderr.startswith("omnibase: %s:3:" % junk), p
+        p = raw(["--caps", junk, "--channel", sock, "--", "/usr/bin/true"])
+        listener.finish()
+        h.check(p.returncode == 125 and p.stderr.startswith("omnibase: %s:3:" % junk), p)
 
+    def test_caps_files_are_united(self):
+        w = self.w
+        mine = os.path.join(w, "mine.txt")
+        with open(mine, "w") as f:
+            f.write("united\n")
+        os.chmod(mine, 0o644)
+        extra = h.write_caps(w, [("FILE_READ", mine, "second-file")], name="extra.json")
+        code = "print(open(%r).read().strip())" % mine
+        run = h.run_sidecar(w, h.python_argv(code), extra_args=["--caps", extra])
+        h.check(run.rc == 0 and run.out == "united\n" and run.denials() == [], run)
+        # a denial in one file wins over a grant in another
+        deny = h.write_caps(w, [], denials=[("FILE_READ", mine, "veto")], name="deny.json")
+        run = h.run_sidecar(w, h.python_argv("open(%r)" % mine),
+                            extra_args=["--caps", extra, "--caps", deny])
+        h.check(run.rc == 1 and "PermissionError" in run.err, run)
+        h.eq([(e["target"], e["policy_id"]) for e in run.denials()], [(mine, "veto")], run)
 
-def test_caps_files_are_united(w):
-    mine = os.path.join(w, "mine.txt")
-    with open(mine, "w") as f:
-        f.write("united\n")
-    os.chmod(mine, 0o644)
-    extra = h.write_caps(w, [("FILE_READ", mine, "second-file")], name="extra.json")
-    code = "print(open(%r).read().strip())" % mine
-    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--caps", extra])
-    assert run.rc == 0 and run.out == "united\n" and run.denials() == [], run
-    # a denial in one file wins over a grant in another
-    deny = h.write_caps(w, [], denials=[("FILE_READ", mine, "veto")], name="deny.json")
-    run = h.run_sidecar(w, h.python_argv("open(%r)" % mine),
-                        extra_args=["--caps", extra, "--caps", deny])
-    assert run.rc == 1 and "PermissionError" in run.err, run
-    assert [(e["target"], e["policy_id"]) for e in run.denials()] == [(mine, "veto")], run
-
-
-def test_every_dangerous_syscall(w):
-    code = CTYPES + """
+    def test_every_dangerous_syscall(self):
+        w = self.w
+        code = CTYPES + """
 names = %r
 out = []
 for name, nr in sorted(names.items()):
@@ -157,34 +174,34 @@ out.append(('ioctl-fionread', r[0] != -1 or r[1] != errno.EPERM))
 for o in out:
     print(o[0], o[1])
 """ % DANGEROUS
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    expected = ["%s (-1, 1)" % n for n in sorted(DANGEROUS)]
-    expected += ["clone-newnet (-1, 1)", "ioctl-tiocsti (-1, 1)", "ioctl-tioclinux (-1, 1)",
-                 "ioctl-fionread True"]
-    assert run.out.splitlines() == expected, run
-    d = run.denials()
-    assert [e["target"] for e in d] == sorted(DANGEROUS) + ["clone", "ioctl", "ioctl"], run
-    for e in d:
-        assert (e["capability"], e["layer"], e["policy_id"]) == (
-            "SYSCALL", "seccomp", "default-deny"), run
-        assert e["syscall"] == e["target"], run
-    assert run.exit_event()["denials"] == len(d), run
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.eq(run.rc, 0, run)
+        expected = ["%s (-1, 1)" % n for n in sorted(DANGEROUS)]
+        expected += ["clone-newnet (-1, 1)", "ioctl-tiocsti (-1, 1)", "ioctl-tioclinux (-1, 1)",
+                     "ioctl-fionread True"]
+        h.eq(run.out.splitlines(), expected, run)
+        d = run.denials()
+        h.eq([e["target"] for e in d], sorted(DANGEROUS) + ["clone", "ioctl", "ioctl"], run)
+        for e in d:
+            h.eq((e["capability"], e["layer"], e["policy_id"]), (
+                "SYSCALL", "seccomp", "default-deny"), run)
+            h.eq(e["syscall"], e["target"], run)
+        h.eq(run.exit_event()["denials"], len(d), run)
 
-
-def test_unix_and_other_families(w):
-    srv_path = os.path.join(w, "srv.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(srv_path)
-    os.chmod(srv_path, 0o777)
-    srv.listen(4)
-    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    abstract.bind("\0ob-test-abstract-%d" % os.getpid())
-    abstract.listen(4)
-    granted_dir = os.path.join(w, "g")
-    os.mkdir(granted_dir)
-    os.chmod(granted_dir, 0o777)
-    code = CTYPES + """
+    def test_unix_and_other_families(self):
+        w = self.w
+        srv_path = os.path.join(w, "srv.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(srv_path)
+        os.chmod(srv_path, 0o777)
+        srv.listen(4)
+        abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        abstract.bind("\0ob-test-abstract-%d" % os.getpid())
+        abstract.listen(4)
+        granted_dir = os.path.join(w, "g")
+        os.mkdir(granted_dir)
+        os.chmod(granted_dir, 0o777)
+        code = CTYPES + """
 def attempt(label, f):
     try:
         r = f(); print(label, 'ok')
@@ -215,28 +232,28 @@ iov = buf(struct.pack('=QQ', buf(b'y'), 1))
 hdr = struct.pack('=QI4xQQQQi4x', name, 16, iov, 1, 0, 0, 0) + struct.pack('=I4x', 0)
 print('sendmmsg', sc(307, u.fileno(), buf(hdr * 2), 2, 0))
 """ % {"srv": srv_path, "pid": os.getpid(), "w": w, "g": granted_dir}
-    run = h.run_sidecar(w, h.python_argv(code),
-                        grants=[("FILE_WRITE", granted_dir + "/*", "sockdir")])
-    srv.close()
-    abstract.close()
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
-        "unix-path EACCES", "unix-abstract EPERM", "bind-abstract ok", "bind-path EACCES",
-        "bind-granted ok", "bind-autobind ok", "unspec ok", "family (-1, 1)",
-        "efault-connect (-1, 14)", "efault-sendmsg (-1, 14)", "efault-sendmmsg (-1, 14)",
-        "sendmsg EPERM", "sendmmsg (-1, 1)"], run
-    d = run.denials()
-    assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
-        ("FILE_WRITE", srv_path, "connect"),
-        ("NETWORK_CONNECT", "unix:@ob-test-abstract-%d" % os.getpid(), "connect"),
-        ("FILE_WRITE", w + "/mine.sock", "bind"),
-        ("NETWORK_CONNECT", "family:5", "sendto"),
-        ("NETWORK_CONNECT", "10.9.8.7:53", "sendmsg"),
-        ("NETWORK_CONNECT", "10.9.8.6:54", "sendmmsg")], run
+        run = h.run_sidecar(w, h.python_argv(code),
+                            grants=[("FILE_WRITE", granted_dir + "/*", "sockdir")])
+        srv.close()
+        abstract.close()
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), [
+            "unix-path EACCES", "unix-abstract EPERM", "bind-abstract ok", "bind-path EACCES",
+            "bind-granted ok", "bind-autobind ok", "unspec ok", "family (-1, 1)",
+            "efault-connect (-1, 14)", "efault-sendmsg (-1, 14)", "efault-sendmmsg (-1, 14)",
+            "sendmsg EPERM", "sendmmsg (-1, 1)"], run)
+        d = run.denials()
+        h.eq([(e["capability"], e["target"], e["syscall"]) for e in d], [
+            ("FILE_WRITE", srv_path, "connect"),
+            ("NETWORK_CONNECT", "unix:@ob-test-abstract-%d" % os.getpid(), "connect"),
+            ("FILE_WRITE", w + "/mine.sock", "bind"),
+            ("NETWORK_CONNECT", "family:5", "sendto"),
+            ("NETWORK_CONNECT", "10.9.8.7:53", "sendmsg"),
+            ("NETWORK_CONNECT", "10.9.8.6:54", "sendmmsg")], run)
 
-
-def test_ipv6_and_network_denials(w):
-    code = """
+    def test_ipv6_and_network_denials(self):
+        w = self.w
+        code = """
 import socket, errno
 def attempt(label, fam, addr):
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -250,26 +267,26 @@ attempt('vetoed', socket.AF_INET, ('127.0.0.1', 9))
 attempt('vetoed-by-name', socket.AF_INET, ('127.0.0.1', 7))
 attempt('granted-v6', socket.AF_INET6, ('::1', 5354))
 """
-    run = h.run_sidecar(
-        w, h.python_argv(code),
-        grants=[("NETWORK_CONNECT", "127.0.0.1:*", "lo"), ("NETWORK_CONNECT", "[::1]:5354", "v6")],
-        denials=[("NETWORK_CONNECT", "127.0.0.1:9", "no-discard"),
-                 ("NETWORK_CONNECT", "localhost:7", "no-echo")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["v6 EPERM", "v4-mapped EPERM", "vetoed EPERM",
-                                    "vetoed-by-name EPERM", "granted-v6 ok"], run
-    assert [(e["target"], e["policy_id"]) for e in run.denials()] == [
-        ("[::1]:5353", "default-deny"), ("10.1.2.3:80", "default-deny"),
-        ("127.0.0.1:9", "no-discard"), ("127.0.0.1:7", "no-echo")], run
+        run = h.run_sidecar(
+            w, h.python_argv(code),
+            grants=[("NETWORK_CONNECT", "127.0.0.1:*", "lo"), ("NETWORK_CONNECT", "[::1]:5354", "v6")],
+            denials=[("NETWORK_CONNECT", "127.0.0.1:9", "no-discard"),
+                     ("NETWORK_CONNECT", "localhost:7", "no-echo")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), ["v6 EPERM", "v4-mapped EPERM", "vetoed EPERM",
+                                        "vetoed-by-name EPERM", "granted-v6 ok"], run)
+        h.eq([(e["target"], e["policy_id"]) for e in run.denials()], [
+            ("[::1]:5353", "default-deny"), ("10.1.2.3:80", "default-deny"),
+            ("127.0.0.1:9", "no-discard"), ("127.0.0.1:7", "no-echo")], run)
 
-
-def test_path_forms(w):
-    ro = os.path.join(w, "ro.txt")
-    with open(ro, "w") as f:
-        f.write("ro")
-    os.chmod(ro, 0o666)
-    os.chmod(w, 0o777)
-    code = CTYPES + """
+    def test_path_forms(self):
+        w = self.w
+        ro = os.path.join(w, "ro.txt")
+        with open(ro, "w") as f:
+            f.write("ro")
+        os.chmod(ro, 0o666)
+        os.chmod(w, 0o777)
+        code = CTYPES + """
 import mmap
 def attempt(label, f):
     try:
@@ -302,49 +319,34 @@ xfd = os.open('/usr/sbin/nologin', os.O_RDONLY)
 attempt('fexecve', lambda: os.execve(xfd, ['nologin'], {}))
 print('execveat-empty', sc(322, xfd, buf(b''), buf(b'\\0' * 16), buf(b'\\0' * 8), 0x1000))
 """ % {"ro": ro, "w": w}
-    run = h.run_sidecar(w, h.python_argv(code),
-                        grants=[("FILE_READ", ro, "ro"), ("FILE_READ", "/usr/sbin/nologin", "ro")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
-        "openat2 (-1, 38)", "openat2-efault (-1, 38)", "o-path EACCES", "o-tmpfile EACCES",
-        "futimens EACCES", "symlink EACCES", "link EACCES",
-        "truncate EACCES", "mknod-fifo EACCES", "mknodat-dev (-1, 1)", "open-efault (-1, 14)",
-        "open-toolong (-1, 36)", "open-unterminated (-1, 14)", "fexecve EACCES",
-        "execveat-empty (-1, 13)"], run
-    d = run.denials()
-    assert [(e["capability"], e["target"], e["syscall"]) for e in d] == [
-        ("FILE_READ", "/etc/passwd", "openat"),
-        ("FILE_WRITE", w, "openat"),
-        ("FILE_WRITE", ro, "utimensat"),
-        ("FILE_WRITE", w + "/l", "symlink"),
-        ("FILE_WRITE", ro, "link"),
-        ("FILE_WRITE", ro, "truncate"),
-        ("FILE_WRITE", w + "/fifo", "mknodat"),
-        ("SYSCALL", "mknodat", "mknodat"),
-        ("FILE_EXEC", "/usr/sbin/nologin", "execveat"),
-        ("FILE_EXEC", "/usr/sbin/nologin", "execveat")], run
+        run = h.run_sidecar(w, h.python_argv(code),
+                            grants=[("FILE_READ", ro, "ro"), ("FILE_READ", "/usr/sbin/nologin", "ro")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), [
+            "openat2 (-1, 38)", "openat2-efault (-1, 38)", "o-path EACCES", "o-tmpfile EACCES",
+            "futimens EACCES", "symlink EACCES", "link EACCES",
+            "truncate EACCES", "mknod-fifo EACCES", "mknodat-dev (-1, 1)", "open-efault (-1, 14)",
+            "open-toolong (-1, 36)", "open-unterminated (-1, 14)", "fexecve EACCES",
+            "execveat-empty (-1, 13)"], run)
+        d = run.denials()
+        h.eq([(e["capability"], e["target"], e["syscall"]) for e in d], [
+            ("FILE_READ", "/etc/passwd", "openat"),
+            ("FILE_WRITE", w, "openat"),
+            ("FILE_WRITE", ro, "utimensat"),
+            ("FILE_WRITE", w + "/l", "symlink"),
+            ("FILE_WRITE", ro, "link"),
+            ("FILE_WRITE", ro, "truncate"),
+            ("FILE_WRITE", w + "/fifo", "mknodat"),
+            ("SYSCALL", "mknodat", "mknodat"),
+            ("FILE_EXEC", "/usr/sbin/nologin", "execveat"),
+            ("FILE_EXEC", "/usr/sbin/nologin", "execveat")], run)
 
-
-class ClosingListener(h.Listener):
-    """A runner that goes away: accepts, reads the first event, hangs up."""
-
-    def _serve(self):
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:
-            return
-        os.unlink(self.path)
-        self.sock.close()
-        self.accepted.set()
-        with conn:
-            self.data = conn.recv(65536).split(b"\n")[0] + b"\n"
-
-
-def test_channel_goes_away(w):
-    caps = h.write_caps(w, h.BASELINE)
-    sock = os.path.join(w, "gone.sock")
-    listener = ClosingListener(sock)
-    code = """
+    def test_channel_goes_away(self):
+        w = self.w
+        caps = h.write_caps(w, h.BASELINE)
+        sock = os.path.join(w, "gone.sock")
+        listener = ClosingListener(sock)
+        code = """
 import time
 time.sleep(0.5)
 n = 0
@@ -355,16 +357,16 @@ for i in range(200):
         n += 1
 print('denied', n)
 """
-    p = subprocess.run([h.sidecar_binary(), "--caps", caps, "--channel", sock, "--",
-                        *h.python_argv(code)], capture_output=True, text=True, timeout=60)
-    events = listener.finish()
-    # the workload runs to its end, enforcement holds, the status is its own
-    assert p.returncode == 0 and p.stdout == "denied 200\n", p
-    assert [e["type"] for e in events] == ["SandboxStart"], events
+        p = subprocess.run([h.sidecar_binary(), "--caps", caps, "--channel", sock, "--",
+                            *h.python_argv(code)], capture_output=True, text=True, timeout=60)
+        events = listener.finish()
+        # the workload runs to its end, enforcement holds, the status is its own
+        h.check(p.returncode == 0 and p.stdout == "denied 200\n", p)
+        h.eq([e["type"] for e in events], ["SandboxStart"], events)
 
-
-def test_job_control_and_thread_exec(w):
-    code = """
+    def test_job_control_and_thread_exec(self):
+        w = self.w
+        code = """
 import os, signal, sys, threading, time
 pid = os.fork()
 if pid == 0:
@@ -383,30 +385,30 @@ print('handler', got, flush=True)
 threading.Thread(target=lambda: os.execv('/usr/bin/echo', ['echo', 'exec from a thread'])).start()
 time.sleep(30)
 """
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["stopped True 19", "child resumed", "exited 3",
-                                    "handler [1]", "exec from a thread"], run
-    assert [e["type"] for e in run.events] == ["SandboxStart", "SandboxExit"], run
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), ["stopped True 19", "child resumed", "exited 3",
+                                        "handler [1]", "exec from a thread"], run)
+        h.eq([e["type"] for e in run.events], ["SandboxStart", "SandboxExit"], run)
 
+    def test_more_signals_forwarded(self):
+        w = self.w
+        for sig in (signal.SIGHUP, signal.SIGINT):
+            def on_start(proc, listener, sig=sig):
+                listener.accepted.wait(30)
+                time.sleep(1.0)
+                proc.send_signal(sig)
+            code = "import time, signal\nsignal.signal(%d, signal.SIG_DFL)\ntime.sleep(60)" % sig
+            run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
+            h.eq(run.rc, 128 + sig, (sig, run))
+            h.eq(run.exit_event()["signal"], sig, run)
 
-def test_more_signals_forwarded(w):
-    for sig in (signal.SIGHUP, signal.SIGINT):
-        def on_start(proc, listener, sig=sig):
-            listener.accepted.wait(30)
-            time.sleep(1.0)
-            proc.send_signal(sig)
-        code = "import time, signal\nsignal.signal(%d, signal.SIG_DFL)\ntime.sleep(60)" % sig
-        run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
-        assert run.rc == 128 + sig, (sig, run)
-        assert run.exit_event()["signal"] == sig, run
-
-
-def test_scratch_edges(w):
-    scratch = os.path.join(w, "scratch")
-    os.mkdir(scratch)
-    os.chmod(scratch, 0o777)
-    code = """
+    def test_scratch_edges(self):
+        w = self.w
+        scratch = os.path.join(w, "scratch")
+        os.mkdir(scratch)
+        os.chmod(scratch, 0o777)
+        code = """
 import os
 s = %r
 def attempt(label, f):
@@ -419,22 +421,22 @@ attempt('the-dir-itself', lambda: os.chmod(s, 0o700))
 attempt('prefix-only', lambda: open(s + 'x', 'w'))
 attempt('exec', lambda: os.execv(s + '/x', ['x']))
 """ % scratch
-    # trailing slashes are the same directory
-    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch + "//"])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["nested-missing 13", "the-dir-itself 13", "prefix-only 13",
-                                    "exec 13"], run
-    assert [(e["capability"], e["target"]) for e in run.denials()] == [
-        ("FILE_WRITE", scratch + "/no/such/f"), ("FILE_WRITE", scratch),
-        ("FILE_WRITE", scratch + "x"), ("FILE_EXEC", scratch + "/x")], run
+        # trailing slashes are the same directory
+        run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch + "//"])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), ["nested-missing 13", "the-dir-itself 13", "prefix-only 13",
+                                        "exec 13"], run)
+        h.eq([(e["capability"], e["target"]) for e in run.denials()], [
+            ("FILE_WRITE", scratch + "/no/such/f"), ("FILE_WRITE", scratch),
+            ("FILE_WRITE", scratch + "x"), ("FILE_EXEC", scratch + "/x")], run)
 
-
-def test_uid_zero_still_has_no_privilege(w):
-    secret = os.path.join(w, "root-only")
-    with open(secret, "w") as f:
-        f.write("s")
-    os.chmod(secret, 0o600)
-    code = """
+    def test_uid_zero_still_has_no_privilege(self):
+        w = self.w
+        secret = os.path.join(w, "root-only")
+        with open(secret, "w") as f:
+            f.write("s")
+        os.chmod(secret, 0o600)
+        code = """
 import os
 print('uid', os.getuid(), os.getgid())
 print('caps', [l.split()[1] for l in open('/proc/self/status') if l.startswith(('CapEff', 'CapPrm', 'CapBnd'))])
@@ -443,26 +445,26 @@ try:
 except PermissionError:
     print('chown denied')
 """ % secret
-    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--uid", "0", "--gid", "0"],
-                        grants=[("FILE_READ", "/proc/*", "proc"),
-                                ("FILE_WRITE", secret, "mine")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["uid 0 0", "caps " + str(["0000000000000000"] * 3),
-                                    "chown denied"], run
-    assert run.denials() == [], run
-    # a command the workload's uid cannot find: 125, nothing ran
-    run = h.run_sidecar(w, ["no-such-command-anywhere"], extra_args=["--uid", "0", "--gid", "0"])
-    assert run.rc == 125, run
-    assert run.err == "omnibase-sidecar: no-such-command-anywhere: No such file or directory\n", run
+        run = h.run_sidecar(w, h.python_argv(code), extra_args=["--uid", "0", "--gid", "0"],
+                            grants=[("FILE_READ", "/proc/*", "proc"),
+                                    ("FILE_WRITE", secret, "mine")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), ["uid 0 0", "caps " + str(["0000000000000000"] * 3),
+                                        "chown denied"], run)
+        h.eq(run.denials(), [], run)
+        # a command the workload's uid cannot find: 125, nothing ran
+        run = h.run_sidecar(w, ["no-such-command-anywhere"], extra_args=["--uid", "0", "--gid", "0"])
+        h.eq(run.rc, 125, run)
+        h.eq(run.err, "omnibase-sidecar: no-such-command-anywhere: No such file or directory\n", run)
 
-
-def test_more_path_and_address_forms(w):
-    ro = os.path.join(w, "ro.txt")
-    with open(ro, "w") as f:
-        f.write("ro")
-    os.chmod(ro, 0o666)
-    os.chmod(w, 0o777)
-    code = CTYPES + """
+    def test_more_path_and_address_forms(self):
+        w = self.w
+        ro = os.path.join(w, "ro.txt")
+        with open(ro, "w") as f:
+            f.write("ro")
+        os.chmod(ro, 0o666)
+        os.chmod(w, 0o777)
+        code = CTYPES + """
 import mmap
 def attempt(label, f):
     try:
@@ -487,21 +489,21 @@ m[4088:4096] = struct.pack('=HH4s', socket.AF_INET, socket.htons(53), socket.ine
 libc.munmap(ctypes.c_void_p(base + 4096), 4096)
 print('straddling-address', sc(42, u.fileno(), base + 4088, 16))
 """ % {"ro": ro, "w": w}
-    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
-        "read-write EACCES", "link-follow EACCES", "unix-through-file EACCES",
-        "connect-null (-1, 22)", "bind-inet ok", "bad-dirfd (-1, 9)", "huge-address (-1, 14)",
-        "wrapping-address (-1, 14)", "straddling-address (-1, 14)"], run
-    assert [(e["capability"], e["target"], e["syscall"]) for e in run.denials()] == [
-        ("FILE_WRITE", ro, "openat"), ("FILE_WRITE", ro, "link"),
-        ("FILE_WRITE", ro + "/sock", "connect")], run
+        run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), [
+            "read-write EACCES", "link-follow EACCES", "unix-through-file EACCES",
+            "connect-null (-1, 22)", "bind-inet ok", "bad-dirfd (-1, 9)", "huge-address (-1, 14)",
+            "wrapping-address (-1, 14)", "straddling-address (-1, 14)"], run)
+        h.eq([(e["capability"], e["target"], e["syscall"]) for e in run.denials()], [
+            ("FILE_WRITE", ro, "openat"), ("FILE_WRITE", ro, "link"),
+            ("FILE_WRITE", ro + "/sock", "connect")], run)
 
-
-def test_many_threads_at_once(w):
-    # more live tasks than the sidecar caches per-task state for: every
-    # denial is still read right and attributed to the process
-    code = """
+    def test_many_threads_at_once(self):
+        w = self.w
+        # more live tasks than the sidecar caches per-task state for: every
+        # denial is still read right and attributed to the process
+        code = """
 import os, threading
 n = 80
 barrier = threading.Barrier(n)
@@ -518,41 +520,41 @@ ts = [threading.Thread(target=attempt) for _ in range(n)]
 [t.join() for t in ts]
 print(len(res), os.getpid())
 """
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    n, pid = run.out.split()
-    assert n == "80", run
-    assert {e["pid"] for e in run.denials()} == {int(pid)}, run
-    # (the C library also peeks at /proc/stat and the CPU list: denied too)
-    assert len([e for e in run.denials() if e["target"] == "/etc/shadow"]) == 80, run
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.eq(run.rc, 0, run)
+        n, pid = run.out.split()
+        h.eq(n, "80", run)
+        h.eq({e["pid"] for e in run.denials()}, {int(pid)}, run)
+        # (the C library also peeks at /proc/stat and the CPU list: denied too)
+        h.eq(len([e for e in run.denials() if e["target"] == "/etc/shadow"]), 80, run)
 
+    def test_program_found_on_path(self):
+        w = self.w
+        caps = h.write_caps(w, h.BASELINE)
+        for env_path in ("/nonexistent:/usr/bin", ""):
+            sock = os.path.join(w, "p.sock")
+            listener = h.Listener(sock)
+            p = subprocess.run([h.sidecar_binary(), "--caps", caps, "--channel", sock, "--uid", "0",
+                                "--gid", "0", "--", "echo", "found"], capture_output=True, text=True,
+                               timeout=60, env={"PATH": env_path})
+            events = listener.finish()
+            h.check(p.returncode == 0 and p.stdout == "found\n", (env_path, p))
+            h.eq([e["type"] for e in events], ["SandboxStart", "SandboxExit"], events)
+            h.eq(events[0]["argv0"], "echo", events)
 
-def test_program_found_on_path(w):
-    caps = h.write_caps(w, h.BASELINE)
-    for env_path in ("/nonexistent:/usr/bin", ""):
-        sock = os.path.join(w, "p.sock")
-        listener = h.Listener(sock)
-        p = subprocess.run([h.sidecar_binary(), "--caps", caps, "--channel", sock, "--uid", "0",
-                            "--gid", "0", "--", "echo", "found"], capture_output=True, text=True,
-                           timeout=60, env={"PATH": env_path})
-        events = listener.finish()
-        assert p.returncode == 0 and p.stdout == "found\n", (env_path, p)
-        assert [e["type"] for e in events] == ["SandboxStart", "SandboxExit"], events
-        assert events[0]["argv0"] == "echo", events
+    def test_scratch_that_is_not_there(self):
+        w = self.w
+        gone = os.path.join(w, "gone")
+        code = "open(%r, 'w')" % (gone + "/f")
+        run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", gone])
+        h.check(run.rc == 1 and "PermissionError" in run.err, run)
+        h.eq([e["target"] for e in run.denials()], [gone + "/f"], run)
 
-
-def test_scratch_that_is_not_there(w):
-    gone = os.path.join(w, "gone")
-    code = "open(%r, 'w')" % (gone + "/f")
-    run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", gone])
-    assert run.rc == 1 and "PermissionError" in run.err, run
-    assert [e["target"] for e in run.denials()] == [gone + "/f"], run
-
-
-def test_event_cap(w):
-    # past OB_SIDECAR_MAX_EVENTS (100000) denials are still enforced and
-    # counted, but no longer sent
-    code = """
+    def test_event_cap(self):
+        w = self.w
+        # past OB_SIDECAR_MAX_EVENTS (100000) denials are still enforced and
+        # counted, but no longer sent
+        code = """
 import os
 n = 0
 for i in range(100010):
@@ -562,40 +564,40 @@ for i in range(100010):
         n += 1
 print(n)
 """
-    run = h.run_sidecar(w, h.python_argv(code), timeout=240)
-    assert run.rc == 0 and run.out == "100010\n", run.out
-    assert len(run.denials()) == 100000
-    ex = run.exit_event()
-    assert ex["denials"] == 100010 and ex["dropped"] == 10, ex
+        run = h.run_sidecar(w, h.python_argv(code), timeout=240)
+        h.check(run.rc == 0 and run.out == "100010\n", run.out)
+        h.eq(len(run.denials()), 100000)
+        ex = run.exit_event()
+        h.check(ex["denials"] == 100010 and ex["dropped"] == 10, ex)
 
+    def test_descriptor_limit_on_the_channel(self):
+        w = self.w
+        # --channel-fd must move above 2 and put /dev/null in its place: with
+        # no descriptor to spare the sidecar says so and nothing runs
+        import resource
+        caps = h.write_caps(w, h.BASELINE)
+        for limit in (4,):  # 3 would starve the dynamic loader itself
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            p = subprocess.run(
+                [h.sidecar_binary(), "--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"],
+                stdin=theirs, capture_output=True, text=True, timeout=30,
+                preexec_fn=lambda n=limit: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
+            theirs.close()
+            ours.settimeout(10)
+            h.eq(ours.recv(100), b"", limit)  # nothing was sent
+            ours.close()
+            h.eq(p.returncode, 125, (limit, p))
+            h.eq(p.stderr, "omnibase: --channel-fd 0: Too many open files\n", (limit, p))
 
-def test_descriptor_limit_on_the_channel(w):
-    # --channel-fd must move above 2 and put /dev/null in its place: with
-    # no descriptor to spare the sidecar says so and nothing runs
-    import resource
-    caps = h.write_caps(w, h.BASELINE)
-    for limit in (4,):  # 3 would starve the dynamic loader itself
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        p = subprocess.run(
-            [h.sidecar_binary(), "--caps", caps, "--channel-fd", "0", "--", "/usr/bin/true"],
-            stdin=theirs, capture_output=True, text=True, timeout=30,
-            preexec_fn=lambda n=limit: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)))
-        theirs.close()
-        ours.settimeout(10)
-        assert ours.recv(100) == b"", limit  # nothing was sent
-        ours.close()
-        assert p.returncode == 125, (limit, p)
-        assert p.stderr == "omnibase: --channel-fd 0: Too many open files\n", (limit, p)
-
-
-def test_loops_and_link_follow(w):
-    ro = os.path.join(w, "ro.txt")
-    with open(ro, "w") as f:
-        f.write("ro")
-    os.chmod(ro, 0o666)
-    os.chmod(w, 0o777)
-    os.symlink("loop", os.path.join(w, "loop"))
-    code = CTYPES + """
+    def test_loops_and_link_follow(self):
+        w = self.w
+        ro = os.path.join(w, "ro.txt")
+        with open(ro, "w") as f:
+            f.write("ro")
+        os.chmod(ro, 0o666)
+        os.chmod(w, 0o777)
+        os.symlink("loop", os.path.join(w, "loop"))
+        code = CTYPES + """
 def attempt(label, f):
     try:
         f(); print(label, 'ok')
@@ -608,24 +610,24 @@ attempt('open-loop', lambda: open(%(w)r + '/loop/f'))
 print('linkat-follow', sc(265, -100, buf(%(ro)r.encode()), -100, buf(%(w)r.encode() + b'/h'),
                           0x400))
 """ % {"ro": ro, "w": w}
-    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["unix-loop ELOOP", "open-loop ELOOP",
-                                    "linkat-follow (-1, 13)"], run
-    assert [(e["target"], e["syscall"]) for e in run.denials()] == [(ro, "linkat")], run
+        run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ro, "ro")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), ["unix-loop ELOOP", "open-loop ELOOP",
+                                        "linkat-follow (-1, 13)"], run)
+        h.eq([(e["target"], e["syscall"]) for e in run.denials()], [(ro, "linkat")], run)
 
-
-def test_setid_modes_and_the_loader(w):
-    """F10 and F11 on a kernel that has fchmodat2 and openat2: every mode
+    def test_setid_modes_and_the_loader(self):
+        """F10 and F11 on a kernel that has fchmodat2 and openat2: every mode
     with set-id/sticky bits is refused from its register (EPERM, reported),
     a plain one is not; the loader is refused as a program even where a
     grant gives FILE_EXEC on it."""
-    for n in ("f", "g"):
-        with open(os.path.join(w, n), "w") as f:
-            f.write("x")
-        os.chown(os.path.join(w, n), 65534, 65534)
-    os.chmod(w, 0o777)
-    code = CTYPES + """
+        w = self.w
+        for n in ("f", "g"):
+            with open(os.path.join(w, n), "w") as f:
+                f.write("x")
+            os.chown(os.path.join(w, n), 65534, 65534)
+        os.chmod(w, 0o777)
+        code = CTYPES + """
 W = %(w)r.encode()
 fd = os.open(%(w)r + '/g', os.O_RDWR)
 print('chmod', sc(90, buf(W + b'/f'), 0o4755))
@@ -641,48 +643,26 @@ try:
 except OSError as e:
     print('loader', errno.errorcode[e.errno])
 """ % {"w": w}
-    run = h.run_sidecar(w, h.python_argv(code),
-                        grants=[("FILE_READ", w + "/*", "w"), ("FILE_WRITE", w + "/*", "w"),
-                                ("FILE_EXEC", "/lib64/*", "exec-everything"),
-                                ("FILE_EXEC", "/usr/lib/*", "exec-everything")])
-    assert run.rc == 0, run
-    assert run.out.splitlines() == [
-        "chmod (-1, 1)", "fchmod (-1, 1)", "fchmodat2 (-1, 1)", "openat (-1, 1)",
-        "openat2 (-1, 38)", "mkdirat (-1, 1)", "fchmod-plain 0", "loader EACCES"], run
-    assert [(e["capability"], e["target"], e["syscall"]) for e in run.denials()] == [
-        ("SYSCALL", "chmod mode 04755", "chmod"), ("SYSCALL", "fchmod mode 02755", "fchmod"),
-        ("SYSCALL", "fchmodat2 mode 01755", "fchmodat2"),
-        ("SYSCALL", "openat mode 06755", "openat"), ("SYSCALL", "mkdirat mode 01777", "mkdirat"),
-        ("FILE_EXEC", os.path.realpath("/lib64/ld-linux-x86-64.so.2"), "execve")], run
-    for n in ("n", "n2", "d"):
-        assert not os.path.exists(os.path.join(w, n)), n
-    for n in ("f", "g"):
-        assert not os.stat(os.path.join(w, n)).st_mode & 0o7000, n
-
-
-TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-
-
-def main():
-    if os.geteuid() != 0:
-        h.skip("the sidecar needs root (setuid, capability bounding set)")
-    only = sys.argv[1:]
-    failed = 0
-    tests = [t for t in TESTS if not only or t.__name__ in only]
-    for t in tests:
-        w = h.workdir()
-        try:
-            t(w)
-            print("ok   %s" % t.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % t.__name__)
-            traceback.print_exc()
-        finally:
-            subprocess.run(["rm", "-rf", w])
-    print("%d/%d passed" % (len(tests) - failed, len(tests)))
-    return 1 if failed else 0
+        run = h.run_sidecar(w, h.python_argv(code),
+                            grants=[("FILE_READ", w + "/*", "w"), ("FILE_WRITE", w + "/*", "w"),
+                                    ("FILE_EXEC", "/lib64/*", "exec-everything"),
+                                    ("FILE_EXEC", "/usr/lib/*", "exec-everything")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), [
+            "chmod (-1, 1)", "fchmod (-1, 1)", "fchmodat2 (-1, 1)", "openat (-1, 1)",
+            "openat2 (-1, 38)", "mkdirat (-1, 1)", "fchmod-plain 0", "loader EACCES"], run)
+        h.eq([(e["capability"], e["target"], e["syscall"]) for e in run.denials()], [
+            ("SYSCALL", "chmod mode 04755", "chmod"), ("SYSCALL", "fchmod mode 02755", "fchmod"),
+            ("SYSCALL", "fchmodat2 mode 01755", "fchmodat2"),
+            ("SYSCALL", "openat mode 06755", "openat"), ("SYSCALL", "mkdirat mode 01777", "mkdirat"),
+            ("FILE_EXEC", os.path.realpath("/lib64/ld-linux-x86-64.so.2"), "execve")], run)
+        for n in ("n", "n2", "d"):
+            h.check(not os.path.exists(os.path.join(w, n)), n)
+        for n in ("f", "g"):
+            h.check(not os.stat(os.path.join(w, n)).st_mode & 0o7000, n)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if os.geteuid() != 0:
+        h.skip("the sidecar needs root (setuid, capability bounding set)")
+    unittest.main(verbosity=2)

@@ -3,13 +3,12 @@
 """omnibase-sidecar on the host kernel (the supervision logic is the same as
 inside runsc): real python workloads, a real channel, exact denial events."""
 import os
-import shutil
 import signal
 import socket
 import sys
 import threading
 import time
-import traceback
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sidecar_harness as h  # noqa: E402
@@ -25,20 +24,22 @@ def sc(nr, *args):
 
 def only_passwd_denials(run, n):
     d = run.denials()
-    assert len(d) == n, run
+    h.eq(len(d), n, run)
     for e in d:
-        assert e["target"] == "/etc/passwd" and e["syscall"] == "openat", run
-        assert e["capability"] == "FILE_READ" and e["layer"] == "sidecar", run
-        assert e["policy_id"] == "default-deny", run
+        h.check(e["target"] == "/etc/passwd" and e["syscall"] == "openat", run)
+        h.check(e["capability"] == "FILE_READ" and e["layer"] == "sidecar", run)
+        h.eq(e["policy_id"], "default-deny", run)
     return d
 
 
-def test_permitted_and_denied_open(w):
-    ok = os.path.join(w, "ok.txt")
-    with open(ok, "w") as f:
-        f.write("hello\n")
-    os.chmod(ok, 0o644)
-    code = """
+class SidecarHost(h.SidecarTest):
+    def test_permitted_and_denied_open(self):
+        w = self.w
+        ok = os.path.join(w, "ok.txt")
+        with open(ok, "w") as f:
+            f.write("hello\n")
+        os.chmod(ok, 0o644)
+        code = """
 print(open(%r).read().strip())
 try:
     open('/etc/passwd')
@@ -46,21 +47,22 @@ try:
 except PermissionError as e:
     print('denied', e.errno)
 """ % ok
-    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ok, "p1")])
-    assert run.rc == 0, run
-    assert run.out == "hello\ndenied 13\n", run
-    only_passwd_denials(run, 1)
-    start = [e for e in run.events if e["type"] == "SandboxStart"]
-    assert len(start) == 1 and start[0]["argv0"] == "/usr/bin/python3", run
-    assert run.events[0]["type"] == "SandboxStart" and run.events[-1]["type"] == "SandboxExit"
-    assert run.denials()[0]["pid"] == start[0]["pid"], run
-    ex = run.exit_event()
-    assert ex == {"type": "SandboxExit", "exit_code": 0, "signal": 0, "denials": 1,
-                  "dropped": 0, "pids_refused": 0}, run
+        run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", ok, "p1")])
+        h.eq(run.rc, 0, run)
+        h.eq(run.out, "hello\ndenied 13\n", run)
+        only_passwd_denials(run, 1)
+        start = [e for e in run.events if e["type"] == "SandboxStart"]
+        h.check(len(start) == 1 and start[0]["argv0"] == "/usr/bin/python3", run)
+        h.eq((run.events[0]["type"], run.events[-1]["type"]), ("SandboxStart", "SandboxExit"),
+             run)
+        h.eq(run.denials()[0]["pid"], start[0]["pid"], run)
+        ex = run.exit_event()
+        h.eq(ex, {"type": "SandboxExit", "exit_code": 0, "signal": 0, "denials": 1,
+                      "dropped": 0, "pids_refused": 0}, run)
 
-
-def test_fork_thread_subprocess(w):
-    code = """
+    def test_fork_thread_subprocess(self):
+        w = self.w
+        code = """
 import os, threading, subprocess
 def attempt(who):
     try:
@@ -76,19 +78,19 @@ r = subprocess.run(['/usr/bin/cat', '/etc/passwd'], capture_output=True)
 print('subprocess', r.returncode, b'Permission denied' in r.stderr)
 print('main', os.getpid())
 """
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    lines = run.out.splitlines()
-    assert lines[:3] == ["child denied", "thread denied", "subprocess 1 True"], run
-    d = only_passwd_denials(run, 3)
-    main_pid = int(lines[3].split()[1])
-    pids = [e["pid"] for e in d]
-    # the child and the cat process are other processes; the thread reports its process
-    assert pids[1] == main_pid and pids[0] != main_pid and pids[2] != main_pid, run
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.eq(run.rc, 0, run)
+        lines = run.out.splitlines()
+        h.eq(lines[:3], ["child denied", "thread denied", "subprocess 1 True"], run)
+        d = only_passwd_denials(run, 3)
+        main_pid = int(lines[3].split()[1])
+        pids = [e["pid"] for e in d]
+        # the child and the cat process are other processes; the thread reports its process
+        h.check(pids[1] == main_pid and pids[0] != main_pid and pids[2] != main_pid, run)
 
-
-def test_dangerous_syscalls(w):
-    code = CTYPES_SYSCALL + """
+    def test_dangerous_syscalls(self):
+        w = self.w
+        code = CTYPES_SYSCALL + """
 import os
 results = []
 results.append(sc(101, 16, os.getppid(), 0, 0))   # ptrace(PTRACE_ATTACH, sidecar)
@@ -100,30 +102,30 @@ dev = ctypes.create_string_buffer(b'/tmp/ob-chardev')
 results.append(sc(133, ctypes.addressof(dev), 0o20666, 0x0103))  # mknod(S_IFCHR, 1:3)
 print(results)
 """
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0, run
-    assert run.out.strip() == str([(-1, 1)] * 6), run
-    d = run.denials()
-    assert [e["target"] for e in d] == ["ptrace", "mount", "bpf", "unshare", "clone",
-                                        "mknod"], run
-    for e in d:
-        assert e["layer"] == "seccomp" and e["capability"] == "SYSCALL", run
-        assert e["syscall"] == e["target"], run
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.strip(), str([(-1, 1)] * 6), run)
+        d = run.denials()
+        h.eq([e["target"] for e in d], ["ptrace", "mount", "bpf", "unshare", "clone",
+                                            "mknod"], run)
+        for e in d:
+            h.check(e["layer"] == "seccomp" and e["capability"] == "SYSCALL", run)
+            h.eq(e["syscall"], e["target"], run)
 
-
-def test_x32_abi_is_killed(w):
-    # an x32 openat (nr | 0x40000000) would bypass a native-only filter
-    code = CTYPES_SYSCALL + """
+    def test_x32_abi_is_killed(self):
+        w = self.w
+        # an x32 openat (nr | 0x40000000) would bypass a native-only filter
+        code = CTYPES_SYSCALL + """
 print('before', flush=True)
 print(sc(0x40000000 | 257, -100, 0, 0), flush=True)
 """
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.out == "before\n", run
-    assert run.rc == 128 + 31 and run.exit_event()["signal"] == 31, run  # SIGSYS
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.eq(run.out, "before\n", run)
+        h.check(run.rc == 128 + 31 and run.exit_event()["signal"] == 31, run)  # SIGSYS
 
-
-def test_cannot_reach_sidecar(w):
-    code = """
+    def test_cannot_reach_sidecar(self):
+        w = self.w
+        code = """
 import os, signal, socket
 try:
     os.kill(os.getppid(), signal.SIGKILL); print('killed')
@@ -145,31 +147,31 @@ try:
 except OSError as e:
     print('connect failed')
 """ % os.path.join(w, "channel.sock")
-    run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", "/proc/*", "proc")])
-    assert run.rc == 0, run
-    lines = run.out.splitlines()
-    assert lines[0] == "kill EPERM", run
-    assert lines[1] == "leaked []", run
-    assert lines[2] == "uid 65534 65534 [65534]", run
-    assert lines[3] == "caps " + str(["0000000000000000"] * 4), run
-    assert lines[4] == "nnp ['1']", run
-    assert lines[5] == "connect failed", run
+        run = h.run_sidecar(w, h.python_argv(code), grants=[("FILE_READ", "/proc/*", "proc")])
+        h.eq(run.rc, 0, run)
+        lines = run.out.splitlines()
+        h.eq(lines[0], "kill EPERM", run)
+        h.eq(lines[1], "leaked []", run)
+        h.eq(lines[2], "uid 65534 65534 [65534]", run)
+        h.eq(lines[3], "caps " + str(["0000000000000000"] * 4), run)
+        h.eq(lines[4], "nnp ['1']", run)
+        h.eq(lines[5], "connect failed", run)
 
-
-def test_relative_dirfd_dotdot_symlink(w):
-    allowed = os.path.join(w, "allowed")
-    os.mkdir(allowed)
-    os.chmod(allowed, 0o755)
-    with open(os.path.join(allowed, "ok.txt"), "w") as f:
-        f.write("fine")
-    with open(os.path.join(w, "secret"), "w") as f:
-        f.write("secret")
-    for name in ("ok.txt",):
-        os.chmod(os.path.join(allowed, name), 0o644)
-    os.chmod(os.path.join(w, "secret"), 0o644)
-    os.symlink(os.path.join(w, "secret"), os.path.join(allowed, "link"))
-    os.symlink("../secret", os.path.join(allowed, "rellink"))
-    code = """
+    def test_relative_dirfd_dotdot_symlink(self):
+        w = self.w
+        allowed = os.path.join(w, "allowed")
+        os.mkdir(allowed)
+        os.chmod(allowed, 0o755)
+        with open(os.path.join(allowed, "ok.txt"), "w") as f:
+            f.write("fine")
+        with open(os.path.join(w, "secret"), "w") as f:
+            f.write("secret")
+        for name in ("ok.txt",):
+            os.chmod(os.path.join(allowed, name), 0o644)
+        os.chmod(os.path.join(w, "secret"), 0o644)
+        os.symlink(os.path.join(w, "secret"), os.path.join(allowed, "link"))
+        os.symlink("../secret", os.path.join(allowed, "rellink"))
+        code = """
 import os
 def tryopen(label, *a, **k):
     try:
@@ -185,27 +187,27 @@ tryopen('dotdot', './../allowed/../secret', os.O_RDONLY)
 tryopen('symlink', 'link', os.O_RDONLY)
 tryopen('rel-symlink', 'rellink', os.O_RDONLY)
 """ % (allowed, allowed)
-    grants = [("FILE_READ", allowed, "dir"), ("FILE_READ", allowed + "/*", "files")]
-    run = h.run_sidecar(w, h.python_argv(code), grants=grants)
-    assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == [
-        "dirfd ok", "dirfd-dotdot denied", "cwd ok", "dotdot denied", "symlink denied",
-        "rel-symlink denied"], run
-    secret = os.path.join(w, "secret")
-    assert [e["target"] for e in run.denials()] == [secret] * 4, run
+        grants = [("FILE_READ", allowed, "dir"), ("FILE_READ", allowed + "/*", "files")]
+        run = h.run_sidecar(w, h.python_argv(code), grants=grants)
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.split("\n")[:-1], [
+            "dirfd ok", "dirfd-dotdot denied", "cwd ok", "dotdot denied", "symlink denied",
+            "rel-symlink denied"], run)
+        secret = os.path.join(w, "secret")
+        h.eq([e["target"] for e in run.denials()], [secret] * 4, run)
 
-
-def test_symlink_swap_after_lookup(w):
-    # d is looked up (and remembered as "not a symlink"), then the workload
-    # replaces it by a symlink to /etc: the next lookup must see the link
-    box = os.path.join(w, "box")
-    os.makedirs(os.path.join(box, "d"))
-    os.chmod(box, 0o777)
-    os.chmod(os.path.join(box, "d"), 0o777)
-    with open(os.path.join(box, "d", "passwd"), "w") as f:
-        f.write("mine")
-    os.chmod(os.path.join(box, "d", "passwd"), 0o644)
-    code = """
+    def test_symlink_swap_after_lookup(self):
+        w = self.w
+        # d is looked up (and remembered as "not a symlink"), then the workload
+        # replaces it by a symlink to /etc: the next lookup must see the link
+        box = os.path.join(w, "box")
+        os.makedirs(os.path.join(box, "d"))
+        os.chmod(box, 0o777)
+        os.chmod(os.path.join(box, "d"), 0o777)
+        with open(os.path.join(box, "d", "passwd"), "w") as f:
+            f.write("mine")
+        os.chmod(os.path.join(box, "d", "passwd"), 0o644)
+        code = """
 import os
 box = %r
 print(open(box + '/d/passwd').read())
@@ -216,17 +218,17 @@ try:
 except PermissionError:
     print('denied')
 """ % box
-    grants = [("FILE_READ", box + "/*", "box"), ("FILE_WRITE", box + "/*", "box")]
-    run = h.run_sidecar(w, h.python_argv(code), grants=grants)
-    assert run.rc == 0 and run.out == "mine\ndenied\n", run
-    assert [e["target"] for e in run.denials()] == ["/etc/passwd"], run
+        grants = [("FILE_READ", box + "/*", "box"), ("FILE_WRITE", box + "/*", "box")]
+        run = h.run_sidecar(w, h.python_argv(code), grants=grants)
+        h.check(run.rc == 0 and run.out == "mine\ndenied\n", run)
+        h.eq([e["target"] for e in run.denials()], ["/etc/passwd"], run)
 
-
-def test_write_and_denial_rule(w):
-    out = os.path.join(w, "out")
-    os.mkdir(out)
-    os.chmod(out, 0o777)
-    code = """
+    def test_write_and_denial_rule(self):
+        w = self.w
+        out = os.path.join(w, "out")
+        os.mkdir(out)
+        os.chmod(out, 0o777)
+        code = """
 import os
 def attempt(label, f):
     try:
@@ -240,32 +242,32 @@ attempt('mkdir', lambda: os.mkdir(%(w)r + '/newdir'))
 attempt('unlink', lambda: os.unlink(%(out)r + '/a.txt'))
 attempt('rename-out', lambda: os.rename(%(out)r + '/x', %(w)r + '/x'))
 """ % {"out": out, "w": w}
-    grants = [("FILE_WRITE", out + "/*", "pw"), ("FILE_READ", out + "/*", "pr")]
-    denials = [("FILE_WRITE", out + "/blocked*", "p9")]
-    run = h.run_sidecar(w, h.python_argv(code), grants=grants, denials=denials)
-    assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == [
-        "write ok", "read-back ok", "blocked denied", "mkdir denied", "unlink ok",
-        "rename-out denied"], run
-    d = run.denials()
-    assert [(e["capability"], e["target"], e["syscall"], e["policy_id"]) for e in d] == [
-        ("FILE_WRITE", out + "/blocked.txt", "openat", "p9"),
-        ("FILE_WRITE", w + "/newdir", "mkdir", "default-deny"),
-        ("FILE_WRITE", w + "/x", "rename", "default-deny")], run
+        grants = [("FILE_WRITE", out + "/*", "pw"), ("FILE_READ", out + "/*", "pr")]
+        denials = [("FILE_WRITE", out + "/blocked*", "p9")]
+        run = h.run_sidecar(w, h.python_argv(code), grants=grants, denials=denials)
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.split("\n")[:-1], [
+            "write ok", "read-back ok", "blocked denied", "mkdir denied", "unlink ok",
+            "rename-out denied"], run)
+        d = run.denials()
+        h.eq([(e["capability"], e["target"], e["syscall"], e["policy_id"]) for e in d], [
+            ("FILE_WRITE", out + "/blocked.txt", "openat", "p9"),
+            ("FILE_WRITE", w + "/newdir", "mkdir", "default-deny"),
+            ("FILE_WRITE", w + "/x", "rename", "default-deny")], run)
 
-
-def test_network(w):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    port = srv.getsockname()[1]
-    threading.Thread(target=lambda: srv.accept(), daemon=True).start()
-    srv2 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv2.bind(("127.0.0.1", 0))
-    srv2.listen(4)
-    port2 = srv2.getsockname()[1]
-    threading.Thread(target=lambda: srv2.accept(), daemon=True).start()
-    code = """
+    def test_network(self):
+        w = self.w
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+        threading.Thread(target=lambda: srv.accept(), daemon=True).start()
+        srv2 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv2.bind(("127.0.0.1", 0))
+        srv2.listen(4)
+        port2 = srv2.getsockname()[1]
+        threading.Thread(target=lambda: srv2.accept(), daemon=True).start()
+        code = """
 import socket, errno
 def attempt(label, addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -282,88 +284,88 @@ try:
 except OSError as e:
     print('udp', errno.errorcode[e.errno])
 """ % (port, port + 1 if port < 65535 else port - 1, port2)
-    # by-name: a grant on a host name allows the address /etc/hosts gives it
-    run = h.run_sidecar(w, h.python_argv(code),
-                        grants=[("NETWORK_CONNECT", "127.0.0.1:%d" % port, "net"),
-                                ("NETWORK_CONNECT", "localhost:%d" % port2, "net")])
-    srv.close()
-    srv2.close()
-    assert run.rc == 0, run
-    assert run.out.split("\n")[:-1] == ["granted ok", "other EPERM", "by-name ok",
-                                         "udp EPERM"], run
-    d = run.denials()
-    assert [(e["capability"], e["syscall"]) for e in d] == [
-        ("NETWORK_CONNECT", "connect"), ("NETWORK_CONNECT", "sendto")], run
-    assert d[1]["target"] == "10.9.8.7:53", run
+        # by-name: a grant on a host name allows the address /etc/hosts gives it
+        run = h.run_sidecar(w, h.python_argv(code),
+                            grants=[("NETWORK_CONNECT", "127.0.0.1:%d" % port, "net"),
+                                    ("NETWORK_CONNECT", "localhost:%d" % port2, "net")])
+        srv.close()
+        srv2.close()
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.split("\n")[:-1], ["granted ok", "other EPERM", "by-name ok",
+                                             "udp EPERM"], run)
+        d = run.denials()
+        h.eq([(e["capability"], e["syscall"]) for e in d], [
+            ("NETWORK_CONNECT", "connect"), ("NETWORK_CONNECT", "sendto")], run)
+        h.eq(d[1]["target"], "10.9.8.7:53", run)
 
+    def test_exit_status_and_orphans(self):
+        w = self.w
+        run = h.run_sidecar(w, h.python_argv("import sys; sys.exit(7)"))
+        h.check(run.rc == 7 and run.exit_event()["exit_code"] == 7, run)
+        run = h.run_sidecar(w, h.python_argv("import os, signal; os.kill(os.getpid(), 9)"))
+        h.eq(run.rc, 137, run)
+        ex = run.exit_event()
+        h.check(ex["exit_code"] == 137 and ex["signal"] == 9, run)
+        # a background grandchild must not keep the run alive, nor outlive it
+        t0 = time.monotonic()
+        run = h.run_sidecar(w, ["/usr/bin/sh", "-c", "/usr/bin/sleep 300 & echo $!"])
+        h.check(run.rc == 0 and time.monotonic() - t0 < 30, run)
+        pid = int(run.out.strip())
+        time.sleep(0.2)
+        h.check(not os.path.exists("/proc/%d" % pid) or
+                open("/proc/%d/stat" % pid).read().split()[2] == "Z", "orphan survived")
 
-def test_exit_status_and_orphans(w):
-    run = h.run_sidecar(w, h.python_argv("import sys; sys.exit(7)"))
-    assert run.rc == 7 and run.exit_event()["exit_code"] == 7, run
-    run = h.run_sidecar(w, h.python_argv("import os, signal; os.kill(os.getpid(), 9)"))
-    assert run.rc == 137, run
-    ex = run.exit_event()
-    assert ex["exit_code"] == 137 and ex["signal"] == 9, run
-    # a background grandchild must not keep the run alive, nor outlive it
-    t0 = time.monotonic()
-    run = h.run_sidecar(w, ["/usr/bin/sh", "-c", "/usr/bin/sleep 300 & echo $!"])
-    assert run.rc == 0 and time.monotonic() - t0 < 30, run
-    pid = int(run.out.strip())
-    time.sleep(0.2)
-    assert not os.path.exists("/proc/%d" % pid) or \
-        open("/proc/%d/stat" % pid).read().split()[2] == "Z", "orphan survived"
+    def test_signal_forwarding(self):
+        w = self.w
+        def on_start(proc, listener):
+            listener.accepted.wait(30)
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGTERM)
+        code = "import time\nprint('up', flush=True)\ntime.sleep(60)"
+        run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
+        h.eq(run.rc, 128 + signal.SIGTERM, run)
+        h.eq(run.exit_event()["signal"], signal.SIGTERM, run)
 
+    def test_bad_caps_file(self):
+        w = self.w
+        bad = os.path.join(w, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"version": 1,\n "grants": [{"capability": "FILE_RAED", "target": "/x"}]}')
+        sock = os.path.join(w, "c.sock")
+        listener = h.Listener(sock)
+        import subprocess
+        p = subprocess.run([h.sidecar_binary(), "--caps", bad, "--channel", sock, "--",
+                            "/usr/bin/true"], capture_output=True, text=True, timeout=30)
+        events = listener.finish()
+        h.eq(p.returncode, 125, p)
+        h.check(p.stderr.startswith("omnibase: %s:2:" % bad) and p.stderr.count("\n") == 1, p.stderr)
+        h.eq(events, [], events)
 
-def test_signal_forwarding(w):
-    def on_start(proc, listener):
-        listener.accepted.wait(30)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-    code = "import time\nprint('up', flush=True)\ntime.sleep(60)"
-    run = h.run_sidecar(w, h.python_argv(code), on_start=on_start)
-    assert run.rc == 128 + signal.SIGTERM, run
-    assert run.exit_event()["signal"] == signal.SIGTERM, run
+    def test_directory_listing_is_not_a_read(self):
+        w = self.w
+        # a read-only O_DIRECTORY open lists names, like getdents: not checked
+        code = "import os\nprint(sorted(os.listdir('/'))[:1], len(os.listdir('/etc')) > 0)"
+        run = h.run_sidecar(w, h.python_argv(code))
+        h.check(run.rc == 0 and run.out.endswith(" True\n"), run)
+        h.eq(run.denials(), [], run)
 
+    def test_missing_command_is_125_and_nothing_ran(self):
+        w = self.w
+        run = h.run_sidecar(w, ["/no/such/binary", "x"])
+        h.eq(run.rc, 125, run)
+        h.eq(run.err, "omnibase-sidecar: /no/such/binary: No such file or directory\n", run)
+        h.eq([e["type"] for e in run.events], ["SandboxExit"], run)
+        h.eq(run.exit_event()["exit_code"], 125, run)
+        # present but not granted FILE_EXEC: the exec is denied (reported), nothing ran
+        run = h.run_sidecar(w, ["/usr/sbin/nologin"])
+        h.eq(run.rc, 125, run)
+        h.eq([(e["capability"], e["target"]) for e in run.denials()], [
+            ("FILE_EXEC", "/usr/sbin/nologin")], run)
 
-def test_bad_caps_file(w):
-    bad = os.path.join(w, "bad.json")
-    with open(bad, "w") as f:
-        f.write('{"version": 1,\n "grants": [{"capability": "FILE_RAED", "target": "/x"}]}')
-    sock = os.path.join(w, "c.sock")
-    listener = h.Listener(sock)
-    import subprocess
-    p = subprocess.run([h.sidecar_binary(), "--caps", bad, "--channel", sock, "--",
-                        "/usr/bin/true"], capture_output=True, text=True, timeout=30)
-    events = listener.finish()
-    assert p.returncode == 125, p
-    assert p.stderr.startswith("omnibase: %s:2:" % bad) and p.stderr.count("\n") == 1, p.stderr
-    assert events == [], events
-
-
-def test_directory_listing_is_not_a_read(w):
-    # a read-only O_DIRECTORY open lists names, like getdents: not checked
-    code = "import os\nprint(sorted(os.listdir('/'))[:1], len(os.listdir('/etc')) > 0)"
-    run = h.run_sidecar(w, h.python_argv(code))
-    assert run.rc == 0 and run.out.endswith(" True\n"), run
-    assert run.denials() == [], run
-
-
-def test_missing_command_is_125_and_nothing_ran(w):
-    run = h.run_sidecar(w, ["/no/such/binary", "x"])
-    assert run.rc == 125, run
-    assert run.err == "omnibase-sidecar: /no/such/binary: No such file or directory\n", run
-    assert [e["type"] for e in run.events] == ["SandboxExit"], run
-    assert run.exit_event()["exit_code"] == 125, run
-    # present but not granted FILE_EXEC: the exec is denied (reported), nothing ran
-    run = h.run_sidecar(w, ["/usr/sbin/nologin"])
-    assert run.rc == 125, run
-    assert [(e["capability"], e["target"]) for e in run.denials()] == [
-        ("FILE_EXEC", "/usr/sbin/nologin")], run
-
-
-def test_channel_on_stdin(w):
-    # --channel-fd 0: the workload gets /dev/null as stdin, never the channel
-    code = """
+    def test_channel_on_stdin(self):
+        w = self.w
+        # --channel-fd 0: the workload gets /dev/null as stdin, never the channel
+        code = """
 import os, stat
 st = os.fstat(0)
 print('stdin', 'chr' if stat.S_ISCHR(st.st_mode) else 'other', os.read(0, 10))
@@ -372,27 +374,27 @@ try:
 except PermissionError:
     print('denied')
 """
-    run = h.run_sidecar_fd(w, h.python_argv(code))
-    assert run.rc == 0 and run.out == "stdin chr b''\ndenied\n", run
-    assert [e["type"] for e in run.events] == ["SandboxStart", "CapabilityDenied",
-                                               "SandboxExit"], run
-    assert run.denials()[0]["target"] == "/etc/passwd", run
+        run = h.run_sidecar_fd(w, h.python_argv(code))
+        h.check(run.rc == 0 and run.out == "stdin chr b''\ndenied\n", run)
+        h.eq([e["type"] for e in run.events], ["SandboxStart", "CapabilityDenied",
+                                                   "SandboxExit"], run)
+        h.eq(run.denials()[0]["target"], "/etc/passwd", run)
 
-
-def test_scratch_dir(w):
-    # --scratch: what the workload makes there is its own; a path that is
-    # not there, or another filesystem mounted below (a host path), is not
-    import subprocess
-    scratch = os.path.join(w, "scratch")
-    other = os.path.join(scratch, "other")
-    os.makedirs(other)
-    os.chmod(scratch, 0o777)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "none", other], check=True)
-    try:
-        with open(os.path.join(other, "host.txt"), "w") as f:
-            f.write("host")
-        os.chmod(os.path.join(other, "host.txt"), 0o644)
-        code = """
+    def test_scratch_dir(self):
+        w = self.w
+        # --scratch: what the workload makes there is its own; a path that is
+        # not there, or another filesystem mounted below (a host path), is not
+        import subprocess
+        scratch = os.path.join(w, "scratch")
+        other = os.path.join(scratch, "other")
+        os.makedirs(other)
+        os.chmod(scratch, 0o777)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=755", "none", other], check=True)
+        try:
+            with open(os.path.join(other, "host.txt"), "w") as f:
+                f.write("host")
+            os.chmod(os.path.join(other, "host.txt"), 0o644)
+            code = """
 import os
 s = %r
 def attempt(label, f):
@@ -407,52 +409,31 @@ attempt('absent', lambda: open(s + '/absent.txt').read())
 attempt('host', lambda: open(s + '/other/host.txt').read())
 attempt('unlink', lambda: os.unlink(s + '/mine.txt'))
 """ % scratch
-        run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch])
-    finally:
-        subprocess.run(["umount", other], check=True)
-    assert run.rc == 0, run
-    assert run.out.splitlines() == ["create ok 1", "read-own ok x", "mkdir ok None",
-                                    "absent 13", "host 13", "unlink ok None"], run
-    assert [e["target"] for e in run.denials()] == [scratch + "/absent.txt",
-                                                    scratch + "/other/host.txt"], run
-
-
-def test_list_libs(w):
-    import subprocess
-    p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,
-                       timeout=30)
-    assert p.returncode == 0, p
-    rows = [line.split("\t") for line in p.stdout.splitlines()]
-    names = [os.path.basename(r[0]) for r in rows]
-    assert any(n.startswith("libseccomp.so") for n in names), p.stdout
-    assert any(n.startswith("libcap.so") for n in names), p.stdout
-    assert any(n.startswith("libc.so") for n in names), p.stdout
-    for dest, src in rows:
-        assert dest.startswith("/") and os.path.isfile(src), rows
-        assert os.path.realpath(dest) == src, rows
-
-
-TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-
-
-def main():
-    if os.geteuid() != 0:
-        h.skip("the sidecar needs root (setuid, capability bounding set)")
-    failed = 0
-    for t in TESTS:
-        w = h.workdir()
-        try:
-            t(w)
-            print("ok   %s" % t.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % t.__name__)
-            traceback.print_exc()
+            run = h.run_sidecar(w, h.python_argv(code), extra_args=["--scratch", scratch])
         finally:
-            shutil.rmtree(w, ignore_errors=True)
-    print("%d/%d passed" % (len(TESTS) - failed, len(TESTS)))
-    return 1 if failed else 0
+            subprocess.run(["umount", other], check=True)
+        h.eq(run.rc, 0, run)
+        h.eq(run.out.splitlines(), ["create ok 1", "read-own ok x", "mkdir ok None",
+                                        "absent 13", "host 13", "unlink ok None"], run)
+        h.eq([e["target"] for e in run.denials()], [scratch + "/absent.txt",
+                                                        scratch + "/other/host.txt"], run)
+
+    def test_list_libs(self):
+        import subprocess
+        p = subprocess.run([h.sidecar_binary(), "--list-libs"], capture_output=True, text=True,
+                           timeout=30)
+        h.eq(p.returncode, 0, p)
+        rows = [line.split("\t") for line in p.stdout.splitlines()]
+        names = [os.path.basename(r[0]) for r in rows]
+        h.check(any(n.startswith("libseccomp.so") for n in names), p.stdout)
+        h.check(any(n.startswith("libcap.so") for n in names), p.stdout)
+        h.check(any(n.startswith("libc.so") for n in names), p.stdout)
+        for dest, src in rows:
+            h.check(dest.startswith("/") and os.path.isfile(src), rows)
+            h.eq(os.path.realpath(dest), src, rows)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if os.geteuid() != 0:
+        h.skip("the sidecar needs root (setuid, capability bounding set)")
+    unittest.main(verbosity=2)

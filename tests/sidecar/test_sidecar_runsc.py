@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
+import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -95,8 +95,10 @@ def run_in_runsc(w, argv, grants=(), timeout=120, caps=SIDECAR_CAPS):
     return h.Run(p.returncode, p.stdout, p.stderr, events)
 
 
-def test_denial_inside_gvisor(w):
-    code = """
+class SidecarRunsc(h.SidecarTest):
+    def test_denial_inside_gvisor(self):
+        w = self.w
+        code = """
 import os, threading, subprocess
 def attempt(who):
     try:
@@ -114,20 +116,20 @@ r = subprocess.run(['/usr/bin/cat', '/etc/passwd'], capture_output=True)
 print('subprocess', r.returncode)
 print(open('/etc/hostname').read().strip() if os.path.exists('/etc/hostname') else 'nohost')
 """
-    run = run_in_runsc(w, h.python_argv(code), grants=[("FILE_READ", "/etc/hostname", "h")])
-    assert run.rc == 0, run
-    lines = run.out.splitlines()
-    assert lines[0].startswith("pid ") and lines[0].split()[3] == "1", run  # sidecar is PID 1
-    assert lines[0].split()[5] == "65534", run
-    assert lines[1:5] == ["main denied", "child denied", "thread denied", "subprocess 1"], run
-    d = [e for e in run.denials() if e["target"] == "/etc/passwd"]
-    assert len(d) == 4 and len(run.denials()) == 4, run
-    assert all(e["syscall"] == "openat" and e["layer"] == "sidecar" for e in d), run
-    assert run.events[0]["type"] == "SandboxStart" and run.exit_event()["denials"] == 4, run
+        run = run_in_runsc(w, h.python_argv(code), grants=[("FILE_READ", "/etc/hostname", "h")])
+        h.eq(run.rc, 0, run)
+        lines = run.out.splitlines()
+        h.check(lines[0].startswith("pid ") and lines[0].split()[3] == "1", run)  # sidecar is PID 1
+        h.eq(lines[0].split()[5], "65534", run)
+        h.eq(lines[1:5], ["main denied", "child denied", "thread denied", "subprocess 1"], run)
+        d = [e for e in run.denials() if e["target"] == "/etc/passwd"]
+        h.check(len(d) == 4 and len(run.denials()) == 4, run)
+        h.check(all(e["syscall"] == "openat" and e["layer"] == "sidecar" for e in d), run)
+        h.check(run.events[0]["type"] == "SandboxStart" and run.exit_event()["denials"] == 4, run)
 
-
-def test_dangerous_and_pid1_inside_gvisor(w):
-    code = """
+    def test_dangerous_and_pid1_inside_gvisor(self):
+        w = self.w
+        code = """
 import ctypes, os, signal, socket
 libc = ctypes.CDLL(None, use_errno=True)
 def sc(nr, *args):
@@ -152,35 +154,35 @@ for fd in range(3, 1024):
         pass
 print('leaked', leaked)
 """ % RUN_IN
-    run = run_in_runsc(w, h.python_argv(code))
-    assert run.rc == 0, run
-    lines = run.out.splitlines()
-    assert lines[0] == "(-1, 1) (-1, 1) (-1, 1) (-1, 1)", run  # each failed with EPERM
-    assert lines[1:] == ["kill EPERM", "channel refused", "leaked []"], run
-    targets = [e["target"] for e in run.denials() if e["layer"] == "seccomp"]
-    assert targets == ["ptrace", "mount", "bpf", "unshare"], run
+        run = run_in_runsc(w, h.python_argv(code))
+        h.eq(run.rc, 0, run)
+        lines = run.out.splitlines()
+        h.eq(lines[0], "(-1, 1) (-1, 1) (-1, 1) (-1, 1)", run)  # each failed with EPERM
+        h.eq(lines[1:], ["kill EPERM", "channel refused", "leaked []"], run)
+        targets = [e["target"] for e in run.denials() if e["layer"] == "seccomp"]
+        h.eq(targets, ["ptrace", "mount", "bpf", "unshare"], run)
 
+    def test_channel_on_stdin_without_host_uds(self):
+        w = self.w
+        # the runner's way: the channel is runsc's stdin (a socketpair end), so
+        # runsc runs without --host-uds and no host socket is reachable at all
+        bundle, _ = make_bundle(w, [], [])
+        root = os.path.join(w, "runsc-root")
+        cid = "ob-sidecar-test-" + uuid.uuid4().hex[:8]
 
-def test_channel_on_stdin_without_host_uds(w):
-    # the runner's way: the channel is runsc's stdin (a socketpair end), so
-    # runsc runs without --host-uds and no host socket is reachable at all
-    bundle, _ = make_bundle(w, [], [])
-    root = os.path.join(w, "runsc-root")
-    cid = "ob-sidecar-test-" + uuid.uuid4().hex[:8]
-
-    def runner(cmd, stdin):
-        with open(os.path.join(bundle, "config.json")) as f:
-            config = json.load(f)
-        inner = list(cmd)
-        inner[0] = SIDECAR_IN
-        inner[inner.index("--caps") + 1] = RUN_IN + "/caps.json"
-        config["process"]["args"] = inner
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(config, f)
-        return subprocess.Popen([RUNSC, "--root", root, "--network=none", "--platform=ptrace",
-                                 "run", "--bundle", bundle, cid], stdin=stdin,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    code = """
+        def runner(cmd, stdin):
+            with open(os.path.join(bundle, "config.json")) as f:
+                config = json.load(f)
+            inner = list(cmd)
+            inner[0] = SIDECAR_IN
+            inner[inner.index("--caps") + 1] = RUN_IN + "/caps.json"
+            config["process"]["args"] = inner
+            with open(os.path.join(bundle, "config.json"), "w") as f:
+                json.dump(config, f)
+            return subprocess.Popen([RUNSC, "--root", root, "--network=none", "--platform=ptrace",
+                                     "run", "--bundle", bundle, cid], stdin=stdin,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        code = """
 import os, socket, stat
 print('stdin', 'chr' if stat.S_ISCHR(os.fstat(0).st_mode) else 'other')
 try:
@@ -188,22 +190,22 @@ try:
 except PermissionError:
     print('denied')
 """
-    try:
-        run = h.run_sidecar_fd(os.path.join(w, "run"), h.python_argv(code), runner=runner)
-    finally:
-        subprocess.run([RUNSC, "--root", root, "delete", "--force", cid], capture_output=True)
-    assert run.rc == 0 and run.out == "stdin chr\ndenied\n", run
-    assert [e["type"] for e in run.events] == ["SandboxStart", "CapabilityDenied",
-                                               "SandboxExit"], run
+        try:
+            run = h.run_sidecar_fd(os.path.join(w, "run"), h.python_argv(code), runner=runner)
+        finally:
+            subprocess.run([RUNSC, "--root", root, "delete", "--force", cid], capture_output=True)
+        h.check(run.rc == 0 and run.out == "stdin chr\ndenied\n", run)
+        h.eq([e["type"] for e in run.events], ["SandboxStart", "CapabilityDenied",
+                                                   "SandboxExit"], run)
 
-
-def test_hidden_symlink_fails_closed_inside_gvisor(w):
-    # F8: a 0700 directory of the workload holds l -> /etc/ssl, so
-    # /tmp/d/l/../passwd is /etc/passwd for the kernel and /tmp/d/passwd as
-    # text. Without CAP_DAC_READ_SEARCH gVisor refuses the sidecar's readlink
-    # (EACCES): it must deny and say it could not resolve; with it (as the
-    # runner runs it) it sees the link and denies /etc/passwd itself.
-    code = """
+    def test_hidden_symlink_fails_closed_inside_gvisor(self):
+        w = self.w
+        # F8: a 0700 directory of the workload holds l -> /etc/ssl, so
+        # /tmp/d/l/../passwd is /etc/passwd for the kernel and /tmp/d/passwd as
+        # text. Without CAP_DAC_READ_SEARCH gVisor refuses the sidecar's readlink
+        # (EACCES): it must deny and say it could not resolve; with it (as the
+        # runner runs it) it sees the link and denies /etc/passwd itself.
+        code = """
 import os
 os.mkdir('/tmp/d')
 os.symlink('/etc/ssl', '/tmp/d/l')
@@ -213,43 +215,21 @@ try:
 except PermissionError:
     print('denied')
 """
-    grants = [("FILE_READ", "/tmp/*", "tmp"), ("FILE_WRITE", "/tmp/*", "tmp")]
-    for caps, want in (([c for c in SIDECAR_CAPS if c != "CAP_DAC_READ_SEARCH"],
-                        ("/tmp/d/l/../passwd", "unresolvable-path")),
-                       (SIDECAR_CAPS, ("/etc/passwd", "default-deny"))):
-        ww = os.path.join(w, str(len(caps)))
-        os.makedirs(ww)
-        run = run_in_runsc(ww, h.python_argv(code), grants=grants, caps=caps)
-        assert run.rc == 0 and run.out == "denied\n", (caps, run)
-        got = [(e["target"], e["policy_id"]) for e in run.denials() if e["syscall"] == "openat"]
-        assert got == [want], (caps, run)
+        grants = [("FILE_READ", "/tmp/*", "tmp"), ("FILE_WRITE", "/tmp/*", "tmp")]
+        for caps, want in (([c for c in SIDECAR_CAPS if c != "CAP_DAC_READ_SEARCH"],
+                            ("/tmp/d/l/../passwd", "unresolvable-path")),
+                           (SIDECAR_CAPS, ("/etc/passwd", "default-deny"))):
+            ww = os.path.join(w, str(len(caps)))
+            os.makedirs(ww)
+            run = run_in_runsc(ww, h.python_argv(code), grants=grants, caps=caps)
+            h.check(run.rc == 0 and run.out == "denied\n", (caps, run))
+            got = [(e["target"], e["policy_id"]) for e in run.denials() if e["syscall"] == "openat"]
+            h.eq(got, [want], (caps, run))
 
 
-TESTS = [test_denial_inside_gvisor, test_dangerous_and_pid1_inside_gvisor,
-         test_hidden_symlink_fails_closed_inside_gvisor,
-         test_channel_on_stdin_without_host_uds]
-
-
-def main():
+if __name__ == "__main__":
     if os.geteuid() != 0:
         h.skip("runsc needs root")
     if not os.access(RUNSC, os.X_OK):
         h.skip("runsc not installed")
-    failed = 0
-    for t in TESTS:
-        w = h.workdir()
-        try:
-            t(w)
-            print("ok   %s" % t.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % t.__name__)
-            traceback.print_exc()
-        finally:
-            shutil.rmtree(w, ignore_errors=True)
-    print("%d/%d passed" % (len(TESTS) - failed, len(TESTS)))
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    unittest.main(verbosity=2)
