@@ -73,33 +73,17 @@ static void on_denial(const struct ob_net_denial *d, void *userdata)
         (void)ob_event_emit(net->sink, ev);
 }
 
-/* /etc/hosts (host.omnibase.internal = the host end) and an nsswitch.conf
- * that reads it first, in run_path, mounted read-only. */
+/* The sandbox's /etc (runner/rootfs.c), with host.omnibase.internal (the
+ * host end) in /etc/hosts and DNS after it in nsswitch.conf. */
 static int write_etc(ob_run_network *net, const char *run_path, ob_mount_plan *mounts)
 {
         char h4[INET_ADDRSTRLEN], h6[INET6_ADDRSTRLEN], text[512];
-        _cleanup_free_ char *hosts = NULL, *nss = NULL;
-        int r;
 
         inet_ntop(AF_INET, net->link.host4, h4, sizeof(h4));
         inet_ntop(AF_INET6, net->link.host6, h6, sizeof(h6));
-        snprintf(text, sizeof(text),
-                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                 "%s\t%s\n%s\t%s\n",
-                 h4, OB_NET_HOST_NAME, h6, OB_NET_HOST_NAME);
-        if (asprintf(&hosts, "%s/hosts", run_path) < 0 ||
-            asprintf(&nss, "%s/nsswitch.conf", run_path) < 0)
-                return -ENOMEM;
-        r = ob_write_file(hosts, text);
-        if (r >= 0)
-                r = ob_write_file(nss, "hosts: files dns\n");
-        if (r >= 0)
-                (void)chmod(hosts, 0644), (void)chmod(nss, 0644);
-        if (r >= 0)
-                r = ob_mount_plan_add(mounts, hosts, "/etc/hosts", false, false, "network");
-        if (r >= 0)
-                r = ob_mount_plan_add(mounts, nss, "/etc/nsswitch.conf", false, false, "network");
-        return r;
+        snprintf(text, sizeof(text), "%s\t%s\n%s\t%s\n", h4, OB_NET_HOST_NAME, h6,
+                 OB_NET_HOST_NAME);
+        return ob_rootfs_etc(run_path, text, true, mounts);
 }
 
 /* The per-run cgroup-v2 directory (the shared parent is made on demand and

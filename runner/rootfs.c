@@ -3,8 +3,10 @@
  * into the rootfs) and the profile's symlinks. Every step is relative to the
  * rootfs fd and refuses to follow symlinks, so nothing lands outside it. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -133,4 +135,46 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
                                             profile->symlinks[i].path, strerror(-r));
         }
         return 0;
+}
+
+/* The sandbox's own /etc files, never the host's (docs/compatibility.md):
+ * the groups of root and the sandbox user, an nsswitch.conf that reads only
+ * files, and /etc/hosts with localhost. No /etc/passwd: the attack suite
+ * (tests/security/test_files.py) wants a read of /etc/passwd through a
+ * granted symlink to /etc blocked (docs/compatibility.md). */
+static const struct {
+        const char *name, *text;
+} etc_files[] = {
+    {"group", "root:x:0:\nsandbox:x:65534:\n"},
+};
+
+int ob_rootfs_etc(const char *run_path, const char *hosts_extra, bool dns, ob_mount_plan *mounts)
+{
+        char hosts[1024], nss[160];
+        const struct {
+                const char *name, *text;
+        } gen[] = {{"hosts", hosts}, {"nsswitch.conf", nss}};
+        int r = 0;
+
+        snprintf(hosts, sizeof(hosts),
+                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s",
+                 hosts_extra ? hosts_extra : "");
+        snprintf(nss, sizeof(nss), "passwd: files\ngroup: files\nhosts: files%s\n",
+                 dns ? " dns" : "");
+        for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(etc_files) + ARRAY_SIZE(gen); i++) {
+                const char *name = i < ARRAY_SIZE(etc_files) ? etc_files[i].name
+                                                             : gen[i - ARRAY_SIZE(etc_files)].name;
+                const char *text = i < ARRAY_SIZE(etc_files) ? etc_files[i].text
+                                                             : gen[i - ARRAY_SIZE(etc_files)].text;
+                _cleanup_free_ char *src = NULL, *dst = NULL;
+                if (asprintf(&src, "%s/%s", run_path, name) < 0 ||
+                    asprintf(&dst, "/etc/%s", name) < 0)
+                        return -ENOMEM;
+                r = ob_write_file(src, text);
+                if (r >= 0)
+                        (void)chmod(src, 0644);
+                if (r >= 0)
+                        r = ob_mount_plan_add(mounts, src, dst, false, false, OB_MOUNT_WHY_ETC);
+        }
+        return r;
 }

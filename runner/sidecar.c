@@ -162,6 +162,15 @@ static const char *const probes[] = {"/etc/ld.so.cache",
                                      "/usr/share/locale/*",
                                      "/usr/share/zoneinfo/*",
                                      NULL};
+/* CPU topology that glibc's sysconf(_SC_NPROCESSORS_*) and runtimes read:
+ * gVisor's own sysfs, made up from the sandbox's CPUs (docs/compatibility.md).
+ * /proc/cpuinfo and /proc/meminfo are gVisor's /proc, allowed with it. */
+static const char *const topology[] = {"/sys/devices/system/cpu/online",
+                                       "/sys/devices/system/cpu/possible",
+                                       "/sys/devices/system/cpu/present", NULL};
+/* Where libc looks for nscd before it reads /etc/passwd: nothing is there,
+ * a connect is the kernel's ENOENT (FILE_WRITE is what a connect needs) */
+static const char *const nscd[] = {"/var/run/nscd/socket", "/run/nscd/socket", NULL};
 /* the sandbox's own /proc (gVisor's: only its processes) */
 static const char *const proc_reads[] = {"/proc", "/proc/*", NULL};
 
@@ -205,11 +214,15 @@ static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
                 const ob_mount *m = &plan->mounts.v[i];
                 if (strncmp(m->why, "profile", 7) == 0 || streq(m->why, "script"))
                         r = grant_profile_path(set, m, why);
-                else if (streq(m->why, "network")) /* /etc/hosts, nsswitch.conf */
-                        r = add_grant(set, OB_CAP_FILE_READ, m->destination, "sandbox:network");
+                else if (streq(m->why, OB_MOUNT_WHY_ETC)) /* passwd, group, hosts... */
+                        r = add_grant(set, OB_CAP_FILE_READ, m->destination, "sandbox:etc");
         }
         for (size_t i = 0; r >= 0 && probes[i]; i++)
                 r = add_grant(set, OB_CAP_FILE_READ, probes[i], "sandbox:probe");
+        for (size_t i = 0; r >= 0 && topology[i]; i++)
+                r = add_grant(set, OB_CAP_FILE_READ, topology[i], "sandbox:topology");
+        for (size_t i = 0; r >= 0 && nscd[i]; i++)
+                r = add_grant(set, OB_CAP_FILE_WRITE, nscd[i], "sandbox:nscd");
         for (size_t i = 0; r >= 0 && proc_reads[i]; i++)
                 r = add_grant(set, OB_CAP_FILE_READ, proc_reads[i], "sandbox:proc");
         for (size_t k = 0; r >= 0 && k < 2; k++) {

@@ -67,10 +67,56 @@ static cJSON *build_mounts(const ob_run_plan *plan)
         return a;
 }
 
+/* Is dir mounted, or something below it (a profile path, a grant)? */
+static bool has_mount_in(const ob_run_plan *plan, const char *dir)
+{
+        size_t n = strlen(dir);
+
+        for (size_t i = 0; i < plan->mounts.n; i++) {
+                const char *d = plan->mounts.v[i].destination;
+                if (strncmp(d, dir, n) == 0 && (d[n] == '/' || d[n] == '\0'))
+                        return true;
+        }
+        return false;
+}
+
+/* Is dir on the sandbox's PATH: mounted, or a profile symlink ("/bin" ->
+ * "usr/bin") to a mounted directory? */
+static bool path_dir_exists(const ob_run_plan *plan, const char *dir)
+{
+        const ob_profile *p = plan->profile;
+
+        if (has_mount_in(plan, dir))
+                return true;
+        for (size_t i = 0; p && i < p->n_symlinks; i++) {
+                char target[256];
+                if (!streq(p->symlinks[i].path, dir))
+                        continue;
+                snprintf(target, sizeof(target), "%s%s", p->symlinks[i].target[0] == '/' ? "" : "/",
+                         p->symlinks[i].target);
+                return has_mount_in(plan, target);
+        }
+        return false;
+}
+
+/* PATH: the usual directories, only those the sandbox has (issue 15: a
+ * lookup through a directory that is not there is a try for nothing). */
+static void sandbox_path(const ob_run_plan *plan, char *buf, size_t size)
+{
+        static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+                                           "/usr/bin",        "/sbin",          "/bin"};
+        size_t len = (size_t)snprintf(buf, size, "PATH=");
+
+        for (size_t i = 0; i < ARRAY_SIZE(dirs) && len < size; i++)
+                if (path_dir_exists(plan, dirs[i]))
+                        len += (size_t)snprintf(buf + len, size - len, "%s%s",
+                                                len > strlen("PATH=") ? ":" : "", dirs[i]);
+}
+
 static cJSON *build_process(const ob_run_plan *plan)
 {
-        static const char *const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp",
-                                          "LANG=C.UTF-8", NULL};
+        char path[128];
+        const char *const env[] = {path, "HOME=/tmp", "LANG=C.UTF-8", NULL};
         static const char *const none[] = {NULL};
         /* what the sidecar needs (docs/sidecar.md): change uid/gid, empty
          * the bounding set, trace the workload, signal it, and see every
@@ -85,6 +131,7 @@ static cJSON *build_process(const ob_run_plan *plan)
 
         if (!p)
                 return NULL;
+        sandbox_path(plan, path, sizeof(path));
         cJSON_AddBoolToObject(p, "terminal", false);
         user = cJSON_AddObjectToObject(p, "user");
         /* the sidecar starts as root and drops to OB_SANDBOX_UID itself */

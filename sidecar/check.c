@@ -125,7 +125,8 @@ static bool arg_creates(const ob_syscall_info *s, size_t i, const ob_path_arg *p
 }
 
 static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, const uint64_t a[6],
-                    char **ret, unsigned *ret_need, bool *ret_creates, int *ret_fails)
+                    char **ret, unsigned *ret_need, bool *ret_creates, int *ret_fails,
+                    uint64_t *ret_flags)
 {
         char buf[OB_SIDECAR_MAX_PATH + 1];
         uint64_t flags = p->flags >= 0 ? a[p->flags] : 0;
@@ -142,6 +143,7 @@ static int path_arg(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p, c
                     !(flags & O_NOFOLLOW) && (flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL);
         }
         *ret_need = need;
+        *ret_flags = flags;
         *ret_creates = arg_creates(s, (size_t)(p - s->p), p, flags);
         *ret_fails = 0;
         if (need == 0) {
@@ -180,6 +182,88 @@ static int unresolvable(pid_t tid, const ob_syscall_info *s, const ob_path_arg *
         else if (p->dirfd < 0)
                 v->target = strdup("?");
         return v->target ? 0 : -ENOMEM;
+}
+
+/* Could the workload itself walk to path's last component: search
+ * permission, as its fsuid/fsgid, on every directory up to the first one
+ * that is missing or not a directory? Only then is the kernel's answer to
+ * it ENOENT/ENOTDIR/EEXIST rather than EACCES. The sidecar looks with
+ * CAP_DAC_READ_SEARCH: without this, a denied call would tell the workload
+ * whether a name exists in a directory it may not search (/proc/1/fd).
+ * Supplementary groups are not looked at: false is the safe answer (the
+ * denial stands). */
+static bool workload_reaches(const char *path, uid_t uid, gid_t gid)
+{
+        char buf[OB_SIDECAR_MAX_PATH + 1];
+        size_t n = strlen(path);
+
+        if (path[0] != '/' || n >= sizeof(buf) || uid == 0)
+                return false;
+        memcpy(buf, path, n + 1);
+        for (size_t i = 0; i < n; i++) {
+                struct stat st;
+                mode_t x;
+                char c;
+                if (path[i] != '/')
+                        continue;
+                c = buf[i + 1];
+                buf[i + 1] = '\0'; /* "/", then "/a/", "/a/b/": the directories */
+                if (stat(buf, &st) < 0) {
+                        buf[i + 1] = c;
+                        return errno == ENOENT || errno == ENOTDIR; /* the kernel stops here */
+                }
+                buf[i + 1] = c;
+                if (!S_ISDIR(st.st_mode))
+                        return true; /* ENOTDIR */
+                x = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+                if (!(st.st_mode & x))
+                        return false;
+        }
+        return true;
+}
+
+/* Does argument p of s make its name only when nothing is there (EEXIST
+ * otherwise)? Not a rename, which replaces. */
+static bool makes_exclusive(const ob_syscall_info *s, const ob_path_arg *p, uint64_t flags)
+{
+        if (p->access == OB_ACCESS_OPEN || p->access == OB_ACCESS_OPENAT2)
+                return (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+        return strncmp(s->name, "rename", 6) != 0;
+}
+
+/* What the kernel would answer a call that the check denies, when the
+ * sidecar can say it without running the call: EEXIST for a new name that
+ * is already there; ENOENT/ENOTDIR for a target that is not there and that
+ * the call does not create, where it is the workload's own under a scratch
+ * directory (scratch.c) or as an exec (a PATH lookup). 0: the denial stands. The call does not
+ * run, so whatever a thread changes afterwards it does nothing. Outside
+ * scratch, a read or write of a missing path stays a denial: the mount mask
+ * is what makes a host path missing in the sandbox, and an attempt on one
+ * is reported (docs/sidecar.md). */
+static int kernel_answer(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p,
+                         const char *path, unsigned need, bool creates, int fails, uint64_t flags)
+{
+        struct stat st;
+        bool exists;
+        int absent = 0;
+        uid_t uid;
+        gid_t gid;
+
+        if (lstat(path, &st) == 0)
+                exists = true;
+        else if (errno == ENOENT || errno == ENOTDIR)
+                exists = false, absent = errno;
+        else
+                return 0;
+        if (ob_tracee_fsids(tid, &uid, &gid) < 0 || !workload_reaches(path, uid, gid))
+                return 0;
+        if (exists)
+                return creates && !fails && makes_exclusive(s, p, flags) ? EEXIST : 0;
+        if (!(need & NEED_EXEC) && !ob_scratch_owns_absent(path, uid))
+                return 0;
+        if (fails)
+                return fails;
+        return creates ? 0 : absent;
 }
 
 /* Can this syscall put a symlink where there was none (see resolve.c)? */
@@ -273,8 +357,9 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                 _cleanup_free_ char *path = NULL;
                 unsigned need = 0;
                 bool creates = false;
+                uint64_t flags = 0;
                 int fails = 0;
-                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates, &fails);
+                int r = path_arg(tid, s, &s->p[i], a, &path, &need, &creates, &fails, &flags);
                 if (r == -EACCES)
                         return unresolvable(tid, s, &s->p[i], a, need, v);
                 if (r < 0) {
@@ -290,10 +375,18 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                         return 0;
                 }
                 for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+                        int e;
                         if (!(need & order[k].need))
                                 continue;
-                        if (check_cap(caps, order[k].kind, &path, creates, EACCES, v))
-                                return 0;
+                        if (!check_cap(caps, order[k].kind, &path, creates, EACCES, v))
+                                continue;
+                        e = kernel_answer(tid, s, &s->p[i], v->target, need, creates, fails, flags);
+                        if (e) { /* not a capability question: nothing to report */
+                                free(TAKE_PTR(v->target));
+                                *v = (ob_verdict){.layer = v->layer};
+                                deny(v, e);
+                        }
+                        return 0;
                 }
                 /* allowed as written, but the kernel fails at a missing
                  * directory or a file: fail it here, so that no thread can

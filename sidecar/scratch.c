@@ -45,6 +45,39 @@ static bool on_device(const char *path, dev_t dev, bool nofollow)
         return r == 0 && st.st_dev == dev;
 }
 
+/* A missing path is the workload's own when the nearest thing above it
+ * that exists is on the scratch's filesystem and is the scratch directory
+ * itself or was made by the workload (owned by uid): not a directory that
+ * runsc made to mount a grant on (root's), below which a missing name is a
+ * host path the mount mask left out. */
+bool ob_scratch_owns_absent(const char *path, uid_t uid)
+{
+        for (size_t i = 0; i < n_scratch; i++) {
+                size_t n = strlen(scratch[i]), len = strlen(path);
+                char buf[OB_SIDECAR_MAX_PATH + 1];
+                struct stat sd, st;
+
+                if (strncmp(path, scratch[i], n) != 0 || path[n] != '/' || !path[n + 1])
+                        continue;
+                if (len >= sizeof(buf) || stat(scratch[i], &sd) < 0)
+                        return false;
+                memcpy(buf, path, len + 1);
+                while (len > n) {
+                        while (len > n && buf[len - 1] != '/')
+                                len--;
+                        while (len > n && buf[len - 1] == '/')
+                                len--;
+                        buf[len] = '\0';
+                        if (lstat(buf, &st) == 0)
+                                return st.st_dev == sd.st_dev && (len == n || st.st_uid == uid);
+                        if (errno != ENOENT && errno != ENOTDIR)
+                                return false;
+                }
+                return false;
+        }
+        return false;
+}
+
 bool ob_scratch_allows(const char *path, bool creates)
 {
         for (size_t i = 0; i < n_scratch; i++) {

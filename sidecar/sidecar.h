@@ -74,6 +74,9 @@ ssize_t ob_tracee_read_string(pid_t tid, uint64_t addr, char *buf, size_t max);
 int ob_tracee_read(pid_t tid, uint64_t addr, void *buf, size_t len);
 /* Drops what is cached for tid (its mem fd): call at its exec and exit. */
 void ob_tracee_forget(pid_t tid);
+/* The filesystem uid and gid of thread tid (/proc/<tid>/status), the ids
+ * the kernel checks its path lookups with; -errno when unreadable. */
+int ob_tracee_fsids(pid_t tid, uid_t *ret_uid, gid_t *ret_gid);
 /* The thread group id of tid (from /proc), or tid itself when unknown. */
 pid_t ob_tracee_tgid(pid_t tid);
 
@@ -121,6 +124,9 @@ void ob_scratch_clear(void);
 /* Whether a path no rule decided is the workload's own under a scratch
  * directory (see scratch.c); creates: the call makes path. */
 bool ob_scratch_allows(const char *path, bool creates);
+/* Whether a missing path (absolute, resolved) under a scratch directory is
+ * the workload's own (see scratch.c); uid: the workload's fsuid. */
+bool ob_scratch_owns_absent(const char *path, uid_t uid);
 
 /* ---- the dynamic loader (loader.c) ---- */
 

@@ -208,6 +208,33 @@ static pid_t read_tgid(pid_t tid)
         return v > 0 && v <= INT32_MAX ? (pid_t)v : 0;
 }
 
+int ob_tracee_fsids(pid_t tid, uid_t *ret_uid, gid_t *ret_gid)
+{
+        char path[64], buf[2048];
+        _cleanup_close_ int fd = -1;
+        unsigned long u[4], g[4];
+        const char *pu, *pg;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        pu = strstr(buf, "\nUid:");
+        pg = strstr(buf, "\nGid:");
+        /* real, effective, saved, filesystem: the last one checks paths */
+        if (!pu || !pg || sscanf(pu + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4 ||
+            sscanf(pg + 5, "%lu %lu %lu %lu", &g[0], &g[1], &g[2], &g[3]) != 4)
+                return -EIO;
+        *ret_uid = (uid_t)u[3];
+        *ret_gid = (gid_t)g[3];
+        return 0;
+}
+
 pid_t ob_tracee_tgid(pid_t tid)
 {
         size_t i;

@@ -153,9 +153,10 @@ class Acceptance(RunnerTest):
                           "--principal", "3f2a9c1e-0000-4000-8000-0000000000ff", "--json")
         res = json.loads(p.stdout)
         self.ids.append(res["sandbox_id"])
-        self.assertEqual(res["stdout"].strip(), allowed + " ERR 13")
-        self.assertEqual([(v["target"], v["policy_id"]) for v in res["violations"]],
-                         [(allowed, "default-deny")])
+        # nothing granted, nothing mounted: under the sandbox's own /tmp the
+        # name does not exist, the kernel's ENOENT and no report (issue 15)
+        self.assertEqual(res["stdout"].strip(), allowed + " ERR 2")
+        self.assertEqual(res["violations"], [])
         p = self.omnibase("sandbox", "run", self.probe, "--policy", pol, "--principal", "nope")
         self.assert_bad_input(p, "nope")
 

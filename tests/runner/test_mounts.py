@@ -27,17 +27,19 @@ class Mounts(RunnerTest):
     def test_root_view_is_the_profile_only(self):
         res = self.run_json(self.lister, "/", "/etc", "/home", "/root", "/usr/bin", self.tmp)
         lines = dict(l.split(" ", 1) for l in res["stdout"].splitlines())
-        self.assertEqual(lines["/"], "DIR ['bin', 'dev', 'lib', 'lib64', 'omnibase', 'proc', "
-                                     "'sys', 'tmp', 'usr']")
+        self.assertEqual(lines["/"], "DIR ['bin', 'dev', 'etc', 'lib', 'lib64', 'omnibase', "
+                                     "'proc', 'sys', 'tmp', 'usr']")
+        # the sandbox's own synthetic files only (docs/compatibility.md)
+        self.assertEqual(lines["/etc"], "DIR ['group', 'hosts', 'nsswitch.conf']")
         # outside the view: the sidecar denies the read before the kernel says ENOENT
-        self.assertEqual(lines["/etc"], "ERR 13")
         self.assertEqual(lines["/home"], "ERR 13")
         self.assertEqual(lines["/usr/bin"], "DIR ['python3', 'python3.11']")
-        # a host path under /tmp is not the workload's own scratch: denied too
-        self.assertEqual(lines[self.tmp], "ERR 13")
+        # a host path under /tmp that nothing mounts: in the sandbox's own
+        # /tmp the name does not exist, the kernel's ENOENT (issue 15)
+        self.assertEqual(lines[self.tmp], "ERR 2")
         self.assertEqual(res["status"], "violation")
         self.assertEqual(sorted(v["target"] for v in res["violations"]),
-                         sorted(["/etc", "/home", "/root", self.tmp]))
+                         sorted(["/home", "/root"]))
 
     def test_symlink_in_granted_dir_to_etc_shadow(self):
         self.write("data/ok.txt", "fine")
