@@ -7,7 +7,6 @@ Each workload prints `NAME: blocked ERRNO` or `NAME: LEAKED ...` per attempt;
 the check requires every attempt blocked and the secret absent from the
 captured output. Until the sidecar enforces inside the sandbox, a blocked read
 is an absent file (ENOENT); afterwards EACCES with a CapabilityDenied."""
-import ast
 import os
 
 from seclib import AttackTest, main
@@ -51,6 +50,7 @@ class FileAttacks(AttackTest):
             "abs_symlink": d + "/abs-link",
             "rel_symlink": d + "/rel-link",
             "dir_symlink_shadow": d + "/etc-link/shadow",
+            "dir_symlink_passwd": d + "/etc-link/passwd",
             "root_symlink": d + "/sub/root-link" + s,
             "dotdot": d + "/../outside/secret.txt",
             "dotdot_deep": d + "/sub/../../outside/secret.txt",
@@ -67,17 +67,9 @@ class FileAttacks(AttackTest):
         # the granted file itself is readable: the probe can succeed
         code += "print('control:', open(%r).read().strip())\n" % (d + "/ok.txt")
         caps = self.caps(grants=[("FILE_READ", d + "/*")])
-        # /etc/passwd through a granted symlink to /etc: the sandbox's own synthetic
-        # file (runner/rootfs.c), never the host's (issue 15 item 8)
-        code += "attempt('dir_symlink_passwd', lambda: open(%r).read())\n" % (d + "/etc-link/passwd")
         res = self.run_py(code, caps=caps, denied=[("FILE_READ", s, "openat")])
         self.assert_all_blocked(res, reads)
         self.assertEqual(self.verdicts(res)["control"], "public")
-        got = self.verdicts(res)["dir_symlink_passwd"]
-        if not got.startswith("blocked"):
-            text = ast.literal_eval(got[got.index("'"):])
-            self.assertEqual(sorted(l.split(":")[0] for l in text.splitlines()),
-                             ["root", "sandbox"], "host users reached the sandbox: " + got)
 
     def test_granted_symlink_to_outside_is_not_mounted(self):
         """A grant that names a symlink whose target is outside the grant."""
