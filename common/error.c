@@ -18,6 +18,20 @@ int ob_error_set(ob_error *err, unsigned line, unsigned column, int errnum, cons
         return errnum > 0 ? -errnum : (errnum < 0 ? errnum : -EINVAL);
 }
 
+int ob_error_set_code(ob_error *err, const char *code, int errnum, const char *fmt, ...)
+{
+        if (err) {
+                va_list ap;
+                err->line = 0;
+                err->column = 0;
+                err->code = code;
+                va_start(ap, fmt);
+                vsnprintf(err->message, sizeof(err->message), fmt, ap);
+                va_end(ap);
+        }
+        return errnum > 0 ? -errnum : (errnum < 0 ? errnum : -EINVAL);
+}
+
 int ob_read_file(const char *path, size_t max_len, char **ret, size_t *ret_len)
 {
         _cleanup_close_ int fd = -1;

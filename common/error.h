@@ -9,6 +9,10 @@
  * returns -errnum, so that callers can write `return ob_error_set(...)`. */
 int ob_error_set(ob_error *err, unsigned line, unsigned column, int errnum, const char *fmt, ...)
     _printf_(5, 6);
+/* ob_error_set() without a position, with a typed error code (a string
+ * literal, kept by pointer). */
+int ob_error_set_code(ob_error *err, const char *code, int errnum, const char *fmt, ...)
+    _printf_(4, 5);
 
 /* Reads a whole regular file into a NUL-terminated buffer (*ret, caller frees).
  * Refuses files over max_len bytes with -EFBIG. */

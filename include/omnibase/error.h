@@ -15,6 +15,10 @@ typedef struct ob_error {
         unsigned line;
         unsigned column;
         char message[512];
+        /* A stable machine-readable code for typed errors of the environment
+         * layer ("quota_exceeded", "not_found", ...; docs/environments.md),
+         * NULL otherwise. Points to a string literal. */
+        const char *code;
 } ob_error;
 
 #ifdef __cplusplus
