@@ -15,9 +15,9 @@
 
 #include "common/error.h"
 
-#define OB_SNAPSHOT_MAX_FILES   100000
-#define OB_SNAPSHOT_MAX_BYTES   (8LL * 1024 * 1024 * 1024)
-#define OB_SNAPSHOT_HASH_HEX    65
+#define OB_SNAPSHOT_MAX_FILES 100000
+#define OB_SNAPSHOT_MAX_BYTES (8LL * 1024 * 1024 * 1024)
+#define OB_SNAPSHOT_HASH_HEX  65
 
 /* The tree hash of dir: SHA-256 over its MANIFEST text. ret: 64 hex + NUL. */
 int ob_snapshot_tree_hash(const char *dir, char ret[OB_SNAPSHOT_HASH_HEX], ob_error *err);

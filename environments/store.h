@@ -12,12 +12,12 @@
 #include "common/error.h"
 
 /* Names: [a-z0-9][a-z0-9-]{0,62}; owners: [A-Za-z0-9][A-Za-z0-9._@-]{0,63}. */
-#define OB_ENV_ID_LEN       16 /* "env-" + 12 lowercase hex digits */
-#define OB_ENV_NAME_MAX     63
-#define OB_ENV_OWNER_MAX    64
-#define OB_ENV_MAX_FLAGS    64
-#define OB_ENV_FLAG_MAX     63 /* a flag name: [a-z0-9][a-z0-9_.-]{0,62} */
-#define OB_ENV_REASON_MAX   255
+#define OB_ENV_ID_LEN     16 /* "env-" + 12 lowercase hex digits */
+#define OB_ENV_NAME_MAX   63
+#define OB_ENV_OWNER_MAX  64
+#define OB_ENV_MAX_FLAGS  64
+#define OB_ENV_FLAG_MAX   63 /* a flag name: [a-z0-9][a-z0-9_.-]{0,62} */
+#define OB_ENV_REASON_MAX 255
 
 typedef enum ob_env_state {
         OB_ENV_CREATING,
@@ -71,7 +71,7 @@ typedef struct ob_env_record {
         char *owner;
         char *template_name;
         ob_env_state state;
-        char *reason;           /* why failed/stopped/expired, or NULL */
+        char *reason; /* why failed/stopped/expired, or NULL */
         int64_t created_at;
         int64_t expires_at;
         int64_t last_activity_at;
@@ -131,8 +131,7 @@ int ob_store_transition(ob_store *s, const char *id, unsigned from, ob_env_state
 int ob_store_set_expiry(ob_store *s, const char *id, int64_t expires_at, const char *approved_by,
                         ob_error *err);
 int ob_store_set_flags(ob_store *s, const char *id, const char *const *flags, ob_error *err);
-int ob_store_set_secret_names(ob_store *s, const char *id, const char *const *names,
-                              ob_error *err);
+int ob_store_set_secret_names(ob_store *s, const char *id, const char *const *names, ob_error *err);
 int ob_store_touch(ob_store *s, const char *id, int64_t now, ob_error *err);
 int ob_store_set_supervisor(ob_store *s, const char *id, int64_t pid, ob_error *err);
 /* Removes the row for good (used only to undo a failed create). */

@@ -71,6 +71,14 @@ static int spawn(const char *runsc, const char *const *argv, int in, int out, in
         return 0;
 }
 
+int ob_runsc_spawn(const char *runsc, const char *const *argv, int in, int out, int err,
+                   int netns_fd, pid_t *ret)
+{
+        const ob_run_network_launch in_netns = {.netns_fd = netns_fd, .cgroup_procs_fd = -1};
+
+        return spawn(runsc, argv, in, out, err, netns_fd >= 0 ? &in_netns : NULL, ret);
+}
+
 int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms)
 {
         const ob_run_network_launch in_netns = {.netns_fd = netns_fd, .cgroup_procs_fd = -1};

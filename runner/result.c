@@ -171,3 +171,32 @@ int ob_plan_to_json(const ob_run_plan *plan, const ob_capset *caps, cJSON *confi
         *ret = text;
         return 0;
 }
+
+/* Lists one more violation (the first OB_SANDBOX_MAX_VIOLATIONS). */
+void ob_result_add_violation(ob_sandbox_result *res, const ob_channel_msg *m)
+{
+        ob_sandbox_violation *nv, *v;
+
+        if (res->n_violations >= OB_SANDBOX_MAX_VIOLATIONS)
+                return;
+        nv = realloc(res->violations, (res->n_violations + 1) * sizeof(*nv));
+        if (!nv)
+                return;
+        res->violations = nv;
+        v = &nv[res->n_violations];
+        *v = (ob_sandbox_violation){.capability = strdup(m->capability),
+                                    .target = strdup(m->target),
+                                    .syscall = strdup(m->syscall),
+                                    .policy_id = strdup(m->policy_id),
+                                    .layer = strdup(m->layer),
+                                    .pid = m->pid};
+        if (v->capability && v->target && v->syscall && v->policy_id && v->layer) {
+                res->n_violations++;
+                return;
+        }
+        free(v->capability);
+        free(v->target);
+        free(v->syscall);
+        free(v->policy_id);
+        free(v->layer);
+}

@@ -106,6 +106,7 @@ typedef struct ob_run_plan {
         const ob_profile *profile;
         bool sidecar;        /* argv starts with omnibase-sidecar, which runs as root */
         size_t workload_arg; /* index in argv of the workload's argv[0] */
+        bool hold;           /* an environment's PID 1: no workload (argv ends "--hold") */
 } ob_run_plan;
 
 /* Host pids backstop for a sandbox whose workload may have `pids` tasks
@@ -118,6 +119,9 @@ int ob_spec_build(const ob_run_plan *plan, cJSON **ret);
 
 /* A valid-UTF-8, NUL-free copy of buf (bad bytes become U+FFFD). */
 int ob_utf8_sanitize(const char *buf, size_t len, char **ret);
+/* Lists a CapabilityDenied message in res->violations (at most
+ * OB_SANDBOX_MAX_VIOLATIONS; res->denials is the caller's to count). */
+void ob_result_add_violation(ob_sandbox_result *res, const ob_channel_msg *m);
 /* The --dry-run plan as pretty JSON; *ret malloc'd. */
 int ob_plan_to_json(const ob_run_plan *plan, const ob_capset *caps, cJSON *config, char **ret);
 
@@ -184,6 +188,12 @@ int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mo
  * which only its own namespace sees). */
 int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms);
 
+/* Forks runsc with argv (argv[0] included) and stdio in/out/err (-1:
+ * /dev/null), in netns_fd's network namespace when >= 0, in a session of
+ * its own, killed when we die. *ret the pid (the caller reaps). */
+int ob_runsc_spawn(const char *runsc, const char *const *argv, int in, int out, int err,
+                   int netns_fd, pid_t *ret);
+
 typedef struct ob_launch {
         const char *runsc;
         const char *runsc_root;
@@ -223,6 +233,59 @@ typedef struct ob_launch_result {
         bool channel_bad;          /* a line broke the channel protocol: reading stopped */
         char channel_message[160]; /* why */
 } ob_launch_result;
+
+/* ---- exec into a held run (exec.c; docs/environments.md §Exec) ---- */
+
+typedef struct ob_run ob_run;
+/* What an exec into a started run needs (borrowed from the run); -ESRCH
+ * until the sidecar said it is up. */
+typedef struct ob_run_exec_target_info {
+        const char *runsc, *runsc_root, *id;
+        int netns_fd; /* -1: no network */
+} ob_run_exec_target_info;
+int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret);
+
+typedef struct ob_exec_spec {
+        const char *const *argv;  /* the command (NULL-terminated, at most OB_SANDBOX_MAX_ARGS) */
+        const char *cwd;          /* inside the sandbox; NULL: "/" */
+        int stdout_fd, stderr_fd; /* the command's, passed as they are; -1: /dev/null */
+} ob_exec_spec;
+
+/* `runsc exec` of a sidecar (uid 0, the sidecar's capabilities) that runs
+ * spec->argv as the sandbox user under seccomp + ptrace, exactly as PID 1
+ * runs a one-shot workload. *ret_chan is our end of its channel: first
+ * write the header line (ob_exec_header) and any stdin, then
+ * shutdown(SHUT_WR); read its events (SandboxStart, CapabilityDenied,
+ * SandboxExit) with ob_channel_reader. *ret_pid is runsc exec's (reap it). */
+int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec, pid_t *ret_pid,
+                      int *ret_chan, ob_error *err);
+/* The header line: {"env": {NAME: value...}} and '\n', from "NAME=value"
+ * strings. *ret malloc'd (wipe it: it may hold secrets). */
+int ob_exec_header(const char *const *env, size_t n, char **ret, size_t *ret_len);
+
+/* One exec from start to result, driven from the caller's poll loop like a
+ * run: start → pollfds/step until step says false → take_result → free.
+ * Its stdout/stderr go straight to spec's fds; stdin (io->stdin_fd, -1:
+ * none) and the environment variables go in over the channel. */
+#define OB_EXEC_POLLFDS 4
+typedef void (*ob_exec_msg_fn)(const ob_channel_msg *msg, void *userdata);
+typedef struct ob_exec_io {
+        int stdin_fd;          /* read to its end and given to the command; the exec owns it */
+        int64_t timeout_ms;    /* 0: none; past it the command is killed (124) */
+        ob_exec_msg_fn on_msg; /* each message of the exec's sidecar (may be NULL) */
+        void *userdata;
+} ob_exec_io;
+typedef struct ob_exec ob_exec;
+int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
+                  const char *const *env, size_t n_env, const ob_exec_io *io, ob_exec **ret,
+                  ob_error *err);
+size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_timeout_ms);
+bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS]); /* false: ended */
+/* Kills the command (and every task of this exec) inside the sandbox. */
+void ob_exec_kill(ob_exec *x);
+/* After step said false: the result (status, exit_code, violations). */
+void ob_exec_take_result(ob_exec *x, ob_sandbox_result *ret);
+ob_exec *ob_exec_free(ob_exec *x); /* accepts NULL; kills runsc exec if still running */
 
 /* ---- the audit log of a run (run_audit.c) ---- */
 
@@ -278,6 +341,8 @@ int ob_run_audit_abandoned(const char *run_path, const char *id);
 
 /* $OMNIBASE_SIDECAR, the build tree's binary, or the installed one. */
 const char *ob_sidecar_binary(void);
+/* The sidecar's fixed argv head, ending in "--"; returns its length. */
+size_t ob_sidecar_argv_head(const char *const **ret);
 /* Puts the sidecar in front of plan->argv and mounts it (with the shared
  * objects it lists) read-only. */
 int ob_sidecar_plan(ob_run_plan *plan, ob_error *err);
@@ -326,4 +391,5 @@ int ob_run_finish(ob_run *run, ob_error *err);
 int ob_run_wait(ob_run *run, ob_error *err); /* the poll loop, then finish */
 void ob_run_take_result(ob_run *run, ob_sandbox_result *ret);
 const char *ob_run_id(const ob_run *run); /* NULL before create */
-ob_run *ob_run_destroy(ob_run *run);      /* accepts NULL; returns NULL */
+
+ob_run *ob_run_destroy(ob_run *run); /* accepts NULL; returns NULL */

@@ -138,6 +138,26 @@ static int build_argv(const ob_sandbox_options *opts, ob_run_plan *plan, ob_erro
         return r;
 }
 
+/* The caller's extra binds (an environment's /workspace and flags file). */
+static int add_binds(const ob_sandbox_options *opts, ob_run_plan *plan, ob_error *err)
+{
+        for (size_t i = 0; i < opts->n_binds; i++) {
+                const ob_sandbox_bind *b = &opts->binds[i];
+                char real[PATH_MAX];
+                struct stat st;
+                int r;
+                if (!b->source || !b->destination || b->destination[0] != '/')
+                        return ob_error_set(err, 0, 0, EINVAL, "bind %zu: bad paths", i);
+                if (!realpath(b->source, real) || stat(real, &st) < 0)
+                        return ob_error_set(err, 0, 0, errno, "%s: %s", b->source, strerror(errno));
+                r = ob_mount_plan_add(&plan->mounts, real, b->destination, b->writable,
+                                      S_ISDIR(st.st_mode), "environment");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static void plan_done(ob_run_plan *plan, ob_profile *profile)
 {
         strv_free(plan->argv);
@@ -155,9 +175,13 @@ static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profi
         ob_profile *profile = NULL;
         int r;
 
-        if (!opts->caps || (!opts->script == !opts->argv) || (opts->argv && !opts->argv[0]))
+        if (!opts->caps ||
+            (opts->hold ? opts->script || opts->argv
+                        : (!opts->script == !opts->argv) || (opts->argv && !opts->argv[0])))
                 return ob_error_set(err, 0, 0, EINVAL,
-                                    "a capability set and either a script or a command are needed");
+                                    opts->hold ? "a held sandbox takes no script or command"
+                                               : "a capability set and either a script or a "
+                                                 "command are needed");
         r = merge_limits(ob_capset_limits_const(opts->caps), &opts->limits, &plan->limits, err);
         if (r < 0)
                 return r;
@@ -167,11 +191,13 @@ static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profi
         plan->profile = profile;
         plan->mounts.log = opts->on_verbose;
         plan->mounts.userdata = opts->userdata;
-        r = build_argv(opts, plan, err);
+        plan->hold = opts->hold;
+        r = opts->hold ? 0 : build_argv(opts, plan, err);
         if (r >= 0)
                 r = ob_mount_plan_add_profile(&plan->mounts, profile);
         if (r >= 0)
                 r = ob_mount_plan_add_grants(&plan->mounts, opts->caps);
+        r = r < 0 ? r : add_binds(opts, plan, err);
         if (r >= 0)
                 r = ob_sidecar_plan(plan, err);
         if (r == -E2BIG)
@@ -365,34 +391,6 @@ static void emit_denied(run_ctx *c, const ob_channel_msg *m)
         emit(c, OB_EVENT_CAPABILITY_DENIED, ev);
 }
 
-static void record_violation(ob_sandbox_result *res, const ob_channel_msg *m)
-{
-        ob_sandbox_violation *nv, *v;
-
-        if (res->n_violations >= OB_SANDBOX_MAX_VIOLATIONS)
-                return;
-        nv = realloc(res->violations, (res->n_violations + 1) * sizeof(*nv));
-        if (!nv)
-                return;
-        res->violations = nv;
-        v = &nv[res->n_violations];
-        *v = (ob_sandbox_violation){.capability = strdup(m->capability),
-                                    .target = strdup(m->target),
-                                    .syscall = strdup(m->syscall),
-                                    .policy_id = strdup(m->policy_id),
-                                    .layer = strdup(m->layer),
-                                    .pid = m->pid};
-        if (v->capability && v->target && v->syscall && v->policy_id && v->layer) {
-                res->n_violations++;
-                return;
-        }
-        free(v->capability);
-        free(v->target);
-        free(v->syscall);
-        free(v->policy_id);
-        free(v->layer);
-}
-
 /* A decoded message from the sidecar's channel (launch.c checked it). */
 static void on_channel(const ob_channel_msg *m, void *userdata)
 {
@@ -412,7 +410,7 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
         c->res->denials++;
         if (ob_denial_budget_take(c->denials, m))
                 emit_denied(c, m);
-        record_violation(c->res, m);
+        ob_result_add_violation(c->res, m);
 }
 
 /* runsc's own error from its log when it failed before the workload ran
@@ -814,7 +812,7 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .bundle = run->dir.bundle,
                         .log_path = run->log,
                         .id = run->dir.id,
-                        .timeout_ms = c->plan->limits.timeout_s * 1000,
+                        .timeout_ms = c->plan->hold ? 0 : c->plan->limits.timeout_s * 1000,
                         .output_cap = (size_t)c->plan->limits.output_kb * 1024,
                         .capture = c->opts->capture,
                         .hold_stderr = c->plan->sidecar,
@@ -890,6 +888,17 @@ int ob_run_wait(ob_run *run, ob_error *err)
                         break;
         }
         return ob_run_finish(run, err);
+}
+
+int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret)
+{
+        if (run->step != STEP_STARTED || !run->c.started)
+                return -ESRCH;
+        *ret = (ob_run_exec_target_info){.runsc = run->c.runsc,
+                                         .runsc_root = run->dir.runsc_root,
+                                         .id = run->dir.id,
+                                         .netns_fd = run->c.net ? run->c.net_launch.netns_fd : -1};
+        return 0;
 }
 
 const char *ob_run_id(const ob_run *run)

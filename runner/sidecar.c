@@ -96,11 +96,9 @@ static int add_mounts(ob_mount_plan *mounts, const char *binary, ob_error *err)
         return r;
 }
 
-/* Puts the sidecar's argv in front of plan->argv (plan keeps owning both)
- * and mounts its binary and libraries; -errno with err on failure. */
-int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
-{
-        static const char *const head[] = {OB_SIDECAR_BIN,
+/* The sidecar's argv up to and including "--" (the workload's argv follows):
+ * the same for the PID 1 of a run and for each exec into an environment. */
+static const char *const sidecar_head[] = {OB_SIDECAR_BIN,
                                            "--caps",
                                            OB_SIDECAR_RUN "/caps.json",
                                            "--caps",
@@ -114,7 +112,20 @@ int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
                                            "--gid",
                                            "65534",
                                            "--"};
-        size_t n_old = 0, n_head = ARRAY_SIZE(head);
+
+size_t ob_sidecar_argv_head(const char *const **ret)
+{
+        *ret = sidecar_head;
+        return ARRAY_SIZE(sidecar_head);
+}
+
+/* Puts the sidecar's argv in front of plan->argv (plan keeps owning both)
+ * and mounts its binary and libraries; -errno with err on failure. With
+ * plan->hold there is no workload: the head ends in "--hold" instead. */
+int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
+{
+        const char *const *head = sidecar_head;
+        size_t n_old = 0, n_head = ARRAY_SIZE(sidecar_head);
         char **argv;
         int r;
 
@@ -123,20 +134,20 @@ int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
                 return err->message[0]
                            ? r
                            : ob_error_set(err, 0, 0, r, "sidecar mounts: %s", strerror(-r));
-        while (plan->argv[n_old])
+        while (plan->argv && plan->argv[n_old])
                 n_old++;
         argv = calloc(n_head + n_old + 1, sizeof(char *));
         if (!argv)
                 return -ENOMEM;
         for (size_t i = 0; i < n_head; i++)
-                if (!(argv[i] = strdup(head[i])))
+                if (!(argv[i] = strdup(plan->hold && i == n_head - 1 ? "--hold" : head[i])))
                         r = -ENOMEM;
         for (size_t i = 0; i < n_old; i++)
                 argv[n_head + i] = plan->argv[i];
         free(plan->argv);
         plan->argv = argv;
         plan->sidecar = true;
-        plan->workload_arg = n_head;
+        plan->workload_arg = plan->hold ? n_head - 1 : n_head;
         return r;
 }
 

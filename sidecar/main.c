@@ -4,7 +4,11 @@
  * seccomp + ptrace, reports denials, exits with the workload's status.
  *
  *   omnibase-sidecar --caps FILE [--caps FILE...] (--channel SOCKET | --channel-fd N)
- *                    [--uid N --gid N] [--scratch DIR...] -- ARGV...
+ *                    [--uid N --gid N] [--scratch DIR...] [--exec-stdio] -- ARGV...
+ *   omnibase-sidecar --caps FILE... --channel-fd N --hold
+ *          (PID 1 of an environment: no workload of its own; reaps, and
+ *           ends at SIGTERM; each command comes by `runsc exec` of a
+ *           sidecar with --exec-stdio, docs/sidecar.md §Environments)
  *   omnibase-sidecar --list-libs   (the shared objects it needs, for the
  *                                   runner to bind-mount into the sandbox)
  */
@@ -33,7 +37,9 @@ typedef struct options {
         const char *caps[MAX_CAPS_FILES];
         size_t n_caps;
         const char *channel;
-        int channel_fd; /* --channel-fd, -1 when not given */
+        int channel_fd;  /* --channel-fd, -1 when not given */
+        bool hold;       /* --hold: PID 1 of an environment */
+        bool exec_stdio; /* --exec-stdio: header + stdin over the channel */
         ob_sidecar_config cfg;
 } options;
 
@@ -71,7 +77,7 @@ static int print_lib(struct dl_phdr_info *info, size_t size, void *userdata)
 static int usage(void)
 {
         fprintf(stderr, "usage: omnibase-sidecar --caps FILE (--channel SOCKET | --channel-fd N) "
-                        "[--uid N --gid N] [--scratch DIR] -- ARGV...\n");
+                        "[--uid N --gid N] [--scratch DIR] [--exec-stdio] (-- ARGV... | --hold)\n");
         return EXIT_SIDECAR_FAILED;
 }
 
@@ -100,6 +106,10 @@ static int parse_args(int argc, char **argv, options *o)
                         i++;
                         break;
                 }
+                if (streq(a, "--hold") || streq(a, "--exec-stdio")) {
+                        *(a[2] == 'h' ? &o->hold : &o->exec_stdio) = true;
+                        continue;
+                }
                 if (!v)
                         return -EINVAL;
                 if (streq(a, "--caps") && o->n_caps < MAX_CAPS_FILES)
@@ -124,7 +134,11 @@ static int parse_args(int argc, char **argv, options *o)
                         return -EINVAL;
                 i++;
         }
-        if (i >= argc || o->n_caps == 0 || !o->channel == (o->channel_fd < 0))
+        if (o->n_caps == 0 || !o->channel == (o->channel_fd < 0))
+                return -EINVAL;
+        if (o->hold)
+                return i >= argc && !o->exec_stdio ? 0 : -EINVAL;
+        if (i >= argc || (o->exec_stdio && o->channel_fd < 0))
                 return -EINVAL;
         o->cfg.argv = argv + i;
         return 0;
@@ -261,6 +275,39 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         return status;
 }
 
+/* PID 1 of an environment: says it is up, reaps whatever is reparented to
+ * it, and ends (SandboxExit 0) at SIGTERM, SIGINT or SIGHUP. */
+static int hold(int channel_fd)
+{
+        ob_channel_msg st = {.type = OB_CHANNEL_SANDBOX_START, .argv0 = (char *)"(environment)"};
+        ob_channel_msg ex = {.type = OB_CHANNEL_SANDBOX_EXIT};
+        sigset_t set;
+        int sig;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        st.pid = getpid();
+        if (ob_channel_send(channel_fd, &st) < 0)
+                return EXIT_SIDECAR_FAILED;
+        for (;;) {
+                sig = sigwaitinfo(&set, NULL);
+                if (sig == SIGCHLD) {
+                        while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+                                ;
+                        continue;
+                }
+                if (sig > 0)
+                        break;
+        }
+        (void)ob_channel_send(channel_fd, &ex);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         options o = {.channel_fd = -1};
@@ -289,7 +336,13 @@ int main(int argc, char **argv)
                 close(fd);
                 return EXIT_SIDECAR_FAILED;
         }
-        r = run(&o, caps, fd);
+        if (o.exec_stdio && (r = ob_exec_stdio(fd)) < 0) {
+                fprintf(stderr, "omnibase: reading the exec's header: %s\n", strerror(-r));
+                ob_capset_free(caps);
+                close(fd);
+                return EXIT_SIDECAR_FAILED;
+        }
+        r = o.hold ? hold(fd) : run(&o, caps, fd);
         ob_capset_free(caps);
         close(fd);
         return r;

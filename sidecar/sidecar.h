@@ -174,6 +174,12 @@ typedef struct ob_sidecar_config {
         gid_t gid;
 } ob_sidecar_config;
 
+/* The stdio of an exec into a running environment (execio.c): reads the
+ * host's header line from chan (variables to add to the environment),
+ * then forks a relay that copies the rest of chan into a pipe, which
+ * becomes fd 0. Returns 0 or -errno (-EBADMSG: a bad header). */
+int ob_exec_stdio(int chan);
+
 /* Forks the workload: drops privileges, waits to be seized, loads the
  * filter, execs. Returns the pid (already seized) or -errno. */
 pid_t ob_spawn_workload(const ob_sidecar_config *cfg, void *filter);

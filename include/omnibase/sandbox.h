@@ -62,7 +62,22 @@ typedef struct ob_sandbox_options {
                                            state_dir/audit.jsonl (docs/events.md) */
         ob_sandbox_line_fn on_verbose;  /* each mount and why each grant path was (not) mounted */
         void *userdata;
+        /* An environment's sandbox (docs/environments.md): no script or
+         * command; PID 1 is the sidecar holding the sandbox open until it
+         * is stopped, with no wall-clock deadline; commands come later by
+         * exec (runner/exec.c). */
+        bool hold;
+        const struct ob_sandbox_bind *binds; /* extra bind mounts (n_binds of them) */
+        size_t n_binds;
 } ob_sandbox_options;
+
+/* A host file or directory mounted into the sandbox beside the grants (an
+ * environment's /workspace, its flags file). */
+typedef struct ob_sandbox_bind {
+        const char *source;      /* host path */
+        const char *destination; /* absolute path inside */
+        bool writable;
+} ob_sandbox_bind;
 
 typedef struct ob_sandbox_usage {
         int64_t max_rss_kb; /* peak memory of the sandbox's cgroup, KiB */

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Exec into a held run (an environment's sandbox): `runsc exec` of the
+ * sidecar, which runs the command as the sandbox user under the same
+ * seccomp filter and ptrace checks as a one-shot workload. The sidecar's
+ * channel is a socketpair given to runsc exec as stdin: events come back on
+ * it; the header (environment variables, secrets among them) and the
+ * command's stdin go in on it, so nothing secret is in a host argv. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "runner/runner.h"
+
+/* The capabilities the sidecar runs with (as in runner/spec.c's process). */
+static const char *const sidecar_caps[] = {"CAP_SETUID",     "CAP_SETGID", "CAP_SETPCAP",
+                                           "CAP_SYS_PTRACE", "CAP_KILL",   "CAP_DAC_READ_SEARCH"};
+
+int ob_exec_header(const char *const *env, size_t n, char **ret, size_t *ret_len)
+{
+        cJSON *root = cJSON_CreateObject(), *vars = cJSON_AddObjectToObject(root, "env");
+        char *text;
+        size_t len;
+        int r = vars ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                const char *eq = strchr(env[i], '=');
+                char name[129];
+                if (!eq || eq == env[i] || (size_t)(eq - env[i]) >= sizeof(name)) {
+                        r = -EINVAL;
+                        break;
+                }
+                memcpy(name, env[i], (size_t)(eq - env[i]));
+                name[eq - env[i]] = '\0';
+                if (!cJSON_AddStringToObject(vars, name, eq + 1))
+                        r = -ENOMEM;
+        }
+        text = r >= 0 ? cJSON_PrintUnformatted(root) : NULL;
+        cJSON_Delete(root);
+        if (r >= 0 && !text)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        len = strlen(text);
+        *ret = realloc(text, len + 2);
+        if (!*ret) {
+                explicit_bzero(text, len);
+                free(text);
+                return -ENOMEM;
+        }
+        (*ret)[len] = '\n';
+        (*ret)[len + 1] = '\0';
+        *ret_len = len + 1;
+        return 0;
+}
+
+static int build_argv(const ob_run_exec_target_info *t, const ob_exec_spec *spec, const char ***ret)
+{
+        const char *const *head;
+        size_t n_head = ob_sidecar_argv_head(&head), n_cmd = 0, n = 0;
+        const char **argv;
+
+        while (spec->argv[n_cmd])
+                if (++n_cmd > OB_SANDBOX_MAX_ARGS)
+                        return -E2BIG;
+        argv = calloc(16 + 2 * ARRAY_SIZE(sidecar_caps) + n_head + n_cmd, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        argv[n++] = t->runsc;
+        argv[n++] = "--root";
+        argv[n++] = t->runsc_root;
+        argv[n++] = "exec";
+        argv[n++] = "-user";
+        argv[n++] = "0:0";
+        argv[n++] = "-cwd";
+        argv[n++] = spec->cwd ? spec->cwd : "/";
+        for (size_t i = 0; i < ARRAY_SIZE(sidecar_caps); i++) {
+                argv[n++] = "-cap";
+                argv[n++] = sidecar_caps[i];
+        }
+        argv[n++] = t->id;
+        for (size_t i = 0; i + 1 < n_head; i++)
+                argv[n++] = head[i];
+        argv[n++] = "--exec-stdio";
+        argv[n++] = "--";
+        for (size_t i = 0; i < n_cmd; i++)
+                argv[n++] = spec->argv[i];
+        argv[n] = NULL;
+        *ret = argv;
+        return 0;
+}
+
+int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec, pid_t *ret_pid,
+                      int *ret_chan, ob_error *err)
+{
+        _cleanup_free_ const char **argv = NULL;
+        int sp[2], r;
+        pid_t pid;
+
+        if (!spec->argv || !spec->argv[0])
+                return ob_error_set(err, 0, 0, EINVAL, "exec: no command");
+        if (spec->cwd && spec->cwd[0] != '/')
+                return ob_error_set(err, 0, 0, EINVAL, "exec: --cwd %s is not absolute", spec->cwd);
+        r = build_argv(t, spec, &argv);
+        if (r == -E2BIG)
+                return ob_error_set(err, 0, 0, E2BIG, "exec: more than %d arguments",
+                                    OB_SANDBOX_MAX_ARGS);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "exec: %s", strerror(-r));
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return ob_error_set(err, 0, 0, errno, "exec: channel: %s", strerror(errno));
+        r = ob_runsc_spawn(t->runsc, argv, sp[1], spec->stdout_fd, spec->stderr_fd, t->netns_fd,
+                           &pid);
+        close(sp[1]);
+        if (r < 0) {
+                close(sp[0]);
+                return ob_error_set(err, 0, 0, -r, "exec: starting runsc: %s", strerror(-r));
+        }
+        *ret_pid = pid;
+        *ret_chan = sp[0];
+        return 0;
+}
+
+/* ---- one exec, driven from the caller's poll loop ---- */
+
+#define EXEC_STDIN_BUF (64 * 1024)
+
+struct ob_exec {
+        char *runsc, *runsc_root, *id;
+        int netns_fd; /* borrowed from the run */
+        pid_t pid;    /* runsc exec */
+        int pidfd, chan, stdin_fd;
+        int wait_status;
+        bool reaped, chan_eof, stdin_eof, shut_wr, started, exited, timed_out, bad;
+        int64_t workload_pid, deadline_ms, started_ms;
+        char *out; /* header, then stdin bytes, waiting to go in */
+        size_t out_len, out_off;
+        ob_channel_reader reader;
+        ob_channel_msg exit_msg;
+        ob_exec_msg_fn on_msg;
+        void *userdata;
+        ob_sandbox_result res;
+};
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ob_exec *ob_exec_free(ob_exec *x)
+{
+        if (!x)
+                return NULL;
+        if (!x->reaped && x->pid > 0) {
+                kill(x->pid, SIGKILL);
+                (void)waitpid(x->pid, NULL, 0);
+        }
+        closep(&x->pidfd);
+        closep(&x->chan);
+        closep(&x->stdin_fd);
+        if (x->out) {
+                explicit_bzero(x->out, x->out_len);
+                free(x->out);
+        }
+        ob_channel_reader_done(&x->reader);
+        ob_channel_msg_done(&x->exit_msg);
+        ob_sandbox_result_done(&x->res);
+        free(x->runsc);
+        free(x->runsc_root);
+        free(x->id);
+        free(x);
+        return NULL;
+}
+
+int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
+                  const char *const *env, size_t n_env, const ob_exec_io *io, ob_exec **ret,
+                  ob_error *err)
+{
+        ob_exec *x = calloc(1, sizeof(*x));
+        int r;
+
+        if (!x)
+                return -ENOMEM;
+        x->pidfd = x->chan = -1;
+        x->stdin_fd = io->stdin_fd;
+        x->netns_fd = t->netns_fd;
+        x->on_msg = io->on_msg;
+        x->userdata = io->userdata;
+        x->runsc = strdup(t->runsc);
+        x->runsc_root = strdup(t->runsc_root);
+        x->id = strdup(t->id);
+        r = x->runsc && x->runsc_root && x->id ? ob_exec_header(env, n_env, &x->out, &x->out_len)
+                                               : -ENOMEM;
+        if (r < 0) {
+                ob_exec_free(x);
+                return ob_error_set(err, 0, 0, -r, "exec: the environment variables: %s",
+                                    strerror(-r));
+        }
+        if (x->stdin_fd < 0)
+                x->stdin_eof = true;
+        r = ob_run_exec_spawn(t, spec, &x->pid, &x->chan, err);
+        if (r >= 0 && (x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0)) < 0)
+                r = ob_error_set(err, 0, 0, errno, "exec: pidfd_open: %s", strerror(errno));
+        if (r >= 0 && fcntl(x->chan, F_SETFL, O_NONBLOCK) < 0)
+                r = ob_error_set(err, 0, 0, errno, "exec: %s", strerror(errno));
+        if (r < 0) {
+                x->stdin_fd = -1; /* the caller's still */
+                ob_exec_free(x);
+                return r;
+        }
+        x->started_ms = mono_ms();
+        x->deadline_ms = io->timeout_ms > 0 ? x->started_ms + io->timeout_ms : 0;
+        *ret = x;
+        return 0;
+}
+
+size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_timeout_ms)
+{
+        bool want_out = x->out_off < x->out_len || (x->stdin_eof && !x->shut_wr);
+
+        for (size_t i = 0; i < OB_EXEC_POLLFDS; i++)
+                fds[i] = (struct pollfd){.fd = -1};
+        if (x->reaped)
+                return 0;
+        fds[0] = (struct pollfd){.fd = x->chan_eof ? -1 : x->chan, .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = want_out && !x->shut_wr ? x->chan : -1, .events = POLLOUT};
+        fds[2] = (struct pollfd){.fd = x->out_off >= x->out_len && !x->stdin_eof ? x->stdin_fd : -1,
+                                 .events = POLLIN};
+        fds[3] = (struct pollfd){.fd = x->pidfd, .events = POLLIN};
+        *ret_timeout_ms = -1;
+        if (x->deadline_ms && !x->timed_out) {
+                int64_t left = x->deadline_ms - mono_ms();
+                *ret_timeout_ms = left < 0 ? 0 : (int)(left > INT32_MAX ? INT32_MAX : left);
+        }
+        return OB_EXEC_POLLFDS;
+}
+
+static void on_message(ob_exec *x, ob_channel_msg *m)
+{
+        if (m->type == OB_CHANNEL_SANDBOX_START) {
+                x->started = true;
+                x->workload_pid = m->pid;
+        } else if (m->type == OB_CHANNEL_CAPABILITY_DENIED) {
+                x->res.denials++;
+                ob_result_add_violation(&x->res, m);
+        } else if (m->type == OB_CHANNEL_SANDBOX_EXIT) {
+                x->exited = true;
+                ob_channel_msg_done(&x->exit_msg);
+                x->exit_msg = *m;
+                *m = (ob_channel_msg){0};
+                if (x->on_msg)
+                        x->on_msg(&x->exit_msg, x->userdata);
+                return;
+        }
+        if (x->on_msg)
+                x->on_msg(m, x->userdata);
+}
+
+static void read_channel(ob_exec *x)
+{
+        for (;;) {
+                int n = ob_channel_reader_fill(&x->reader, x->chan);
+                if (n == -EAGAIN || n == -EINTR)
+                        break;
+                if (n <= 0)
+                        x->chan_eof = true;
+                for (;;) {
+                        _cleanup_free_ char *line = NULL;
+                        ob_channel_msg m = {0};
+                        size_t len;
+                        int r = ob_channel_reader_next(&x->reader, &line, &len);
+                        if (r == 0)
+                                break;
+                        if (r < 0 || ob_channel_decode(line, len, &m, NULL) < 0) {
+                                x->bad = x->chan_eof = true; /* stop listening: fail closed */
+                                break;
+                        }
+                        on_message(x, &m);
+                        ob_channel_msg_done(&m);
+                }
+                if (x->chan_eof)
+                        break;
+        }
+}
+
+static void write_channel(ob_exec *x)
+{
+        while (x->out_off < x->out_len) {
+                ssize_t w = send(x->chan, x->out + x->out_off, x->out_len - x->out_off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && errno == EAGAIN)
+                        return;
+                if (w <= 0) { /* the sidecar is gone: what is left has no reader */
+                        x->stdin_eof = true;
+                        x->out_off = x->out_len;
+                        break;
+                }
+                x->out_off += (size_t)w;
+        }
+        explicit_bzero(x->out, x->out_len);
+        x->out_off = x->out_len = 0;
+        if (x->stdin_eof && !x->shut_wr) {
+                (void)shutdown(x->chan, SHUT_WR);
+                x->shut_wr = true;
+        }
+}
+
+static void read_stdin(ob_exec *x)
+{
+        char *buf = realloc(x->out, EXEC_STDIN_BUF);
+        ssize_t n;
+
+        if (!buf) {
+                x->stdin_eof = true;
+                return;
+        }
+        x->out = buf;
+        n = read(x->stdin_fd, buf, EXEC_STDIN_BUF);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                x->stdin_eof = true;
+                closep(&x->stdin_fd);
+                return;
+        }
+        x->out_off = 0;
+        x->out_len = (size_t)n;
+}
+
+/* Past the deadline: the command (and with it, by the sidecar, every task
+ * of this exec) is killed inside the sandbox. */
+static void time_out(ob_exec *x)
+{
+        char pid[24];
+        const char *args[] = {"--root", x->runsc_root, "kill", "--pid", pid, x->id, "KILL", NULL};
+
+        x->timed_out = true;
+        if (!x->started) {
+                kill(x->pid, SIGKILL);
+                return;
+        }
+        snprintf(pid, sizeof(pid), "%" PRId64, x->workload_pid);
+        if (ob_runsc_call(x->runsc, args, x->netns_fd, 5000) != 0)
+                kill(x->pid, SIGKILL);
+}
+
+bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
+{
+        if (fds[0].revents)
+                read_channel(x);
+        if (fds[2].revents)
+                read_stdin(x);
+        if (fds[1].revents & (POLLERR | POLLHUP))
+                x->stdin_eof = true, x->out_off = x->out_len;
+        if (fds[1].revents || (fds[2].revents && x->out_len) || (x->stdin_eof && !x->shut_wr))
+                write_channel(x);
+        if (x->deadline_ms && !x->timed_out && mono_ms() >= x->deadline_ms)
+                time_out(x);
+        if (fds[3].revents && waitpid(x->pid, &x->wait_status, WNOHANG) == x->pid) {
+                x->reaped = true;
+                /* the sidecar is gone: its last lines are already in the socket */
+                if (!x->chan_eof)
+                        read_channel(x);
+                return false;
+        }
+        return true;
+}
+
+/* The result as `omnibase sandbox run` would give it: the command's exit
+ * status, 124 past its timeout, 126 with any denial, 125 when it could not
+ * be started or the channel broke. */
+static void judge(ob_exec *x)
+{
+        ob_sandbox_result *res = &x->res;
+        int ws = x->wait_status;
+
+        res->usage.wall_ms = mono_ms() - x->started_ms;
+        res->usage.cpu_ms = res->usage.max_rss_kb = -1;
+        snprintf(res->sandbox_id, sizeof(res->sandbox_id), "%s", x->id);
+        if (x->bad) {
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 125;
+                snprintf(res->message, sizeof(res->message), "the exec's channel broke");
+        } else if (x->exited) {
+                res->status = OB_SANDBOX_OK;
+                res->exit_code = (int)x->exit_msg.exit_code;
+                if (x->exit_msg.denials > res->denials)
+                        res->denials = x->exit_msg.denials;
+                if (!x->started && res->exit_code == 125) {
+                        res->status = OB_SANDBOX_ERROR;
+                        snprintf(res->message, sizeof(res->message),
+                                 "the command could not be started");
+                }
+        } else if (x->timed_out) {
+                res->status = OB_SANDBOX_TIMEOUT;
+        } else {
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 125;
+                snprintf(res->message, sizeof(res->message),
+                         "runsc exec ended (status %d) before the command did",
+                         WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+        }
+        if (x->timed_out && res->status != OB_SANDBOX_ERROR) {
+                res->status = OB_SANDBOX_TIMEOUT;
+                res->exit_code = 124;
+        }
+        res->ended_by = res->status;
+        if (res->denials > 0 && res->status != OB_SANDBOX_ERROR) {
+                res->status = OB_SANDBOX_VIOLATION;
+                res->exit_code = 126;
+        }
+}
+
+void ob_exec_take_result(ob_exec *x, ob_sandbox_result *ret)
+{
+        judge(x);
+        *ret = x->res;
+        x->res = (ob_sandbox_result){0};
+}
+
+void ob_exec_kill(ob_exec *x)
+{
+        if (!x->reaped && !x->timed_out) {
+                x->deadline_ms = 0;
+                time_out(x);
+        }
+}
