@@ -4,7 +4,7 @@
 #include <cjson/cJSON.h>
 #include <time.h>
 
-#include "environments/record.h"
+#include "environments/store_internal.h"
 #include "environments/secrets.h"
 
 static void cjson_deletep(cJSON **j)
