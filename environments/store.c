@@ -273,11 +273,10 @@ int ob_store_read_row(ob_store *s, sqlite3_stmt *st, ob_env_record *ret, ob_erro
         k = k < 0 ? k : dup_col(st, 13, &r.approved_by);
         k = k < 0 ? k : dup_col(st, 14, &r.idempotency_key);
         r.supervisor_pid = sqlite3_column_int64(st, 15);
+        if (k == -EBADMSG)
+                k = ob_error_set_code(err, "internal", EIO, "%s: %s has a bad list", s->path, r.id);
         if (k < 0) {
                 ob_env_record_done(&r);
-                if (k == -EBADMSG)
-                        return ob_error_set_code(err, "internal", EIO, "%s: %s has bad JSON",
-                                                 s->path, r.id);
                 return k;
         }
         *ret = r;

@@ -535,6 +535,36 @@ static void test_record_json(void **state)
         ob_store_close(s);
 }
 
+/* A row changed behind the store's back is an error, not a crash. */
+static void test_bad_row(void **state)
+{
+        _cleanup_free_ char *db = sub("bad/omnibase.db");
+        ob_store *s = open_store("bad");
+        ob_env_config c = config(3, 0);
+        char id[OB_ENV_ID_LEN + 1];
+        ob_env_record g = {0};
+        ob_error err = {0};
+        sqlite3 *h = NULL;
+
+        assert_int_equal(create(s, &c, "b", "alice", 0, id, &err), 0);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "UPDATE environments SET flags = '{}'", NULL, NULL, NULL),
+                         SQLITE_OK);
+        /* STRICT and CHECK refuse what is not the schema. */
+        assert_int_not_equal(
+            sqlite3_exec(h, "UPDATE environments SET memory_mb = 'lots'", NULL, NULL, NULL),
+            SQLITE_OK);
+        assert_int_not_equal(
+            sqlite3_exec(h, "UPDATE environments SET state = 'zombie'", NULL, NULL, NULL),
+            SQLITE_OK);
+        sqlite3_close(h);
+        err.code = NULL;
+        assert_int_equal(ob_store_get(s, id, &g, &err), -EIO);
+        assert_string_equal(err.code, "internal");
+        assert_non_null(strstr(err.message, id));
+        ob_store_close(s);
+}
+
 #define RACERS 4 /* N + 1 for a quota of N = 3 */
 
 /* A child: its own connection, then blocks on the barrier, then creates.
@@ -614,7 +644,8 @@ int main(void)
             cmocka_unit_test(test_quota_memory), cmocka_unit_test(test_idempotency),
             cmocka_unit_test(test_names_live),   cmocka_unit_test(test_transition),
             cmocka_unit_test(test_list),         cmocka_unit_test(test_setters),
-            cmocka_unit_test(test_record_json),  cmocka_unit_test(test_quota_race),
+            cmocka_unit_test(test_record_json),  cmocka_unit_test(test_bad_row),
+            cmocka_unit_test(test_quota_race),
         };
         int r;
 
