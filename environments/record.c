@@ -158,6 +158,7 @@ int ob_env_record_to_json(const ob_env_record *r, char **ret)
             {"secrets", string_array(r->secret_names)},
             {"memory_mb", cJSON_CreateNumber((double)r->memory_mb)},
             {"approved_by", string_or_null(r->approved_by)},
+            {"supervisor_pid", cJSON_CreateNumber((double)r->supervisor_pid)},
         };
         bool ok = o != NULL;
         char *text;

@@ -18,6 +18,25 @@ typedef enum ob_event_type {
         OB_EVENT_RESOURCE_LIMIT_EXCEEDED,
         OB_EVENT_CAPABILITY_DENIED,
         OB_EVENT_CAPABILITY_DENIED_SUMMARY,
+        /* the environment layer (docs/environments.md): each carries env_id
+         * and owner; sandbox_id is the environment's id */
+        OB_EVENT_ENVIRONMENT_CREATED,
+        OB_EVENT_ENVIRONMENT_STARTED,
+        OB_EVENT_ENVIRONMENT_STOPPED,
+        OB_EVENT_ENVIRONMENT_EXTENDED,
+        OB_EVENT_ENVIRONMENT_EXPIRED,
+        OB_EVENT_ENVIRONMENT_DELETED,
+        OB_EVENT_ENVIRONMENT_FAILED,
+        OB_EVENT_ENVIRONMENT_RESET,
+        OB_EVENT_FLAGS_CHANGED,
+        OB_EVENT_EXEC_STARTED,
+        OB_EVENT_EXEC_EXITED,
+        OB_EVENT_SECRET_INJECTED,
+        OB_EVENT_SECRET_REVOKED,
+        OB_EVENT_SECRET_ROTATED,
+        OB_EVENT_SNAPSHOT_TAKEN,
+        OB_EVENT_SNAPSHOT_RESTORED,
+        OB_EVENT_QUOTA_REFUSED,
         OB_EVENT_TYPE_MAX,
 } ob_event_type;
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Environments (issue 10): create → running, `omnibase env exec` of /bin/true
+# and of python hello against a bare `runsc exec` into the same running
+# sandbox (alternated in one run: the baseline runs the command directly,
+# without the sidecar's seccomp + ptrace and without the supervisor), host
+# memory of one idle environment, and delete. Needs root and runsc.
+#
+#   benchmarks/bench_env.sh [OMNIBASE_BINARY] [ROUNDS]   (default: build/cli/omnibase, 15)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+omnibase=${1:-$src/build/cli/omnibase}
+rounds=${2:-15}
+[ "$(id -u)" -eq 0 ] || { echo "bench_env: run as root" >&2; exit 1; }
+command -v runsc >/dev/null || { echo "bench_env: runsc is not installed" >&2; exit 1; }
+[ -x "$omnibase" ] || { echo "bench_env: $omnibase is not built" >&2; exit 1; }
+
+work=$(mktemp -d /var/tmp/ob-bench-env-XXXXXX)
+export OMNIBASE_STATE_DIR=$work/state
+echo '{"max_environments_per_owner": 100}' >"$work/config.json"
+export OMNIBASE_CONFIG=$work/config.json
+cleanup() {
+    for e in "$work"/state/envs/*; do
+        [ -d "$e" ] && "$omnibase" env delete "$(basename "$e")" >/dev/null 2>&1 || true
+    done
+    "$omnibase" gc >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+timed() { local t0; t0=$(now_ms); "$@" >"$work/out" 2>&1 </dev/null; echo $(( $(now_ms) - t0 )); }
+
+# create → running, and delete (fresh environments each round)
+: >"$work/create.ms"; : >"$work/delete.ms"
+for i in $(seq 1 5); do
+    t0=$(now_ms)
+    id=$("$omnibase" env create --owner bench --template python-agent)
+    echo $(( $(now_ms) - t0 )) >>"$work/create.ms"
+    timed "$omnibase" env delete "$id" >>"$work/delete.ms"
+done
+
+id=$("$omnibase" env create --owner bench --template python-agent)
+run=$(ls "$OMNIBASE_STATE_DIR/runs")
+root=$OMNIBASE_STATE_DIR/runs/$run/runsc
+echo 'print("hello from the sandbox")' >"$work/state/envs/$id/workspace/hello.py"
+chown 65534:65534 "$work/state/envs/$id/workspace/hello.py"
+
+bare() { timed runsc --root "$root" exec -cwd /workspace "$run" "$@"; }
+omni() { timed "$omnibase" env exec "$id" -- "$@"; }
+for cmd in true hello; do
+    case $cmd in
+        true) argv=(/bin/true) ;;
+        hello) argv=(/usr/bin/python3 /workspace/hello.py) ;;
+    esac
+    bare "${argv[@]}" >/dev/null; omni "${argv[@]}" >/dev/null   # warm-up
+    : >"$work/bare-$cmd.ms"; : >"$work/omni-$cmd.ms"
+    for i in $(seq 1 "$rounds"); do
+        bare "${argv[@]}" >>"$work/bare-$cmd.ms"
+        omni "${argv[@]}" >>"$work/omni-$cmd.ms"
+    done
+    if [ "$cmd" = hello ]; then
+        grep -q "hello from the sandbox" "$work/out" || { echo "exec failed:" >&2; cat "$work/out" >&2; exit 1; }
+    fi
+done
+
+rss_of() { # KiB of every process whose command line contains $1
+    local total=0 pid kb
+    for pid in $(grep -l -s -F -- "$1" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+sup=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["supervisor_pid"])' \
+      "$("$omnibase" env show "$id" --json)")
+sandbox_rss=$(rss_of "$OMNIBASE_STATE_DIR/runs/$run")
+sup_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status")
+
+printf 'environments (%d alternated rounds for exec, 5 for create/delete; ms, medians):\n' "$rounds"
+printf '  env create → running               %s   all: %s\n' "$(median <"$work/create.ms")" "$(tr '\n' ' ' <"$work/create.ms")"
+printf '  env delete                         %s   all: %s\n' "$(median <"$work/delete.ms")" "$(tr '\n' ' ' <"$work/delete.ms")"
+for cmd in true hello; do
+    b=$(median <"$work/bare-$cmd.ms"); o=$(median <"$work/omni-$cmd.ms")
+    printf '  exec %-6s bare runsc exec %6s   omnibase env exec %6s   ratio %s (target <= 1.10)\n' \
+        "$cmd" "$b" "$o" "$(awk -v o="$o" -v b="$b" 'BEGIN {printf "%.3f", o / b}')"
+done
+printf 'host memory of one idle environment: sandbox (runsc) %d KiB RSS, supervisor %d KiB\n' \
+    "$sandbox_rss" "$sup_rss"
+printf 'host load average during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

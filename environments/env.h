@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The environment layer's orchestrator (DESIGN §6, docs/environments.md):
+ * the operations the CLI (and later the server and MCP) call, the
+ * per-environment supervisor that owns each sandbox, and the control
+ * socket between them. State is in the store (store.h); each environment
+ * has a directory $STATE/envs/<id>/ (0700):
+ *   supervisor.lock  flock'd by the live supervisor (liveness for gc)
+ *   control.sock     the supervisor's control socket (0600)
+ *   supervisor.log   what the supervisor could not say to anyone else
+ *   workspace.img, workspace/   the size-limited /workspace (workspace.h)
+ *   flags.json       /omnibase/flags.json inside (read-only)
+ *   caps.json        the environment's capability set (template + its own)
+ *   secrets/         sealed secrets (secrets.h) */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <omnibase/sandbox.h>
+
+#include "common/error.h"
+#include "environments/store.h"
+#include "events/event.h"
+
+#define OB_ENV_WORKSPACE  "/workspace"
+#define OB_ENV_FLAGS_FILE "/omnibase/flags.json"
+#define OB_ENV_MAX_EXECS  16 /* concurrent execs per environment */
+#define OB_CTL_MAX_LINE   (64 * 1024)
+
+/* A state dir resolved once ($OMNIBASE_STATE_DIR or the default). */
+const char *ob_env_state_dir(const char *state_dir);
+/* $STATE/envs/<id>[/<leaf>] into buf; -ENAMETOOLONG when it does not fit. */
+int ob_env_path(const char *state_dir, const char *id, const char *leaf, char *buf, size_t size);
+/* The principal UUID of an environment (its sandbox's events carry it):
+ * 0e000000-0000-4000-8000-<the id's 12 hex digits>. buf >= 37. */
+void ob_env_principal(const char *id, char *buf, size_t size);
+/* true while a supervisor holds envs/<id>/supervisor.lock. */
+bool ob_env_supervisor_alive(const char *state_dir, const char *id);
+
+/* One audit event of the environment layer: type, with env_id and owner,
+ * then the caller's fields (pairs of key, value; value NULL skips) to
+ * state_dir/audit.jsonl, made durable before returning. */
+int ob_env_emit(const char *state_dir, ob_event_type type, const ob_env_record *r,
+                const char *const *kv, size_t n_kv);
+
+/* ---- the control socket (control.c) ---- */
+
+/* Connects to envs/<id>/control.sock; -ENOENT/-ECONNREFUSED when no
+ * supervisor listens. */
+int ob_ctl_connect(const char *state_dir, const char *id, int *ret_fd);
+/* Listens on path (0600, removed first). */
+int ob_ctl_listen(const char *path, int *ret_fd);
+/* One JSON line, with up to 3 fds attached (SCM_RIGHTS). */
+int ob_ctl_send(int fd, const char *line, const int *fds, size_t n_fds);
+/* One JSON line (without '\n', at most OB_CTL_MAX_LINE) and the fds that
+ * came with it (*ret_n_fds, at most 3; the caller's to close; ret_fds may
+ * be NULL). timed: give up after a few seconds (the supervisor's side). */
+int ob_ctl_recv(int fd, bool timed, char **ret_line, int ret_fds[3], size_t *ret_n_fds);
+/* Sends request and waits for the one-line answer (*ret_line malloc'd). */
+int ob_ctl_call(const char *state_dir, const char *id, const char *request, const int *fds,
+                size_t n_fds, char **ret_line, ob_error *err);
+
+/* ---- the supervisor (supervisor.c) ---- */
+
+/* Starts the supervisor of environment id (detached: double fork, own
+ * session) and waits until its sandbox is up ("ok") or it failed (its one
+ * line in err). Returns its pid. */
+int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pid, ob_error *err);
+
+/* ---- the operations (env.c) ---- */
+
+typedef struct ob_env_create_opts {
+        const char *owner;
+        const char *template_name;
+        const char *ttl;             /* a duration; NULL: the template's default */
+        const char *seed;            /* "name:version"; NULL: the template's default */
+        const char *const *flags;    /* NULL-terminated; NULL: the template's defaults */
+        const char *const *secrets;  /* "NAME=@FILE", NULL-terminated (may be NULL) */
+        const char *name;            /* NULL: the id */
+        const char *idempotency_key; /* may be NULL */
+        const char *approved_by;     /* for a TTL past max_ttl_without_approval */
+} ob_env_create_opts;
+
+/* Validates everything, checks the quota (in one transaction with the
+ * insert), makes the workspace (seed installed), flags and secrets, starts
+ * the supervisor and waits for the sandbox. On any error nothing is left
+ * (no row, directory, mount, loop device, sandbox). *ret the new record. */
+int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_record *ret,
+                  bool *ret_existed, ob_error *err);
+int ob_env_get(const char *state_dir, const char *id_or_name, ob_env_record *ret, ob_error *err);
+int ob_env_list(const char *state_dir, const char *owner, bool all, ob_env_record **ret,
+                size_t *ret_n, ob_error *err);
+
+typedef struct ob_env_exec_opts {
+        const char *const *argv;
+        const char *cwd;    /* NULL: /workspace */
+        int64_t timeout_ms; /* 0: none */
+        int fds[3];         /* the command's stdin, stdout, stderr */
+} ob_env_exec_opts;
+/* Runs a command in a running environment (through its supervisor);
+ * *ret the result as `sandbox run --json` gives it (plus env_id), malloc'd
+ * JSON, and *ret_exit_code what `env exec` exits with. */
+int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec_opts *o,
+                char **ret_json, int *ret_exit_code, ob_error *err);
+int ob_env_extend(const char *state_dir, const char *id_or_name, const char *ttl,
+                  const char *approved_by, ob_env_record *ret, ob_error *err);
+/* set: "name=on" / "name=off" strings. */
+int ob_env_flags(const char *state_dir, const char *id_or_name, const char *const *set,
+                 ob_env_record *ret, ob_error *err);
+int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err);
+int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err);
+int ob_env_delete(const char *state_dir, const char *id_or_name, ob_error *err);
+/* Expires what is past its TTL and has no supervisor, marks environments
+ * whose supervisor died failed and removes their sandboxes; *ret_n counts. */
+int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err);
+
+/* ---- shared by the supervisor and the operations (env.c, create.c) ---- */
+
+/* envs/<id>/flags.json: {"env_id": id, "flags": {name: true, ...}}, 0644,
+ * rewritten in place (the sandbox's bind mount keeps the inode). */
+int ob_env_write_flags(const char *state_dir, const char *id, char *const *flags);
+
+/* Ends an environment for good: workspace unmounted and (unless final
+ * is OB_ENV_STOPPED) destroyed with its secrets and directory, the state
+ * set to final with reason, and the event. The sandbox must be gone. */
+int ob_env_teardown(const char *state_dir, ob_store *store, const ob_env_record *r,
+                    ob_env_state final, const char *reason, ob_error *err);

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The operations on an existing environment: exec (through its
+ * supervisor), extend, flags, stop, start, delete and sweep. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "environments/env.h"
+#include "environments/template.h"
+#include "environments/workspace.h"
+#include "runner/runner.h"
+
+static void store_closep(ob_store **s)
+{
+        *s = ob_store_close(*s);
+}
+#define _cleanup_store_ _cleanup_(store_closep)
+
+static void record_donep(ob_env_record *r)
+{
+        ob_env_record_done(r);
+}
+#define _cleanup_record_ _cleanup_(record_donep)
+
+/* The store and the record of id_or_name. */
+static int lookup(const char *state_dir, const char *id_or_name, ob_store **ret_store,
+                  ob_env_record *ret, ob_error *err)
+{
+        int r = ob_store_open(ob_env_state_dir(state_dir), ret_store, err);
+
+        return r < 0 ? r : ob_store_get(*ret_store, id_or_name, ret, err);
+}
+
+static int not_running(const ob_env_record *r, ob_error *err)
+{
+        return ob_error_set_code(err, "not_running", ESRCH, "%s is %s%s%s", r->id,
+                                 ob_env_state_to_string(r->state), r->reason ? ": " : "",
+                                 r->reason ? r->reason : "");
+}
+
+/* The supervisor's answer: {"ok":true,...} → 0 with *ret_obj (may be
+ * NULL), {"ok":false,"error":{code,message}} → err. */
+static int parse_answer(const char *line, const char *key, cJSON **ret_obj, ob_error *err)
+{
+        cJSON *root = cJSON_Parse(line), *e, *item;
+        const cJSON *code, *msg;
+        int r = 0;
+
+        if (!root)
+                return ob_error_set(err, 0, 0, EBADMSG, "the supervisor's answer is not JSON");
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "ok"))) {
+                item = key ? cJSON_DetachItemFromObjectCaseSensitive(root, key) : NULL;
+                if (ret_obj)
+                        *ret_obj = item;
+                else
+                        cJSON_Delete(item);
+        } else {
+                e = cJSON_GetObjectItemCaseSensitive(root, "error");
+                code = cJSON_GetObjectItemCaseSensitive(e, "code");
+                msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+                r = -EIO;
+                if (err) {
+                        ob_error_set(err, 0, 0, EIO, "%s",
+                                     cJSON_IsString(msg) ? msg->valuestring : "failed");
+                        /* the codes are literals: map the ones we know */
+                        err->code = NULL;
+                        if (cJSON_IsString(code))
+                                err->code = streq(code->valuestring, "not_running") ? "not_running"
+                                            : streq(code->valuestring, "invalid")   ? "invalid"
+                                            : streq(code->valuestring, "busy")      ? "busy"
+                                                                                    : "error";
+                }
+        }
+        cJSON_Delete(root);
+        return r;
+}
+
+static int call(const char *state_dir, const ob_env_record *rec, const char *request,
+                const int *fds, size_t n_fds, const char *key, cJSON **ret_obj, ob_error *err)
+{
+        _cleanup_free_ char *line = NULL;
+        int r = ob_ctl_call(state_dir, rec->id, request, fds, n_fds, &line, err);
+
+        return r < 0 ? r : parse_answer(line, key, ret_obj, err);
+}
+
+int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec_opts *o,
+                char **ret_json, int *ret_exit_code, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        _cleanup_free_ char *req_text = NULL;
+        cJSON *req, *argv, *result = NULL;
+        const cJSON *code;
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r < 0)
+                return r;
+        if (rec.state != OB_ENV_RUNNING)
+                return not_running(&rec, err);
+        s = ob_store_close(s); /* the supervisor writes while the exec runs */
+        req = cJSON_CreateObject();
+        cJSON_AddStringToObject(req, "op", "exec");
+        argv = cJSON_AddArrayToObject(req, "argv");
+        for (size_t i = 0; o->argv && o->argv[i]; i++)
+                cJSON_AddItemToArray(argv, cJSON_CreateString(o->argv[i]));
+        cJSON_AddStringToObject(req, "cwd", o->cwd ? o->cwd : OB_ENV_WORKSPACE);
+        if (o->timeout_ms > 0)
+                cJSON_AddNumberToObject(req, "timeout_ms", (double)o->timeout_ms);
+        req_text = cJSON_PrintUnformatted(req);
+        cJSON_Delete(req);
+        if (!req_text)
+                return -ENOMEM;
+        r = call(state_dir, &rec, req_text, o->fds, 3, "result", &result, err);
+        if (r < 0)
+                return r;
+        code = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
+        *ret_exit_code = cJSON_IsNumber(code) ? code->valueint : 125;
+        *ret_json = cJSON_PrintUnformatted(result);
+        cJSON_Delete(result);
+        return *ret_json ? 0 : -ENOMEM;
+}
+
+/* Tells a live supervisor to read its record again. */
+static void reload(const char *state_dir, const ob_env_record *rec)
+{
+        if (rec->state == OB_ENV_RUNNING && ob_env_supervisor_alive(state_dir, rec->id))
+                (void)call(state_dir, rec, "{\"op\":\"reload\"}", NULL, 0, NULL, NULL, NULL);
+}
+
+int ob_env_extend(const char *state_dir, const char *id_or_name, const char *ttl,
+                  const char *approved_by, ob_env_record *ret, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        ob_env_config cfg;
+        int64_t add, until;
+        char a[24], b[24];
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r >= 0)
+                r = ob_duration_parse(ttl, &add, err);
+        if (r >= 0)
+                r = ob_env_config_load(NULL, &cfg, err);
+        if (r < 0)
+                return r;
+        if (rec.state != OB_ENV_RUNNING && rec.state != OB_ENV_STOPPED)
+                return not_running(&rec, err);
+        until = (int64_t)time(NULL) + add;
+        if (until < rec.expires_at)
+                until = rec.expires_at + add;
+        if (until - rec.created_at > cfg.max_ttl_without_approval_s && !approved_by) {
+                ob_duration_format(until - rec.created_at, a, sizeof(a));
+                ob_duration_format(cfg.max_ttl_without_approval_s, b, sizeof(b));
+                return ob_error_set_code(err, "ttl_needs_approval", EPERM,
+                                         "%s would live %s in total, past %s: it needs "
+                                         "--approved-by",
+                                         rec.id, a, b);
+        }
+        r = ob_store_set_expiry(s, rec.id, until, approved_by, err);
+        if (r >= 0) {
+                ob_duration_format(add, a, sizeof(a));
+                const char *kv[] = {"by", a, "approved_by", approved_by};
+                (void)ob_env_emit(state_dir, OB_EVENT_ENVIRONMENT_EXTENDED, &rec, kv, 4);
+                reload(state_dir, &rec);
+                ob_env_record_done(&rec);
+                r = ob_store_get(s, id_or_name, &rec, err);
+        }
+        if (r >= 0 && ret) {
+                *ret = rec;
+                rec = (ob_env_record){0};
+        }
+        return r;
+}
+
+/* The flags after applying "name=on|off" changes, sorted, unique. */
+static int apply_flags(const ob_env_record *rec, const ob_template *tpl, const char *const *set,
+                       char ***ret, ob_error *err)
+{
+        char **v = calloc(OB_ENV_MAX_FLAGS + 1, sizeof(char *));
+        size_t n = 0;
+        int r = v ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r >= 0 && rec->flags && rec->flags[i] && n < OB_ENV_MAX_FLAGS; i++)
+                if (!(v[n++] = strdup(rec->flags[i])))
+                        r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && set && set[i]; i++) {
+                const char *eq = strchr(set[i], '=');
+                char name[OB_ENV_FLAG_MAX + 1];
+                bool on;
+                size_t k;
+                if (!eq || (size_t)(eq - set[i]) > OB_ENV_FLAG_MAX ||
+                    (!streq(eq + 1, "on") && !streq(eq + 1, "off"))) {
+                        r = ob_error_set_code(err, "invalid", EINVAL,
+                                              "--set %s: expected NAME=on or NAME=off", set[i]);
+                        break;
+                }
+                snprintf(name, sizeof(name), "%.*s", (int)(eq - set[i]), set[i]);
+                on = streq(eq + 1, "on");
+                if (ob_env_flag_check(name, err) < 0) {
+                        r = -EINVAL;
+                        break;
+                }
+                bool offered = false;
+                for (size_t a = 0; tpl->flags_available && tpl->flags_available[a]; a++)
+                        offered = offered || streq(tpl->flags_available[a], name);
+                if (!offered) {
+                        r = ob_error_set_code(err, "invalid", EINVAL,
+                                              "feature flag \"%s\" is not offered by template %s",
+                                              name, tpl->name);
+                        break;
+                }
+                for (k = 0; k < n && !streq(v[k], name); k++)
+                        ;
+                if (on && k == n && n < OB_ENV_MAX_FLAGS && !(v[n++] = strdup(name)))
+                        r = -ENOMEM;
+                if (!on && k < n) {
+                        free(v[k]);
+                        v[k] = v[--n];
+                        v[n] = NULL;
+                }
+        }
+        if (r < 0) {
+                for (size_t i = 0; v && i < n; i++)
+                        free(v[i]);
+                free(v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+int ob_env_flags(const char *state_dir, const char *id_or_name, const char *const *set,
+                 ob_env_record *ret, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        ob_template *tpl = NULL;
+        char **v = NULL;
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r >= 0 && set && set[0]) {
+                r = ob_template_load(rec.template_name, &tpl, err);
+                if (r >= 0)
+                        r = apply_flags(&rec, tpl, set, &v, err);
+                if (r >= 0)
+                        r = ob_store_set_flags(s, rec.id, (const char *const *)v, err);
+                if (r >= 0 && rec.state != OB_ENV_DELETED && rec.state != OB_ENV_EXPIRED) {
+                        (void)ob_env_write_flags(state_dir, rec.id, v);
+                        const char *kv[] = {"set", set[0], "more", set[1] ? "yes" : NULL};
+                        (void)ob_env_emit(state_dir, OB_EVENT_FLAGS_CHANGED, &rec, kv, 4);
+                        reload(state_dir, &rec);
+                }
+                for (size_t i = 0; v && v[i]; i++)
+                        free(v[i]);
+                free(v);
+                ob_template_free(tpl);
+                if (r >= 0) {
+                        ob_env_record_done(&rec);
+                        r = ob_store_get(s, id_or_name, &rec, err);
+                }
+        }
+        if (r >= 0 && ret) {
+                *ret = rec;
+                rec = (ob_env_record){0};
+        }
+        return r;
+}
+
+int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r < 0)
+                return r;
+        if (rec.state != OB_ENV_RUNNING || !ob_env_supervisor_alive(state_dir, rec.id))
+                return not_running(&rec, err);
+        s = ob_store_close(s);
+        return call(state_dir, &rec, "{\"op\":\"stop\"}", NULL, 0, NULL, NULL, err);
+}
+
+int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        pid_t pid;
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r < 0)
+                return r;
+        if (rec.state != OB_ENV_STOPPED)
+                return ob_error_set_code(err, "invalid", EINVAL, "%s is %s, not stopped", rec.id,
+                                         ob_env_state_to_string(rec.state));
+        if (rec.expires_at <= (int64_t)time(NULL))
+                return ob_error_set_code(err, "invalid", EINVAL,
+                                         "%s is past its TTL: extend it first", rec.id);
+        s = ob_store_close(s);
+        return ob_env_supervisor_spawn(state_dir, rec.id, &pid, err);
+}
+
+/* Removes the sandboxes of dead runs (a dead supervisor's among them). */
+static void collect_runs(const char *state_dir)
+{
+        (void)ob_sandbox_gc(ob_env_state_dir(state_dir), NULL, NULL, NULL);
+}
+
+int ob_env_delete(const char *state_dir, const char *id_or_name, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r < 0)
+                return r;
+        if (rec.state == OB_ENV_DELETED)
+                return ob_error_set_code(err, "not_found", ENOENT, "%s is already deleted", rec.id);
+        if (ob_env_supervisor_alive(state_dir, rec.id)) {
+                ob_store *tmp = TAKE_PTR(s);
+                ob_store_close(tmp);
+                return call(state_dir, &rec, "{\"op\":\"delete\"}", NULL, 0, NULL, NULL, err);
+        }
+        collect_runs(state_dir);
+        return ob_env_teardown(state_dir, s, &rec, OB_ENV_DELETED, "deleted by request", err);
+}
+
+int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        ob_env_record *v = NULL;
+        size_t n = 0;
+        unsigned done = 0;
+        int64_t now = (int64_t)time(NULL);
+        int r = ob_store_open(ob_env_state_dir(state_dir), &s, err);
+
+        if (r >= 0)
+                r = ob_store_list(s, NULL, false, &v, &n, err);
+        if (r < 0)
+                return r;
+        collect_runs(state_dir);
+        for (size_t i = 0; i < n; i++) {
+                ob_env_record *e = &v[i];
+                bool alive = ob_env_supervisor_alive(state_dir, e->id);
+                if (alive || e->state == OB_ENV_EXPIRED || e->state == OB_ENV_DELETED)
+                        continue;
+                if (e->expires_at <= now && e->state != OB_ENV_FAILED)
+                        r = ob_env_teardown(state_dir, s, e, OB_ENV_EXPIRED, "its TTL ran out",
+                                            err);
+                else if (e->state == OB_ENV_DELETING) /* a delete that died half-way */
+                        r = ob_env_teardown(state_dir, s, e, OB_ENV_DELETED, "deleted", err);
+                else if (e->state == OB_ENV_RUNNING || e->state == OB_ENV_CREATING)
+                        r = ob_env_teardown(state_dir, s, e, OB_ENV_FAILED, "its supervisor died",
+                                            err);
+                else
+                        continue;
+                if (r < 0)
+                        break;
+                done++;
+        }
+        ob_env_records_free(v, n);
+        if (ret_n)
+                *ret_n = done;
+        return r < 0 ? r : 0;
+}

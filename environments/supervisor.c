@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One supervisor per environment (conmon-style, DESIGN §6): a detached
+ * process that owns the environment's held sandbox (runner lifecycle with
+ * hold), answers the control socket, runs each exec through the runner's
+ * exec (runsc exec of a sidecar), injects flags and secrets per exec over
+ * the exec's channel, writes every exec and denial to the audit log, and
+ * ends the environment at its TTL (expired) or when idle (stopped). One
+ * poll loop, no threads. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "environments/env.h"
+#include "environments/secrets.h"
+#include "environments/template.h"
+#include "environments/workspace.h"
+#include "runner/runner.h"
+
+#define START_TIMEOUT_MS 60000
+#define STOP_GRACE_MS    10000
+
+typedef struct supervisor supervisor;
+typedef struct sv_exec {
+        supervisor *sv;
+        ob_exec *x;
+        int client; /* the answer goes here when the exec ends */
+        char exec_id[24];
+} sv_exec;
+
+struct supervisor {
+        const char *state_dir;
+        char id[OB_ENV_ID_LEN + 1];
+        char principal[40];
+        ob_store *store;
+        ob_env_record rec;
+        ob_capset *caps;
+        ob_template *tpl;
+        ob_run *run;
+        int listen_fd, sig_fd;
+        sv_exec execs[OB_ENV_MAX_EXECS];
+        unsigned exec_seq;
+        int64_t idle_s;
+        int64_t last_activity; /* wall seconds */
+        bool ending;
+        ob_env_state final;
+        char reason[160];
+        int final_client; /* a stop/delete waiting for its answer, or -1 */
+};
+
+static int64_t now_s(void)
+{
+        return (int64_t)time(NULL);
+}
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* {"ok":false,"error":{"code":...,"message":...}} to a client, closed. */
+static void answer_error(int *client, const char *code, const char *message)
+{
+        cJSON *root = cJSON_CreateObject(), *e;
+        char *text;
+
+        cJSON_AddFalseToObject(root, "ok");
+        e = cJSON_AddObjectToObject(root, "error");
+        cJSON_AddStringToObject(e, "code", code ? code : "error");
+        cJSON_AddStringToObject(e, "message", message);
+        text = cJSON_PrintUnformatted(root);
+        if (text && *client >= 0)
+                (void)ob_ctl_send(*client, text, NULL, 0);
+        free(text);
+        cJSON_Delete(root);
+        closep(client);
+}
+
+/* {"ok":true, <what>} to a client, closed; takes what. */
+static void answer_ok(int *client, const char *key, cJSON *what)
+{
+        cJSON *root = cJSON_CreateObject();
+        char *text;
+
+        cJSON_AddTrueToObject(root, "ok");
+        if (what)
+                cJSON_AddItemToObject(root, key, what);
+        text = cJSON_PrintUnformatted(root);
+        if (text && *client >= 0)
+                (void)ob_ctl_send(*client, text, NULL, 0);
+        free(text);
+        cJSON_Delete(root);
+        closep(client);
+}
+
+static void emit(supervisor *sv, ob_event_type type, const char *const *kv, size_t n)
+{
+        (void)ob_env_emit(sv->state_dir, type, &sv->rec, kv, n);
+}
+
+/* ---- exec ---- */
+
+/* Each denial of an exec is on the audit log with the environment, its
+ * owner and the exec's id. */
+static void on_exec_msg(const ob_channel_msg *m, void *userdata)
+{
+        sv_exec *e = userdata;
+        char pid[24];
+
+        if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
+                return;
+        snprintf(pid, sizeof(pid), "%" PRId64, m->pid);
+        const char *kv[] = {"exec_id", e->exec_id, "capability", m->capability, "target", m->target,
+                            "syscall", m->syscall, "policy_id",  m->policy_id,  "layer",  m->layer,
+                            "pid",     pid};
+        emit(e->sv, OB_EVENT_CAPABILITY_DENIED, kv, ARRAY_SIZE(kv));
+}
+
+static void strv_free_n(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (v[i]) {
+                        explicit_bzero(v[i], strlen(v[i]));
+                        free(v[i]);
+                }
+        free(v);
+}
+
+/* The variables of every exec: the environment's id, its flags, and its
+ * secrets (opened here, wiped after they are sent). */
+static int exec_env(supervisor *sv, char ***ret, size_t *ret_n, ob_error *err)
+{
+        char dir[PATH_MAX], flags[4096] = "";
+        char **names = NULL, **env;
+        size_t n_names = 0, n = 0;
+        uint8_t key[OB_SECRET_KEY_BYTES];
+        int r;
+
+        for (size_t i = 0; sv->rec.flags && sv->rec.flags[i]; i++)
+                snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%s%s", i ? "," : "",
+                         sv->rec.flags[i]);
+        r = ob_env_path(sv->state_dir, sv->id, NULL, dir, sizeof(dir));
+        if (r >= 0)
+                r = ob_secrets_list(dir, &names, &n_names, err);
+        if (r < 0)
+                return r;
+        env = calloc(n_names + 4, sizeof(char *));
+        if (!env) {
+                ob_strv_free(names, n_names);
+                return -ENOMEM;
+        }
+        if (asprintf(&env[n++], "OMNIBASE_ENV_ID=%s", sv->id) < 0 ||
+            asprintf(&env[n++], "OMNIBASE_FEATURE_FLAGS=%s", flags) < 0 ||
+            asprintf(&env[n++], "HOME=%s", OB_ENV_WORKSPACE) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && n_names > 0)
+                r = ob_secret_key_load(sv->state_dir, key, err);
+        for (size_t i = 0; r >= 0 && i < n_names; i++) {
+                uint8_t *value = NULL;
+                size_t len = 0;
+                r = ob_secrets_get(dir, key, sv->id, names[i], &value, &len, err);
+                if (r >= 0 && asprintf(&env[n++], "%s=%s", names[i], (char *)value) < 0)
+                        r = -ENOMEM;
+                ob_secret_free(value, len);
+        }
+        explicit_bzero(key, sizeof(key));
+        ob_strv_free(names, n_names);
+        if (r < 0) {
+                strv_free_n(env, n);
+                return r;
+        }
+        *ret = env;
+        *ret_n = n;
+        return 0;
+}
+
+static sv_exec *free_slot(supervisor *sv)
+{
+        for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                if (!sv->execs[i].x)
+                        return &sv->execs[i];
+        return NULL;
+}
+
+/* {"op":"exec","argv":[...],"cwd":"/workspace","timeout_ms":N} with the
+ * command's stdin, stdout and stderr attached. */
+static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], size_t n_fds)
+{
+        const cJSON *argv_j = cJSON_GetObjectItemCaseSensitive(req, "argv");
+        const cJSON *cwd_j = cJSON_GetObjectItemCaseSensitive(req, "cwd");
+        const cJSON *to_j = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
+        const char *argv[OB_SANDBOX_MAX_ARGS + 1];
+        ob_run_exec_target_info t;
+        ob_error err = {0};
+        char **env = NULL;
+        size_t n = 0, n_env = 0;
+        const cJSON *a;
+        sv_exec *e = free_slot(sv);
+        int r;
+
+        if (n_fds != 3 || !cJSON_IsArray(argv_j) || cJSON_GetArraySize(argv_j) < 1 ||
+            cJSON_GetArraySize(argv_j) > OB_SANDBOX_MAX_ARGS || (cwd_j && !cJSON_IsString(cwd_j)) ||
+            (to_j && (!cJSON_IsNumber(to_j) || to_j->valuedouble < 0)))
+                return answer_error(client, "invalid", "a bad exec request");
+        cJSON_ArrayForEach (a, argv_j) {
+                if (!cJSON_IsString(a))
+                        return answer_error(client, "invalid", "argv holds a non-string");
+                argv[n++] = a->valuestring;
+        }
+        argv[n] = NULL;
+        if (!e)
+                return answer_error(client, "busy", "too many execs running at once");
+        if (ob_run_exec_target(sv->run, &t) < 0)
+                return answer_error(client, "not_running", "the sandbox is not up");
+        r = exec_env(sv, &env, &n_env, &err);
+        if (r < 0)
+                return answer_error(client, "error", err.message[0] ? err.message : strerror(-r));
+        snprintf(e->exec_id, sizeof(e->exec_id), "x%u", ++sv->exec_seq);
+        e->sv = sv;
+        ob_exec_spec spec = {.argv = argv,
+                             .cwd = cwd_j ? cwd_j->valuestring : OB_ENV_WORKSPACE,
+                             .stdout_fd = fds[1],
+                             .stderr_fd = fds[2]};
+        ob_exec_io io = {.stdin_fd = fds[0],
+                         .timeout_ms = to_j ? (int64_t)to_j->valuedouble : 0,
+                         .on_msg = on_exec_msg,
+                         .userdata = e};
+        r = ob_exec_start(&t, &spec, (const char *const *)env, n_env, &io, &e->x, &err);
+        strv_free_n(env, n_env);
+        if (r < 0)
+                return answer_error(client, "error", err.message);
+        fds[0] = -1; /* the exec's now */
+        e->client = TAKE_FD(*client);
+        sv->last_activity = now_s();
+        (void)ob_store_touch(sv->store, sv->id, sv->last_activity, NULL);
+        const char *kv[] = {"exec_id", e->exec_id, "command", argv[0]};
+        emit(sv, OB_EVENT_EXEC_STARTED, kv, ARRAY_SIZE(kv));
+}
+
+/* The exec ended: its result (as `sandbox run --json`, plus env_id and
+ * exec_id) to its client, ExecExited on the log. */
+static void exec_done(supervisor *sv, sv_exec *e)
+{
+        ob_sandbox_result res = {0};
+        _cleanup_free_ char *json = NULL;
+        cJSON *obj = NULL;
+        char code[16], denials[24];
+
+        ob_exec_take_result(e->x, &res);
+        e->x = ob_exec_free(e->x);
+        if (ob_sandbox_result_to_json(&res, &json) >= 0)
+                obj = cJSON_Parse(json);
+        if (obj) {
+                cJSON_AddStringToObject(obj, "env_id", sv->id);
+                cJSON_AddStringToObject(obj, "exec_id", e->exec_id);
+                answer_ok(&e->client, "result", obj);
+        } else
+                answer_error(&e->client, "error", "the exec's result");
+        snprintf(code, sizeof(code), "%d", res.exit_code);
+        snprintf(denials, sizeof(denials), "%" PRId64, res.denials);
+        const char *kv[] = {
+            "exec_id",   e->exec_id, "status",  ob_sandbox_status_to_string(res.status),
+            "exit_code", code,       "denials", denials};
+        emit(sv, OB_EVENT_EXEC_EXITED, kv, ARRAY_SIZE(kv));
+        ob_sandbox_result_done(&res);
+        sv->last_activity = now_s();
+        (void)ob_store_touch(sv->store, sv->id, sv->last_activity, NULL);
+}
+
+/* ---- requests ---- */
+
+static void op_status(supervisor *sv, int *client)
+{
+        cJSON *o = cJSON_CreateObject();
+        int n = 0;
+
+        for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                n += sv->execs[i].x != NULL;
+        cJSON_AddNumberToObject(o, "pid", getpid());
+        cJSON_AddNumberToObject(o, "execs", n);
+        cJSON_AddStringToObject(o, "sandbox_id", ob_run_id(sv->run) ? ob_run_id(sv->run) : "");
+        answer_ok(client, "status", o);
+}
+
+/* The record changed in the store (extend, flags): read it again. */
+static void op_reload(supervisor *sv, int *client)
+{
+        ob_env_record r = {0};
+        ob_error err = {0};
+
+        if (ob_store_get(sv->store, sv->id, &r, &err) < 0)
+                return answer_error(client, err.code, err.message);
+        ob_env_record_done(&sv->rec);
+        sv->rec = r;
+        answer_ok(client, NULL, NULL);
+}
+
+static void begin_end(supervisor *sv, ob_env_state final, const char *reason)
+{
+        if (sv->ending)
+                return;
+        sv->ending = true;
+        sv->final = final;
+        snprintf(sv->reason, sizeof(sv->reason), "%s", reason);
+}
+
+static void handle_client(supervisor *sv, int client)
+{
+        _cleanup_free_ char *line = NULL;
+        int fds[3] = {-1, -1, -1};
+        size_t n_fds = 0;
+        cJSON *req;
+        const cJSON *op;
+
+        if (ob_ctl_recv(client, true, &line, fds, &n_fds) < 0) {
+                close(client);
+                return;
+        }
+        req = cJSON_Parse(line);
+        op = req ? cJSON_GetObjectItemCaseSensitive(req, "op") : NULL;
+        if (!cJSON_IsString(op))
+                answer_error(&client, "invalid", "a request needs an \"op\"");
+        else if (sv->ending)
+                answer_error(&client, "not_running", "the environment is ending");
+        else if (streq(op->valuestring, "exec"))
+                op_exec(sv, &client, req, fds, n_fds);
+        else if (streq(op->valuestring, "status"))
+                op_status(sv, &client);
+        else if (streq(op->valuestring, "reload"))
+                op_reload(sv, &client);
+        else if (streq(op->valuestring, "stop") || streq(op->valuestring, "delete")) {
+                begin_end(sv, streq(op->valuestring, "stop") ? OB_ENV_STOPPED : OB_ENV_DELETED,
+                          streq(op->valuestring, "stop") ? "stopped by request"
+                                                         : "deleted by request");
+                sv->final_client = TAKE_FD(client);
+        } else
+                answer_error(&client, "invalid", "unknown op");
+        for (size_t i = 0; i < n_fds; i++)
+                closep(&fds[i]);
+        cJSON_Delete(req);
+        closep(&client);
+}
+
+static void accept_clients(supervisor *sv)
+{
+        for (;;) {
+                int c = accept4(sv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+                if (c < 0)
+                        return;
+                /* root only, whatever the socket's mode says */
+                if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+                        close(c);
+                        continue;
+                }
+                handle_client(sv, c);
+        }
+}
+
+/* ---- the sandbox ---- */
+
+/* Pumps the run until pred says stop, the run ends (false) or ms pass. */
+static bool pump_run(supervisor *sv, int64_t ms, bool (*pred)(supervisor *))
+{
+        int64_t end = mono_ms() + ms;
+
+        while (!pred(sv)) {
+                struct pollfd fds[OB_LAUNCH_POLLFDS];
+                int timeout, left = (int)(end - mono_ms());
+                if (left <= 0 || ob_run_pollfds(sv->run, fds, &timeout) == 0)
+                        return false;
+                (void)poll(fds, OB_LAUNCH_POLLFDS, timeout < 0 || timeout > left ? left : timeout);
+                if (!ob_run_step(sv->run, fds))
+                        return false;
+        }
+        return true;
+}
+
+static bool is_up(supervisor *sv)
+{
+        ob_run_exec_target_info t;
+        return ob_run_exec_target(sv->run, &t) >= 0;
+}
+
+static bool never(supervisor *sv)
+{
+        (void)sv;
+        return false;
+}
+
+/* The environment's capability set (envs/<id>/caps.json, written at
+ * create: the template's set and the environment's own /workspace and
+ * flags file), the workspace mounted, the held sandbox started. */
+static int start_sandbox(supervisor *sv, ob_error *err)
+{
+        char env_dir[PATH_MAX], caps[PATH_MAX], ws[PATH_MAX], flags[PATH_MAX];
+        ob_sandbox_options o;
+        int r;
+
+        r = ob_env_path(sv->state_dir, sv->id, NULL, env_dir, sizeof(env_dir));
+        if (r >= 0)
+                r = ob_env_path(sv->state_dir, sv->id, "caps.json", caps, sizeof(caps));
+        if (r >= 0)
+                r = ob_env_path(sv->state_dir, sv->id, "workspace", ws, sizeof(ws));
+        if (r >= 0)
+                r = ob_env_path(sv->state_dir, sv->id, "flags.json", flags, sizeof(flags));
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "paths: %s", strerror(-r));
+        r = ob_capset_load(caps, &sv->caps, err);
+        if (r >= 0)
+                r = ob_template_load(sv->rec.template_name, &sv->tpl, err);
+        if (r >= 0)
+                r = ob_workspace_mount(env_dir, err);
+        if (r < 0)
+                return r;
+        const ob_sandbox_bind binds[] = {{ws, OB_ENV_WORKSPACE, true},
+                                         {flags, OB_ENV_FLAGS_FILE, false}};
+        ob_sandbox_options_init(&o);
+        o.caps = sv->caps;
+        o.profile = sv->tpl->profile;
+        o.hold = true;
+        o.capture = true;
+        o.state_dir = sv->state_dir;
+        o.binds = binds;
+        o.n_binds = ARRAY_SIZE(binds);
+        r = ob_run_new(&o, &sv->run, err);
+        if (r >= 0)
+                r = ob_run_create(sv->run, err);
+        if (r >= 0)
+                r = ob_run_start(sv->run, err);
+        if (r >= 0 && !pump_run(sv, START_TIMEOUT_MS, is_up))
+                r = ob_error_set(err, 0, 0, EIO, "the sandbox did not come up");
+        return r;
+}
+
+/* SIGTERM to the sidecar (PID 1 ends cleanly, SandboxExit 0), then the
+ * run's end; destroy removes whatever is left. */
+static void stop_sandbox(supervisor *sv)
+{
+        ob_run_exec_target_info t;
+
+        for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                if (sv->execs[i].x) {
+                        sv->execs[i].x = ob_exec_free(sv->execs[i].x);
+                        answer_error(&sv->execs[i].client, "not_running",
+                                     "the environment ended during the exec");
+                }
+        if (sv->run && ob_run_exec_target(sv->run, &t) >= 0) {
+                const char *args[] = {"--root", t.runsc_root, "kill", t.id, "TERM", NULL};
+                (void)ob_runsc_call(t.runsc, args, t.netns_fd, 5000);
+                (void)pump_run(sv, STOP_GRACE_MS, never);
+                (void)ob_run_finish(sv->run, NULL);
+        }
+        sv->run = ob_run_destroy(sv->run);
+}
+
+/* ---- the loop ---- */
+
+static int next_timeout(supervisor *sv, int t)
+{
+        int64_t now = now_s(), due = sv->rec.expires_at;
+
+        if (sv->idle_s > 0 && sv->last_activity + sv->idle_s < due)
+                due = sv->last_activity + sv->idle_s;
+        if (due <= now)
+                return 0;
+        if (due - now < INT32_MAX / 1000 && (t < 0 || (due - now) * 1000 < t))
+                return (int)((due - now) * 1000);
+        return t;
+}
+
+static void check_deadlines(supervisor *sv)
+{
+        int64_t now = now_s();
+
+        if (now >= sv->rec.expires_at)
+                begin_end(sv, OB_ENV_EXPIRED, "its TTL ran out");
+        else if (sv->idle_s > 0 && now >= sv->last_activity + sv->idle_s)
+                begin_end(sv, OB_ENV_STOPPED, "idle");
+}
+
+#define LOOP_FDS (OB_LAUNCH_POLLFDS + 2 + OB_ENV_MAX_EXECS * OB_EXEC_POLLFDS)
+
+static void loop(supervisor *sv)
+{
+        while (!sv->ending) {
+                struct pollfd fds[LOOP_FDS];
+                int timeout = -1, t;
+                size_t base = OB_LAUNCH_POLLFDS + 2;
+
+                if (ob_run_pollfds(sv->run, fds, &timeout) == 0) {
+                        begin_end(sv, OB_ENV_FAILED, "the sandbox ended by itself");
+                        break;
+                }
+                fds[OB_LAUNCH_POLLFDS] = (struct pollfd){.fd = sv->listen_fd, .events = POLLIN};
+                fds[OB_LAUNCH_POLLFDS + 1] = (struct pollfd){.fd = sv->sig_fd, .events = POLLIN};
+                for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++) {
+                        struct pollfd *f = fds + base + i * OB_EXEC_POLLFDS;
+                        for (size_t k = 0; k < OB_EXEC_POLLFDS; k++)
+                                f[k] = (struct pollfd){.fd = -1};
+                        if (sv->execs[i].x) {
+                                (void)ob_exec_pollfds(sv->execs[i].x, f, &t);
+                                if (t >= 0 && (timeout < 0 || t < timeout))
+                                        timeout = t;
+                        }
+                }
+                timeout = next_timeout(sv, timeout);
+                if (poll(fds, LOOP_FDS, timeout) < 0 && errno != EINTR)
+                        break;
+                if (!ob_run_step(sv->run, fds)) {
+                        begin_end(sv, OB_ENV_FAILED, "the sandbox ended by itself");
+                        break;
+                }
+                for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                        if (sv->execs[i].x &&
+                            !ob_exec_step(sv->execs[i].x, fds + base + i * OB_EXEC_POLLFDS))
+                                exec_done(sv, &sv->execs[i]);
+                if (fds[OB_LAUNCH_POLLFDS].revents)
+                        accept_clients(sv);
+                if (fds[OB_LAUNCH_POLLFDS + 1].revents) {
+                        struct signalfd_siginfo si;
+                        if (read(sv->sig_fd, &si, sizeof(si)) == sizeof(si))
+                                begin_end(sv, OB_ENV_STOPPED, "the supervisor was told to stop");
+                }
+                check_deadlines(sv);
+        }
+}
+
+static void finish(supervisor *sv)
+{
+        static const ob_event_type types[] = {
+            [OB_ENV_STOPPED] = OB_EVENT_ENVIRONMENT_STOPPED,
+            [OB_ENV_EXPIRED] = OB_EVENT_ENVIRONMENT_EXPIRED,
+            [OB_ENV_DELETED] = OB_EVENT_ENVIRONMENT_DELETED,
+            [OB_ENV_FAILED] = OB_EVENT_ENVIRONMENT_FAILED,
+        };
+        ob_error err = {0};
+        char sock[PATH_MAX];
+
+        closep(&sv->listen_fd);
+        if (ob_env_path(sv->state_dir, sv->id, "control.sock", sock, sizeof(sock)) >= 0)
+                (void)unlink(sock);
+        stop_sandbox(sv);
+        if (ob_env_teardown(sv->state_dir, sv->store, &sv->rec, sv->final, sv->reason, &err) < 0) {
+                fprintf(stderr, "omnibase-supervisor %s: %s\n", sv->id, err.message);
+                if (sv->final_client >= 0)
+                        answer_error(&sv->final_client, err.code, err.message);
+                return;
+        }
+        (void)types;
+        if (sv->final_client >= 0)
+                answer_ok(&sv->final_client, NULL, NULL);
+}
+
+static int lock_env(const char *state_dir, const char *id)
+{
+        char path[PATH_MAX];
+        int fd, r = ob_env_path(state_dir, id, "supervisor.lock", path, sizeof(path));
+
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EALREADY : negative_errno();
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* The supervisor's life; notify gets "ok <pid>\n" once the sandbox is up,
+ * or one error line. */
+static int supervise(const char *state_dir, const char *id, int notify)
+{
+        supervisor sv = {.state_dir = state_dir, .listen_fd = -1, .sig_fd = -1, .final_client = -1};
+        ob_env_config cfg;
+        ob_error err = {0};
+        char sock[PATH_MAX], line[600];
+        sigset_t set;
+        int lock, r;
+
+        snprintf(sv.id, sizeof(sv.id), "%s", id);
+        lock = lock_env(state_dir, id);
+        r = lock < 0 ? ob_error_set(&err, 0, 0, -lock, "%s: already supervised (%s)", id,
+                                    strerror(-lock))
+                     : 0;
+        if (r >= 0)
+                r = ob_env_config_load(NULL, &cfg, &err);
+        if (r >= 0)
+                r = ob_store_open(state_dir, &sv.store, &err);
+        if (r >= 0)
+                r = ob_store_get(sv.store, id, &sv.rec, &err);
+        sv.idle_s = r >= 0 ? cfg.idle_stop_after_s : 0;
+        sv.last_activity = now_s();
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sv.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (r >= 0)
+                r = start_sandbox(&sv, &err);
+        if (r >= 0)
+                r = ob_env_path(state_dir, id, "control.sock", sock, sizeof(sock));
+        if (r >= 0 && (r = ob_ctl_listen(sock, &sv.listen_fd)) < 0)
+                ob_error_set(&err, 0, 0, -r, "control socket %s: %s", sock, strerror(-r));
+        if (r >= 0)
+                r = ob_store_transition(sv.store, id, 1u << OB_ENV_CREATING | 1u << OB_ENV_STOPPED,
+                                        OB_ENV_RUNNING, NULL, &err);
+        if (r >= 0)
+                (void)ob_store_set_supervisor(sv.store, id, getpid(), NULL);
+        if (r < 0) {
+                snprintf(line, sizeof(line), "%s\n", err.message[0] ? err.message : strerror(-r));
+                (void)!write(notify, line, strlen(line));
+                stop_sandbox(&sv);
+        } else {
+                const char *kv[] = {"sandbox_id", ob_run_id(sv.run)};
+                emit(&sv, OB_EVENT_ENVIRONMENT_STARTED, kv, ARRAY_SIZE(kv));
+                snprintf(line, sizeof(line), "ok %d\n", (int)getpid());
+                (void)!write(notify, line, strlen(line));
+                close(notify);
+                notify = -1;
+                loop(&sv);
+                finish(&sv);
+        }
+        if (notify >= 0)
+                close(notify);
+        closep(&sv.listen_fd);
+        closep(&sv.sig_fd);
+        sv.caps = ob_capset_free(sv.caps);
+        sv.tpl = ob_template_free(sv.tpl);
+        ob_env_record_done(&sv.rec);
+        sv.store = ob_store_close(sv.store);
+        if (lock >= 0)
+                close(lock);
+        return r < 0 ? 1 : 0;
+}
+
+/* The grandchild: own session, stdio to supervisor.log, no other fds. */
+static _Noreturn void become_supervisor(const char *state_dir, const char *id, int notify)
+{
+        char log[PATH_MAX];
+        int fd;
+
+        (void)setsid();
+        if (fork() != 0)
+                _exit(0);
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && fd != 0) {
+                dup2(fd, 0);
+                close(fd);
+        }
+        if (ob_env_path(state_dir, id, "supervisor.log", log, sizeof(log)) >= 0 &&
+            (fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+        }
+        if (notify != 3) {
+                dup2(notify, 3);
+                close(notify);
+        }
+        (void)syscall(SYS_close_range, 4, ~0U, 0);
+        (void)prctl(PR_SET_NAME, "ob-supervisor");
+        _exit(supervise(state_dir, id, 3));
+}
+
+int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pid, ob_error *err)
+{
+        char buf[600];
+        size_t len = 0;
+        int p[2], status;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return ob_error_set(err, 0, 0, errno, "supervisor: %s", strerror(errno));
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                close(p[0]);
+                close(p[1]);
+                return ob_error_set(err, 0, 0, errno, "supervisor: fork: %s", strerror(errno));
+        }
+        if (pid == 0) {
+                close(p[0]);
+                become_supervisor(state_dir, id, p[1]);
+        }
+        close(p[1]);
+        (void)waitpid(pid, &status, 0);
+        for (;;) {
+                struct pollfd f = {.fd = p[0], .events = POLLIN};
+                ssize_t n;
+                if (poll(&f, 1, START_TIMEOUT_MS + 15000) <= 0)
+                        break;
+                n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+                if (n <= 0 || (len += (size_t)n) >= sizeof(buf) - 1)
+                        break;
+        }
+        close(p[0]);
+        buf[len] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        if (strncmp(buf, "ok ", 3) == 0) {
+                *ret_pid = (pid_t)atoi(buf + 3);
+                return 0;
+        }
+        return ob_error_set(err, 0, 0, EIO, "%s", buf[0] ? buf : "the supervisor died");
+}
