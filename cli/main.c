@@ -15,6 +15,7 @@ static const struct {
     {"policy", ob_cmd_policy, "check, compile and explain Cedar JSON policies"},
     {"gc", ob_cmd_gc, "remove what killed runs left behind"},
     {"events", ob_cmd_events, "verify, follow and rotate the audit log"},
+    {"template", ob_cmd_template, "list, show and check environment templates"},
 };
 
 void ob_cli_error(const char *fmt, ...)
