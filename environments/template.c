@@ -250,7 +250,7 @@ static int parse_profile(const ob_json_doc *doc, const cJSON *m, ob_template *t,
         r = ob_profile_load(t->profile, &p, &sub);
         ob_profile_free(p);
         if (r < 0)
-                return ob_json_error(err, doc, m, false, -r, "profile: %s", sub.message);
+                return ob_json_error(err, doc, m, false, EINVAL, "profile: %s", sub.message);
         return 0;
 }
 
@@ -267,7 +267,7 @@ static int parse_seed(const ob_json_doc *doc, const cJSON *m, ob_template *t, ob
                 return r;
         r = ob_seed_find(t->default_seed, &dir, &sub);
         if (r < 0)
-                return ob_json_error(err, doc, m, false, -r, "default_seed: %s", sub.message);
+                return ob_json_error(err, doc, m, false, EINVAL, "default_seed: %s", sub.message);
         return 0;
 }
 
