@@ -5,7 +5,7 @@
  * workspace size. Found as NAME.json in $OMNIBASE_TEMPLATE_DIR, else the
  * source tree's templates/, else the installed ones. Parsed strictly: an
  * unknown key or a wrong type is an error at file:line:column.
- * docs/environments.md §Templates lists the keys. */
+ * docs/environments-templates.md lists the keys. */
 #pragma once
 
 #include <stdbool.h>
@@ -19,19 +19,19 @@
 
 typedef struct ob_template {
         char *name;
-        char *file;        /* where it was loaded from */
+        char *file; /* where it was loaded from */
         char *description;
         bool approved;
-        char *approved_by; /* required when approved */
+        char *approved_by;         /* required when approved */
         char *data_classification; /* "synthetic", "internal", ... (free text, required) */
-        char *profile;     /* a profile name ("python-minimal", "shell") */
-        ob_capset *caps;   /* the "capabilities" object, its limits included */
+        char *profile;             /* a profile name ("python-minimal", "shell") */
+        ob_capset *caps;           /* the "capabilities" object, its limits included */
         int64_t default_ttl_s;
-        int64_t max_ttl_s;          /* the longest TTL a create may ask for */
-        char *default_seed;         /* "synthetic:v1" or NULL */
-        char **flags_available;     /* NULL-terminated, sorted; a flag not listed is refused */
-        char **flags_default;       /* NULL-terminated, sorted, a subset of available */
-        int64_t workspace_mb;       /* size of /workspace, default 256, 8..65536 */
+        int64_t max_ttl_s;      /* the longest TTL a create may ask for */
+        char *default_seed;     /* "synthetic:v1" or NULL */
+        char **flags_available; /* NULL-terminated, sorted; a flag not listed is refused */
+        char **flags_default;   /* NULL-terminated, sorted, a subset of available */
+        int64_t workspace_mb;   /* size of /workspace, default 256, 8..65536 */
 } ob_template;
 
 /* Loads NAME (-ENOENT with code "template_not_found" when no directory has
