@@ -160,33 +160,30 @@ static int parse_top_member(const ob_json_doc *doc, const cJSON *m, size_t *n_ru
         return ob_json_error(err, doc, m, true, EINVAL, "unknown key \"%s\"", m->string);
 }
 
-/* Parses a capability file from memory. */
-int ob_capset_parse(const char *text, size_t len, ob_capset **ret, ob_error *err)
+/* Parses a capability-file object already parsed in doc (a template's
+ * "capabilities" member, or a file's root): errors at positions in doc. */
+int ob_capset_parse_node(const ob_json_doc *doc, const cJSON *obj, ob_capset **ret, ob_error *err)
 {
-        _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
         ob_capset *set = NULL;
         const cJSON *m;
         size_t n_rules = 0;
         int r;
 
-        if (!text || !ret)
+        if (!doc || !obj || !ret)
                 return ob_error_set(err, 0, 0, EINVAL, "no input");
-        r = ob_json_parse(text, len, CAPFILE_MAX_BYTES, &doc, err);
-        if (r < 0)
-                return r;
-        if (!cJSON_IsObject(doc.root))
-                return ob_json_error(err, &doc, doc.root, false, EINVAL,
-                                     "expected an object, got %s", ob_json_type_name(doc.root));
-        if (!cJSON_GetObjectItemCaseSensitive(doc.root, "version") ||
-            !cJSON_GetObjectItemCaseSensitive(doc.root, "grants"))
-                return ob_json_error(
-                    err, &doc, doc.root, false, EINVAL, "missing \"%s\"",
-                    cJSON_GetObjectItemCaseSensitive(doc.root, "version") ? "grants" : "version");
+        if (!cJSON_IsObject(obj))
+                return ob_json_error(err, doc, obj, false, EINVAL, "expected an object, got %s",
+                                     ob_json_type_name(obj));
+        if (!cJSON_GetObjectItemCaseSensitive(obj, "version") ||
+            !cJSON_GetObjectItemCaseSensitive(obj, "grants"))
+                return ob_json_error(err, doc, obj, false, EINVAL, "missing \"%s\"",
+                                     cJSON_GetObjectItemCaseSensitive(obj, "version") ? "grants"
+                                                                                      : "version");
         r = ob_capset_new(&set);
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "out of memory");
-        cJSON_ArrayForEach (m, doc.root) {
-                r = parse_top_member(&doc, m, &n_rules, set, err);
+        cJSON_ArrayForEach (m, obj) {
+                r = parse_top_member(doc, m, &n_rules, set, err);
                 if (r < 0) {
                         ob_capset_free(set);
                         return r;
@@ -194,6 +191,20 @@ int ob_capset_parse(const char *text, size_t len, ob_capset **ret, ob_error *err
         }
         *ret = set;
         return 0;
+}
+
+/* Parses a capability file from memory. */
+int ob_capset_parse(const char *text, size_t len, ob_capset **ret, ob_error *err)
+{
+        _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
+        int r;
+
+        if (!text || !ret)
+                return ob_error_set(err, 0, 0, EINVAL, "no input");
+        r = ob_json_parse(text, len, CAPFILE_MAX_BYTES, &doc, err);
+        if (r < 0)
+                return r;
+        return ob_capset_parse_node(&doc, doc.root, ret, err);
 }
 
 /* Reads and parses a capability file. */

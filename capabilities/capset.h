@@ -7,6 +7,7 @@
 
 #include "capabilities/endpoint.h"
 #include "capabilities/index.h"
+#include "common/json.h"
 #include "common/macros.h"
 
 #define CAP_POLICY_ID_MAX 256
@@ -38,3 +39,9 @@ int cap_index_rule(cap_side *side, ob_cap_kind kind, uint32_t idx);
 /* Normalises a rule target of kind (paths canonicalised, endpoints in
  * canonical text); *ret malloc'd. -EINVAL with a reason in *err. */
 int cap_normalize_target(ob_cap_kind kind, const char *target, char **ret, ob_error *err);
+
+/* Parses a capability-file object (version, principal, grants, denials,
+ * limits) that is a node of an already parsed doc, so that errors carry
+ * positions in that doc's text (capfile.c; templates use it). *ret is a new
+ * set, untouched on failure. */
+int ob_capset_parse_node(const ob_json_doc *doc, const cJSON *obj, ob_capset **ret, ob_error *err);

@@ -14,6 +14,7 @@ int ob_cmd_sandbox(int argc, char **argv);
 int ob_cmd_gc(int argc, char **argv);
 int ob_cmd_events(int argc, char **argv);
 int ob_cmd_env(int argc, char **argv);
+int ob_cmd_template(int argc, char **argv);
 
 /* Prints "omnibase: <message>" to stderr (one line). */
 void ob_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

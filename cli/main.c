@@ -16,6 +16,7 @@ static const struct {
     {"gc", ob_cmd_gc, "remove what killed runs left behind"},
     {"events", ob_cmd_events, "verify, follow and rotate the audit log"},
     {"env", ob_cmd_env, "long-lived environments: create, exec, extend, delete"},
+    {"template", ob_cmd_template, "list, show and check environment templates"},
 };
 
 void ob_cli_error(const char *fmt, ...)

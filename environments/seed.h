@@ -15,7 +15,7 @@
 #define OB_SEED_MAX_BYTES (256 * 1024 * 1024)
 
 /* Splits "name:version" ([a-z0-9][a-z0-9-]{0,62} : v[0-9]{1,6}); -EINVAL
- * with code "invalid" otherwise. *ret_name/*ret_version malloc'd. */
+ * with code "invalid" otherwise. *ret_name and *ret_version malloc'd. */
 int ob_seed_parse_ref(const char *ref, char **ret_name, char **ret_version, ob_error *err);
 /* The bundle's directory for a reference; -ENOENT with code "not_found"
  * ("seed synthetic:v9 not found in ..."). *ret malloc'd. */

@@ -5,7 +5,7 @@
  * workspace size. Found as NAME.json in $OMNIBASE_TEMPLATE_DIR, else the
  * source tree's templates/, else the installed ones. Parsed strictly: an
  * unknown key or a wrong type is an error at file:line:column.
- * docs/environments.md §Templates lists the keys. */
+ * docs/environments-templates.md lists the keys. */
 #pragma once
 
 #include <stdbool.h>
@@ -38,6 +38,11 @@ typedef struct ob_template {
  * it) or a path (contains '/': used by `template check`). Does NOT refuse an
  * unapproved template: ob_template_require_approved does. */
 int ob_template_load(const char *name_or_path, ob_template **ret, ob_error *err);
+/* The path of NAME.json in the first directory of the search path that has
+ * it: -ENOENT with code "template_not_found", -EINVAL (code "invalid") for a
+ * malformed name. *ret_path malloc'd. (Added: the CLI names the file in
+ * errors.) */
+int ob_template_find(const char *name, char **ret_path, ob_error *err);
 /* Parses text; file names the source in messages and is the name's source. */
 int ob_template_parse(const char *text, size_t len, const char *file, ob_template **ret,
                       ob_error *err);
