@@ -67,3 +67,6 @@ int ob_snap_manifest_parse(const char *text, size_t len, ob_snap_tree *ret, ob_e
 int ob_snap_open_parent(int rootfd, const char *path, const char **ret_base);
 /* Sets err's code to "snapshot_corrupt" and returns -EBADMSG. */
 int ob_snap_corrupt(ob_error *err, const char *fmt, ...) _printf_(2, 3);
+/* Checks fd's whole gzip layer (the fixed header ob_snapshot_write makes,
+ * inflate, CRC-32 and length, nothing after) and rewinds it. */
+int ob_snap_verify_gzip(int fd, ob_error *err);

@@ -279,13 +279,19 @@ typedef struct snap_header {
         char *meta; /* malloc'd JSON text */
 } snap_header;
 
-static int open_archive(const char *path, struct archive **ret, int *ret_fd, ob_error *err)
+/* Opens path for reading; verify: check the whole gzip layer first. */
+static int open_archive(const char *path, bool verify, struct archive **ret, int *ret_fd,
+                        ob_error *err)
 {
         _cleanup_(archive_readp) struct archive *a = archive_read_new();
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int r;
 
         if (fd < 0)
                 return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", path, strerror(errno));
+        r = verify ? ob_snap_verify_gzip(fd, err) : 0;
+        if (r < 0)
+                return r;
         if (!a || archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
             archive_read_support_format_tar(a) != ARCHIVE_OK)
                 return -ENOMEM;
@@ -389,7 +395,7 @@ int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *e
         _cleanup_(archive_readp) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
         snap_header h = {0};
-        int r = open_archive(archive, &a, &fd, err);
+        int r = open_archive(archive, false, &a, &fd, err);
 
         if (r >= 0)
                 r = read_header(a, &h, err);
@@ -644,7 +650,7 @@ int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gi
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "snapshot: %s: %s", dest_dir,
                                     r == -ENOTEMPTY ? "not empty" : strerror(-r));
-        r = open_archive(archive, &a, &fd, err);
+        r = open_archive(archive, true, &a, &fd, err);
         if (r < 0)
                 return r;
         c = (restore_ctx){.a = a, .rootfd = rootfd, .uid = uid, .gid = gid};
