@@ -213,6 +213,37 @@ static void test_enospc(void **state)
         assert_nothing_left(env, false);
 }
 
+static double now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The figures in docs/environments-workspace.md: a 256 MiB workspace's
+ * create time and what it takes on the host's disk, right away and after
+ * the kernel's lazy inode-table init had time to run. */
+static void test_overhead(void **state)
+{
+        _cleanup_free_ char *env = env_new("overhead"), *image = join(env, "workspace.img");
+        ob_error err = {0};
+        struct stat st;
+        double t0 = now(), t1;
+
+        assert_int_equal(ob_workspace_create(env, 256, NOBODY, NOBODY, &err), 0);
+        t1 = now();
+        assert_int_equal(stat(image, &st), 0);
+        print_message("256 MiB workspace: create %.3f s, host disk %lld KiB\n", t1 - t0,
+                      (long long)st.st_blocks / 2);
+        sleep(3);
+        sync();
+        assert_int_equal(stat(image, &st), 0);
+        print_message("after 3 s mounted: host disk %lld KiB\n", (long long)st.st_blocks / 2);
+        assert_true((long long)st.st_blocks * 512 < 16LL << 20);
+        assert_int_equal(ob_workspace_destroy(env, &err), 0);
+        assert_nothing_left(env, false);
+}
+
 static void test_remount(void **state)
 {
         _cleanup_free_ char *env = env_new("remount"), *mnt = join(env, "workspace");
@@ -357,8 +388,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_create),   cmocka_unit_test(test_enospc),
-            cmocka_unit_test(test_remount),  cmocka_unit_test(test_refusals),
-            cmocka_unit_test(test_failures),
+            cmocka_unit_test(test_remount),  cmocka_unit_test(test_overhead),
+            cmocka_unit_test(test_refusals), cmocka_unit_test(test_failures),
         };
         int fd, r;
 
