@@ -26,3 +26,19 @@ int ob_mkdir_p(const char *path, mode_t mode)
                 return -errno;
         return 0;
 }
+
+char *ob_mountinfo_unescape(char *s)
+{
+        char *o = s;
+        for (char *i = s; *i; i++) {
+                if (i[0] == '\\' && i[1] >= '0' && i[1] <= '3' && i[2] >= '0' && i[2] <= '7' &&
+                    i[3] >= '0' && i[3] <= '7') {
+                        *o++ = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
+                        i += 3;
+                } else {
+                        *o++ = *i;
+                }
+        }
+        *o = '\0';
+        return s;
+}

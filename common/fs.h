@@ -7,3 +7,7 @@
  * creates is its own: 0700 for the state directory), leaves existing ones as
  * they are. Returns 0 or -errno. */
 int ob_mkdir_p(const char *path, mode_t mode);
+
+/* Decodes, in place, the \ooo escapes /proc/self/mountinfo uses for space,
+ * tab, newline and backslash in paths. Returns s. */
+char *ob_mountinfo_unescape(char *s);

@@ -171,23 +171,6 @@ int ob_rm_rf(const char *path)
         return access(path, F_OK) == 0 ? -ENOTEMPTY : 0;
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static bool unescape_octal(char *s)
-{
-        char *o = s;
-        for (char *i = s; *i; i++) {
-                if (i[0] == '\\' && i[1] >= '0' && i[1] <= '3' && i[2] >= '0' && i[2] <= '7' &&
-                    i[3] >= '0' && i[3] <= '7') {
-                        *o++ = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
-                        i += 3;
-                } else {
-                        *o++ = *i;
-                }
-        }
-        *o = '\0';
-        return true;
-}
-
 /* Detaches every host mount under path: the run's tmpfs, and anything a
  * runner killed at an odd moment left (runsc mounts in its own namespace). */
 static void umount_under(const char *path)
@@ -198,8 +181,9 @@ static void umount_under(const char *path)
 
         while (f && fgets(line, sizeof(line), f)) {
                 char mnt[PATH_MAX];
-                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 && unescape_octal(mnt) &&
-                    strncmp(mnt, path, pl) == 0 && (mnt[pl] == '/' || mnt[pl] == '\0'))
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+                    ob_mountinfo_unescape(mnt) && strncmp(mnt, path, pl) == 0 &&
+                    (mnt[pl] == '/' || mnt[pl] == '\0'))
                         (void)umount2(mnt, MNT_DETACH);
         }
 }

@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Workspace snapshots: a pax (restricted) tar, gzip, written with libarchive;
+ * restored strictly (every entry checked against the MANIFEST, the MANIFEST
+ * against the header's tree hash), extracted with *at() calls that never
+ * follow a symlink. docs/environments-workspace.md §Snapshots. */
+#define _GNU_SOURCE
+#include "environments/snapshot.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "environments/snapshot-internal.h"
+
+#define META_MAX (64 * 1024)
+
+static void archive_writep(struct archive **a)
+{
+        if (*a)
+                archive_write_free(*a);
+}
+
+static void archive_readp(struct archive **a)
+{
+        if (*a)
+                archive_read_free(*a);
+}
+
+static void archive_entryp(struct archive_entry **e)
+{
+        if (*e)
+                archive_entry_free(*e);
+}
+
+static void cjsonp(cJSON **j)
+{
+        cJSON_Delete(*j);
+}
+
+static void treep(ob_snap_tree *t)
+{
+        ob_snap_tree_done(t);
+}
+
+static void closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+
+/* The tree of dir and its MANIFEST. */
+static int scan_path(const char *dir, ob_snap_tree *ret_tree, char **ret_manifest, size_t *ret_len,
+                     ob_error *err)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", dir, strerror(errno));
+        r = ob_snap_tree_scan(fd, ret_tree, err);
+        if (r < 0)
+                return r;
+        r = ob_snap_manifest(ret_tree, ret_manifest, ret_len);
+        if (r < 0) {
+                ob_snap_tree_done(ret_tree);
+                return ob_error_set(err, 0, 0, -r, "snapshot: MANIFEST: %s", strerror(-r));
+        }
+        return 0;
+}
+
+int ob_snapshot_tree_hash(const char *dir, char ret[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        _cleanup_(treep) ob_snap_tree t = {0};
+        _cleanup_free_ char *manifest = NULL;
+        size_t len = 0;
+        int r = scan_path(dir, &t, &manifest, &len, err);
+
+        return r < 0 ? r : ob_sha256_hex(manifest, len, ret);
+}
+
+/* ---- writing ---- */
+
+static int aw_error(struct archive *a, ob_error *err)
+{
+        int e = archive_errno(a);
+        return ob_error_set(err, 0, 0, e > 0 ? e : EIO, "snapshot: archive: %s",
+                            archive_error_string(a) ? archive_error_string(a) : "error");
+}
+
+/* Writes one entry's header (portable: no owner, no times). */
+static int put_header(struct archive *a, const char *name, mode_t type, mode_t perm, int64_t size,
+                      const char *symlink, ob_error *err)
+{
+        _cleanup_(archive_entryp) struct archive_entry *e = archive_entry_new();
+
+        if (!e)
+                return -ENOMEM;
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_filetype(e, type);
+        archive_entry_set_perm(e, perm);
+        archive_entry_set_size(e, size);
+        archive_entry_set_mtime(e, 0, 0);
+        if (symlink)
+                archive_entry_set_symlink(e, symlink);
+        return archive_write_header(a, e) == ARCHIVE_OK ? 0 : aw_error(a, err);
+}
+
+static int put_blob(struct archive *a, const char *name, const char *data, size_t len,
+                    ob_error *err)
+{
+        int r = put_header(a, name, AE_IFREG, 0644, (int64_t)len, NULL, err);
+
+        if (r >= 0 && len && archive_write_data(a, data, len) != (la_ssize_t)len)
+                r = aw_error(a, err);
+        return r;
+}
+
+/* Streams one file, checking it still is what the MANIFEST says. */
+static int put_file(struct archive *a, int rootfd, const ob_snap_entry *e, const char *name,
+                    ob_error *err)
+{
+        const char *base;
+        _cleanup_close_ int dfd = ob_snap_open_parent(rootfd, e->path, &base), fd = -1;
+        char buf[65536], hash[OB_SNAPSHOT_HASH_HEX];
+        struct stat st;
+        int64_t done = 0;
+        ob_sha256 s;
+        int r;
+
+        if (dfd >= 0)
+                fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != e->size)
+                return ob_error_set(err, 0, 0, EAGAIN, "snapshot: %s changed while writing",
+                                    e->path);
+        r = put_header(a, name, AE_IFREG, e->mode, e->size, NULL, err);
+        if (r < 0 || (r = ob_sha256_init(&s)) < 0)
+                return r;
+        while (done < e->size) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || done + n > e->size)
+                        break;
+                if (ob_sha256_update(&s, buf, (size_t)n) < 0 ||
+                    archive_write_data(a, buf, (size_t)n) != n) {
+                        ob_sha256_done(&s);
+                        return aw_error(a, err);
+                }
+                done += n;
+        }
+        r = ob_sha256_final(&s, hash);
+        if (r < 0 || done != e->size || !streq(hash, e->hash))
+                return ob_error_set(err, 0, 0, EAGAIN, "snapshot: %s changed while writing",
+                                    e->path);
+        return 0;
+}
+
+static int put_tree(struct archive *a, int rootfd, const ob_snap_tree *t, ob_error *err)
+{
+        for (size_t i = 0; i < t->n; i++) {
+                const ob_snap_entry *e = &t->v[i];
+                _cleanup_free_ char *name = NULL;
+                int r;
+                if (asprintf(&name, OB_SNAP_PREFIX "%s", e->path) < 0)
+                        return -ENOMEM;
+                if (e->type == 'f')
+                        r = put_file(a, rootfd, e, name, err);
+                else if (e->type == 'd')
+                        r = put_header(a, name, AE_IFDIR, e->mode, 0, NULL, err);
+                else
+                        r = put_header(a, name, AE_IFLNK, 0777, 0, e->target, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The header text: format, tree hash, file count, meta. */
+static int header_text(const char *meta_json, const char *hash, size_t files, char **ret,
+                       ob_error *err)
+{
+        _cleanup_(cjsonp) cJSON *root = cJSON_CreateObject();
+        cJSON *meta;
+
+        if (!meta_json)
+                meta_json = "{}";
+        if (strlen(meta_json) > META_MAX)
+                return ob_error_set(err, 0, 0, EFBIG, "snapshot: meta over %d bytes", META_MAX);
+        meta = cJSON_Parse(meta_json);
+        if (!cJSON_IsObject(meta)) {
+                cJSON_Delete(meta);
+                return ob_error_set(err, 0, 0, EINVAL, "snapshot: meta is not a JSON object");
+        }
+        if (!root || !cJSON_AddNumberToObject(root, "format", OB_SNAP_FORMAT) ||
+            !cJSON_AddStringToObject(root, "tree_hash", hash) ||
+            !cJSON_AddNumberToObject(root, "files", (double)files) ||
+            !cJSON_AddItemToObject(root, "meta", meta)) {
+                cJSON_Delete(meta);
+                return -ENOMEM;
+        }
+        *ret = cJSON_PrintUnformatted(root);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int write_archive(int fd, int rootfd, const char *header, const char *manifest,
+                         size_t manifest_len, const ob_snap_tree *t, ob_error *err)
+{
+        _cleanup_(archive_writep) struct archive *a = archive_write_new();
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+            archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+            archive_write_set_options(a, "gzip:!timestamp,hdrcharset=BINARY") < ARCHIVE_WARN ||
+            archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
+            archive_write_open_fd(a, fd) != ARCHIVE_OK)
+                return aw_error(a, err);
+        r = put_blob(a, OB_SNAP_HEADER_NAME, header, strlen(header), err);
+        if (r >= 0)
+                r = put_blob(a, OB_SNAP_MANIFEST_NAME, manifest, manifest_len, err);
+        if (r >= 0)
+                r = put_tree(a, rootfd, t, err);
+        if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
+                r = aw_error(a, err);
+        return r;
+}
+
+int ob_snapshot_write(const char *dir, const char *meta_json, const char *out_path,
+                      char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        _cleanup_(treep) ob_snap_tree t = {0};
+        _cleanup_free_ char *manifest = NULL, *header = NULL, *tmp = NULL;
+        _cleanup_close_ int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+        char hash[OB_SNAPSHOT_HASH_HEX];
+        size_t len = 0;
+        int r;
+
+        if (rootfd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", dir, strerror(errno));
+        r = scan_path(dir, &t, &manifest, &len, err);
+        if (r >= 0)
+                r = ob_sha256_hex(manifest, len, hash);
+        if (r >= 0)
+                r = header_text(meta_json, hash, t.n, &header, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&tmp, "%s.tmp-XXXXXX", out_path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", tmp, strerror(errno));
+        r = fchmod(fd, 0600) < 0 ? negative_errno() : 0;
+        if (r >= 0)
+                r = write_archive(fd, rootfd, header, manifest, len, &t, err);
+        if (r >= 0 && (fsync(fd) < 0 || rename(tmp, out_path) < 0))
+                r = ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", out_path, strerror(errno));
+        if (r < 0) {
+                (void)unlink(tmp);
+                return r;
+        }
+        memcpy(ret_hash, hash, OB_SNAPSHOT_HASH_HEX);
+        return 0;
+}
+
+/* ---- reading ---- */
+
+typedef struct snap_header {
+        char tree_hash[OB_SNAPSHOT_HASH_HEX];
+        size_t files;
+        char *meta; /* malloc'd JSON text */
+} snap_header;
+
+/* Opens path for reading; verify: check the whole gzip layer first. */
+static int open_archive(const char *path, bool verify, struct archive **ret, int *ret_fd,
+                        ob_error *err)
+{
+        _cleanup_(archive_readp) struct archive *a = archive_read_new();
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", path, strerror(errno));
+        r = verify ? ob_snap_verify_gzip(fd, err) : 0;
+        if (r < 0)
+                return r;
+        if (!a || archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+            archive_read_support_format_tar(a) != ARCHIVE_OK)
+                return -ENOMEM;
+        if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
+                return ob_snap_corrupt(err, "%s", archive_error_string(a));
+        *ret = TAKE_PTR(a);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Reads the current entry's data (exactly its size, at most max bytes). */
+static int read_blob(struct archive *a, struct archive_entry *e, size_t max, char **ret,
+                     size_t *ret_len, ob_error *err)
+{
+        int64_t size = archive_entry_size(e);
+        _cleanup_free_ char *buf = NULL;
+
+        if (archive_entry_filetype(e) != AE_IFREG || !archive_entry_size_is_set(e) || size < 0 ||
+            (uint64_t)size > max || archive_entry_hardlink(e))
+                return ob_snap_corrupt(err, "%s: bad entry", archive_entry_pathname(e));
+        buf = malloc((size_t)size + 1);
+        if (!buf)
+                return -ENOMEM;
+        if (size && archive_read_data(a, buf, (size_t)size) != (la_ssize_t)size)
+                return ob_snap_corrupt(err, "%s: truncated", archive_entry_pathname(e));
+        buf[size] = '\0';
+        *ret = TAKE_PTR(buf);
+        *ret_len = (size_t)size;
+        return 0;
+}
+
+/* Reads the next entry's header, which must be name. */
+static int next_named(struct archive *a, const char *name, struct archive_entry **ret,
+                      ob_error *err)
+{
+        int r = archive_read_next_header(a, ret);
+        const char *p;
+
+        if (r != ARCHIVE_OK)
+                return ob_snap_corrupt(err, "no %s: %s", name,
+                                       r == ARCHIVE_EOF ? "end of archive"
+                                                        : archive_error_string(a));
+        p = archive_entry_pathname(*ret);
+        if (!p || !streq(p, name))
+                return ob_snap_corrupt(err, "expected %s first", name);
+        return 0;
+}
+
+static bool is_hex64(const char *s)
+{
+        if (!s || strlen(s) != 64)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                        return false;
+        return true;
+}
+
+/* Checks the header JSON: exactly format 1, tree_hash, files, meta. */
+static int parse_header(const char *text, size_t len, snap_header *ret, ob_error *err)
+{
+        ob_json_doc doc = {0};
+        const cJSON *fmt, *hash, *files, *meta;
+        int r = ob_json_parse(text, len, OB_SNAP_HEADER_MAX, &doc, NULL);
+
+        if (r < 0)
+                return ob_snap_corrupt(err, "header is not valid JSON");
+        fmt = cJSON_GetObjectItemCaseSensitive(doc.root, "format");
+        hash = cJSON_GetObjectItemCaseSensitive(doc.root, "tree_hash");
+        files = cJSON_GetObjectItemCaseSensitive(doc.root, "files");
+        meta = cJSON_GetObjectItemCaseSensitive(doc.root, "meta");
+        if (!cJSON_IsObject(doc.root) || cJSON_GetArraySize(doc.root) != 4 ||
+            !cJSON_IsNumber(fmt) || fmt->valuedouble != OB_SNAP_FORMAT ||
+            !is_hex64(cJSON_GetStringValue(hash)) || !cJSON_IsNumber(files) ||
+            files->valuedouble < 0 || files->valuedouble > OB_SNAPSHOT_MAX_FILES ||
+            files->valuedouble != (double)(size_t)files->valuedouble || !cJSON_IsObject(meta)) {
+                ob_json_doc_done(&doc);
+                return ob_snap_corrupt(err, "header fields");
+        }
+        memcpy(ret->tree_hash, hash->valuestring, OB_SNAPSHOT_HASH_HEX);
+        ret->files = (size_t)files->valuedouble;
+        ret->meta = cJSON_PrintUnformatted(meta);
+        ob_json_doc_done(&doc);
+        return ret->meta ? 0 : -ENOMEM;
+}
+
+static int read_header(struct archive *a, snap_header *ret, ob_error *err)
+{
+        struct archive_entry *e;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = next_named(a, OB_SNAP_HEADER_NAME, &e, err);
+
+        if (r >= 0)
+                r = read_blob(a, e, OB_SNAP_HEADER_MAX, &text, &len, err);
+        return r < 0 ? r : parse_header(text, len, ret, err);
+}
+
+int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *err)
+{
+        _cleanup_(archive_readp) struct archive *a = NULL;
+        _cleanup_close_ int fd = -1;
+        snap_header h = {0};
+        int r = open_archive(archive, false, &a, &fd, err);
+
+        if (r >= 0)
+                r = read_header(a, &h, err);
+        if (r < 0)
+                return r;
+        *ret_meta_json = h.meta;
+        return 0;
+}
+
+/* ---- restoring ---- */
+
+typedef struct restore_ctx {
+        struct archive *a;
+        int rootfd;
+        uid_t uid;
+        gid_t gid;
+        int64_t bytes;
+} restore_ctx;
+
+/* Writes the current entry's data into a new file base under dfd. */
+static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap_entry *m,
+                        ob_error *err)
+{
+        _cleanup_close_ int fd =
+            openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        char buf[65536], hash[OB_SNAPSHOT_HASH_HEX];
+        ob_sha256 s;
+        int r;
+
+        if (fd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
+                                    strerror(errno));
+        r = ob_sha256_init(&s);
+        while (r >= 0) {
+                la_ssize_t n = archive_read_data(c->a, buf, sizeof(buf));
+                if (n == 0)
+                        break;
+                if (n < 0) {
+                        r = ob_snap_corrupt(err, "%s: %s", m->path, archive_error_string(c->a));
+                        break;
+                }
+                c->bytes += n;
+                if (c->bytes > OB_SNAPSHOT_MAX_BYTES)
+                        r = ob_snap_corrupt(err, "over %lld bytes",
+                                            (long long)OB_SNAPSHOT_MAX_BYTES);
+                else if (write(fd, buf, (size_t)n) != n)
+                        r = ob_error_set(err, 0, 0, errno ? errno : EIO, "snapshot: restore %s: %s",
+                                         m->path, strerror(errno));
+                else
+                        r = ob_sha256_update(&s, buf, (size_t)n);
+        }
+        if (r < 0) {
+                ob_sha256_done(&s);
+                return r;
+        }
+        if ((r = ob_sha256_final(&s, hash)) < 0)
+                return r;
+        if (!streq(hash, m->hash))
+                return ob_snap_corrupt(err, "%s: content does not match the MANIFEST", m->path);
+        if (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, m->mode & 0777) < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
+                                    strerror(errno));
+        return 0;
+}
+
+static int restore_dir(restore_ctx *c, int dfd, const char *base, const ob_snap_entry *m,
+                       ob_error *err)
+{
+        _cleanup_close_ int fd = -1;
+
+        if (mkdirat(dfd, base, 0700) < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
+                                    strerror(errno));
+        fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, m->mode & 0777) < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
+                                    strerror(errno));
+        return 0;
+}
+
+static int restore_link(restore_ctx *c, int dfd, const char *base, const ob_snap_entry *m,
+                        struct archive_entry *e, ob_error *err)
+{
+        const char *target = archive_entry_symlink(e);
+        char hash[OB_SNAPSHOT_HASH_HEX];
+        int r;
+
+        if (!target || !*target || strlen(target) >= PATH_MAX)
+                return ob_snap_corrupt(err, "%s: bad symlink", m->path);
+        r = ob_sha256_hex(target, strlen(target), hash);
+        if (r < 0)
+                return r;
+        if (!streq(hash, m->hash))
+                return ob_snap_corrupt(err, "%s: link does not match the MANIFEST", m->path);
+        if (symlinkat(target, dfd, base) < 0 ||
+            fchownat(dfd, base, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
+                                    strerror(errno));
+        return 0;
+}
+
+/* Checks that archive entry e is MANIFEST line m, then extracts it. */
+static int restore_entry(restore_ctx *c, struct archive_entry *e, const ob_snap_entry *m,
+                         ob_error *err)
+{
+        static const mode_t types[] = {['f'] = AE_IFREG, ['d'] = AE_IFDIR, ['l'] = AE_IFLNK};
+        const char *p = archive_entry_pathname(e), *base;
+        size_t pl = strlen(OB_SNAP_PREFIX), ml = strlen(m->path);
+        _cleanup_close_ int dfd = -1;
+        int r;
+
+        if (!p || strncmp(p, OB_SNAP_PREFIX, pl) != 0 || strncmp(p + pl, m->path, ml) != 0 ||
+            !(p[pl + ml] == '\0' || (m->type == 'd' && streq(p + pl + ml, "/"))))
+                return ob_snap_corrupt(err, "entry %s is not MANIFEST's %s", p ? p : "(null)",
+                                       m->path);
+        if (archive_entry_hardlink(e) || archive_entry_filetype(e) != types[(int)m->type])
+                return ob_snap_corrupt(err, "%s: type differs from the MANIFEST", m->path);
+        if (m->type != 'l' && (archive_entry_perm(e) & 07777) != m->mode)
+                return ob_snap_corrupt(err, "%s: mode differs from the MANIFEST", m->path);
+        if (m->type == 'd' && !streq(m->hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca"
+                                              "495991b7852b855"))
+                return ob_snap_corrupt(err, "%s: directory hash", m->path);
+        dfd = ob_snap_open_parent(c->rootfd, m->path, &base);
+        if (dfd < 0)
+                return ob_error_set(err, 0, 0, -dfd, "snapshot: restore %s: %s", m->path,
+                                    strerror(-dfd));
+        if (m->type == 'f')
+                r = restore_file(c, dfd, base, m, err);
+        else if (m->type == 'd')
+                r = restore_dir(c, dfd, base, m, err);
+        else
+                r = restore_link(c, dfd, base, m, e, err);
+        return r;
+}
+
+static int restore_all(restore_ctx *c, char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        _cleanup_(treep) ob_snap_tree t = {0};
+        _cleanup_free_ char *manifest = NULL, *meta = NULL;
+        struct archive_entry *e;
+        snap_header h = {0};
+        char hash[OB_SNAPSHOT_HASH_HEX];
+        size_t len = 0;
+        int r = read_header(c->a, &h, err);
+
+        meta = h.meta;
+        if (r >= 0)
+                r = next_named(c->a, OB_SNAP_MANIFEST_NAME, &e, err);
+        if (r >= 0)
+                r = read_blob(c->a, e, OB_SNAP_MANIFEST_MAX, &manifest, &len, err);
+        if (r >= 0)
+                r = ob_sha256_hex(manifest, len, hash);
+        if (r < 0)
+                return r;
+        if (!streq(hash, h.tree_hash))
+                return ob_snap_corrupt(err, "MANIFEST does not match the tree hash");
+        r = ob_snap_manifest_parse(manifest, len, &t, err);
+        if (r < 0)
+                return r;
+        if (t.n != h.files)
+                return ob_snap_corrupt(err, "header says %zu files, MANIFEST %zu", h.files, t.n);
+        for (size_t i = 0; i < t.n; i++) {
+                r = archive_read_next_header(c->a, &e);
+                if (r != ARCHIVE_OK)
+                        return ob_snap_corrupt(err, "missing %s: %s", t.v[i].path,
+                                               r == ARCHIVE_EOF ? "end of archive"
+                                                                : archive_error_string(c->a));
+                r = restore_entry(c, e, &t.v[i], err);
+                if (r < 0)
+                        return r;
+        }
+        r = archive_read_next_header(c->a, &e);
+        if (r != ARCHIVE_EOF)
+                return ob_snap_corrupt(err, "%s after the last MANIFEST entry",
+                                       r == ARCHIVE_OK ? "an unlisted entry" : "garbage");
+        memcpy(ret_hash, hash, OB_SNAPSHOT_HASH_HEX);
+        return 0;
+}
+
+/* Removes name under dfd and everything below it, following no symlink. */
+static int remove_at(int dfd, const char *name, int depth)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if ((errno != EISDIR && errno != EPERM) || depth > OB_SNAP_MAX_DEPTH + 1)
+                return negative_errno();
+        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return negative_errno();
+        }
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        (void)remove_at(dirfd(d), de->d_name, depth + 1);
+        return unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
+}
+
+/* Calls fn on every top-level entry of rootfd but lost+found; stops at the
+ * first negative return. */
+static int for_each_top(int rootfd, int (*fn)(int, const char *))
+{
+        int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_(closedirp) DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                r = negative_errno();
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        while (r >= 0 && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    !streq(de->d_name, OB_SNAP_LOST_FOUND))
+                        r = fn(rootfd, de->d_name);
+        return r;
+}
+
+static int refuse_any(int rootfd, const char *name)
+{
+        (void)rootfd;
+        (void)name;
+        return -ENOTEMPTY;
+}
+
+static int remove_top(int rootfd, const char *name)
+{
+        (void)remove_at(rootfd, name, 0);
+        return 0;
+}
+
+int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gid_t gid,
+                        char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        _cleanup_(archive_readp) struct archive *a = NULL;
+        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int rootfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char hash[OB_SNAPSHOT_HASH_HEX], check[OB_SNAPSHOT_HASH_HEX];
+        restore_ctx c;
+        int r;
+
+        if (rootfd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", dest_dir,
+                                    strerror(errno));
+        r = for_each_top(rootfd, refuse_any);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "snapshot: %s: %s", dest_dir,
+                                    r == -ENOTEMPTY ? "not empty" : strerror(-r));
+        r = open_archive(archive, true, &a, &fd, err);
+        if (r < 0)
+                return r;
+        c = (restore_ctx){.a = a, .rootfd = rootfd, .uid = uid, .gid = gid};
+        r = restore_all(&c, hash, err);
+        if (r >= 0) /* what is on disk now is what was verified */
+                r = ob_snapshot_tree_hash(dest_dir, check, err);
+        if (r >= 0 && !streq(check, hash))
+                r = ob_snap_corrupt(err, "restored tree hash differs");
+        if (r < 0) {
+                (void)for_each_top(rootfd, remove_top);
+                return r;
+        }
+        memcpy(ret_hash, hash, OB_SNAPSHOT_HASH_HEX);
+        return 0;
+}
