@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +59,14 @@ static int fail(const ob_error *err, int r)
         return OB_EXIT_FAILURE;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+static _printf_(1, 2) int usage_error(const char *fmt, ...)
 {
+        va_list ap;
+
         fputs("omnibase: env ", stderr);
-        fprintf(stderr, fmt, arg);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
         fputs(" (try 'omnibase env --help')\n", stderr);
         return OB_EXIT_FAILURE;
 }
@@ -276,7 +281,7 @@ static int one_env(int argc, char **argv, const char **ret)
                 else if (c == 'h')
                         return fputs(env_usage, stdout), 1;
                 else
-                        return usage_error("%s: bad option", argv[0]), -1;
+                        return usage_error("%s: bad option \"%s\"", argv[0], argv[optind - 1]), -1;
         }
         if (argc - optind != 1)
                 return usage_error("%s: expected one ID or NAME", argv[0]), -1;
@@ -336,7 +341,7 @@ static int cmd_exec(int argc, char **argv)
         char *end;
         int c, r, code = OB_EXIT_FAILURE;
 
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'T') {
                         double t = strtod(optarg, &end);
                         if (*end || end == optarg || !(t > 0) || t > 86400.0 * 365)

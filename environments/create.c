@@ -5,9 +5,11 @@
  * sealed secrets and the supervisor, each undone if a later step fails. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -244,9 +246,10 @@ static int make(create_ctx *c, const ob_env_record *rec, ob_error *err)
 
         r = ob_env_path(c->state_dir, rec->id, NULL, c->dir, sizeof(c->dir));
         if (r >= 0) {
-                char envs[PATH_MAX];
-                snprintf(envs, sizeof(envs), "%s/envs", ob_env_state_dir(c->state_dir));
-                r = ob_mkdir_p(envs, 0700);
+                _cleanup_free_ char *envs = NULL;
+                r = asprintf(&envs, "%s/envs", ob_env_state_dir(c->state_dir)) < 0
+                        ? -ENOMEM
+                        : ob_mkdir_p(envs, 0700);
         }
         if (r >= 0 && mkdir(c->dir, 0700) < 0)
                 r = negative_errno();
@@ -261,8 +264,9 @@ static int make(create_ctx *c, const ob_env_record *rec, ob_error *err)
                                         OB_SANDBOX_UID, err);
         if (r >= 0 && rec->seed) {
                 char ws[PATH_MAX];
-                snprintf(ws, sizeof(ws), "%s/workspace", c->dir);
-                r = ob_seed_install(rec->seed, ws, OB_SANDBOX_UID, OB_SANDBOX_UID, err);
+                r = ob_env_path(c->state_dir, rec->id, "workspace", ws, sizeof(ws));
+                if (r >= 0)
+                        r = ob_seed_install(rec->seed, ws, OB_SANDBOX_UID, OB_SANDBOX_UID, err);
         }
         if (r >= 0 && c->n_secrets > 0)
                 r = ob_secret_key_load(ob_env_state_dir(c->state_dir), key, err);
@@ -297,7 +301,18 @@ static int fill_record(create_ctx *c, ob_env_record *rec)
                                .expires_at = now + c->ttl_s,
                                .last_activity_at = now,
                                .memory_mb = l.memory_mb};
-        rec->name = o->name ? strdup(o->name) : NULL;
+        {
+                uint8_t b[6];
+                if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+                        return -EIO;
+                snprintf(rec->id, sizeof(rec->id), "env-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                         b[2], b[3], b[4], b[5]);
+        }
+        /* no --name: the template's name and the id's digits (unique) */
+        if (o->name)
+                rec->name = strdup(o->name);
+        else if (asprintf(&rec->name, "%.50s-%s", c->tpl->name, rec->id + 4) < 0)
+                rec->name = NULL;
         rec->owner = strdup(o->owner);
         rec->template_name = strdup(c->tpl->name);
         rec->seed = seed ? strdup(seed) : NULL;
@@ -305,7 +320,7 @@ static int fill_record(create_ctx *c, ob_env_record *rec)
         rec->idempotency_key = o->idempotency_key ? strdup(o->idempotency_key) : NULL;
         rec->flags = calloc(c->n_flags + 1, sizeof(char *));
         rec->secret_names = calloc(c->n_secrets + 1, sizeof(char *));
-        if (!rec->owner || !rec->template_name || !rec->flags || !rec->secret_names)
+        if (!rec->name || !rec->owner || !rec->template_name || !rec->flags || !rec->secret_names)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_flags; i++)
                 if (!(rec->flags[i] = strdup(c->flags[i])))
