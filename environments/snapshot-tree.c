@@ -131,6 +131,62 @@ static int hash_fd(int fd, int64_t *ret_size, char ret[OB_SNAPSHOT_HASH_HEX])
 
 static int scan_dir(int dfd, const char *prefix, int depth, ob_snap_tree *t, ob_error *err);
 
+static int scan_link(int dfd, const char *name, ob_snap_entry *e, ob_error *err)
+{
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(dfd, name, target, sizeof(target));
+
+        if (n < 0 || n >= (ssize_t)sizeof(target))
+                return ob_error_set(err, 0, 0, n < 0 ? errno : ENAMETOOLONG,
+                                    "snapshot: readlink %s", e->path);
+        e->type = 'l';
+        e->mode = 0777;
+        e->target = strndup(target, (size_t)n);
+        if (!e->target)
+                return -ENOMEM;
+        return ob_sha256_hex(target, (size_t)n, e->hash);
+}
+
+static int scan_file(int dfd, const char *name, ob_snap_entry *e, ob_snap_tree *t, ob_error *err)
+{
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        int r;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return ob_error_set(err, 0, 0, fd < 0 ? errno : EAGAIN,
+                                    "snapshot: %s changed or unreadable", e->path);
+        e->type = 'f';
+        r = hash_fd(fd, &e->size, e->hash);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "snapshot: reading %s: %s", e->path,
+                                    strerror(-r));
+        t->bytes += e->size;
+        if (t->bytes > OB_SNAPSHOT_MAX_BYTES)
+                return ob_error_set(err, 0, 0, EFBIG, "snapshot: over %lld bytes",
+                                    (long long)OB_SNAPSHOT_MAX_BYTES);
+        return 0;
+}
+
+/* Records directory e and walks it (e may move: t grows). */
+static int scan_subdir(int dfd, const char *name, ob_snap_entry *e, int depth, ob_snap_tree *t,
+                       ob_error *err)
+{
+        _cleanup_free_ char *sub_prefix = NULL;
+        int sub, r;
+
+        e->type = 'd';
+        r = ob_sha256_hex("", 0, e->hash);
+        if (r < 0)
+                return r;
+        if (asprintf(&sub_prefix, "%s/", e->path) < 0)
+                return -ENOMEM;
+        sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", e->path, strerror(errno));
+        return scan_dir(sub, sub_prefix, depth + 1, t, err); /* consumes sub */
+}
+
 /* Records one directory entry (and, for a directory, what is under it). */
 static int scan_one(int dfd, const char *prefix, const char *name, int depth, ob_snap_tree *t,
                     ob_error *err)
@@ -138,7 +194,6 @@ static int scan_one(int dfd, const char *prefix, const char *name, int depth, ob
         ob_snap_entry *e;
         struct stat st;
         char *path = NULL;
-        int r = 0;
 
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return ob_error_set(err, 0, 0, errno, "snapshot: %s%s: %s", prefix, name,
@@ -146,9 +201,7 @@ static int scan_one(int dfd, const char *prefix, const char *name, int depth, ob
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
                 return 0; /* sockets, fifos, devices: nothing to keep */
         if (strchr(name, '\n'))
-                return ob_error_set(err, 0, 0, EINVAL,
-                                    "snapshot: a file name with a newline "
-                                    "under %s",
+                return ob_error_set(err, 0, 0, EINVAL, "snapshot: a file name with a newline in %s",
                                     prefix[0] ? prefix : ".");
         if (asprintf(&path, "%s%s", prefix, name) < 0)
                 return -ENOMEM;
@@ -160,47 +213,11 @@ static int scan_one(int dfd, const char *prefix, const char *name, int depth, ob
         }
         e->path = path;
         e->mode = st.st_mode & 0777;
-        if (S_ISLNK(st.st_mode)) {
-                char target[PATH_MAX];
-                ssize_t n = readlinkat(dfd, name, target, sizeof(target));
-                if (n < 0 || n >= (ssize_t)sizeof(target))
-                        return ob_error_set(err, 0, 0, n < 0 ? errno : ENAMETOOLONG,
-                                            "snapshot: readlink %s", path);
-                e->type = 'l';
-                e->mode = 0777;
-                e->target = strndup(target, (size_t)n);
-                if (!e->target)
-                        return -ENOMEM;
-                return ob_sha256_hex(target, (size_t)n, e->hash);
-        }
-        if (S_ISDIR(st.st_mode)) {
-                _cleanup_close_ int sub = -1;
-                e->type = 'd';
-                r = ob_sha256_hex("", 0, e->hash);
-                if (r < 0)
-                        return r;
-                sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0)
-                        return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", path,
-                                            strerror(errno));
-                _cleanup_free_ char *sub_prefix = NULL;
-                if (asprintf(&sub_prefix, "%s/", path) < 0)
-                        return -ENOMEM;
-                return scan_dir(sub, sub_prefix, depth + 1, t, err);
-        }
-        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return ob_error_set(err, 0, 0, fd < 0 ? errno : EAGAIN,
-                                    "snapshot: %s changed or unreadable", path);
-        e->type = 'f';
-        r = hash_fd(fd, &e->size, e->hash);
-        if (r < 0)
-                return ob_error_set(err, 0, 0, -r, "snapshot: reading %s: %s", path, strerror(-r));
-        t->bytes += e->size;
-        if (t->bytes > OB_SNAPSHOT_MAX_BYTES)
-                return ob_error_set(err, 0, 0, EFBIG, "snapshot: over %lld bytes",
-                                    (long long)OB_SNAPSHOT_MAX_BYTES);
-        return 0;
+        if (S_ISLNK(st.st_mode))
+                return scan_link(dfd, name, e, err);
+        if (S_ISDIR(st.st_mode))
+                return scan_subdir(dfd, name, e, depth, t, err);
+        return scan_file(dfd, name, e, t, err);
 }
 
 static void closedirp(DIR **d)

@@ -191,7 +191,7 @@ static int loop_attach(const char *image, char ret_dev[static 32], ob_error *err
                         return ob_error_set(err, 0, 0, -fd, "workspace: %s: %s", ret_dev,
                                             strerror(-fd));
                 cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
-                /* the kernel's copy of the name (for losetup) is cut at 63 bytes */
+                /* informational only (losetup shows it; sysfs has the full path) */
                 memcpy(cfg.info.lo_file_name, image, strnlen(image, LO_NAME_SIZE - 1));
                 if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
                         return fd;
