@@ -305,8 +305,8 @@ static int fill_record(create_ctx *c, ob_env_record *rec)
                 uint8_t b[6];
                 if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
                         return -EIO;
-                snprintf(rec->id, sizeof(rec->id), "env-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                         b[2], b[3], b[4], b[5]);
+                snprintf(rec->id, sizeof(rec->id), "env-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                         b[3], b[4], b[5]);
         }
         /* no --name: the template's name and the id's digits (unique) */
         if (o->name)

@@ -66,6 +66,12 @@ int ob_ctl_call(const char *state_dir, const char *id, const char *request, cons
  * session) and waits until its sandbox is up ("ok") or it failed (its one
  * line in err). Returns its pid. */
 int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pid, ob_error *err);
+/* The supervisor's life (omnibase-supervisor's main): notify gets
+ * "ok <pid>\n" once the sandbox is up, or one error line; returns the exit
+ * status. */
+int ob_env_supervise(const char *state_dir, const char *id, int notify);
+/* $OMNIBASE_SUPERVISOR, the build tree's binary, or the installed one. */
+const char *ob_env_supervisor_binary(void);
 
 /* ---- the operations (env.c) ---- */
 

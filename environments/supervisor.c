@@ -586,9 +586,7 @@ static int lock_env(const char *state_dir, const char *id)
         return fd;
 }
 
-/* The supervisor's life; notify gets "ok <pid>\n" once the sandbox is up,
- * or one error line. */
-static int supervise(const char *state_dir, const char *id, int notify)
+int ob_env_supervise(const char *state_dir, const char *id, int notify)
 {
         supervisor sv = {.state_dir = state_dir, .listen_fd = -1, .sig_fd = -1, .final_client = -1};
         ob_env_config cfg;
@@ -654,15 +652,32 @@ static int supervise(const char *state_dir, const char *id, int notify)
         return r < 0 ? 1 : 0;
 }
 
-/* The grandchild: own session, stdio to supervisor.log, no other fds. */
+const char *ob_env_supervisor_binary(void)
+{
+        const char *env = getenv("OMNIBASE_SUPERVISOR");
+
+        if (env && *env)
+                return env;
+        if (access(OB_SUPERVISOR_BUILD_PATH, X_OK) == 0)
+                return OB_SUPERVISOR_BUILD_PATH;
+        return OB_SUPERVISOR_INSTALLED_PATH;
+}
+
+/* The grandchild: own session, stdio to supervisor.log, the notify pipe as
+ * fd 3 and no other fd, then a fresh program (no SQLite connection, no
+ * memory of the caller's crosses into it). */
 static _Noreturn void become_supervisor(const char *state_dir, const char *id, int notify)
 {
+        const char *bin = ob_env_supervisor_binary();
         char log[PATH_MAX];
+        sigset_t none;
         int fd;
 
         (void)setsid();
         if (fork() != 0)
                 _exit(0);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd >= 0 && fd != 0) {
                 dup2(fd, 0);
@@ -677,10 +692,12 @@ static _Noreturn void become_supervisor(const char *state_dir, const char *id, i
         if (notify != 3) {
                 dup2(notify, 3);
                 close(notify);
-        }
+        } else
+                fcntl(3, F_SETFD, 0);
         (void)syscall(SYS_close_range, 4, ~0U, 0);
-        (void)prctl(PR_SET_NAME, "ob-supervisor");
-        _exit(supervise(state_dir, id, 3));
+        execl(bin, "omnibase-supervisor", ob_env_state_dir(state_dir), id, (char *)NULL);
+        dprintf(3, "%s: %s\n", bin, strerror(errno));
+        _exit(127);
 }
 
 int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pid, ob_error *err)

@@ -101,7 +101,8 @@ class Environments(unittest.TestCase):
         self.assertEqual(rec["template"], "feature-default")
         self.assertEqual(sorted(rec["feature_flags"]), ["async-billing", "onboarding"])
         rc, out, err = ob("env", "exec", env_id, "--", "/bin/sh", "-c",
-                          "ls /workspace/seed; echo flags=$OMNIBASE_FEATURE_FLAGS; "
+                          "python3 -c 'import os; print(os.listdir(\"/workspace/seed\"))'; "
+                          "echo flags=$OMNIBASE_FEATURE_FLAGS; "
                           "cat /omnibase/flags.json")
         self.assertEqual(rc, 0, err)
         self.assertIn("users.csv", out)

@@ -72,7 +72,7 @@ static void test_shipped(void **state)
         assert_string_equal(t->name, "feature-default");
         assert_true(t->approved);
         assert_int_equal(ob_template_require_approved(t, &err), 0);
-        assert_string_equal(t->profile, "python-minimal");
+        assert_string_equal(t->profile, "workstation");
         assert_string_equal(t->default_seed, "synthetic:v1");
         assert_int_equal(t->default_ttl_s, 48 * 3600);
         assert_int_equal(t->max_ttl_s, 14 * 86400);

@@ -57,7 +57,7 @@ class TemplateCli(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.splitlines()
         self.assertEqual([l.split()[0] for l in lines], ["feature-default", "python-agent"])
-        self.assertEqual(lines[0].split()[1:], ["approved", "python-minimal"])
+        self.assertEqual(lines[0].split()[1:], ["approved", "workstation"])
         p = run("template", "list", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
         got = json.loads(p.stdout)
