@@ -17,6 +17,7 @@
 
 #include "capabilities/limits.h"
 #include "cli/commands.h"
+#include "environments/env.h"
 #include "common/macros.h"
 
 typedef struct run_args {
@@ -444,7 +445,7 @@ int ob_cmd_sandbox(int argc, char **argv)
 int ob_cmd_gc(int argc, char **argv)
 {
         ob_error err = {0};
-        unsigned removed = 0;
+        unsigned removed = 0, ended = 0;
 
         if (argc > 1) {
                 if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -460,6 +461,13 @@ int ob_cmd_gc(int argc, char **argv)
                 ob_cli_error("%s", err.message);
                 return OB_EXIT_FAILURE;
         }
-        printf("gc: removed %u run%s\n", removed, removed == 1 ? "" : "s");
+        /* environments whose supervisor died: failed, their mounts gone
+         * (a live environment is never touched: its supervisor holds it) */
+        if (ob_env_sweep(NULL, &ended, &err) < 0) {
+                ob_cli_error("%s", err.message);
+                return OB_EXIT_FAILURE;
+        }
+        printf("gc: removed %u run%s, ended %u environment%s\n", removed, removed == 1 ? "" : "s",
+               ended, ended == 1 ? "" : "s");
         return 0;
 }

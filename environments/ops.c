@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -270,6 +272,14 @@ int ob_env_flags(const char *state_dir, const char *id_or_name, const char *cons
         return r;
 }
 
+/* After a stop or delete was answered: the supervisor's last moments (it
+ * exits right after answering) are over before we return. */
+static void wait_gone(int64_t pid)
+{
+        for (int i = 0; pid > 0 && i < 500 && kill((pid_t)pid, 0) == 0; i++)
+                (void)poll(NULL, 0, 10);
+}
+
 int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err)
 {
         _cleanup_store_ ob_store *s = NULL;
@@ -281,7 +291,10 @@ int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err)
         if (rec.state != OB_ENV_RUNNING || !ob_env_supervisor_alive(state_dir, rec.id))
                 return not_running(&rec, err);
         s = ob_store_close(s);
-        return call(state_dir, &rec, "{\"op\":\"stop\"}", NULL, 0, NULL, NULL, err);
+        r = call(state_dir, &rec, "{\"op\":\"stop\"}", NULL, 0, NULL, NULL, err);
+        if (r >= 0)
+                wait_gone(rec.supervisor_pid);
+        return r;
 }
 
 int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
@@ -322,7 +335,10 @@ int ob_env_delete(const char *state_dir, const char *id_or_name, ob_error *err)
         if (ob_env_supervisor_alive(state_dir, rec.id)) {
                 ob_store *tmp = TAKE_PTR(s);
                 ob_store_close(tmp);
-                return call(state_dir, &rec, "{\"op\":\"delete\"}", NULL, 0, NULL, NULL, err);
+                r = call(state_dir, &rec, "{\"op\":\"delete\"}", NULL, 0, NULL, NULL, err);
+                if (r >= 0)
+                        wait_gone(rec.supervisor_pid);
+                return r;
         }
         collect_runs(state_dir);
         return ob_env_teardown(state_dir, s, &rec, OB_ENV_DELETED, "deleted by request", err);

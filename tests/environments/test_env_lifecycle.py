@@ -37,8 +37,8 @@ def ob(*args, stdin=None, check=None, env_extra=None, timeout=180):
     return p.returncode, out, err
 
 
-def create(*extra, owner="alice"):
-    _, out, _ = ob("env", "create", "--owner", owner, "--template", "python-agent",
+def create(*extra, owner="alice", template="python-agent"):
+    _, out, _ = ob("env", "create", "--owner", owner, "--template", template,
                    *extra, check=0)
     return out.strip()
 
@@ -228,7 +228,7 @@ class Environments(unittest.TestCase):
         self.assertNothingLeft()
 
     def test_06_extend_needs_approval_past_seven_days(self):
-        env_id = create("--ttl", "6d")
+        env_id = create("--ttl", "6d", template="feature-default")
         rc, out, err = ob("env", "extend", env_id, "--ttl", "3d", "--json")
         self.assertEqual(rc, 125)
         self.assertEqual(json.loads(out)["error"]["code"], "ttl_needs_approval")
@@ -282,8 +282,9 @@ class Environments(unittest.TestCase):
               "TOKEN=@/var/tmp/does-not-exist-ob"], "invalid"),
             (["--owner", "alice", "--template", "feature-default", "--feature-flags",
               "not-a-flag"], "invalid"),
-            (["--owner", "alice", "--template", "python-agent", "--ttl", "30d"],
+            (["--owner", "alice", "--template", "feature-default", "--ttl", "10d"],
              "ttl_needs_approval"),
+            (["--owner", "alice", "--template", "python-agent", "--ttl", "30d"], "invalid"),
         ]
         before = sorted(os.listdir(os.path.join(STATE, "envs"))) if os.path.isdir(
             os.path.join(STATE, "envs")) else []

@@ -527,7 +527,8 @@ static void test_record_json(void **state)
         assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "secrets"), 0)->valuestring,
                             "API_TOKEN");
         assert_int_equal(cJSON_GetObjectItem(o, "memory_mb")->valueint, 768);
-        assert_int_equal(cJSON_GetArraySize(o), 14);
+        assert_int_equal(cJSON_GetObjectItem(o, "supervisor_pid")->valueint, 0);
+        assert_int_equal(cJSON_GetArraySize(o), 15);
         assert_null(cJSON_GetObjectItem(o, "idempotency_key"));
         cJSON_Delete(o);
         free(text);
