@@ -29,6 +29,9 @@ static const char env_usage[] =
     "       omnibase env exec ID|NAME [--timeout S] [--cwd DIR] [--json] -- CMD [ARGS...]\n"
     "       omnibase env extend ID|NAME --ttl DURATION [--approved-by WHO] [--json]\n"
     "       omnibase env flags ID|NAME [--set NAME=on|off]... [--json]\n"
+    "       omnibase env reset ID|NAME\n"
+    "       omnibase env snapshot ID|NAME [--output FILE] [--json]\n"
+    "       omnibase env restore FILE [--owner OWNER] [--name NAME] [--json]\n"
     "       omnibase env stop|start|delete ID|NAME\n"
     "       omnibase env sweep\n"
     "\n"
@@ -491,12 +494,84 @@ static int cmd_simple(int argc, char **argv)
                 return r < 0 ? OB_EXIT_FAILURE : 0;
         r = streq(argv[0], "stop")    ? ob_env_stop(NULL, id, &err)
             : streq(argv[0], "start") ? ob_env_start(NULL, id, &err)
+            : streq(argv[0], "reset") ? ob_env_reset(NULL, id, &err)
                                       : ob_env_delete(NULL, id, &err);
         if (r < 0)
                 return fail(&err, r);
         if (json_out)
                 printf("{\"ok\":true,\"op\":\"%s\"}\n", argv[0]);
         return 0;
+}
+
+static int cmd_snapshot(int argc, char **argv)
+{
+        static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {}};
+        const char *out = NULL;
+        _cleanup_free_ char *path = NULL;
+        char hash[65];
+        ob_error err = {0};
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'o')
+                        out = optarg;
+                else if (c == 'j')
+                        json_out = true;
+                else if (c == 'h')
+                        return fputs(env_usage, stdout), 0;
+                else
+                        return usage_error("snapshot: bad option \"%s\"", argv[optind - 1]);
+        }
+        if (argc - optind != 1)
+                return usage_error("snapshot: expected one ID or NAME%s", "");
+        r = ob_env_snapshot(NULL, argv[optind], out, &path, hash, &err);
+        if (r < 0)
+                return fail(&err, r);
+        if (json_out)
+                printf("{\"path\":\"%s\",\"tree_hash\":\"%s\"}\n", path, hash);
+        else
+                printf("%s\n", path);
+        return 0;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+        static const struct option opts[] = {{"owner", required_argument, NULL, 'o'},
+                                             {"name", required_argument, NULL, 'n'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {}};
+        const char *owner = NULL, *name = NULL;
+        ob_env_record rec = {0};
+        ob_error err = {0};
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'o')
+                        owner = optarg;
+                else if (c == 'n')
+                        name = optarg;
+                else if (c == 'j')
+                        json_out = true;
+                else if (c == 'h')
+                        return fputs(env_usage, stdout), 0;
+                else
+                        return usage_error("restore: bad option \"%s\"", argv[optind - 1]);
+        }
+        if (argc - optind != 1)
+                return usage_error("restore: expected one snapshot FILE%s", "");
+        r = ob_env_restore(NULL, argv[optind], owner, name, &rec, &err);
+        if (r < 0)
+                return fail(&err, r);
+        if (json_out)
+                r = print_record(&rec);
+        else
+                puts(rec.id);
+        ob_env_record_done(&rec);
+        return r;
 }
 
 static int cmd_sweep(int argc, char **argv)
@@ -520,9 +595,10 @@ int ob_cmd_env(int argc, char **argv)
         static const struct {
                 const char *name;
                 int (*run)(int argc, char **argv);
-        } verbs[] = {{"create", cmd_create}, {"list", cmd_list},     {"show", cmd_show},
-                     {"exec", cmd_exec},     {"extend", cmd_extend}, {"flags", cmd_flags},
-                     {"stop", cmd_simple},   {"start", cmd_simple},  {"delete", cmd_simple},
+        } verbs[] = {{"create", cmd_create}, {"list", cmd_list},         {"show", cmd_show},
+                     {"exec", cmd_exec},     {"extend", cmd_extend},     {"flags", cmd_flags},
+                     {"stop", cmd_simple},   {"start", cmd_simple},      {"delete", cmd_simple},
+                     {"reset", cmd_simple},  {"snapshot", cmd_snapshot}, {"restore", cmd_restore},
                      {"sweep", cmd_sweep}};
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {

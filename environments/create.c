@@ -17,6 +17,7 @@
 #include "environments/env.h"
 #include "environments/secrets.h"
 #include "environments/seed.h"
+#include "environments/snapshot.h"
 #include "environments/template.h"
 #include "environments/workspace.h"
 #include "runner/runner.h"
@@ -160,7 +161,7 @@ static int check(create_ctx *c, ob_error *err)
                 r = ob_template_require_approved(c->tpl, err);
         if (r >= 0)
                 r = check_ttl(c, err);
-        if (r >= 0 && (o->seed || c->tpl->default_seed))
+        if (r >= 0 && !o->restore_from && (o->seed || c->tpl->default_seed))
                 r = ob_seed_find(o->seed ? o->seed : c->tpl->default_seed, &seed_dir, err);
         if (r >= 0)
                 r = check_flags(c, err);
@@ -237,6 +238,30 @@ int ob_env_write_flags(const char *state_dir, const char *id, char *const *flags
         return 0;
 }
 
+/* The seed (or the snapshot restored from), then the post-seed snapshot
+ * that env reset returns to. */
+static int fill_workspace(create_ctx *c, const ob_env_record *rec, ob_error *err)
+{
+        _cleanup_free_ char *meta = NULL;
+        char ws[PATH_MAX], post[PATH_MAX], hash[OB_SNAPSHOT_HASH_HEX];
+        int r = ob_env_path(c->state_dir, rec->id, "workspace", ws, sizeof(ws));
+
+        if (r >= 0)
+                r = ob_env_path(c->state_dir, rec->id, "post-seed.tar.gz", post, sizeof(post));
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "%s: %s", rec->id, strerror(-r));
+        if (c->o->restore_from)
+                r = ob_snapshot_restore(c->o->restore_from, ws, OB_SANDBOX_UID, OB_SANDBOX_UID,
+                                        hash, err);
+        else if (rec->seed)
+                r = ob_seed_install(rec->seed, ws, OB_SANDBOX_UID, OB_SANDBOX_UID, err);
+        if (r >= 0)
+                r = ob_env_snapshot_meta(rec, &meta);
+        if (r >= 0)
+                r = ob_snapshot_write(ws, meta, post, hash, err);
+        return r;
+}
+
 /* The directory and everything in it, the sandbox's supervisor last. */
 static int make(create_ctx *c, const ob_env_record *rec, ob_error *err)
 {
@@ -262,12 +287,8 @@ static int make(create_ctx *c, const ob_env_record *rec, ob_error *err)
         if (r >= 0)
                 r = ob_workspace_create(c->dir, c->tpl->workspace_mb, OB_SANDBOX_UID,
                                         OB_SANDBOX_UID, err);
-        if (r >= 0 && rec->seed) {
-                char ws[PATH_MAX];
-                r = ob_env_path(c->state_dir, rec->id, "workspace", ws, sizeof(ws));
-                if (r >= 0)
-                        r = ob_seed_install(rec->seed, ws, OB_SANDBOX_UID, OB_SANDBOX_UID, err);
-        }
+        if (r >= 0)
+                r = fill_workspace(c, rec, err);
         if (r >= 0 && c->n_secrets > 0)
                 r = ob_secret_key_load(ob_env_state_dir(c->state_dir), key, err);
         for (size_t i = 0; r >= 0 && i < c->n_secrets; i++)
@@ -294,7 +315,7 @@ static int fill_record(create_ctx *c, ob_env_record *rec)
         const ob_env_create_opts *o = c->o;
         int64_t now = (int64_t)time(NULL);
         ob_limits l = ob_limits_effective(ob_capset_limits_const(c->tpl->caps));
-        const char *seed = o->seed ? o->seed : c->tpl->default_seed;
+        const char *seed = o->seed || o->restore_from ? o->seed : c->tpl->default_seed;
 
         *rec = (ob_env_record){.state = OB_ENV_CREATING,
                                .created_at = now,

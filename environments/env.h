@@ -85,6 +85,7 @@ typedef struct ob_env_create_opts {
         const char *name;            /* NULL: the id */
         const char *idempotency_key; /* may be NULL */
         const char *approved_by;     /* for a TTL past max_ttl_without_approval */
+        const char *restore_from;    /* a snapshot archive: its tree is the workspace (no seed) */
 } ob_env_create_opts;
 
 /* Validates everything, checks the quota (in one transaction with the
@@ -116,6 +117,18 @@ int ob_env_flags(const char *state_dir, const char *id_or_name, const char *cons
 int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err);
 int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err);
 int ob_env_delete(const char *state_dir, const char *id_or_name, ob_error *err);
+/* The workspace as a snapshot archive at out (NULL: state_dir/snapshots/
+ * <id>-<time>.tar.gz); *ret_path malloc'd, ret_hash the tree hash. */
+int ob_env_snapshot(const char *state_dir, const char *id_or_name, const char *out, char **ret_path,
+                    char ret_hash[65], ob_error *err);
+/* A new environment from a snapshot: its template, flags and seed name from
+ * the archive's meta, owner and name given (NULL owner: the archive's). */
+int ob_env_restore(const char *state_dir, const char *archive, const char *owner, const char *name,
+                   ob_env_record *ret, ob_error *err);
+/* Back to the post-seed state: every process killed (the sandbox is
+ * restarted), the workspace as it was right after the seed, secrets
+ * re-sealed (SecretRotated), flags back to the template's defaults. */
+int ob_env_reset(const char *state_dir, const char *id_or_name, ob_error *err);
 /* Expires what is past its TTL and has no supervisor, marks environments
  * whose supervisor died failed and removes their sandboxes; *ret_n counts. */
 int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err);
@@ -125,6 +138,11 @@ int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err);
 /* envs/<id>/flags.json: {"env_id": id, "flags": {name: true, ...}}, 0644,
  * rewritten in place (the sandbox's bind mount keeps the inode). */
 int ob_env_write_flags(const char *state_dir, const char *id, char *const *flags);
+/* The snapshot's meta object of an environment (no secrets). *ret malloc'd. */
+int ob_env_snapshot_meta(const ob_env_record *r, char **ret);
+/* Rebuilds envs/<id>/workspace from envs/<id>/post-seed.tar.gz (made at
+ * create): destroyed, made anew, restored. The sandbox must be stopped. */
+int ob_env_workspace_reset(const char *state_dir, const char *id, int64_t size_mb, ob_error *err);
 
 /* Ends an environment for good: workspace unmounted and (unless final
  * is OB_ENV_STOPPED) destroyed with its secrets and directory, the state

@@ -316,6 +316,20 @@ int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
         return ob_env_supervisor_spawn(state_dir, rec.id, &pid, err);
 }
 
+int ob_env_reset(const char *state_dir, const char *id_or_name, ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        _cleanup_record_ ob_env_record rec = {0};
+        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+
+        if (r < 0)
+                return r;
+        if (rec.state != OB_ENV_RUNNING || !ob_env_supervisor_alive(state_dir, rec.id))
+                return not_running(&rec, err);
+        s = ob_store_close(s);
+        return call(state_dir, &rec, "{\"op\":\"reset\"}", NULL, 0, NULL, NULL, err);
+}
+
 /* Removes the sandboxes of dead runs (a dead supervisor's among them). */
 static void collect_runs(const char *state_dir)
 {

@@ -57,7 +57,7 @@ struct supervisor {
         int64_t last_activity; /* wall seconds */
         bool ending;
         ob_env_state final;
-        char reason[160];
+        char reason[256];
         int final_client; /* a stop/delete waiting for its answer, or -1 */
 };
 
@@ -310,6 +310,68 @@ static void op_reload(supervisor *sv, int *client)
         answer_ok(client, NULL, NULL);
 }
 
+static void begin_end(supervisor *sv, ob_env_state final, const char *reason);
+static int start_sandbox(supervisor *sv, ob_error *err);
+static void stop_sandbox(supervisor *sv);
+
+/* Secrets re-sealed under fresh nonces, each named on the log. */
+static int rotate_secrets(supervisor *sv, ob_error *err)
+{
+        uint8_t key[OB_SECRET_KEY_BYTES];
+        char dir[PATH_MAX];
+        int r = ob_env_path(sv->state_dir, sv->id, NULL, dir, sizeof(dir));
+
+        if (r < 0 || !sv->rec.secret_names || !sv->rec.secret_names[0])
+                return r;
+        r = ob_secret_key_load(sv->state_dir, key, err);
+        if (r >= 0)
+                r = ob_secrets_rotate(dir, key, sv->id, NULL, 0, err);
+        explicit_bzero(key, sizeof(key));
+        for (size_t i = 0; r >= 0 && sv->rec.secret_names[i]; i++) {
+                const char *kv[] = {"name", sv->rec.secret_names[i]};
+                emit(sv, OB_EVENT_SECRET_ROTATED, kv, 2);
+        }
+        return r;
+}
+
+/* env reset: every process gone (the sandbox restarts), the workspace as it
+ * was after the seed, secrets rotated, flags back to the template's. */
+static void op_reset(supervisor *sv, int *client)
+{
+        ob_env_record r = {0};
+        ob_error err = {0};
+        int k;
+
+        stop_sandbox(sv);
+        sv->caps = ob_capset_free(sv->caps);
+        k = ob_env_workspace_reset(sv->state_dir, sv->id, sv->tpl->workspace_mb, &err);
+        if (k >= 0)
+                k = rotate_secrets(sv, &err);
+        if (k >= 0)
+                k = ob_store_set_flags(sv->store, sv->id,
+                                       (const char *const *)sv->tpl->flags_default, &err);
+        if (k >= 0)
+                k = ob_env_write_flags(sv->state_dir, sv->id, sv->tpl->flags_default);
+        if (k >= 0 && (k = ob_store_get(sv->store, sv->id, &r, &err)) >= 0) {
+                ob_env_record_done(&sv->rec);
+                sv->rec = r;
+        }
+        sv->tpl = ob_template_free(sv->tpl);
+        if (k >= 0)
+                k = start_sandbox(sv, &err);
+        if (k < 0) {
+                char reason[200];
+                snprintf(reason, sizeof(reason), "reset failed: %.160s",
+                         err.message[0] ? err.message : strerror(-k));
+                begin_end(sv, OB_ENV_FAILED, reason);
+                return answer_error(client, "error", reason);
+        }
+        sv->last_activity = now_s();
+        const char *kv[] = {"sandbox_id", ob_run_id(sv->run)};
+        emit(sv, OB_EVENT_ENVIRONMENT_RESET, kv, 2);
+        answer_ok(client, NULL, NULL);
+}
+
 static void begin_end(supervisor *sv, ob_env_state final, const char *reason)
 {
         if (sv->ending)
@@ -343,6 +405,8 @@ static void handle_client(supervisor *sv, int client)
                 op_status(sv, &client);
         else if (streq(op->valuestring, "reload"))
                 op_reload(sv, &client);
+        else if (streq(op->valuestring, "reset"))
+                op_reset(sv, &client);
         else if (streq(op->valuestring, "stop") || streq(op->valuestring, "delete")) {
                 begin_end(sv, streq(op->valuestring, "stop") ? OB_ENV_STOPPED : OB_ENV_DELETED,
                           streq(op->valuestring, "stop") ? "stopped by request"

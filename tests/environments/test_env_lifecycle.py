@@ -314,6 +314,92 @@ class Environments(unittest.TestCase):
         self.assertNothingLeft()
         self.assertEqual(os.listdir(os.path.join(STATE, "envs")), [])
 
+    def test_10a_snapshot_restore_reset(self):
+        env_id = create("--seed", "synthetic:v1", "--feature-flags", "onboarding",
+                        template="feature-default", owner="dave")
+        ob("env", "exec", env_id, "--", "/bin/sh", "-c", "echo work > /workspace/work.txt",
+           check=0)
+        _, out, _ = ob("env", "snapshot", env_id, "--json", check=0)
+        snap = json.loads(out)
+        rc, out, err = ob("env", "restore", snap["path"], "--owner", "erin", "--json")
+        self.assertEqual(rc, 0, err)
+        copy = json.loads(out)
+        self.assertEqual((copy["owner"], copy["template"], copy["feature_flags"]),
+                         ("erin", "feature-default", ["onboarding"]))
+        _, out, _ = ob("env", "exec", copy["id"], "--", "/bin/cat", "/workspace/work.txt",
+                       check=0)
+        self.assertEqual(out, "work\n")
+        _, out, _ = ob("env", "snapshot", copy["id"], "--json", check=0)
+        self.assertEqual(json.loads(out)["tree_hash"], snap["tree_hash"])
+        # an edited archive is refused by its manifest, and leaves nothing
+        with open(snap["path"], "rb") as f:
+            data = bytearray(f.read())
+        data[len(data) // 2] ^= 0x40
+        bad = snap["path"] + ".bad"
+        with open(bad, "wb") as f:
+            f.write(bytes(data))
+        before = sorted(os.listdir(os.path.join(STATE, "envs")))
+        rc, out, err = ob("env", "restore", bad, "--owner", "frank", "--json")
+        self.assertEqual(rc, 125)
+        self.assertEqual(json.loads(out)["error"]["code"], "snapshot_corrupt", out)
+        self.assertEqual(sorted(os.listdir(os.path.join(STATE, "envs"))), before)
+        # reset: the post-seed workspace, flags back to the template's
+        ob("env", "flags", env_id, "--set", "dark-mode=on", check=0)
+        ob("env", "reset", env_id, check=0)
+        rec = show(env_id)
+        self.assertEqual((rec["state"], rec["feature_flags"]), ("running", []))
+        rc, out, _ = ob("env", "exec", env_id, "--", "/usr/bin/python3", "-c",
+                        "import os; print(os.path.exists('/workspace/work.txt'), "
+                        "len(os.listdir('/workspace/seed')) > 0)")
+        self.assertEqual((rc, out), (0, "False True\n"))
+        kinds = [e["type"] for e in audit_lines() if e.get("env_id") == env_id]
+        for k in ("SnapshotTaken", "EnvironmentReset", "FlagsChanged"):
+            self.assertIn(k, kinds)
+        for e in (env_id, copy["id"]):
+            ob("env", "delete", e, check=0)
+        self.assertNothingLeft()
+
+    def test_10b_seed_is_byte_identical(self):
+        a = create("--seed", "synthetic:v1", template="feature-default", owner="gina")
+        b = create("--seed", "synthetic:v1", template="feature-default", owner="hank")
+        sums = []
+        for e in (a, b):
+            _, out, _ = ob("env", "exec", e, "--", "/usr/bin/python3", "-c",
+                           "import hashlib, os\n"
+                           "for root, _, files in sorted(os.walk('/workspace/seed')):\n"
+                           "    for f in sorted(files):\n"
+                           "        p = os.path.join(root, f); st = os.stat(p)\n"
+                           "        print(p, oct(st.st_mode), st.st_mtime,"
+                           " hashlib.sha256(open(p, 'rb').read()).hexdigest())", check=0)
+            sums.append(out)
+        self.assertIn("users.csv", sums[0])
+        self.assertEqual(sums[0], sums[1])
+        for e in (a, b):
+            ob("env", "delete", e, check=0)
+
+    def test_10c_idle_stop_then_start(self):
+        idle_cfg = STATE + "-idle.json"
+        with open(idle_cfg, "w") as f:
+            json.dump({"idle_stop_after": "3s"}, f)
+        try:
+            _, out, _ = ob("env", "create", "--owner", "ivan", "--template", "python-agent",
+                           check=0, env_extra={"OMNIBASE_CONFIG": idle_cfg})
+            env_id = out.strip()
+            ob("env", "exec", env_id, "--", "/bin/sh", "-c", "echo idle > /workspace/f",
+               check=0)
+            deadline = time.time() + 60
+            while time.time() < deadline and show(env_id)["state"] != "stopped":
+                time.sleep(0.5)
+            rec = show(env_id)
+            self.assertEqual((rec["state"], rec["reason"]), ("stopped", "idle"))
+            ob("env", "start", env_id, check=0)
+            _, out, _ = ob("env", "exec", env_id, "--", "/bin/cat", "/workspace/f", check=0)
+            self.assertEqual(out, "idle\n")
+            ob("env", "delete", env_id, check=0)
+        finally:
+            os.unlink(idle_cfg)
+        self.assertNothingLeft()
+
     def test_11_audit_chain_verifies(self):
         ob("events", "verify", os.path.join(STATE, "audit.jsonl"), check=0)
 
