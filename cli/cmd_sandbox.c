@@ -467,7 +467,9 @@ int ob_cmd_gc(int argc, char **argv)
                 ob_cli_error("%s", err.message);
                 return OB_EXIT_FAILURE;
         }
-        printf("gc: removed %u run%s, ended %u environment%s\n", removed, removed == 1 ? "" : "s",
-               ended, ended == 1 ? "" : "s");
+        printf("gc: removed %u run%s", removed, removed == 1 ? "" : "s");
+        if (ended > 0)
+                printf(", ended %u environment%s", ended, ended == 1 ? "" : "s");
+        putchar('\n');
         return 0;
 }

@@ -10,7 +10,7 @@ comp=$src/cli/omnibase.bash-completion
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
-for c in sandbox policy events template gc; do
+for c in sandbox policy events env template gc; do
     diff <("$bin" help "$c") <("$bin" "$c" --help) >/dev/null || fail "help $c differs from $c --help"
 done
 [ "$("$bin" -V)" = "$("$bin" --version)" ] || fail "-V differs from --version"
@@ -32,7 +32,7 @@ opts=$("$bin" sandbox run --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
 for o in $opts; do
     grep -qF -- "$o" <<<"$text" || fail "man page lacks $o"
 done
-for c in sandbox policy events template gc help; do
+for c in sandbox policy events env template gc help; do
     grep -q "omnibase $c" <<<"$text" || fail "man page lacks the $c command"
 done
 
