@@ -13,6 +13,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <omnibase/audit.h>
+
 #include "cli/commands.h"
 #include "common/macros.h"
 #include "environments/env.h"
@@ -29,6 +31,7 @@ static const char env_usage[] =
     "       omnibase env exec ID|NAME [--timeout S] [--cwd DIR] [--json] -- CMD [ARGS...]\n"
     "       omnibase env extend ID|NAME --ttl DURATION [--approved-by WHO] [--json]\n"
     "       omnibase env flags ID|NAME [--set NAME=on|off]... [--json]\n"
+    "       omnibase env logs ID|NAME [--follow]\n"
     "       omnibase env reset ID|NAME\n"
     "       omnibase env snapshot ID|NAME [--output FILE] [--json]\n"
     "       omnibase env restore FILE [--owner OWNER] [--name NAME] [--json]\n"
@@ -574,6 +577,54 @@ static int cmd_restore(int argc, char **argv)
         return r;
 }
 
+static bool follow_on;
+
+/* Each event line of the environment; stops once caught up unless following. */
+static int print_event(const char *line, size_t len, void *userdata)
+{
+        (void)userdata;
+        if (!line)
+                return follow_on ? 0 : 1;
+        fwrite(line, 1, len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        return 0;
+}
+
+static int cmd_logs(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"follow", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+        _cleanup_free_ char *path = NULL;
+        ob_env_record rec = {0};
+        ob_error err = {0};
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+                if (c == 'f')
+                        follow_on = true;
+                else if (c == 'h')
+                        return fputs(env_usage, stdout), 0;
+                else
+                        return usage_error("logs: bad option \"%s\"", argv[optind - 1]);
+        }
+        if (argc - optind != 1)
+                return usage_error("logs: expected one ID or NAME%s", "");
+        r = ob_env_logs_touch(NULL, argv[optind], &rec, &err);
+        if (r < 0)
+                return fail(&err, r);
+        if (asprintf(&path, "%s/audit.jsonl", ob_env_state_dir(NULL)) < 0)
+                path = NULL;
+        ob_audit_filter f = {.sandbox_id = rec.id, .since_seq = 1};
+        r = path ? ob_audit_follow(path, &f, print_event, NULL) : -ENOMEM;
+        ob_env_record_done(&rec);
+        if (r < 0) {
+                ob_cli_error("logs: %s: %s", path ? path : "audit log", strerror(-r));
+                return OB_EXIT_FAILURE;
+        }
+        return 0;
+}
+
 static int cmd_sweep(int argc, char **argv)
 {
         ob_error err = {0};
@@ -599,7 +650,7 @@ int ob_cmd_env(int argc, char **argv)
                      {"exec", cmd_exec},     {"extend", cmd_extend},     {"flags", cmd_flags},
                      {"stop", cmd_simple},   {"start", cmd_simple},      {"delete", cmd_simple},
                      {"reset", cmd_simple},  {"snapshot", cmd_snapshot}, {"restore", cmd_restore},
-                     {"sweep", cmd_sweep}};
+                     {"logs", cmd_logs},     {"sweep", cmd_sweep}};
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
                 fputs(env_usage, argc < 2 ? stderr : stdout);

@@ -129,6 +129,10 @@ int ob_env_restore(const char *state_dir, const char *archive, const char *owner
  * restarted), the workspace as it was right after the seed, secrets
  * re-sealed (SecretRotated), flags back to the template's defaults. */
 int ob_env_reset(const char *state_dir, const char *id_or_name, ob_error *err);
+/* env logs: the record, and the environment's last activity now (reading
+ * its logs keeps it from the idle stop). */
+int ob_env_logs_touch(const char *state_dir, const char *id_or_name, ob_env_record *ret,
+                      ob_error *err);
 /* Expires what is past its TTL and has no supervisor, marks environments
  * whose supervisor died failed and removes their sandboxes; *ret_n counts. */
 int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err);

@@ -316,6 +316,17 @@ int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
         return ob_env_supervisor_spawn(state_dir, rec.id, &pid, err);
 }
 
+int ob_env_logs_touch(const char *state_dir, const char *id_or_name, ob_env_record *ret,
+                      ob_error *err)
+{
+        _cleanup_store_ ob_store *s = NULL;
+        int r = lookup(state_dir, id_or_name, &s, ret, err);
+
+        if (r >= 0 && ret->state == OB_ENV_RUNNING)
+                (void)ob_store_touch(s, ret->id, (int64_t)time(NULL), NULL);
+        return r;
+}
+
 int ob_env_reset(const char *state_dir, const char *id_or_name, ob_error *err)
 {
         _cleanup_store_ ob_store *s = NULL;

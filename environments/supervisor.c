@@ -50,6 +50,9 @@ struct supervisor {
         ob_capset *caps;
         ob_template *tpl;
         ob_run *run;
+        ob_sandbox_options opts;  /* the run keeps pointers into these: */
+        ob_sandbox_bind binds[2]; /* they live as long as it */
+        char paths[3][PATH_MAX];
         int listen_fd, sig_fd;
         sv_exec execs[OB_ENV_MAX_EXECS];
         unsigned exec_seq;
@@ -176,6 +179,14 @@ static int exec_env(supervisor *sv, char ***ret, size_t *ret_n, ob_error *err)
                 r = ob_secrets_get(dir, key, sv->id, names[i], &value, &len, err);
                 if (r >= 0 && asprintf(&env[n++], "%s=%s", names[i], (char *)value) < 0)
                         r = -ENOMEM;
+                if (r >= 0) {
+                        char fp[13], exec_id[24];
+                        ob_secret_fingerprint(key, value, len, fp);
+                        snprintf(exec_id, sizeof(exec_id), "x%u", sv->exec_seq + 1);
+                        const char *kv[] = {"name", names[i],  "fingerprint",
+                                            fp,     "exec_id", exec_id};
+                        emit(sv, OB_EVENT_SECRET_INJECTED, kv, ARRAY_SIZE(kv));
+                }
                 ob_secret_free(value, len);
         }
         explicit_bzero(key, sizeof(key));
@@ -473,17 +484,18 @@ static bool never(supervisor *sv)
  * flags file), the workspace mounted, the held sandbox started. */
 static int start_sandbox(supervisor *sv, ob_error *err)
 {
-        char env_dir[PATH_MAX], caps[PATH_MAX], ws[PATH_MAX], flags[PATH_MAX];
-        ob_sandbox_options o;
+        char env_dir[PATH_MAX];
+        char *caps = sv->paths[0], *ws = sv->paths[1], *flags = sv->paths[2];
+        ob_sandbox_options *o = &sv->opts;
         int r;
 
         r = ob_env_path(sv->state_dir, sv->id, NULL, env_dir, sizeof(env_dir));
         if (r >= 0)
-                r = ob_env_path(sv->state_dir, sv->id, "caps.json", caps, sizeof(caps));
+                r = ob_env_path(sv->state_dir, sv->id, "caps.json", caps, PATH_MAX);
         if (r >= 0)
-                r = ob_env_path(sv->state_dir, sv->id, "workspace", ws, sizeof(ws));
+                r = ob_env_path(sv->state_dir, sv->id, "workspace", ws, PATH_MAX);
         if (r >= 0)
-                r = ob_env_path(sv->state_dir, sv->id, "flags.json", flags, sizeof(flags));
+                r = ob_env_path(sv->state_dir, sv->id, "flags.json", flags, PATH_MAX);
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "paths: %s", strerror(-r));
         r = ob_capset_load(caps, &sv->caps, err);
@@ -493,17 +505,17 @@ static int start_sandbox(supervisor *sv, ob_error *err)
                 r = ob_workspace_mount(env_dir, err);
         if (r < 0)
                 return r;
-        const ob_sandbox_bind binds[] = {{ws, OB_ENV_WORKSPACE, true},
-                                         {flags, OB_ENV_FLAGS_FILE, false}};
-        ob_sandbox_options_init(&o);
-        o.caps = sv->caps;
-        o.profile = sv->tpl->profile;
-        o.hold = true;
-        o.capture = true;
-        o.state_dir = sv->state_dir;
-        o.binds = binds;
-        o.n_binds = ARRAY_SIZE(binds);
-        r = ob_run_new(&o, &sv->run, err);
+        sv->binds[0] = (ob_sandbox_bind){ws, OB_ENV_WORKSPACE, true};
+        sv->binds[1] = (ob_sandbox_bind){flags, OB_ENV_FLAGS_FILE, false};
+        ob_sandbox_options_init(o);
+        o->caps = sv->caps;
+        o->profile = sv->tpl->profile;
+        o->hold = true;
+        o->capture = true;
+        o->state_dir = sv->state_dir;
+        o->binds = sv->binds;
+        o->n_binds = ARRAY_SIZE(sv->binds);
+        r = ob_run_new(o, &sv->run, err);
         if (r >= 0)
                 r = ob_run_create(sv->run, err);
         if (r >= 0)
@@ -553,9 +565,20 @@ static void check_deadlines(supervisor *sv)
 {
         int64_t now = now_s();
 
-        if (now >= sv->rec.expires_at)
+        if (now >= sv->rec.expires_at) {
                 begin_end(sv, OB_ENV_EXPIRED, "its TTL ran out");
-        else if (sv->idle_s > 0 && now >= sv->last_activity + sv->idle_s)
+                return;
+        }
+        if (sv->idle_s <= 0 || now < sv->last_activity + sv->idle_s)
+                return;
+        /* activity the store saw (env logs, a show of interest) counts too */
+        ob_env_record r = {0};
+        if (ob_store_get(sv->store, sv->id, &r, NULL) >= 0) {
+                if (r.last_activity_at > sv->last_activity)
+                        sv->last_activity = r.last_activity_at;
+                ob_env_record_done(&r);
+        }
+        if (now >= sv->last_activity + sv->idle_s)
                 begin_end(sv, OB_ENV_STOPPED, "idle");
 }
 

@@ -48,14 +48,16 @@ int ob_exec_header(const char *const *env, size_t n, char **ret, size_t *ret_len
         if (r < 0)
                 return r;
         len = strlen(text);
-        *ret = realloc(text, len + 2);
-        if (!*ret) {
-                explicit_bzero(text, len);
-                free(text);
-                return -ENOMEM;
+        *ret = malloc(len + 2);
+        if (*ret) {
+                memcpy(*ret, text, len);
+                (*ret)[len] = '\n';
+                (*ret)[len + 1] = '\0';
         }
-        (*ret)[len] = '\n';
-        (*ret)[len + 1] = '\0';
+        explicit_bzero(text, len); /* it may hold secrets */
+        free(text);
+        if (!*ret)
+                return -ENOMEM;
         *ret_len = len + 1;
         return 0;
 }

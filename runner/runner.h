@@ -381,6 +381,8 @@ void ob_launch_result_done(ob_launch_result *r);
  * audit log) → destroy (everything the run made, on every path, from any
  * step). ob_sandbox_run() is these steps in order. */
 typedef struct ob_run ob_run;
+/* opts, and everything it points to, must outlive the run (it is kept by
+ * pointer: callbacks and the caps are used until destroy). */
 int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
 int ob_run_dry(ob_run *run, ob_error *err); /* the plan as the result's plan_json */
 int ob_run_create(ob_run *run, ob_error *err);

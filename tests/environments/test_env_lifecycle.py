@@ -148,6 +148,11 @@ class Environments(unittest.TestCase):
         kinds = [e["type"] for e in audit_lines() if e.get("env_id") == env_id]
         self.assertIn("ExecStarted", kinds)
         self.assertIn("ExecExited", kinds)
+        # env logs: the environment's events, in order, and only its own
+        _, out, _ = ob("env", "logs", env_id, check=0)
+        logged = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual([e["type"] for e in logged], kinds)
+        self.assertEqual({e["sandbox_id"] for e in logged}, {env_id})
         ob("env", "delete", env_id, check=0)
         self.assertNothingLeft()
 
@@ -178,6 +183,11 @@ class Environments(unittest.TestCase):
         self.assertEqual(self.host_hits(), [])
         kinds = [e["type"] for e in audit_lines() if e.get("env_id") == env_id]
         self.assertIn("SecretRevoked", kinds)
+        injected = [e for e in audit_lines() if e["type"] == "SecretInjected"
+                    and e.get("env_id") == env_id]
+        self.assertTrue(injected)
+        self.assertEqual(injected[0]["name"], "API_TOKEN")
+        self.assertRegex(injected[0]["fingerprint"], r"^[0-9a-f]{12}$")
         self.assertNothingLeft()
 
     def host_hits(self):

@@ -55,7 +55,7 @@ static void wait_started(void)
 
 static int setup(void **state)
 {
-        ob_sandbox_options o;
+        static ob_sandbox_options o; /* the run keeps pointers into it */
         ob_error err = {0};
 
         (void)state;
