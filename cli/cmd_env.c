@@ -332,42 +332,55 @@ static void add_output(cJSON *obj, const char *key, int fd)
         free(buf);
 }
 
-static int cmd_exec(int argc, char **argv)
+/* env exec's options, before or after ID|NAME, up to "--" or the command:
+ * the command's own options are never taken for ours. */
+static int exec_options(int argc, char **argv, ob_env_exec_opts *o)
 {
         static const struct option opts[] = {{"timeout", required_argument, NULL, 'T'},
                                              {"cwd", required_argument, NULL, 'C'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {}};
-        ob_env_exec_opts o = {.fds = {0, 1, 2}};
-        _cleanup_free_ char *json = NULL;
-        _cleanup_close_ int out = -1, errf = -1;
-        ob_error err = {0};
-        const char *id;
         char *end;
-        int c, r, code = OB_EXIT_FAILURE;
+        int c;
 
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
                 if (c == 'T') {
                         double t = strtod(optarg, &end);
                         if (*end || end == optarg || !(t > 0) || t > 86400.0 * 365)
                                 return usage_error("exec: --timeout %s: expected seconds > 0",
                                                    optarg);
-                        o.timeout_ms = (int64_t)(t * 1000);
+                        o->timeout_ms = (int64_t)(t * 1000);
                 } else if (c == 'C')
-                        o.cwd = optarg;
+                        o->cwd = optarg;
                 else if (c == 'j')
                         json_out = true;
                 else if (c == 'h')
-                        return fputs(env_usage, stdout), 0;
+                        return fputs(env_usage, stdout), -1;
                 else
                         return usage_error("exec: bad option \"%s\"", argv[optind - 1]);
         }
-        if (optind >= argc)
+        return 0;
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+        ob_env_exec_opts o = {.fds = {0, 1, 2}};
+        _cleanup_free_ char *json = NULL;
+        _cleanup_close_ int out = -1, errf = -1;
+        ob_error err = {0};
+        const char *id;
+        int r, code = OB_EXIT_FAILURE;
+
+        r = exec_options(argc, argv, &o);
+        if (r != 0)
+                return r < 0 ? 0 : r;
+        if (optind >= argc || streq(argv[optind - 1], "--"))
                 return usage_error("exec: expected ID|NAME -- CMD [ARGS...]%s", "");
         id = argv[optind++];
-        if (optind < argc && streq(argv[optind], "--"))
-                optind++;
+        r = exec_options(argc, argv, &o); /* the options after ID, up to "--" */
+        if (r != 0)
+                return r < 0 ? 0 : r;
         if (optind >= argc)
                 return usage_error("exec: no command after %s (ID -- CMD [ARGS...])", id);
         o.argv = (const char *const *)argv + optind;

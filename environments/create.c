@@ -36,14 +36,17 @@ typedef struct create_ctx {
         int64_t ttl_s;
         secret_arg secrets[OB_SECRET_MAX_NAMES];
         size_t n_secrets;
+        size_t header_bytes; /* of the secrets in an exec's header line */
         char *flags[OB_ENV_MAX_FLAGS + 1];
         size_t n_flags;
         char dir[PATH_MAX];
         bool dir_made;
+        int lock_fd; /* envs/<id>/supervisor.lock until the supervisor has it */
 } create_ctx;
 
 static void ctx_done(create_ctx *c)
 {
+        closep(&c->lock_fd);
         for (size_t i = 0; i < c->n_secrets; i++) {
                 free(c->secrets[i].name);
                 ob_secret_free(c->secrets[i].value, c->secrets[i].len);
@@ -131,6 +134,18 @@ static int check_secrets(create_ctx *c, ob_error *err)
                 if (r < 0)
                         return r;
                 c->n_secrets++;
+                if (memchr(s->value, '\0', s->len))
+                        return ob_error_set_code(err, "invalid", EINVAL,
+                                                 "secret %s holds a NUL byte: an environment "
+                                                 "variable cannot carry it",
+                                                 s->name);
+                c->header_bytes += strlen(s->name) + 8;
+                for (size_t k = 0; k < s->len; k++) /* as JSON escapes it */
+                        c->header_bytes += s->value[k] < 0x20 ? 6 : 1;
+                if (c->header_bytes > OB_ENV_SECRETS_MAX_BYTES)
+                        return ob_error_set_code(err, "invalid", E2BIG,
+                                                 "the secrets are over %d KiB in all",
+                                                 OB_ENV_SECRETS_MAX_BYTES / 1024);
                 for (size_t k = 0; k + 1 < c->n_secrets; k++)
                         if (streq(c->secrets[k].name, s->name))
                                 return ob_error_set_code(err, "invalid", EINVAL,
@@ -281,6 +296,11 @@ static int make(create_ctx *c, const ob_env_record *rec, ob_error *err)
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "%s: %s", c->dir, strerror(-r));
         c->dir_made = true;
+        /* held from now on (then by the supervisor): gc sees it alive */
+        c->lock_fd = ob_env_lock(c->state_dir, rec->id);
+        if (c->lock_fd < 0)
+                return ob_error_set(err, 0, 0, -c->lock_fd, "%s: lock: %s", rec->id,
+                                    strerror(-c->lock_fd));
         r = write_caps(c, rec->id, err);
         if (r >= 0 && (r = ob_env_write_flags(c->state_dir, rec->id, c->flags)) < 0)
                 ob_error_set(err, 0, 0, -r, "the flags file: %s", strerror(-r));
@@ -296,7 +316,7 @@ static int make(create_ctx *c, const ob_env_record *rec, ob_error *err)
                                    c->secrets[i].len, err);
         explicit_bzero(key, sizeof(key));
         if (r >= 0)
-                r = ob_env_supervisor_spawn(c->state_dir, rec->id, &pid, err);
+                r = ob_env_supervisor_spawn(c->state_dir, rec->id, c->lock_fd, &pid, err);
         return r;
 }
 
@@ -356,7 +376,7 @@ static int fill_record(create_ctx *c, ob_env_record *rec)
 int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_record *ret,
                   bool *ret_existed, ob_error *err)
 {
-        create_ctx c = {.state_dir = state_dir, .o = o};
+        create_ctx c = {.state_dir = state_dir, .o = o, .lock_fd = -1};
         ob_env_record rec = {0};
         ob_store *s = NULL;
         bool existed = false;

@@ -56,6 +56,24 @@ bool ob_env_supervisor_alive(const char *state_dir, const char *id)
         return errno == EWOULDBLOCK;
 }
 
+int ob_env_lock(const char *state_dir, const char *id)
+{
+        char path[PATH_MAX];
+        int fd, r = ob_env_path(state_dir, id, "supervisor.lock", path, sizeof(path));
+
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                r = errno == EWOULDBLOCK ? -EALREADY : negative_errno();
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 typedef struct emit_ctx {
         ob_run_audit *audit;
 } emit_ctx;

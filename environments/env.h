@@ -26,6 +26,9 @@
 #define OB_ENV_FLAGS_FILE "/omnibase/flags.json"
 #define OB_ENV_MAX_EXECS  16 /* concurrent execs per environment */
 #define OB_CTL_MAX_LINE   (64 * 1024)
+/* The secrets of one environment in an exec's header line, JSON-escaped
+ * (the sidecar reads at most 1 MiB of header: sidecar/execio.c). */
+#define OB_ENV_SECRETS_MAX_BYTES (512 * 1024)
 
 /* A state dir resolved once ($OMNIBASE_STATE_DIR or the default). */
 const char *ob_env_state_dir(const char *state_dir);
@@ -63,9 +66,15 @@ int ob_ctl_call(const char *state_dir, const char *id, const char *request, cons
 /* ---- the supervisor (supervisor.c) ---- */
 
 /* Starts the supervisor of environment id (detached: double fork, own
- * session) and waits until its sandbox is up ("ok") or it failed (its one
- * line in err). Returns its pid. */
-int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pid, ob_error *err);
+ * session, exec of omnibase-supervisor) and waits until its sandbox is up
+ * ("ok") or it failed (its one line in err). lock_fd (-1: none) is
+ * envs/<id>/supervisor.lock already flock'ed by the caller: the supervisor
+ * inherits the lock, so the environment is never seen without one. */
+int ob_env_supervisor_spawn(const char *state_dir, const char *id, int lock_fd, pid_t *ret_pid,
+                            ob_error *err);
+/* Opens and flocks (exclusively, non-blocking) envs/<id>/supervisor.lock;
+ * -EALREADY when a supervisor holds it. Returns the fd. */
+int ob_env_lock(const char *state_dir, const char *id);
 /* The supervisor's life (omnibase-supervisor's main): notify gets
  * "ok <pid>\n" once the sandbox is up, or one error line; returns the exit
  * status. */

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,81 @@ static int call(const char *state_dir, const ob_env_record *rec, const char *req
         return r < 0 ? r : parse_answer(line, key, ret_obj, err);
 }
 
+/* Copies what the caller's stdin has into the exec's until either ends;
+ * returns when the supervisor answers. The supervisor only ever holds our
+ * end of a socketpair, never the caller's terminal, and sees us hang up
+ * (Ctrl-C) on the control socket: it kills the exec then. */
+static int relay_until_answer(int ctl, int in, int out, char **ret_line)
+{
+        char buf[65536];
+        size_t len = 0, off = 0;
+
+        for (;;) {
+                struct pollfd f[3] = {{.fd = ctl, .events = POLLIN},
+                                      {.fd = out >= 0 && len == off ? in : -1, .events = POLLIN},
+                                      {.fd = out >= 0 && len > off ? out : -1, .events = POLLOUT}};
+                if (poll(f, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (f[0].revents) {
+                        closep(&out);
+                        return ob_ctl_recv(ctl, false, ret_line, NULL, NULL);
+                }
+                if (f[1].revents) {
+                        ssize_t n = read(in, buf, sizeof(buf));
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (n <= 0) { /* the caller's EOF is the command's */
+                                closep(&out);
+                                continue;
+                        }
+                        len = (size_t)n;
+                        off = 0;
+                }
+                if (f[2].revents) {
+                        ssize_t n = send(out, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                continue;
+                        if (n < 0) /* the command no longer reads */
+                                closep(&out);
+                        else
+                                off += (size_t)n;
+                }
+        }
+}
+
+static int exec_call(const char *state_dir, const ob_env_record *rec, const char *request,
+                     const int fds[3], cJSON **ret_obj, ob_error *err)
+{
+        _cleanup_close_ int ctl = -1;
+        _cleanup_free_ char *line = NULL;
+        int sp[2], r;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return ob_error_set(err, 0, 0, errno, "exec: %s", strerror(errno));
+        r = ob_ctl_connect(state_dir, rec->id, &ctl);
+        if (r < 0) {
+                close(sp[0]);
+                close(sp[1]);
+                return ob_error_set_code(err, "not_running", -r,
+                                         "%s: its supervisor does not answer (%s)", rec->id,
+                                         strerror(-r));
+        }
+        const int passed[3] = {sp[0], fds[1], fds[2]};
+        r = ob_ctl_send(ctl, request, passed, 3);
+        close(sp[0]);
+        if (r >= 0)
+                r = relay_until_answer(ctl, fds[0], sp[1], &line);
+        else
+                close(sp[1]);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "%s: talking to its supervisor: %s", rec->id,
+                                    strerror(-r));
+        return parse_answer(line, "result", ret_obj, err);
+}
+
 int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec_opts *o,
                 char **ret_json, int *ret_exit_code, ob_error *err)
 {
@@ -116,7 +192,7 @@ int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec
         cJSON_Delete(req);
         if (!req_text)
                 return -ENOMEM;
-        r = call(state_dir, &rec, req_text, o->fds, 3, "result", &result, err);
+        r = exec_call(state_dir, &rec, req_text, o->fds, &result, err);
         if (r < 0)
                 return r;
         code = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
@@ -302,7 +378,7 @@ int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
         _cleanup_store_ ob_store *s = NULL;
         _cleanup_record_ ob_env_record rec = {0};
         pid_t pid;
-        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+        int lock, r = lookup(state_dir, id_or_name, &s, &rec, err);
 
         if (r < 0)
                 return r;
@@ -313,7 +389,14 @@ int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
                 return ob_error_set_code(err, "invalid", EINVAL,
                                          "%s is past its TTL: extend it first", rec.id);
         s = ob_store_close(s);
-        return ob_env_supervisor_spawn(state_dir, rec.id, &pid, err);
+        lock = ob_env_lock(state_dir, rec.id);
+        if (lock < 0)
+                return ob_error_set_code(err, "invalid", -lock, "%s: %s", rec.id,
+                                         lock == -EALREADY ? "a supervisor is starting it"
+                                                           : strerror(-lock));
+        r = ob_env_supervisor_spawn(state_dir, rec.id, lock, &pid, err);
+        close(lock);
+        return r;
 }
 
 int ob_env_logs_touch(const char *state_dir, const char *id_or_name, ob_env_record *ret,
@@ -388,7 +471,13 @@ int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err)
                 bool alive = ob_env_supervisor_alive(state_dir, e->id);
                 if (alive || e->state == OB_ENV_EXPIRED || e->state == OB_ENV_DELETED)
                         continue;
-                if (e->expires_at <= now && e->state != OB_ENV_FAILED)
+                /* a create between its insert and its lock: not ours yet */
+                if (e->state == OB_ENV_CREATING && now - e->created_at < 120)
+                        continue;
+                if (e->expires_at <= now && e->state == OB_ENV_FAILED) /* secrets, quota */
+                        r = ob_env_teardown(state_dir, s, e, OB_ENV_DELETED,
+                                            "its TTL ran out while failed", err);
+                else if (e->expires_at <= now)
                         r = ob_env_teardown(state_dir, s, e, OB_ENV_EXPIRED, "its TTL ran out",
                                             err);
                 else if (e->state == OB_ENV_DELETING) /* a delete that died half-way */

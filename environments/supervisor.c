@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,7 +38,8 @@ typedef struct supervisor supervisor;
 typedef struct sv_exec {
         supervisor *sv;
         ob_exec *x;
-        int client; /* the answer goes here when the exec ends */
+        int client;   /* the answer goes here when the exec ends */
+        bool hung_up; /* the client went away: the exec was killed */
         char exec_id[24];
 } sv_exec;
 
@@ -257,6 +259,7 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
                 return answer_error(client, "error", err.message);
         fds[0] = -1; /* the exec's now */
         e->client = TAKE_FD(*client);
+        e->hung_up = false;
         sv->last_activity = now_s();
         (void)ob_store_touch(sv->store, sv->id, sv->last_activity, NULL);
         const char *kv[] = {"exec_id", e->exec_id, "command", argv[0]};
@@ -571,6 +574,11 @@ static void check_deadlines(supervisor *sv)
         }
         if (sv->idle_s <= 0 || now < sv->last_activity + sv->idle_s)
                 return;
+        for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                if (sv->execs[i].x) { /* a running exec is activity */
+                        sv->last_activity = now;
+                        return;
+                }
         /* activity the store saw (env logs, a show of interest) counts too */
         ob_env_record r = {0};
         if (ob_store_get(sv->store, sv->id, &r, NULL) >= 0) {
@@ -582,7 +590,8 @@ static void check_deadlines(supervisor *sv)
                 begin_end(sv, OB_ENV_STOPPED, "idle");
 }
 
-#define LOOP_FDS (OB_LAUNCH_POLLFDS + 2 + OB_ENV_MAX_EXECS * OB_EXEC_POLLFDS)
+#define EXEC_FDS (OB_EXEC_POLLFDS + 1) /* the exec's, and its client's socket */
+#define LOOP_FDS (OB_LAUNCH_POLLFDS + 2 + OB_ENV_MAX_EXECS * EXEC_FDS)
 
 static void loop(supervisor *sv)
 {
@@ -598,26 +607,40 @@ static void loop(supervisor *sv)
                 fds[OB_LAUNCH_POLLFDS] = (struct pollfd){.fd = sv->listen_fd, .events = POLLIN};
                 fds[OB_LAUNCH_POLLFDS + 1] = (struct pollfd){.fd = sv->sig_fd, .events = POLLIN};
                 for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++) {
-                        struct pollfd *f = fds + base + i * OB_EXEC_POLLFDS;
-                        for (size_t k = 0; k < OB_EXEC_POLLFDS; k++)
+                        struct pollfd *f = fds + base + i * EXEC_FDS;
+                        for (size_t k = 0; k < EXEC_FDS; k++)
                                 f[k] = (struct pollfd){.fd = -1};
                         if (sv->execs[i].x) {
                                 (void)ob_exec_pollfds(sv->execs[i].x, f, &t);
                                 if (t >= 0 && (timeout < 0 || t < timeout))
                                         timeout = t;
+                                /* the caller gone (Ctrl-C): nobody waits for it */
+                                f[OB_EXEC_POLLFDS] = (struct pollfd){
+                                    .fd = sv->execs[i].hung_up ? -1 : sv->execs[i].client,
+                                    .events = POLLRDHUP};
                         }
                 }
                 timeout = next_timeout(sv, timeout);
-                if (poll(fds, LOOP_FDS, timeout) < 0 && errno != EINTR)
+                if (poll(fds, LOOP_FDS, timeout) < 0 && errno != EINTR) {
+                        begin_end(sv, OB_ENV_FAILED, "the supervisor's poll failed");
                         break;
+                }
                 if (!ob_run_step(sv->run, fds)) {
                         begin_end(sv, OB_ENV_FAILED, "the sandbox ended by itself");
                         break;
                 }
-                for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
-                        if (sv->execs[i].x &&
-                            !ob_exec_step(sv->execs[i].x, fds + base + i * OB_EXEC_POLLFDS))
-                                exec_done(sv, &sv->execs[i]);
+                for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++) {
+                        sv_exec *e = &sv->execs[i];
+                        struct pollfd *f = fds + base + i * EXEC_FDS;
+                        if (!e->x)
+                                continue;
+                        if (f[OB_EXEC_POLLFDS].revents && !e->hung_up) {
+                                e->hung_up = true;
+                                ob_exec_kill(e->x);
+                        }
+                        if (!ob_exec_step(e->x, f))
+                                exec_done(sv, e);
+                }
                 if (fds[OB_LAUNCH_POLLFDS].revents)
                         accept_clients(sv);
                 if (fds[OB_LAUNCH_POLLFDS + 1].revents) {
@@ -655,22 +678,36 @@ static void finish(supervisor *sv)
                 answer_ok(&sv->final_client, NULL, NULL);
 }
 
+/* The environment's lock: handed over already held as fd 4 by the creator
+ * (so that gc sees the environment alive from its first moment), or taken
+ * here; a probe's brief shared lock is waited out. */
 static int lock_env(const char *state_dir, const char *id)
 {
         char path[PATH_MAX];
+        struct stat a, b;
         int fd, r = ob_env_path(state_dir, id, "supervisor.lock", path, sizeof(path));
 
         if (r < 0)
                 return r;
+        if (fstat(4, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+                fcntl(4, F_SETFD, FD_CLOEXEC);
+                if (flock(4, LOCK_EX | LOCK_NB) == 0) /* ours already: a no-op */
+                        return 4;
+        }
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return negative_errno();
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                r = errno == EWOULDBLOCK ? -EALREADY : negative_errno();
-                close(fd);
-                return r;
+        for (int i = 0; i < 50; i++) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return fd;
+                if (errno != EWOULDBLOCK)
+                        break;
+                (void)poll(NULL, 0, 10);
         }
-        return fd;
+        r = errno == EWOULDBLOCK ? -EALREADY : negative_errno();
+        close(fd);
+        return r;
 }
 
 int ob_env_supervise(const char *state_dir, const char *id, int notify)
@@ -683,6 +720,11 @@ int ob_env_supervise(const char *state_dir, const char *id, int notify)
         int lock, r;
 
         snprintf(sv.id, sizeof(sv.id), "%s", id);
+        /* a creator that went away must not kill us through the notify pipe;
+         * decrypted secrets pass through this process: no core, no ptrace */
+        signal(SIGPIPE, SIG_IGN);
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
         lock = lock_env(state_dir, id);
         r = lock < 0 ? ob_error_set(&err, 0, 0, -lock, "%s: already supervised (%s)", id,
                                     strerror(-lock))
@@ -716,6 +758,8 @@ int ob_env_supervise(const char *state_dir, const char *id, int notify)
                 snprintf(line, sizeof(line), "%s\n", err.message[0] ? err.message : strerror(-r));
                 (void)!write(notify, line, strlen(line));
                 stop_sandbox(&sv);
+                if (lock >= 0 && ob_env_path(state_dir, id, NULL, sock, sizeof(sock)) >= 0)
+                        (void)ob_workspace_unmount(sock, NULL); /* sock: the env dir here */
         } else {
                 const char *kv[] = {"sandbox_id", ob_run_id(sv.run)};
                 emit(&sv, OB_EVENT_ENVIRONMENT_STARTED, kv, ARRAY_SIZE(kv));
@@ -753,7 +797,8 @@ const char *ob_env_supervisor_binary(void)
 /* The grandchild: own session, stdio to supervisor.log, the notify pipe as
  * fd 3 and no other fd, then a fresh program (no SQLite connection, no
  * memory of the caller's crosses into it). */
-static _Noreturn void become_supervisor(const char *state_dir, const char *id, int notify)
+static _Noreturn void become_supervisor(const char *state_dir, const char *id, int notify,
+                                        int lock_fd)
 {
         const char *bin = ob_env_supervisor_binary();
         char log[PATH_MAX];
@@ -765,6 +810,10 @@ static _Noreturn void become_supervisor(const char *state_dir, const char *id, i
                 _exit(0);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* out of the way first: either may be 0 to 4 now */
+        notify = fcntl(notify, F_DUPFD_CLOEXEC, 10);
+        if (lock_fd >= 0)
+                lock_fd = fcntl(lock_fd, F_DUPFD_CLOEXEC, 10);
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd >= 0 && fd != 0) {
                 dup2(fd, 0);
@@ -776,18 +825,16 @@ static _Noreturn void become_supervisor(const char *state_dir, const char *id, i
                 dup2(fd, 2);
                 close(fd);
         }
-        if (notify != 3) {
-                dup2(notify, 3);
-                close(notify);
-        } else
-                fcntl(3, F_SETFD, 0);
-        (void)syscall(SYS_close_range, 4, ~0U, 0);
+        if (notify < 0 || dup2(notify, 3) < 0 || (lock_fd >= 0 && dup2(lock_fd, 4) < 0))
+                _exit(127);
+        (void)syscall(SYS_close_range, lock_fd >= 0 ? 5 : 4, ~0U, 0);
         execl(bin, "omnibase-supervisor", ob_env_state_dir(state_dir), id, (char *)NULL);
         dprintf(3, "%s: %s\n", bin, strerror(errno));
         _exit(127);
 }
 
-int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pid, ob_error *err)
+int ob_env_supervisor_spawn(const char *state_dir, const char *id, int lock_fd, pid_t *ret_pid,
+                            ob_error *err)
 {
         char buf[600];
         size_t len = 0;
@@ -805,7 +852,7 @@ int ob_env_supervisor_spawn(const char *state_dir, const char *id, pid_t *ret_pi
         }
         if (pid == 0) {
                 close(p[0]);
-                become_supervisor(state_dir, id, p[1]);
+                become_supervisor(state_dir, id, p[1], lock_fd);
         }
         close(p[1]);
         (void)waitpid(pid, &status, 0);

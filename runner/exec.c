@@ -140,6 +140,7 @@ struct ob_exec {
         int pidfd, chan, stdin_fd;
         int wait_status;
         bool reaped, chan_eof, stdin_eof, shut_wr, started, exited, timed_out, bad;
+        bool kill_pending;
         int64_t workload_pid, deadline_ms, started_ms;
         char *out; /* header, then stdin bytes, waiting to go in */
         size_t out_len, out_off;
@@ -202,6 +203,7 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
         r = x->runsc && x->runsc_root && x->id ? ob_exec_header(env, n_env, &x->out, &x->out_len)
                                                : -ENOMEM;
         if (r < 0) {
+                x->stdin_fd = -1; /* the caller's still */
                 ob_exec_free(x);
                 return ob_error_set(err, 0, 0, -r, "exec: the environment variables: %s",
                                     strerror(-r));
@@ -245,11 +247,15 @@ size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_
         return OB_EXEC_POLLFDS;
 }
 
+static void time_out(ob_exec *x);
+
 static void on_message(ob_exec *x, ob_channel_msg *m)
 {
         if (m->type == OB_CHANNEL_SANDBOX_START) {
                 x->started = true;
                 x->workload_pid = m->pid;
+                if (x->kill_pending) /* timed out before it started */
+                        time_out(x);
         } else if (m->type == OB_CHANNEL_CAPABILITY_DENIED) {
                 x->res.denials++;
                 ob_result_add_violation(&x->res, m);
@@ -283,6 +289,7 @@ static void read_channel(ob_exec *x)
                                 break;
                         if (r < 0 || ob_channel_decode(line, len, &m, NULL) < 0) {
                                 x->bad = x->chan_eof = true; /* stop listening: fail closed */
+                                time_out(x);
                                 break;
                         }
                         on_message(x, &m);
@@ -348,9 +355,12 @@ static void time_out(ob_exec *x)
 
         x->timed_out = true;
         if (!x->started) {
-                kill(x->pid, SIGKILL);
+                /* runsc exec's death would not end what it started inside:
+                 * the kill waits for the command's pid (SandboxStart) */
+                x->kill_pending = true;
                 return;
         }
+        x->kill_pending = false;
         snprintf(pid, sizeof(pid), "%" PRId64, x->workload_pid);
         if (ob_runsc_call(x->runsc, args, x->netns_fd, 5000) != 0)
                 kill(x->pid, SIGKILL);

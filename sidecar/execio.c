@@ -20,7 +20,7 @@
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 
-#define HEADER_MAX  (256 * 1024)
+#define HEADER_MAX  (1024 * 1024)
 #define HEADER_VARS 256
 #define RELAY_BUF   65536
 

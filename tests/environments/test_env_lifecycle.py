@@ -141,6 +141,33 @@ class Environments(unittest.TestCase):
         self.assertEqual(res["env_id"], env_id)
         self.assertEqual(res["stdout"], "hi\n")
         self.assertEqual(res["status"], "ok")
+        # the command's own options stay the command's, with or without --
+        _, out, _ = ob("env", "exec", env_id, "/bin/echo", "--timeout", "5", check=0)
+        self.assertEqual(out, "--timeout 5\n")
+        _, out, _ = ob("env", "exec", env_id, "--json", "--", "/bin/echo", "--json")
+        self.assertEqual(json.loads(out)["stdout"], "--json\n")
+        # the caller gone (Ctrl-C): the supervisor kills the command
+        caller = subprocess.Popen(
+            [OMNIBASE, "env", "exec", env_id, "--", "/bin/sleep", "600"],
+            env=dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+                     OMNIBASE_CONFIG=STATE + "-config.json"), stdin=subprocess.PIPE)
+        deadline = time.time() + 60
+        while time.time() < deadline and not [
+                e for e in audit_lines() if e["type"] == "ExecStarted"
+                and e.get("command") == "/bin/sleep" and e.get("env_id") == env_id]:
+            time.sleep(0.1)
+        caller.send_signal(signal.SIGINT)
+        caller.wait(timeout=30)
+        deadline = time.time() + 60
+        exited = []
+        while time.time() < deadline and not exited:
+            started = [e["exec_id"] for e in audit_lines() if e["type"] == "ExecStarted"
+                       and e.get("command") == "/bin/sleep"]
+            exited = [e for e in audit_lines() if e["type"] == "ExecExited"
+                      and e.get("exec_id") in started and e.get("env_id") == env_id]
+            time.sleep(0.1)
+        self.assertTrue(exited, "the exec outlived its caller")
+        self.assertEqual(exited[0]["exit_code"], "124")
         # a timeout is 124 and the environment serves on
         rc, _, _ = ob("env", "exec", env_id, "--timeout", "1", "--", "/bin/sleep", "30")
         self.assertEqual(rc, 124)
@@ -296,6 +323,10 @@ class Environments(unittest.TestCase):
              "ttl_needs_approval"),
             (["--owner", "alice", "--template", "python-agent", "--ttl", "30d"], "invalid"),
         ]
+        with open(STATE + "-nul", "wb") as f:
+            f.write(b"abc\0def")
+        cases.append((["--owner", "alice", "--template", "python-agent", "--secret",
+                       "BIN=@" + STATE + "-nul"], "invalid"))
         before = sorted(os.listdir(os.path.join(STATE, "envs"))) if os.path.isdir(
             os.path.join(STATE, "envs")) else []
         for args, code in cases:
@@ -430,8 +461,9 @@ def main():
         ob("gc")
         shutil.rmtree(STATE, ignore_errors=True)
         os.unlink(STATE + "-config.json")
-        if os.path.exists(STATE + "-secret"):
-            os.unlink(STATE + "-secret")
+        for extra in ("-secret", "-nul"):
+            if os.path.exists(STATE + extra):
+                os.unlink(STATE + extra)
     sys.exit(0 if ok else 1)
 
 
