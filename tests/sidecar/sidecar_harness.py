@@ -186,8 +186,9 @@ def run_sidecar_fd(workdir, argv, grants=(), runner=None, timeout=120):
 
 
 def python_argv(code):
-    # -I: no cwd on sys.path, no user site: the run opens only what it must
-    return ["/usr/bin/python3", "-I", "-c", code]
+    # -I: no cwd on sys.path, no user site; -S: no site-packages .pth files
+    # (a host may run code from them at startup): only what the run must open
+    return ["/usr/bin/python3", "-I", "-S", "-c", code]
 
 
 def workdir():
