@@ -233,43 +233,41 @@ static cJSON *runtime_class(void)
         return o;
 }
 
-/* A ConfigMap with one key whose value is the JSON text of doc (consumed). */
+/* A ConfigMap with one key whose value is text. */
 static cJSON *config_map(const char *name, const char *ns, const char *id, const char *key,
-                         cJSON *doc)
+                         const char *text)
 {
         cJSON *o = ob_k8s_object("v1", "ConfigMap", name, ns, id);
-        cJSON *data = cJSON_AddObjectToObject(o, "data");
-        char *text = cJSON_Print(doc);
 
-        cJSON_Delete(doc);
-        cJSON_AddStringToObject(data, key, text ? text : "");
-        free(text);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "data"), key, text);
         return o;
 }
 
-/* The capability set (as the capability file says it) and flags.json. */
+/* The capability set (the capability file's text, as caps.json is
+ * locally) and flags.json ({"env_id", "flags"}, as locally). */
 static int config_maps(cJSON *items, const ob_capset *caps, char *const *flags, const char *id,
                        const char *ns, const char *suffix)
 {
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *fl = NULL;
         char name[128];
         cJSON *doc, *f;
         int r = ob_capset_to_json(caps, &text);
 
         if (r < 0)
                 return r;
-        doc = cJSON_Parse(text);
-        if (!doc)
-                return -ENOMEM;
         snprintf(name, sizeof(name), "omnibase-capabilities%s", suffix);
-        cJSON_AddItemToArray(items, config_map(name, ns, id, "caps.json", doc));
+        cJSON_AddItemToArray(items, config_map(name, ns, id, "caps.json", text));
         doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "env_id", id ? cJSON_CreateString(id) : cJSON_CreateNull());
         f = cJSON_AddObjectToObject(doc, "flags");
         for (size_t i = 0; flags && flags[i]; i++)
                 cJSON_AddTrueToObject(f, flags[i]);
+        fl = cJSON_Print(doc);
+        cJSON_Delete(doc);
+        if (!fl)
+                return -ENOMEM;
         snprintf(name, sizeof(name), "omnibase-flags%s", suffix);
-        cJSON_AddItemToArray(items, config_map(name, ns, id, "flags.json", doc));
+        cJSON_AddItemToArray(items, config_map(name, ns, id, "flags.json", fl));
         return 0;
 }
 

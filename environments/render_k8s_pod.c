@@ -167,8 +167,11 @@ static cJSON *pod_template(const ob_template *t, const char *id, char *const *fl
                            const char *suffix, const ob_k8s_opts *o)
 {
         cJSON *pt = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(pt, "metadata"), *spec;
+        cJSON *ann = cJSON_AddObjectToObject(md, "annotations");
         cJSON *labels = cJSON_AddObjectToObject(md, "labels");
 
+        /* the image holds the profile's paths (read-only root) */
+        cJSON_AddStringToObject(ann, "omnibase.dev/profile", t->profile);
         cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "omnibase");
         if (id)
                 cJSON_AddStringToObject(labels, "omnibase.dev/environment", id);

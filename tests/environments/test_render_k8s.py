@@ -204,9 +204,50 @@ class RenderK8s(unittest.TestCase):
                                  ns["metadata"]["annotations"]["omnibase.dev/expires-at"])
                 cm = json.loads(items[10]["data"]["flags.json"])
                 self.assertEqual(sorted(cm["flags"]), flags)
+                self.check_limits(t, items)
                 np = items[4]["spec"]
                 self.assertEqual(np["policyTypes"], ["Ingress", "Egress"])
                 self.assertEqual(np["egress"], [])  # the shipped templates grant no network
+
+    def check_limits(self, t, items):
+        """ResourceQuota, LimitRange and the pod's resources are the template's limits."""
+        lim = t["capabilities"].get("limits", {})
+        cpu = "%dm" % round(lim.get("cpus", 1) * 1000)
+        mem = "%dMi" % lim.get("memory_mb", 256)
+        disk = "%dMi" % t.get("workspace_mb", 256)
+        want = {"cpu": cpu, "memory": mem, "ephemeral-storage": disk}
+        hard = items[2]["spec"]["hard"]
+        for k, v in want.items():
+            self.assertEqual(hard["limits." + k], v)
+            self.assertEqual(hard["requests." + k], v)
+        self.assertEqual(hard["pods"], "1")
+        self.assertEqual(items[3]["spec"]["limits"][0]["max"], want)
+        pod = items[-1]["spec"]["podTemplate"]["spec"]
+        self.assertEqual(pod["containers"][0]["resources"], {"limits": want, "requests": want})
+        tmp = [v for v in pod["volumes"] if v["name"] == "tmp"][0]
+        self.assertEqual(tmp["emptyDir"], {"medium": "Memory",
+                                           "sizeLimit": "%dMi" % lim.get("tmpfs_mb", 64)})
+
+    def test_yaml_escapes(self):
+        """Strings YAML would misread raw (quotes, backslashes, controls, DEL, C1,
+        BOM, non-ASCII) round-trip through the emitter."""
+        d = os.path.join(self.tmp, "tpl-yaml")
+        os.makedirs(d, exist_ok=True)
+        odd = "/workspace/a \"q\" \\ x: - # & * ! | > ' % @ ` \u007f \u0085 \ufeff é 中 🙂"
+        tpl = {"name": "odd", "description": "odd", "approved": True, "approved_by": "t",
+               "data_classification": "synthetic", "profile": "shell",
+               "capabilities": {"version": 1, "grants": [
+                   {"capability": "FILE_READ", "target": odd,
+                    "policy_id": "yes: no\n- [x]"}]},
+               "ttl": {"default": "1h", "max": "1d"}}
+        with open(os.path.join(d, "odd.json"), "w") as f:
+            json.dump(tpl, f)
+        env = dict(self.env, OMNIBASE_TEMPLATE_DIR=d)
+        items = self.render("env", "render", "--template", "odd", "--owner", "alice",
+                            "--backend", "kubernetes", env=env)
+        caps = json.loads(items[9]["data"]["caps.json"])
+        self.assertEqual(caps["grants"][0]["target"], odd)
+        self.render("template", "render", "odd", "--backend", "kubernetes", env=env)
 
     def network_template(self, denial):
         d = os.path.join(self.tmp, "tpl-" + str(abs(hash(denial))))
