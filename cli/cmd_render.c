@@ -197,6 +197,7 @@ int ob_cmd_env_render(int argc, char **argv)
 {
         render_args a = {0};
         ob_env_record rec = {0};
+        ob_env_config cfg;
         ob_template *tpl = NULL;
         ob_error err = {0};
         ob_k8s_opts o = {.struct_size = sizeof(o)};
@@ -211,7 +212,10 @@ int ob_cmd_env_render(int argc, char **argv)
                 return OB_EXIT_FAILURE;
         }
         o.image = a.image;
-        r = get_record(&a, &rec, &tpl, &err);
+        o.cfg = &cfg;
+        r = ob_env_config_load(NULL, &cfg, &err);
+        if (r >= 0)
+                r = get_record(&a, &rec, &tpl, &err);
         if (r >= 0)
                 r = ob_k8s_render_env(&rec, tpl, &o, &list, &err);
         ob_env_record_done(&rec);

@@ -206,22 +206,39 @@ static cJSON *role_obj(int which, const char *ns, const char *id)
         return o;
 }
 
-static cJSON *owner_binding(const ob_env_record *r, const char *ns)
+/* RoleBinding name (also the Role's) to a User (owner) or to groups. */
+static cJSON *binding(const char *name, const char *ns, const char *id, const char *user,
+                      const char (*groups)[OB_K8S_GROUP_MAX + 1], size_t n_groups)
 {
-        cJSON *o = ob_k8s_object("rbac.authorization.k8s.io/v1", "RoleBinding", "omnibase-owner",
-                                 ns, r->id);
-        cJSON *ref = cJSON_AddObjectToObject(o, "roleRef"), *subj, *s;
+        cJSON *o = ob_k8s_object("rbac.authorization.k8s.io/v1", "RoleBinding", name, ns, id);
+        cJSON *ref = cJSON_AddObjectToObject(o, "roleRef"), *subj;
 
         cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
         cJSON_AddStringToObject(ref, "kind", "Role");
-        cJSON_AddStringToObject(ref, "name", "omnibase-owner");
+        cJSON_AddStringToObject(ref, "name", name);
         subj = cJSON_AddArrayToObject(o, "subjects");
-        s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "apiGroup", "rbac.authorization.k8s.io");
-        cJSON_AddStringToObject(s, "kind", "User");
-        cJSON_AddStringToObject(s, "name", r->owner);
-        cJSON_AddItemToArray(subj, s);
+        for (size_t i = 0; i < (user ? 1 : n_groups); i++) {
+                cJSON *s = cJSON_CreateObject();
+                cJSON_AddStringToObject(s, "apiGroup", "rbac.authorization.k8s.io");
+                cJSON_AddStringToObject(s, "kind", user ? "User" : "Group");
+                cJSON_AddStringToObject(s, "name", user ? user : groups[i]);
+                cJSON_AddItemToArray(subj, s);
+        }
         return o;
+}
+
+static void add_bindings(cJSON *items, const ob_env_record *r, const char *ns, const ob_k8s_opts *o)
+{
+        const ob_env_config *c = o ? o->cfg : NULL;
+
+        cJSON_AddItemToArray(items, binding("omnibase-owner", ns, r->id, r->owner, NULL, 0));
+        if (c && c->n_k8s_admin_groups)
+                cJSON_AddItemToArray(items, binding("omnibase-admin", ns, r->id, NULL,
+                                                    c->k8s_admin_groups, c->n_k8s_admin_groups));
+        if (c && c->n_k8s_observer_groups)
+                cJSON_AddItemToArray(items,
+                                     binding("omnibase-observer", ns, r->id, NULL,
+                                             c->k8s_observer_groups, c->n_k8s_observer_groups));
 }
 
 static cJSON *runtime_class(void)
@@ -307,7 +324,7 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
         cJSON_AddItemToArray(items, netpol_obj(egress, ns, r->id));
         for (int i = 0; i < 3; i++)
                 cJSON_AddItemToArray(items, role_obj(i, ns, r->id));
-        cJSON_AddItemToArray(items, owner_binding(r, ns));
+        add_bindings(items, r, ns, o);
         k = config_maps(items, caps, r->flags, r->id, ns, "");
         ob_capset_free(caps);
         if (k < 0)

@@ -24,14 +24,17 @@
 #define OB_K8S_CAPS_DIR       "/omnibase/run"
 
 typedef struct ob_k8s_opts {
-        size_t struct_size; /* sizeof(ob_k8s_opts) */
-        const char *image;  /* the environment image; NULL: OB_K8S_DEFAULT_IMAGE */
-        int64_t pool;       /* template render: a SandboxWarmPool of this many; 0: none */
+        size_t struct_size;       /* sizeof(ob_k8s_opts) */
+        const char *image;        /* the environment image; NULL: OB_K8S_DEFAULT_IMAGE */
+        int64_t pool;             /* template render: a SandboxWarmPool of this many; 0: none */
+        const ob_env_config *cfg; /* its kubernetes groups get the Admin and Observer
+                                   * roles; NULL: none */
 } ob_k8s_opts;
 
 /* The objects of environment r (made from template t) as a v1 List:
  * RuntimeClass, Namespace, ResourceQuota, LimitRange, NetworkPolicy, Roles,
- * RoleBinding, ConfigMaps, Sandbox. Errors: code "invalid" for what the
+ * RoleBindings (the owner's; Admin's and Observer's when o->cfg names
+ * groups), ConfigMaps, Sandbox. Errors: code "invalid" for what the
  * cluster cannot express exactly (a host-name grant, too many rules).
  * *ret the caller's (cJSON_Delete). */
 int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s_opts *o,

@@ -249,6 +249,30 @@ class RenderK8s(unittest.TestCase):
         self.assertEqual(caps["grants"][0]["target"], odd)
         self.render("template", "render", "odd", "--backend", "kubernetes", env=env)
 
+    def test_config_groups(self):
+        """$OMNIBASE_CONFIG's kubernetes groups bind the Admin and Observer roles;
+        an unknown key there is one positioned line, exit 125."""
+        cfg = os.path.join(self.tmp, "config.json")
+        with open(cfg, "w") as f:
+            json.dump({"kubernetes": {"admin_groups": ["platform-admins"],
+                                      "observer_groups": ["devs", "oncall:sre"]}}, f)
+        env = dict(self.env, OMNIBASE_CONFIG=cfg)
+        items = self.render("env", "render", "--template", "python-agent", "--owner", "alice",
+                            "--backend", "kubernetes", env=env)
+        for o in items:
+            self.check_object(o)
+        rb = {o["metadata"]["name"]: o for o in items if o["kind"] == "RoleBinding"}
+        self.assertEqual(sorted(rb), ["omnibase-admin", "omnibase-observer", "omnibase-owner"])
+        self.assertEqual([s["name"] for s in rb["omnibase-observer"]["subjects"]],
+                         ["devs", "oncall:sre"])
+        self.assertEqual(rb["omnibase-owner"]["subjects"][0]["kind"], "User")
+        with open(cfg, "w") as f:
+            f.write('{"kubernetes": {"admin_group": []}}')
+        p = self.run_ob("env", "render", "--template", "python-agent", "--owner", "alice",
+                        "--backend", "kubernetes", env=env, ok=False)
+        self.assertEqual(p.returncode, 125)
+        self.assertRegex(p.stderr, r"^omnibase: .*config.json:1:17: unknown key")
+
     def network_template(self, denial):
         d = os.path.join(self.tmp, "tpl-" + str(abs(hash(denial))))
         os.makedirs(d, exist_ok=True)
