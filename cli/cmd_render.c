@@ -57,6 +57,52 @@ static int split_flags(render_args *a, char *s)
         return 0;
 }
 
+static int check_args(const render_args *a);
+
+/* A string option's slot in *a, or NULL. */
+static const char **string_slot(render_args *a, int c)
+{
+        switch (c) {
+        case 'b':
+                return &a->backend;
+        case 'F':
+                return &a->format;
+        case 't':
+                return &a->template_name;
+        case 'o':
+                return &a->owner;
+        case 'T':
+                return &a->ttl;
+        case 's':
+                return &a->seed;
+        case 'i':
+                return &a->image;
+        default:
+                return NULL;
+        }
+}
+
+/* --feature-flags and --pool: 0, or OB_EXIT_FAILURE (said). */
+static int other_option(render_args *a, int c, char *arg)
+{
+        char *end;
+
+        if (c == 'f' && split_flags(a, arg) < 0) {
+                ob_cli_error("--feature-flags: more than %d flags", MAX_FLAGS);
+                return OB_EXIT_FAILURE;
+        }
+        if (c == 'p') {
+                a->pool = strtoll(arg, &end, 10);
+                if (!*arg || *end || a->pool < 0 || a->pool > OB_K8S_MAX_POOL) {
+                        ob_cli_error("--pool %s: a number 0..%d", arg, OB_K8S_MAX_POOL);
+                        return OB_EXIT_FAILURE;
+                }
+        }
+        return 0;
+}
+
+/* Options and operand into *a: an exit status (0 after --help, 125 said),
+ * or -1 to go on. */
 static int parse(int argc, char **argv, const char *usage, render_args *a)
 {
         static const struct option opts[] = {{"backend", required_argument, NULL, 'b'},
@@ -70,52 +116,19 @@ static int parse(int argc, char **argv, const char *usage, render_args *a)
                                              {"pool", required_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {}};
-        char *end;
+        const char **slot;
         int c;
 
         optind = 0; /* a full rescan (GNU): argv[0] is "render" */
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'b':
-                        a->backend = optarg;
-                        break;
-                case 'F':
-                        a->format = optarg;
-                        break;
-                case 't':
-                        a->template_name = optarg;
-                        break;
-                case 'o':
-                        a->owner = optarg;
-                        break;
-                case 'T':
-                        a->ttl = optarg;
-                        break;
-                case 's':
-                        a->seed = optarg;
-                        break;
-                case 'i':
-                        a->image = optarg;
-                        break;
-                case 'f':
-                        if (split_flags(a, optarg) < 0) {
-                                ob_cli_error("--feature-flags: more than %d flags", MAX_FLAGS);
+                if ((slot = string_slot(a, c)))
+                        *slot = optarg;
+                else if (c == 'f' || c == 'p') {
+                        if (other_option(a, c, optarg) != 0)
                                 return OB_EXIT_FAILURE;
-                        }
-                        break;
-                case 'p':
-                        a->pool = strtoll(optarg, &end, 10);
-                        if (!*optarg || *end || a->pool < 0 || a->pool > OB_K8S_MAX_POOL) {
-                                ob_cli_error("--pool %s: a number 0..%d", optarg, OB_K8S_MAX_POOL);
-                                return OB_EXIT_FAILURE;
-                        }
-                        break;
-                case 'h':
-                        fputs(usage, stdout);
-                        return 0;
-                default:
-                        fputs(usage, stderr);
-                        return OB_EXIT_FAILURE;
+                } else {
+                        fputs(usage, c == 'h' ? stdout : stderr);
+                        return c == 'h' ? 0 : OB_EXIT_FAILURE;
                 }
         }
         if (optind < argc)
@@ -124,6 +137,12 @@ static int parse(int argc, char **argv, const char *usage, render_args *a)
                 ob_cli_error("render: unexpected argument \"%s\"", argv[optind]);
                 return OB_EXIT_FAILURE;
         }
+        return check_args(a);
+}
+
+/* --backend and --format: OB_EXIT_FAILURE (said), else -1 (go on). */
+static int check_args(const render_args *a)
+{
         if (!a->backend || !streq(a->backend, "kubernetes")) {
                 ob_cli_error(
                     "render: --backend kubernetes is needed (the only backend that renders)");
@@ -206,7 +225,7 @@ int ob_cmd_env_render(int argc, char **argv)
 
         if (r >= 0)
                 return r;
-        if (!a.template_name == !a.positional ||
+        if (a.pool || !a.template_name == !a.positional ||
             (a.positional && (a.owner || a.ttl || a.seed || a.flags_given))) {
                 ob_cli_error("env render: give an environment, or --template and --owner (a plan)");
                 return OB_EXIT_FAILURE;
