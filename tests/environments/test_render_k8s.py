@@ -13,6 +13,7 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -272,6 +273,53 @@ class RenderK8s(unittest.TestCase):
                         "--backend", "kubernetes", env=env, ok=False)
         self.assertEqual(p.returncode, 125)
         self.assertRegex(p.stderr, r"^omnibase: .*config.json:1:17: unknown key")
+
+    def test_stored_environment(self):
+        """env render ID|NAME renders the store's record (a row as create leaves it;
+        no runsc needed): same objects as the plan of the same inputs, its id,
+        expiry and flags; a deleted one is refused."""
+        state = os.path.join(self.tmp, "state-stored")
+        env = dict(self.env, OMNIBASE_STATE_DIR=state)
+        self.run_ob("env", "list", "--all", env=env)  # makes the database
+        db = sqlite3.connect(os.path.join(state, "omnibase.db"))
+        with db:
+            for i, st in ((1, "running"), (2, "deleted")):
+                db.execute("INSERT INTO environments (id, name, owner, template, state, "
+                           "created_at, expires_at, last_activity_at, seed, flags, memory_mb) "
+                           "VALUES (?, ?, 'bob', 'feature-default', ?, 1796640000, 1796812800, "
+                           "1796640000, 'synthetic:v1', '[\"dark-mode\"]', 512)",
+                           ("env-00000000000%d" % i, "stored-%d" % i, st))
+        db.close()
+        items = self.render("env", "render", "stored-1", "--backend", "kubernetes", env=env)
+        self.assertEqual(items, self.render("env", "render", "env-000000000001", "--backend",
+                                            "kubernetes", env=env))
+        for o in items:
+            self.check_object(o)
+        self.assertEqual(items[1]["metadata"]["name"], "omnibase-env-000000000001")
+        self.assertEqual(items[-1]["spec"]["shutdownTime"], "2026-12-09T10:40:00Z")
+        self.assertEqual(json.loads(items[10]["data"]["flags.json"]),
+                         {"env_id": "env-000000000001", "flags": {"dark-mode": True}})
+        p = self.run_ob("env", "render", "stored-2", "--backend", "kubernetes", env=env, ok=False)
+        self.assertEqual(p.returncode, 125)
+        p = self.run_ob("env", "render", "env-000000000002", "--backend", "kubernetes", env=env,
+                        ok=False)
+        self.assertEqual(p.returncode, 125)
+        self.assertEqual(len(p.stderr.splitlines()), 1)
+
+    def test_docs_example(self):
+        """docs/kubernetes.md's example is what the command prints."""
+        with open(os.path.join(SRC, "docs", "kubernetes.md")) as f:
+            doc = f.read().split("## A full rendered example", 1)[1]
+        tpl = re.search(r"```json\n(.*?)```", doc, re.S).group(1)
+        want = re.search(r"```yaml\n(.*?)```", doc, re.S).group(1)
+        d = os.path.join(self.tmp, "tpl-doc")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "net-demo.json"), "w") as f:
+            f.write(tpl)
+        env = dict(self.env, OMNIBASE_TEMPLATE_DIR=d, SOURCE_DATE_EPOCH="1796640000")
+        got = self.run_ob("env", "render", "--template", "net-demo", "--owner", "alice",
+                          "--backend", "kubernetes", env=env).stdout
+        self.assertEqual(got, want)
 
     def network_template(self, denial):
         d = os.path.join(self.tmp, "tpl-" + str(abs(hash(denial))))
