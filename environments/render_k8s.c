@@ -93,8 +93,8 @@ static cJSON *namespace_obj(const ob_env_record *r, const char *ns)
         label_value(r->owner, v);
         cJSON_AddStringToObject(labels, "omnibase.dev/owner", v);
         cJSON_AddStringToObject(labels, "omnibase.dev/template", r->template_name);
-        /* Pod Security Admission: no privileged pods in the namespace */
-        cJSON_AddStringToObject(labels, "pod-security.kubernetes.io/enforce", "baseline");
+        /* no Pod Security Admission label: "baseline" refuses the sidecar's
+         * SYS_PTRACE and DAC_READ_SEARCH (docs/kubernetes.md) */
         return o;
 }
 
