@@ -490,7 +490,7 @@ int ob_env_plan(const ob_env_create_opts *o, int64_t now, ob_env_record *ret, ob
         if (r >= 0)
                 r = fill_record(&c, now, id, &rec);
         if (r < 0) {
-                if (!err->message[0])
+                if (err && !err->message[0])
                         ob_error_set(err, 0, 0, -r, "plan: %s", strerror(-r));
                 ob_env_record_done(&rec);
                 ctx_done(&c);
