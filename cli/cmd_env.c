@@ -37,6 +37,9 @@ static const char env_usage[] =
     "       omnibase env restore FILE [--owner OWNER] [--name NAME] [--json]\n"
     "       omnibase env stop|start|delete ID|NAME\n"
     "       omnibase env sweep\n"
+    "       omnibase env render ID|NAME --backend kubernetes [--format yaml|json]\n"
+    "       omnibase env render --template NAME --owner OWNER [--ttl D] [--seed S]\n"
+    "               [--feature-flags a,b] --backend kubernetes [--format yaml|json]\n"
     "\n"
     "DURATION: 30s, 15m, 72h, 7d. Settings: $OMNIBASE_CONFIG (default\n"
     "/etc/omnibase/config.json); state: $OMNIBASE_STATE_DIR. env exec exits like\n"
@@ -659,11 +662,12 @@ int ob_cmd_env(int argc, char **argv)
         static const struct {
                 const char *name;
                 int (*run)(int argc, char **argv);
-        } verbs[] = {{"create", cmd_create}, {"list", cmd_list},         {"show", cmd_show},
-                     {"exec", cmd_exec},     {"extend", cmd_extend},     {"flags", cmd_flags},
-                     {"stop", cmd_simple},   {"start", cmd_simple},      {"delete", cmd_simple},
-                     {"reset", cmd_simple},  {"snapshot", cmd_snapshot}, {"restore", cmd_restore},
-                     {"logs", cmd_logs},     {"sweep", cmd_sweep}};
+        } verbs[] = {
+            {"create", cmd_create}, {"list", cmd_list},         {"show", cmd_show},
+            {"exec", cmd_exec},     {"extend", cmd_extend},     {"flags", cmd_flags},
+            {"stop", cmd_simple},   {"start", cmd_simple},      {"delete", cmd_simple},
+            {"reset", cmd_simple},  {"snapshot", cmd_snapshot}, {"restore", cmd_restore},
+            {"logs", cmd_logs},     {"sweep", cmd_sweep},       {"render", ob_cmd_env_render}};
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
                 fputs(env_usage, argc < 2 ? stderr : stdout);

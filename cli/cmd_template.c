@@ -19,6 +19,7 @@ static const char usage_text[] =
     "usage: omnibase template list [--json]\n"
     "       omnibase template show NAME|FILE [--json]\n"
     "       omnibase template check FILE\n"
+    "       omnibase template render NAME --backend kubernetes [--pool N] [--format yaml|json]\n"
     "\n"
     "Environment templates: approved JSON files naming a profile, a capability set,\n"
     "TTLs, a default seed and feature flags. NAME is looked up as NAME.json in\n"
@@ -261,6 +262,8 @@ int ob_cmd_template(int argc, char **argv)
                 return argc < 2 ? OB_EXIT_FAILURE : 0;
         }
         sub = argv[1];
+        if (streq(sub, "render"))
+                return ob_cmd_template_render(argc - 1, argv + 1);
         r = parse_args(argc - 1, argv + 1, &json, &operand);
         if (r != 0)
                 return r > 0 ? 0 : OB_EXIT_FAILURE;

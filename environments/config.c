@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "common/json.h"
 #include "environments/store.h"
@@ -201,6 +202,57 @@ static int config_duration(const char *path, const ob_json_doc *doc, const cJSON
         return 0;
 }
 
+/* A list of group names (printable ASCII, 1..OB_K8S_GROUP_MAX, at most
+ * OB_K8S_MAX_GROUPS) into v. */
+static int config_groups(const char *path, const ob_json_doc *doc, const cJSON *v,
+                         char (*out)[OB_K8S_GROUP_MAX + 1], size_t *ret_n, ob_error *err)
+{
+        const cJSON *g;
+        size_t n = 0;
+
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > OB_K8S_MAX_GROUPS)
+                return config_error(err, path, doc, v, false, "want an array of at most 8 groups");
+        cJSON_ArrayForEach (g, v) {
+                size_t len = cJSON_IsString(g) ? strlen(g->valuestring) : 0;
+                bool ok = len > 0 && len <= OB_K8S_GROUP_MAX;
+                for (size_t i = 0; ok && i < len; i++)
+                        ok = g->valuestring[i] > 0x20 && g->valuestring[i] < 0x7f;
+                if (!ok)
+                        return config_error(err, path, doc, g, false,
+                                            "want a group name: 1 to 128 printable ASCII "
+                                            "characters, no spaces");
+                memcpy(out[n++], g->valuestring, len + 1);
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* The "kubernetes" object: admin_groups, observer_groups. */
+static int config_k8s(const char *path, const ob_json_doc *doc, const cJSON *obj, ob_env_config *c,
+                      ob_error *err)
+{
+        const cJSON *v;
+        int r = 0;
+
+        if (!cJSON_IsObject(obj))
+                return config_error(err, path, doc, obj, false, "want a JSON object");
+        cJSON_ArrayForEach (v, obj) {
+                if (streq(v->string, "admin_groups"))
+                        r = config_groups(path, doc, v, c->k8s_admin_groups, &c->n_k8s_admin_groups,
+                                          err);
+                else if (streq(v->string, "observer_groups"))
+                        r = config_groups(path, doc, v, c->k8s_observer_groups,
+                                          &c->n_k8s_observer_groups, err);
+                else
+                        r = config_error(err, path, doc, v, true,
+                                         "unknown key (kubernetes takes admin_groups, "
+                                         "observer_groups)");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int config_apply(const char *path, const ob_json_doc *doc, ob_env_config *c, ob_error *err)
 {
         const cJSON *v;
@@ -221,6 +273,8 @@ static int config_apply(const char *path, const ob_json_doc *doc, ob_env_config 
                                             err);
                 else if (streq(k, "idle_stop_after"))
                         r = config_duration(path, doc, v, true, &c->idle_stop_after_s, err);
+                else if (streq(k, "kubernetes"))
+                        r = config_k8s(path, doc, v, c, err);
                 else {
                         char what[160];
                         snprintf(what, sizeof(what), "unknown key \"%.64s\"", k);

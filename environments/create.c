@@ -5,7 +5,9 @@
  * sealed secrets and the supervisor, each undone if a later step fails. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,16 +187,15 @@ static int check(create_ctx *c, ob_error *err)
         return r;
 }
 
-/* The environment's capability set: the template's, its principal, and
- * its own /workspace (read, write, exec) and flags file (read). */
-static int write_caps(create_ctx *c, const char *id, ob_error *err)
+/* See env.h. */
+int ob_env_caps(const ob_capset *tpl_caps, const char *id, ob_capset **ret, ob_error *err)
 {
-        _cleanup_free_ char *text = NULL, *copy = NULL;
-        char principal[40], path[PATH_MAX];
+        _cleanup_free_ char *copy = NULL;
+        char principal[40];
         ob_capset *set = NULL;
         int r;
 
-        r = ob_capset_to_json(c->tpl->caps, &copy);
+        r = ob_capset_to_json(tpl_caps, &copy);
         if (r >= 0)
                 r = ob_capset_parse(copy, strlen(copy), &set, err);
         ob_env_principal(id, principal, sizeof(principal));
@@ -211,6 +212,23 @@ static int write_caps(create_ctx *c, const char *id, ob_error *err)
         if (r >= 0)
                 r = ob_capset_add(set, false, OB_CAP_FILE_READ, OB_ENV_FLAGS_FILE, "environment",
                                   err);
+        if (r < 0) {
+                ob_capset_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+/* The environment's capability set (ob_env_caps) to envs/<id>/caps.json. */
+static int write_caps(create_ctx *c, const char *id, ob_error *err)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[PATH_MAX];
+        ob_capset *set = NULL;
+        int r;
+
+        r = ob_env_caps(c->tpl->caps, id, &set, err);
         if (r >= 0)
                 r = ob_capset_to_json(set, &text);
         ob_capset_free(set);
@@ -330,10 +348,10 @@ static void unmake(create_ctx *c, ob_store *s, const char *id)
         (void)ob_store_remove(s, id, NULL);
 }
 
-static int fill_record(create_ctx *c, ob_env_record *rec)
+/* The record of a new environment made at now; id NULL: a random one. */
+static int fill_record(create_ctx *c, int64_t now, const char *id, ob_env_record *rec)
 {
         const ob_env_create_opts *o = c->o;
-        int64_t now = (int64_t)time(NULL);
         ob_limits l = ob_limits_effective(ob_capset_limits_const(c->tpl->caps));
         const char *seed = o->seed || o->restore_from ? o->seed : c->tpl->default_seed;
 
@@ -342,7 +360,9 @@ static int fill_record(create_ctx *c, ob_env_record *rec)
                                .expires_at = now + c->ttl_s,
                                .last_activity_at = now,
                                .memory_mb = l.memory_mb};
-        {
+        if (id) {
+                snprintf(rec->id, sizeof(rec->id), "%s", id);
+        } else {
                 uint8_t b[6];
                 if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
                         return -EIO;
@@ -385,7 +405,7 @@ int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_rec
 
         r = check(&c, err);
         if (r >= 0)
-                r = fill_record(&c, &rec) < 0 ? -ENOMEM : 0;
+                r = fill_record(&c, (int64_t)time(NULL), NULL, &rec) < 0 ? -ENOMEM : 0;
         if (r >= 0)
                 r = ob_store_open(ob_env_state_dir(state_dir), &s, err);
         if (r >= 0) {
@@ -422,4 +442,63 @@ int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_rec
         ob_store_close(s);
         ctx_done(&c);
         return r;
+}
+
+/* The plan's id: "env-" and 12 hex digits of SHA-256 over what was asked
+ * (owner, template, TTL, seed, flags, name) and now. */
+static int plan_id(const create_ctx *c, int64_t now, char id[OB_ENV_ID_LEN + 1])
+{
+        const ob_env_create_opts *o = c->o;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned md_len = 0;
+        EVP_MD_CTX *h = EVP_MD_CTX_new();
+        char num[48];
+        bool ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
+        const char *parts[] = {o->owner, c->tpl->name, o->seed ? o->seed : "",
+                               o->name ? o->name : ""};
+
+        snprintf(num, sizeof(num), "%" PRId64 ":%" PRId64, c->ttl_s, now);
+        for (size_t i = 0; ok && i < ARRAY_SIZE(parts); i++)
+                ok = EVP_DigestUpdate(h, parts[i], strlen(parts[i]) + 1) == 1;
+        for (size_t i = 0; ok && i < c->n_flags; i++)
+                ok = EVP_DigestUpdate(h, c->flags[i], strlen(c->flags[i]) + 1) == 1;
+        ok = ok && EVP_DigestUpdate(h, num, strlen(num)) == 1 &&
+             EVP_DigestFinal_ex(h, md, &md_len) == 1;
+        EVP_MD_CTX_free(h);
+        if (!ok)
+                return -EIO;
+        snprintf(id, OB_ENV_ID_LEN + 1, "env-%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3],
+                 md[4], md[5]);
+        return 0;
+}
+
+/* See env.h. */
+int ob_env_plan(const ob_env_create_opts *o, int64_t now, ob_env_record *ret, ob_template **ret_tpl,
+                ob_error *err)
+{
+        create_ctx c = {.o = o, .lock_fd = -1};
+        ob_env_record rec = {0};
+        char id[OB_ENV_ID_LEN + 1];
+        int r;
+
+        if (o->secrets && o->secrets[0])
+                return ob_error_set_code(err, "invalid", EINVAL,
+                                         "a plan takes no secrets (they are never rendered)");
+        r = check(&c, err);
+        if (r >= 0)
+                r = plan_id(&c, now, id);
+        if (r >= 0)
+                r = fill_record(&c, now, id, &rec);
+        if (r < 0) {
+                if (err && !err->message[0])
+                        ob_error_set(err, 0, 0, -r, "plan: %s", strerror(-r));
+                ob_env_record_done(&rec);
+                ctx_done(&c);
+                return r;
+        }
+        rec.state = OB_ENV_CREATING;
+        *ret = rec;
+        *ret_tpl = TAKE_PTR(c.tpl);
+        ctx_done(&c);
+        return 0;
 }

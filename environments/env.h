@@ -20,6 +20,7 @@
 
 #include "common/error.h"
 #include "environments/store.h"
+#include "environments/template.h"
 #include "events/event.h"
 
 #define OB_ENV_WORKSPACE  "/workspace"
@@ -103,6 +104,16 @@ typedef struct ob_env_create_opts {
  * (no row, directory, mount, loop device, sandbox). *ret the new record. */
 int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_record *ret,
                   bool *ret_existed, ob_error *err);
+/* A pure plan of ob_env_create (the Kubernetes renderer's input): the same
+ * checks (owner, template approved, TTL, seed, flags; no secrets), and the
+ * record a create at now would make, its id derived from the inputs and now
+ * (same input, same id). Nothing is made or stored. *ret and *ret_tpl are
+ * the caller's (ob_env_record_done, ob_template_free). */
+int ob_env_plan(const ob_env_create_opts *o, int64_t now, ob_env_record *ret, ob_template **ret_tpl,
+                ob_error *err);
+/* The capability set of environment id: tpl_caps, its principal, and its own
+ * /workspace (read, write, exec) and flags file (read). *ret the caller's. */
+int ob_env_caps(const ob_capset *tpl_caps, const char *id, ob_capset **ret, ob_error *err);
 int ob_env_get(const char *state_dir, const char *id_or_name, ob_env_record *ret, ob_error *err);
 int ob_env_list(const char *state_dir, const char *owner, bool all, ob_env_record **ret,
                 size_t *ret_n, ob_error *err);

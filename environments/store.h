@@ -18,6 +18,8 @@
 #define OB_ENV_MAX_FLAGS  64
 #define OB_ENV_FLAG_MAX   63 /* a flag name: [a-z0-9][a-z0-9_.-]{0,62} */
 #define OB_ENV_REASON_MAX 255
+#define OB_K8S_MAX_GROUPS 8   /* per role in $OMNIBASE_CONFIG's "kubernetes" */
+#define OB_K8S_GROUP_MAX  128 /* a group name: printable ASCII */
 
 typedef enum ob_env_state {
         OB_ENV_CREATING,
@@ -44,6 +46,13 @@ typedef struct ob_env_config {
         int64_t default_ttl_s;              /* default 48h */
         int64_t max_ttl_without_approval_s; /* default 7d (total lifetime from created_at) */
         int64_t idle_stop_after_s;          /* default 24h; 0 = never */
+        /* "kubernetes": {"admin_groups": [...], "observer_groups": [...]}: the
+         * groups the rendered Admin and Observer roles are bound to (none by
+         * default). Inline, so that the struct stays a value. */
+        char k8s_admin_groups[OB_K8S_MAX_GROUPS][OB_K8S_GROUP_MAX + 1];
+        size_t n_k8s_admin_groups;
+        char k8s_observer_groups[OB_K8S_MAX_GROUPS][OB_K8S_GROUP_MAX + 1];
+        size_t n_k8s_observer_groups;
 } ob_env_config;
 
 void ob_env_config_defaults(ob_env_config *c);

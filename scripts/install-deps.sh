@@ -17,6 +17,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     bpftool \
     runsc iproute2 procps psmisc dbus-daemon dbus-bin \
     gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \
+    python3-kubernetes python3-yaml \
     clang-format git
 
 # Node.js with npm runs the Cedar reference. Machines of this kind ship

@@ -35,6 +35,9 @@ done
 for c in sandbox policy events env template gc help; do
     grep -q "omnibase $c" <<<"$text" || fail "man page lacks the $c command"
 done
+for c in "env render" "template render"; do
+    grep -q "omnibase $c" <<<"$text" || fail "man page lacks $c"
+done
 
 # bash completion: the commands, then sandbox run's options
 complete_words() {
@@ -43,6 +46,8 @@ complete_words() {
 }
 [ "$(complete_words omnibase sa)" = sandbox ] || fail "completion of sa: $(complete_words omnibase sa)"
 [ "$(complete_words omnibase policy c | tr '\n' ' ')" = "check compile " ] || fail "completion of policy c"
+[ "$(complete_words omnibase template r)" = render ] || fail "completion of template r"
+grep -qx render <<<"$(complete_words omnibase env r)" || fail "completion of env r"
 got=$(complete_words omnibase sandbox run x.py --)
 for o in $opts; do
     grep -qxF -- "$o" <<<"$got" || fail "completion lacks $o"

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The workload's pod for the Kubernetes backend: gVisor (runtimeClassName),
+ * the sidecar as its entrypoint holding the capability set from a
+ * ConfigMap, a read-only root, the workspace and /tmp sized like the local
+ * ones, resources from the limits; and the agent-sandbox objects around
+ * it: Sandbox (an environment), SandboxTemplate and SandboxWarmPool. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macros.h"
+#include "environments/env.h"
+#include "environments/render_k8s.h"
+
+static const char *const sidecar_caps[] = {"SETUID",     "SETGID", "SETPCAP",
+                                           "SYS_PTRACE", "KILL",   "DAC_READ_SEARCH"};
+
+static void add_mib(cJSON *o, const char *key, int64_t mib)
+{
+        char text[32];
+
+        snprintf(text, sizeof(text), "%lldMi", (long long)mib);
+        cJSON_AddStringToObject(o, key, text);
+}
+
+/* limits and requests alike (Guaranteed QoS): cpu, memory, ephemeral storage. */
+static cJSON *resources(const ob_template *t)
+{
+        ob_limits l = ob_limits_effective(ob_capset_limits_const(t->caps));
+        cJSON *res = cJSON_CreateObject();
+        char cpu[32];
+
+        snprintf(cpu, sizeof(cpu), "%lldm", (long long)l.cpus_milli);
+        for (int i = 0; i < 2; i++) {
+                cJSON *x = cJSON_AddObjectToObject(res, i ? "requests" : "limits");
+                cJSON_AddStringToObject(x, "cpu", cpu);
+                add_mib(x, "ephemeral-storage", t->workspace_mb);
+                add_mib(x, "memory", l.memory_mb);
+        }
+        return res;
+}
+
+static cJSON *security_context(void)
+{
+        cJSON *sc = cJSON_CreateObject(), *caps, *v;
+
+        cJSON_AddFalseToObject(sc, "allowPrivilegeEscalation");
+        caps = cJSON_AddObjectToObject(sc, "capabilities");
+        cJSON_AddItemToObject(caps, "add",
+                              cJSON_CreateStringArray(sidecar_caps, ARRAY_SIZE(sidecar_caps)));
+        v = cJSON_AddArrayToObject(caps, "drop");
+        cJSON_AddItemToArray(v, cJSON_CreateString("ALL"));
+        cJSON_AddFalseToObject(sc, "privileged");
+        cJSON_AddTrueToObject(sc, "readOnlyRootFilesystem");
+        /* the sidecar starts as root to drop the workload to 65534 */
+        cJSON_AddNumberToObject(sc, "runAsGroup", 0);
+        cJSON_AddFalseToObject(sc, "runAsNonRoot");
+        cJSON_AddNumberToObject(sc, "runAsUser", 0);
+        v = cJSON_AddObjectToObject(sc, "seccompProfile");
+        cJSON_AddStringToObject(v, "type", "RuntimeDefault");
+        return sc;
+}
+
+static void add_mount(cJSON *mounts, const char *name, const char *path, const char *sub, bool ro)
+{
+        cJSON *m = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(m, "mountPath", path);
+        cJSON_AddStringToObject(m, "name", name);
+        if (ro)
+                cJSON_AddTrueToObject(m, "readOnly");
+        if (sub)
+                cJSON_AddStringToObject(m, "subPath", sub);
+        cJSON_AddItemToArray(mounts, m);
+}
+
+static void add_env(cJSON *env, const char *name, const char *value)
+{
+        cJSON *e = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(e, "name", name);
+        cJSON_AddStringToObject(e, "value", value);
+        cJSON_AddItemToArray(env, e);
+}
+
+static cJSON *container(const ob_template *t, const char *id, char *const *flags,
+                        const ob_k8s_opts *o)
+{
+        static const char *const cmd[] = {OB_K8S_SIDECAR, "--caps", OB_K8S_CAPS_DIR "/caps.json",
+                                          "--hold"};
+        cJSON *c = cJSON_CreateObject(), *env, *mounts;
+        char list[OB_ENV_MAX_FLAGS * (OB_ENV_FLAG_MAX + 1) + 1] = "";
+
+        cJSON_AddItemToObject(c, "command", cJSON_CreateStringArray(cmd, ARRAY_SIZE(cmd)));
+        env = cJSON_AddArrayToObject(c, "env");
+        if (id)
+                add_env(env, "OMNIBASE_ENV_ID", id);
+        for (size_t i = 0; flags && flags[i]; i++) {
+                if (i)
+                        strcat(list, ",");
+                strncat(list, flags[i], OB_ENV_FLAG_MAX);
+        }
+        add_env(env, "OMNIBASE_FEATURE_FLAGS", list);
+        cJSON_AddStringToObject(c, "image", o && o->image ? o->image : OB_K8S_DEFAULT_IMAGE);
+        cJSON_AddStringToObject(c, "imagePullPolicy", "IfNotPresent");
+        cJSON_AddStringToObject(c, "name", "environment");
+        cJSON_AddItemToObject(c, "resources", resources(t));
+        cJSON_AddItemToObject(c, "securityContext", security_context());
+        mounts = cJSON_AddArrayToObject(c, "volumeMounts");
+        add_mount(mounts, "capabilities", OB_K8S_CAPS_DIR, NULL, true);
+        add_mount(mounts, "flags", OB_ENV_FLAGS_FILE, "flags.json", true);
+        add_mount(mounts, "tmp", "/tmp", NULL, false);
+        add_mount(mounts, "workspace", OB_ENV_WORKSPACE, NULL, false);
+        cJSON_AddStringToObject(c, "workingDir", OB_ENV_WORKSPACE);
+        return c;
+}
+
+static void add_volume(cJSON *vols, const char *name, const char *cm, const char *medium,
+                       int64_t mib)
+{
+        cJSON *v = cJSON_CreateObject(), *x;
+
+        if (cm) {
+                x = cJSON_AddObjectToObject(v, "configMap");
+                cJSON_AddNumberToObject(x, "defaultMode", 0444);
+                cJSON_AddStringToObject(x, "name", cm);
+        } else {
+                x = cJSON_AddObjectToObject(v, "emptyDir");
+                if (medium)
+                        cJSON_AddStringToObject(x, "medium", medium);
+                add_mib(x, "sizeLimit", mib);
+        }
+        cJSON_AddStringToObject(v, "name", name);
+        cJSON_AddItemToArray(vols, v);
+}
+
+/* See render_k8s.h. */
+int ob_k8s_pod_spec(const ob_template *t, const char *id, char *const *flags, const char *suffix,
+                    const ob_k8s_opts *o, cJSON **ret)
+{
+        ob_limits l = ob_limits_effective(ob_capset_limits_const(t->caps));
+        cJSON *spec = cJSON_CreateObject(), *v, *sc;
+        char caps[128], fl[128];
+
+        snprintf(caps, sizeof(caps), "omnibase-capabilities%s", suffix);
+        snprintf(fl, sizeof(fl), "omnibase-flags%s", suffix);
+        cJSON_AddFalseToObject(spec, "automountServiceAccountToken");
+        v = cJSON_AddArrayToObject(spec, "containers");
+        cJSON_AddItemToArray(v, container(t, id, flags, o));
+        cJSON_AddFalseToObject(spec, "enableServiceLinks");
+        cJSON_AddStringToObject(spec, "runtimeClassName", OB_K8S_RUNTIME_CLASS);
+        sc = cJSON_AddObjectToObject(spec, "securityContext");
+        v = cJSON_AddObjectToObject(sc, "seccompProfile");
+        cJSON_AddStringToObject(v, "type", "RuntimeDefault");
+        cJSON_AddNumberToObject(spec, "terminationGracePeriodSeconds", 10);
+        v = cJSON_AddArrayToObject(spec, "volumes");
+        add_volume(v, "capabilities", caps, NULL, 0);
+        add_volume(v, "flags", fl, NULL, 0);
+        add_volume(v, "tmp", NULL, "Memory", l.tmpfs_mb);
+        add_volume(v, "workspace", NULL, NULL, t->workspace_mb);
+        *ret = spec;
+        return 0;
+}
+
+static cJSON *pod_template(const ob_template *t, const char *id, char *const *flags,
+                           const char *suffix, const ob_k8s_opts *o)
+{
+        cJSON *pt = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(pt, "metadata"), *spec;
+        cJSON *ann = cJSON_AddObjectToObject(md, "annotations");
+        cJSON *labels = cJSON_AddObjectToObject(md, "labels");
+
+        /* the image holds the profile's paths (read-only root) */
+        cJSON_AddStringToObject(ann, "omnibase.dev/profile", t->profile);
+        cJSON_AddStringToObject(labels, "app.kubernetes.io/managed-by", "omnibase");
+        if (id)
+                cJSON_AddStringToObject(labels, "omnibase.dev/environment", id);
+        cJSON_AddStringToObject(labels, "omnibase.dev/template", t->name);
+        ob_k8s_pod_spec(t, id, flags, suffix, o, &spec);
+        cJSON_AddItemToObject(pt, "spec", spec);
+        return pt;
+}
+
+/* See render_k8s.h. */
+cJSON *ob_k8s_sandbox(const ob_env_record *r, const ob_template *t, const ob_k8s_opts *o)
+{
+        char ns[80], when[32];
+        cJSON *sb, *spec;
+
+        snprintf(ns, sizeof(ns), "omnibase-%s", r->id);
+        sb = ob_k8s_object(OB_K8S_SANDBOX_API, "Sandbox", r->id, ns, r->id);
+        spec = cJSON_AddObjectToObject(sb, "spec");
+        cJSON_AddItemToObject(spec, "podTemplate", pod_template(t, r->id, r->flags, "", o));
+        cJSON_AddStringToObject(spec, "shutdownPolicy", "Delete");
+        ob_k8s_time(r->expires_at, when, sizeof(when));
+        cJSON_AddStringToObject(spec, "shutdownTime", when);
+        return sb;
+}
+
+/* See render_k8s.h. */
+cJSON *ob_k8s_sandbox_template(const ob_template *t, cJSON *egress, const ob_k8s_opts *o)
+{
+        cJSON *st = ob_k8s_object(OB_K8S_EXTENSIONS_API, "SandboxTemplate", t->name, NULL, NULL);
+        cJSON *spec = cJSON_AddObjectToObject(st, "spec"), *np;
+        char suffix[80];
+
+        snprintf(suffix, sizeof(suffix), "-%s", t->name);
+        cJSON_AddStringToObject(spec, "envVarsInjectionPolicy", "Disallowed");
+        np = cJSON_AddObjectToObject(spec, "networkPolicy");
+        cJSON_AddItemToObject(np, "egress", egress);
+        cJSON_AddStringToObject(spec, "networkPolicyManagement", "Managed");
+        cJSON_AddItemToObject(spec, "podTemplate",
+                              pod_template(t, NULL, t->flags_default, suffix, o));
+        return st;
+}
+
+/* See render_k8s.h. */
+cJSON *ob_k8s_warm_pool(const ob_template *t, int64_t n)
+{
+        cJSON *wp = ob_k8s_object(OB_K8S_EXTENSIONS_API, "SandboxWarmPool", t->name, NULL, NULL);
+        cJSON *spec = cJSON_AddObjectToObject(wp, "spec"), *ref;
+
+        cJSON_AddNumberToObject(spec, "replicas", (double)n);
+        ref = cJSON_AddObjectToObject(spec, "sandboxTemplateRef");
+        cJSON_AddStringToObject(ref, "name", t->name);
+        return wp;
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/python3
+"""`omnibase env render` / `template render --backend kubernetes`
+(docs/kubernetes.md), checked strictly offline (no cluster, no mock API
+server): core kinds against the official Kubernetes Python client's models
+(unknown fields, wrong types and missing required fields are failures),
+agent-sandbox kinds against the shipped CRDs' openAPIV3Schema with unknown
+fields refused; YAML equals JSON; byte-identical output; DNS-1123 names;
+a denial inside a grant as `except`, a host name refused in one line.
+The NetworkPolicy's meaning against the local allowlist is test_render_net.c."""
+import glob
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from oblib import OMNIBASE, skip_or_fail  # noqa: E402
+
+try:
+    import jsonschema
+    import yaml
+    from kubernetes.client import models
+except ImportError as e:
+    skip_or_fail("python3-kubernetes, python3-yaml and python3-jsonschema are needed (%s)" % e)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("OMNIBASE_SOURCE_DIR", os.path.join(HERE, "..", ".."))
+CRDS = os.environ.get("OMNIBASE_AGENT_SANDBOX_CRDS",
+                      os.path.join(SRC, "..", "shared", "schemas", "kubernetes", "agent-sandbox"))
+CORE = {"Namespace": "V1Namespace", "ResourceQuota": "V1ResourceQuota",
+        "LimitRange": "V1LimitRange", "NetworkPolicy": "V1NetworkPolicy", "Role": "V1Role",
+        "RoleBinding": "V1RoleBinding", "RuntimeClass": "V1RuntimeClass",
+        "ConfigMap": "V1ConfigMap"}
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_SUB = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+def model_check(value, typ, path):
+    """value (decoded JSON) against a client type string, recursively."""
+    m = re.match(r"^list\[(.*)\]$", typ)
+    if m:
+        assert isinstance(value, list), "%s: %r is not a list" % (path, value)
+        for i, v in enumerate(value):
+            model_check(v, m.group(1), "%s[%d]" % (path, i))
+        return
+    m = re.match(r"^dict\(str, (.*)\)$", typ)
+    if m:
+        assert isinstance(value, dict), "%s: not a map" % path
+        for k, v in value.items():
+            model_check(v, m.group(1), "%s.%s" % (path, k))
+        return
+    simple = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float),
+              "object": (str, int), "datetime": (str,)}
+    if typ in simple:
+        ok = isinstance(value, simple[typ]) and not (typ == "int" and isinstance(value, bool))
+        assert ok, "%s: %r is not %s" % (path, value, typ)
+        return
+    cls = getattr(models, typ)
+    assert isinstance(value, dict), "%s: %r is not a %s object" % (path, value, typ)
+    by_json = {j: a for a, j in cls.attribute_map.items()}
+    for k, v in value.items():
+        assert k in by_json, "%s: unknown field %r of %s" % (path, k, typ)
+        model_check(v, cls.openapi_types[by_json[k]], path + "." + k)
+    try:  # the generated setters refuse a missing required field (and bad enums)
+        cls(**{by_json[k]: v for k, v in value.items()})
+    except ValueError as e:
+        raise AssertionError("%s: %s: %s" % (path, typ, e))
+
+
+def strict(schema):
+    """The CRD schema with unknown fields refused instead of pruned."""
+    if isinstance(schema, dict):
+        s = {k: strict(v) for k, v in schema.items()}
+        if (s.get("type") == "object" and "properties" in s and "additionalProperties" not in s
+                and not s.get("x-kubernetes-preserve-unknown-fields")):
+            s["additionalProperties"] = False
+        return s
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+def load_crds():
+    out = {}
+    for f in glob.glob(os.path.join(CRDS, "*.yaml")):
+        with open(f) as fh:
+            crd = yaml.safe_load(fh)
+        for v in crd["spec"]["versions"]:
+            api = crd["spec"]["group"] + "/" + v["name"]
+            out[(api, crd["spec"]["names"]["kind"])] = (v, strict(v["schema"]["openAPIV3Schema"]))
+    return out
+
+
+class RenderK8s(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(OMNIBASE, os.X_OK):
+            skip_or_fail("OMNIBASE_BIN is not set to the omnibase binary")
+        if not os.path.isdir(CRDS):
+            skip_or_fail("the agent-sandbox CRDs are not at " + CRDS)
+        cls.crds = load_crds()
+        cls.tmp = tempfile.mkdtemp(prefix="ob-render-", dir="/var/tmp")
+        cls.env = dict(os.environ, OMNIBASE_STATE_DIR=os.path.join(cls.tmp, "state"),
+                       SOURCE_DATE_EPOCH="1796640000")
+        cls.env.pop("OMNIBASE_TEMPLATE_DIR", None)
+        cls.env.pop("OMNIBASE_CONFIG", None)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def run_ob(self, *args, env=None, ok=True):
+        p = subprocess.run([OMNIBASE, *args], capture_output=True, text=True,
+                           env=env or self.env, timeout=60)
+        if ok:
+            self.assertEqual(p.returncode, 0, "%s: %s" % (args, p.stderr))
+        return p
+
+    def render(self, *args, env=None):
+        """JSON and YAML of one render; checks they agree and are stable."""
+        js = self.run_ob(*args, "--format", "json", env=env).stdout
+        ym = self.run_ob(*args, env=env).stdout
+        self.assertEqual(js, self.run_ob(*args, "--format", "json", env=env).stdout)
+        self.assertEqual(ym, self.run_ob(*args, env=env).stdout)
+        lst = json.loads(js)
+        self.assertEqual((lst["apiVersion"], lst["kind"]), ("v1", "List"))
+        self.assertEqual(list(yaml.safe_load_all(ym)), lst["items"])
+        return lst["items"]
+
+    def check_object(self, o):
+        md = o["metadata"]
+        where = "%s/%s" % (o["kind"], md.get("name"))
+        self.assertEqual(md["labels"]["app.kubernetes.io/managed-by"], "omnibase", where)
+        for k, v in md["labels"].items():
+            self.assertRegex(v, LABEL_VALUE, where + " label " + k)
+        self.assertRegex(md["name"], DNS1123_SUB, where)
+        if o["kind"] in ("Namespace", "Sandbox", "SandboxTemplate", "SandboxWarmPool"):
+            self.assertRegex(md["name"], DNS1123_LABEL, where)
+        if "namespace" in md:
+            self.assertRegex(md["namespace"], DNS1123_LABEL, where)
+        model_check(md, "V1ObjectMeta", where + ".metadata")
+        if o["kind"] in CORE:
+            model_check(o, CORE[o["kind"]], where)
+            return
+        v, schema = self.crds[(o["apiVersion"], o["kind"])]
+        self.assertTrue(v["served"] and v["storage"], where + ": not the served storage version")
+        try:
+            jsonschema.Draft7Validator(schema).validate(o)
+        except jsonschema.ValidationError as e:
+            self.fail("%s: %s at %s" % (where, e.message, list(e.absolute_path)))
+        pod = o["spec"]["podTemplate"]["spec"] if "podTemplate" in o["spec"] else None
+        if pod is not None:
+            model_check(pod, "V1PodSpec", where + ".podTemplate.spec")
+            self.assertEqual(pod["runtimeClassName"], "gvisor")
+            c = pod["containers"][0]
+            self.assertFalse(c["securityContext"]["allowPrivilegeEscalation"])
+            self.assertEqual(c["securityContext"]["capabilities"]["drop"], ["ALL"])
+
+    def templates(self):
+        return [t["name"] for t in json.loads(self.run_ob("template", "list", "--json").stdout)]
+
+    def test_templates(self):
+        names = self.templates()
+        self.assertTrue(names)
+        for name in names:
+            for pool in ("0", "3"):
+                items = self.render("template", "render", name, "--backend", "kubernetes",
+                                    "--pool", pool)
+                kinds = [o["kind"] for o in items]
+                self.assertEqual(kinds[0], "RuntimeClass")
+                self.assertIn("SandboxTemplate", kinds)
+                self.assertEqual("SandboxWarmPool" in kinds, pool != "0")
+                for o in items:
+                    self.check_object(o)
+
+    def test_random_environments(self):
+        rng = random.Random(7)
+        for name in self.templates():
+            t = json.loads(self.run_ob("template", "show", name, "--json").stdout)
+            avail = t["feature_flags"]["available"]
+            for _ in range(4):
+                flags = sorted(rng.sample(avail, rng.randint(0, len(avail))))
+                ttl = rng.choice(["30m", "1h", "4h", "%dh" % rng.randint(1, 24)])
+                owner = rng.choice(["alice", "bob.smith", "carol@example.test", "d-" + "x" * 62])
+                items = self.render("env", "render", "--template", name, "--owner", owner,
+                                    "--ttl", ttl, "--feature-flags", ",".join(flags),
+                                    "--backend", "kubernetes")
+                kinds = [o["kind"] for o in items]
+                self.assertEqual(kinds, ["RuntimeClass", "Namespace", "ResourceQuota",
+                                         "LimitRange", "NetworkPolicy", "Role", "Role", "Role",
+                                         "RoleBinding", "ConfigMap", "ConfigMap", "Sandbox"])
+                for o in items:
+                    self.check_object(o)
+                ns = items[1]
+                self.assertEqual(ns["metadata"]["annotations"]["omnibase.dev/owner"], owner)
+                sb = items[-1]
+                self.assertEqual(sb["spec"]["shutdownTime"],
+                                 ns["metadata"]["annotations"]["omnibase.dev/expires-at"])
+                cm = json.loads(items[10]["data"]["flags.json"])
+                self.assertEqual(sorted(cm["flags"]), flags)
+                self.check_limits(t, items)
+                np = items[4]["spec"]
+                self.assertEqual(np["policyTypes"], ["Ingress", "Egress"])
+                self.assertEqual(np["egress"], [])  # the shipped templates grant no network
+
+    def check_limits(self, t, items):
+        """ResourceQuota, LimitRange and the pod's resources are the template's limits."""
+        lim = t["capabilities"].get("limits", {})
+        cpu = "%dm" % round(lim.get("cpus", 1) * 1000)
+        mem = "%dMi" % lim.get("memory_mb", 256)
+        disk = "%dMi" % t.get("workspace_mb", 256)
+        want = {"cpu": cpu, "memory": mem, "ephemeral-storage": disk}
+        hard = items[2]["spec"]["hard"]
+        for k, v in want.items():
+            self.assertEqual(hard["limits." + k], v)
+            self.assertEqual(hard["requests." + k], v)
+        self.assertEqual(hard["pods"], "1")
+        self.assertEqual(items[3]["spec"]["limits"][0]["max"], want)
+        pod = items[-1]["spec"]["podTemplate"]["spec"]
+        self.assertEqual(pod["containers"][0]["resources"], {"limits": want, "requests": want})
+        tmp = [v for v in pod["volumes"] if v["name"] == "tmp"][0]
+        self.assertEqual(tmp["emptyDir"], {"medium": "Memory",
+                                           "sizeLimit": "%dMi" % lim.get("tmpfs_mb", 64)})
+
+    def test_yaml_escapes(self):
+        """Strings YAML would misread raw (quotes, backslashes, controls, DEL, C1,
+        BOM, non-ASCII) round-trip through the emitter."""
+        d = os.path.join(self.tmp, "tpl-yaml")
+        os.makedirs(d, exist_ok=True)
+        odd = "/workspace/a \"q\" \\ x: - # & * ! | > ' % @ ` \u007f \u0085 \ufeff é 中 🙂"
+        tpl = {"name": "odd", "description": "odd", "approved": True, "approved_by": "t",
+               "data_classification": "synthetic", "profile": "shell",
+               "capabilities": {"version": 1, "grants": [
+                   {"capability": "FILE_READ", "target": odd,
+                    "policy_id": "yes: no\n- [x]"}]},
+               "ttl": {"default": "1h", "max": "1d"}}
+        with open(os.path.join(d, "odd.json"), "w") as f:
+            json.dump(tpl, f)
+        env = dict(self.env, OMNIBASE_TEMPLATE_DIR=d)
+        items = self.render("env", "render", "--template", "odd", "--owner", "alice",
+                            "--backend", "kubernetes", env=env)
+        caps = json.loads(items[9]["data"]["caps.json"])
+        self.assertEqual(caps["grants"][0]["target"], odd)
+        self.render("template", "render", "odd", "--backend", "kubernetes", env=env)
+
+    def test_config_groups(self):
+        """$OMNIBASE_CONFIG's kubernetes groups bind the Admin and Observer roles;
+        an unknown key there is one positioned line, exit 125."""
+        cfg = os.path.join(self.tmp, "config.json")
+        with open(cfg, "w") as f:
+            json.dump({"kubernetes": {"admin_groups": ["platform-admins"],
+                                      "observer_groups": ["devs", "oncall:sre"]}}, f)
+        env = dict(self.env, OMNIBASE_CONFIG=cfg)
+        items = self.render("env", "render", "--template", "python-agent", "--owner", "alice",
+                            "--backend", "kubernetes", env=env)
+        for o in items:
+            self.check_object(o)
+        rb = {o["metadata"]["name"]: o for o in items if o["kind"] == "RoleBinding"}
+        self.assertEqual(sorted(rb), ["omnibase-admin", "omnibase-observer", "omnibase-owner"])
+        self.assertEqual([s["name"] for s in rb["omnibase-observer"]["subjects"]],
+                         ["devs", "oncall:sre"])
+        self.assertEqual(rb["omnibase-owner"]["subjects"][0]["kind"], "User")
+        with open(cfg, "w") as f:
+            f.write('{"kubernetes": {"admin_group": []}}')
+        p = self.run_ob("env", "render", "--template", "python-agent", "--owner", "alice",
+                        "--backend", "kubernetes", env=env, ok=False)
+        self.assertEqual(p.returncode, 125)
+        self.assertRegex(p.stderr, r"^omnibase: .*config.json:1:17: unknown key")
+
+    def test_stored_environment(self):
+        """env render ID|NAME renders the store's record (a row as create leaves it;
+        no runsc needed): same objects as the plan of the same inputs, its id,
+        expiry and flags; a deleted one is refused."""
+        state = os.path.join(self.tmp, "state-stored")
+        env = dict(self.env, OMNIBASE_STATE_DIR=state)
+        self.run_ob("env", "list", "--all", env=env)  # makes the database
+        db = sqlite3.connect(os.path.join(state, "omnibase.db"))
+        with db:
+            for i, st in ((1, "running"), (2, "deleted")):
+                db.execute("INSERT INTO environments (id, name, owner, template, state, "
+                           "created_at, expires_at, last_activity_at, seed, flags, memory_mb) "
+                           "VALUES (?, ?, 'bob', 'feature-default', ?, 1796640000, 1796812800, "
+                           "1796640000, 'synthetic:v1', '[\"dark-mode\"]', 512)",
+                           ("env-00000000000%d" % i, "stored-%d" % i, st))
+        db.close()
+        items = self.render("env", "render", "stored-1", "--backend", "kubernetes", env=env)
+        self.assertEqual(items, self.render("env", "render", "env-000000000001", "--backend",
+                                            "kubernetes", env=env))
+        for o in items:
+            self.check_object(o)
+        self.assertEqual(items[1]["metadata"]["name"], "omnibase-env-000000000001")
+        self.assertEqual(items[-1]["spec"]["shutdownTime"], "2026-12-09T10:40:00Z")
+        self.assertEqual(json.loads(items[10]["data"]["flags.json"]),
+                         {"env_id": "env-000000000001", "flags": {"dark-mode": True}})
+        p = self.run_ob("env", "render", "stored-2", "--backend", "kubernetes", env=env, ok=False)
+        self.assertEqual(p.returncode, 125)
+        p = self.run_ob("env", "render", "env-000000000002", "--backend", "kubernetes", env=env,
+                        ok=False)
+        self.assertEqual(p.returncode, 125)
+        self.assertEqual(len(p.stderr.splitlines()), 1)
+
+    def test_docs_example(self):
+        """docs/kubernetes.md's example is what the command prints."""
+        with open(os.path.join(SRC, "docs", "kubernetes.md")) as f:
+            doc = f.read().split("## A full rendered example", 1)[1]
+        tpl = re.search(r"```json\n(.*?)```", doc, re.S).group(1)
+        want = re.search(r"```yaml\n(.*?)```", doc, re.S).group(1)
+        d = os.path.join(self.tmp, "tpl-doc")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "net-demo.json"), "w") as f:
+            f.write(tpl)
+        env = dict(self.env, OMNIBASE_TEMPLATE_DIR=d, SOURCE_DATE_EPOCH="1796640000")
+        got = self.run_ob("env", "render", "--template", "net-demo", "--owner", "alice",
+                          "--backend", "kubernetes", env=env).stdout
+        self.assertEqual(got, want)
+
+    def network_template(self, denial):
+        d = os.path.join(self.tmp, "tpl-" + str(abs(hash(denial))))
+        os.makedirs(d, exist_ok=True)
+        tpl = {"name": "net", "description": "network", "approved": True,
+               "approved_by": "test", "data_classification": "synthetic", "profile": "shell",
+               "capabilities": {"version": 1,
+                                "grants": [{"capability": "NETWORK_CONNECT",
+                                            "target": "10.0.0.0/8:443"},
+                                           {"capability": "NETWORK_CONNECT",
+                                            "target": "[fd00::/64]:8000-8100"}],
+                                "denials": [{"capability": "NETWORK_CONNECT", "target": denial}]},
+               "ttl": {"default": "1h", "max": "1d"}}
+        with open(os.path.join(d, "net.json"), "w") as f:
+            json.dump(tpl, f)
+        return dict(self.env, OMNIBASE_TEMPLATE_DIR=d)
+
+    def test_denial_as_except(self):
+        env = self.network_template("10.9.0.0/16:443")
+        items = self.render("env", "render", "--template", "net", "--owner", "alice",
+                            "--backend", "kubernetes", env=env)
+        for o in items:
+            self.check_object(o)
+        eg = [o for o in items if o["kind"] == "NetworkPolicy"][0]["spec"]["egress"]
+        self.assertEqual(eg[0]["to"], [{"ipBlock": {"cidr": "10.0.0.0/8",
+                                                    "except": ["10.9.0.0/16"]}}])
+        self.assertEqual(eg[1]["to"], [{"ipBlock": {"cidr": "fd00::/64"}}])
+        self.assertEqual(eg[1]["ports"][0], {"protocol": "TCP", "port": 8000, "endPort": 8100})
+
+    def test_refusals(self):
+        env = self.network_template("blocked.example.com:443")
+        p = self.run_ob("env", "render", "--template", "net", "--owner", "alice", "--backend",
+                        "kubernetes", env=env, ok=False)
+        self.assertEqual(p.returncode, 125)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertIn("host name", p.stderr)
+        for args in (["env", "render", "env-000000000000", "--backend", "kubernetes"],
+                     ["template", "render", "no-such-template", "--backend", "kubernetes"],
+                     ["template", "render", "python-agent", "--backend", "nomad"],
+                     ["env", "render", "--template", "python-agent", "--backend", "kubernetes"],
+                     ["env", "render", "--template", "python-agent", "--owner", "a",
+                      "--ttl", "99d", "--backend", "kubernetes"],
+                     ["template", "render", "python-agent", "--backend", "kubernetes",
+                      "--format", "toml"]):
+            p = self.run_ob(*args, ok=False)
+            self.assertEqual(p.returncode, 125, args)
+            self.assertEqual(len(p.stderr.splitlines()), 1, (args, p.stderr))
+            self.assertTrue(p.stderr.startswith("omnibase: "), p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
