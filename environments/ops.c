@@ -356,7 +356,10 @@ static void wait_gone(int64_t pid)
                 (void)poll(NULL, 0, 10);
 }
 
-int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err)
+/* One request ("stop", "reset") to a running environment's supervisor;
+ * gone: wait for the supervisor to exit after it answered. */
+static int running_op(const char *state_dir, const char *id_or_name, const char *request, bool gone,
+                      ob_error *err)
 {
         _cleanup_store_ ob_store *s = NULL;
         _cleanup_record_ ob_env_record rec = {0};
@@ -366,11 +369,16 @@ int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err)
                 return r;
         if (rec.state != OB_ENV_RUNNING || !ob_env_supervisor_alive(state_dir, rec.id))
                 return not_running(&rec, err);
-        s = ob_store_close(s);
-        r = call(state_dir, &rec, "{\"op\":\"stop\"}", NULL, 0, NULL, NULL, err);
-        if (r >= 0)
+        s = ob_store_close(s); /* the supervisor writes while it works */
+        r = call(state_dir, &rec, request, NULL, 0, NULL, NULL, err);
+        if (r >= 0 && gone)
                 wait_gone(rec.supervisor_pid);
         return r;
+}
+
+int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err)
+{
+        return running_op(state_dir, id_or_name, "{\"op\":\"stop\"}", true, err);
 }
 
 int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err)
@@ -412,16 +420,7 @@ int ob_env_logs_touch(const char *state_dir, const char *id_or_name, ob_env_reco
 
 int ob_env_reset(const char *state_dir, const char *id_or_name, ob_error *err)
 {
-        _cleanup_store_ ob_store *s = NULL;
-        _cleanup_record_ ob_env_record rec = {0};
-        int r = lookup(state_dir, id_or_name, &s, &rec, err);
-
-        if (r < 0)
-                return r;
-        if (rec.state != OB_ENV_RUNNING || !ob_env_supervisor_alive(state_dir, rec.id))
-                return not_running(&rec, err);
-        s = ob_store_close(s);
-        return call(state_dir, &rec, "{\"op\":\"reset\"}", NULL, 0, NULL, NULL, err);
+        return running_op(state_dir, id_or_name, "{\"op\":\"reset\"}", false, err);
 }
 
 /* Removes the sandboxes of dead runs (a dead supervisor's among them). */
