@@ -4,11 +4,13 @@
  * exec passed along as SCM_RIGHTS. Every read is bounded in size and time,
  * so a stuck client cannot hold the supervisor. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "environments/env.h"
 
@@ -130,11 +132,36 @@ static void take_fds(struct msghdr *mh, int ret_fds[3], size_t *n)
         }
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* false once deadline (monotonic ms) passed with nothing to read */
+static bool wait_readable(int fd, int64_t deadline)
+{
+        for (;;) {
+                int64_t left = deadline - mono_ms();
+                struct pollfd f = {.fd = fd, .events = POLLIN};
+                int r;
+                if (left <= 0)
+                        return false;
+                r = poll(&f, 1, (int)left);
+                if (r > 0)
+                        return true;
+                if (r == 0 || errno != EINTR)
+                        return false;
+        }
+}
+
 int ob_ctl_recv(int fd, bool timed, char **ret_line, int ret_fds[3], size_t *ret_n_fds)
 {
         _cleanup_free_ char *buf = malloc(OB_CTL_MAX_LINE + 1);
         size_t len = 0, n_fds = 0;
         int fds[3] = {-1, -1, -1};
+        int64_t deadline = mono_ms() + CTL_IO_TIMEOUT_S * 1000;
 
         if (!buf)
                 return -ENOMEM;
@@ -157,7 +184,12 @@ int ob_ctl_recv(int fd, bool timed, char **ret_line, int ret_fds[3], size_t *ret
                         mh.msg_control = cm.buf;
                         mh.msg_controllen = sizeof(cm.buf);
                 }
-                n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                /* the whole request within the bound, not each byte */
+                if (timed && !wait_readable(fd, deadline)) {
+                        errno = ETIMEDOUT;
+                        n = -1;
+                } else
+                        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n > 0 && mh.msg_controllen)

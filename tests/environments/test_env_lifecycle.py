@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -168,6 +169,22 @@ class Environments(unittest.TestCase):
             time.sleep(0.1)
         self.assertTrue(exited, "the exec outlived its caller")
         self.assertEqual(exited[0]["exit_code"], "124")
+        # a client trickling a request one byte a second is dropped (5 s for
+        # the whole request, not per byte); the supervisor serves the next
+        slow = socket.socket(socket.AF_UNIX)
+        slow.connect(os.path.join(STATE, "envs", env_id, "control.sock"))
+        dropped = False
+        for _ in range(20):  # the attack's pace, 20 s at most
+            try:
+                slow.sendall(b" ")
+            except OSError:
+                dropped = True
+                break
+            time.sleep(1)
+        slow.close()
+        self.assertTrue(dropped, "a trickling client held the supervisor for 20 s")
+        _, out, _ = ob("env", "exec", env_id, "--", "/bin/echo", "after the slow one", check=0)
+        self.assertEqual(out, "after the slow one\n")
         # a timeout is 124 and the environment serves on
         rc, _, _ = ob("env", "exec", env_id, "--timeout", "1", "--", "/bin/sleep", "30")
         self.assertEqual(rc, 124)
