@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f)   __attribute__((cleanup(f)))
@@ -58,4 +60,12 @@ static inline void fclosep(FILE **f)
 static inline int negative_errno(void)
 {
         return errno > 0 ? -errno : -EIO;
+}
+
+/* Milliseconds on the monotonic clock (deadlines and durations). */
+static inline int64_t ob_mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

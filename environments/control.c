@@ -132,18 +132,11 @@ static void take_fds(struct msghdr *mh, int ret_fds[3], size_t *n)
         }
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* false once deadline (monotonic ms) passed with nothing to read */
 static bool wait_readable(int fd, int64_t deadline)
 {
         for (;;) {
-                int64_t left = deadline - mono_ms();
+                int64_t left = deadline - ob_mono_ms();
                 struct pollfd f = {.fd = fd, .events = POLLIN};
                 int r;
                 if (left <= 0)
@@ -161,7 +154,7 @@ int ob_ctl_recv(int fd, bool timed, char **ret_line, int ret_fds[3], size_t *ret
         _cleanup_free_ char *buf = malloc(OB_CTL_MAX_LINE + 1);
         size_t len = 0, n_fds = 0;
         int fds[3] = {-1, -1, -1};
-        int64_t deadline = mono_ms() + CTL_IO_TIMEOUT_S * 1000;
+        int64_t deadline = ob_mono_ms() + CTL_IO_TIMEOUT_S * 1000;
 
         if (!buf)
                 return -ENOMEM;

@@ -71,13 +71,6 @@ static int64_t now_s(void)
         return (int64_t)time(NULL);
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* {"ok":false,"error":{"code":...,"message":...}} to a client, closed. */
 static void answer_error(int *client, const char *code, const char *message)
 {
@@ -456,11 +449,11 @@ static void accept_clients(supervisor *sv)
 /* Pumps the run until pred says stop, the run ends (false) or ms pass. */
 static bool pump_run(supervisor *sv, int64_t ms, bool (*pred)(supervisor *))
 {
-        int64_t end = mono_ms() + ms;
+        int64_t end = ob_mono_ms() + ms;
 
         while (!pred(sv)) {
                 struct pollfd fds[OB_LAUNCH_POLLFDS];
-                int timeout, left = (int)(end - mono_ms());
+                int timeout, left = (int)(end - ob_mono_ms());
                 if (left <= 0 || ob_run_pollfds(sv->run, fds, &timeout) == 0)
                         return false;
                 (void)poll(fds, OB_LAUNCH_POLLFDS, timeout < 0 || timeout > left ? left : timeout);

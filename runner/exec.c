@@ -151,13 +151,6 @@ struct ob_exec {
         ob_sandbox_result res;
 };
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 ob_exec *ob_exec_free(ob_exec *x)
 {
         if (!x)
@@ -220,7 +213,7 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
                 ob_exec_free(x);
                 return r;
         }
-        x->started_ms = mono_ms();
+        x->started_ms = ob_mono_ms();
         x->deadline_ms = io->timeout_ms > 0 ? x->started_ms + io->timeout_ms : 0;
         *ret = x;
         return 0;
@@ -241,7 +234,7 @@ size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_
         fds[3] = (struct pollfd){.fd = x->pidfd, .events = POLLIN};
         *ret_timeout_ms = -1;
         if (x->deadline_ms && !x->timed_out) {
-                int64_t left = x->deadline_ms - mono_ms();
+                int64_t left = x->deadline_ms - ob_mono_ms();
                 *ret_timeout_ms = left < 0 ? 0 : (int)(left > INT32_MAX ? INT32_MAX : left);
         }
         return OB_EXEC_POLLFDS;
@@ -376,7 +369,7 @@ bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
                 x->stdin_eof = true, x->out_off = x->out_len;
         if (fds[1].revents || (fds[2].revents && x->out_len) || (x->stdin_eof && !x->shut_wr))
                 write_channel(x);
-        if (x->deadline_ms && !x->timed_out && mono_ms() >= x->deadline_ms)
+        if (x->deadline_ms && !x->timed_out && ob_mono_ms() >= x->deadline_ms)
                 time_out(x);
         if (fds[3].revents && waitpid(x->pid, &x->wait_status, WNOHANG) == x->pid) {
                 x->reaped = true;
@@ -396,7 +389,7 @@ static void judge(ob_exec *x)
         ob_sandbox_result *res = &x->res;
         int ws = x->wait_status;
 
-        res->usage.wall_ms = mono_ms() - x->started_ms;
+        res->usage.wall_ms = ob_mono_ms() - x->started_ms;
         res->usage.cpu_ms = res->usage.max_rss_kb = -1;
         snprintf(res->sandbox_id, sizeof(res->sandbox_id), "%s", x->id);
         if (x->bad) {

@@ -20,13 +20,6 @@
 
 #define KILL_GRACE_MS 5000
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int pidfd_open_(pid_t pid)
 {
         return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -85,7 +78,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int 
         const char *argv[16];
         size_t n = 0;
         pid_t pid;
-        int64_t end = now_ms() + timeout_ms;
+        int64_t end = ob_mono_ms() + timeout_ms;
         int status, r;
 
         argv[n++] = runsc;
@@ -101,7 +94,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int 
                         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
                 if (w < 0 && errno != EINTR)
                         return negative_errno();
-                if (now_ms() > end) {
+                if (ob_mono_ms() > end) {
                         kill(pid, SIGKILL);
                         (void)waitpid(pid, &status, 0);
                         return -ETIMEDOUT;
@@ -211,7 +204,7 @@ static void stop_sandbox(supervisor *sv)
         if (sv->kill_sent)
                 return;
         sv->kill_sent = true;
-        sv->kill_at = now_ms();
+        sv->kill_at = ob_mono_ms();
         /* no container yet, or runsc stuck: kill `runsc run` itself, but
          * never a pid already reaped (it may belong to someone else now) */
         if (ob_runsc_call(sv->l.runsc, args, sv->l.net ? sv->l.net->netns_fd : -1, 5000) != 0 &&
@@ -235,7 +228,7 @@ void ob_launch_release(ob_launch_state *sv)
  * kernel without pidfds), never 0 in a loop. */
 static int poll_timeout(const supervisor *sv)
 {
-        int64_t now = now_ms(), t;
+        int64_t now = ob_mono_ms(), t;
 
         if (sv->kill_sent)
                 t = sv->kill_at + KILL_GRACE_MS - now;
@@ -337,7 +330,7 @@ bool ob_launch_step(ob_launch_state *sv, const struct pollfd fds[OB_LAUNCH_POLLF
         }
         if (!sv->exited && waitpid(sv->pid, &sv->status, WNOHANG) == sv->pid)
                 sv->exited = true;
-        if (!sv->kill_sent && sv->deadline > 0 && now_ms() >= sv->deadline) {
+        if (!sv->kill_sent && sv->deadline > 0 && ob_mono_ms() >= sv->deadline) {
                 res->timed_out = true;
                 stop_sandbox(sv);
         }
@@ -345,7 +338,7 @@ bool ob_launch_step(ob_launch_state *sv, const struct pollfd fds[OB_LAUNCH_POLLF
                 res->round_failed = true;
                 stop_sandbox(sv);
         }
-        if (sv->kill_sent && now_ms() > sv->kill_at + KILL_GRACE_MS) {
+        if (sv->kill_sent && ob_mono_ms() > sv->kill_at + KILL_GRACE_MS) {
                 if (!sv->exited) {
                         kill(sv->pid, SIGKILL);
                         (void)waitpid(sv->pid, &sv->status, 0);
@@ -419,7 +412,7 @@ int ob_launch_start(const ob_launch *l, ob_launch_state **ret, ob_error *err)
                            .sigfd = l->sigfd,
                            .chan_fd = l->channel_fd,
                            .s = {{.fd = -1}, {.fd = -1}},
-                           .t0 = now_ms()};
+                           .t0 = ob_mono_ms()};
         if (!sv->l.verb)
                 sv->l.verb = "run";
         sv->deadline = l->timeout_ms > 0 ? sv->t0 + l->timeout_ms : 0;
@@ -461,7 +454,7 @@ void ob_launch_finish(ob_launch_state *sv, ob_launch_result *ret)
         res.err = TAKE_PTR(sv->s[1].buf);
         res.err_len = sv->s[1].len;
         res.err_truncated = sv->s[1].truncated;
-        res.wall_ms = now_ms() - sv->t0;
+        res.wall_ms = ob_mono_ms() - sv->t0;
         state_free(sv);
         *ret = res;
 }
