@@ -131,3 +131,28 @@ cJSON *ob_api_input_schema(const ob_api_op *op);
 cJSON *ob_api_output_schema(const ob_api_op *op);
 /* The OpenAPI 3.1 document of every route. */
 cJSON *ob_api_openapi(void);
+
+/* ---- for the files that implement operations ---- */
+
+/* The table is the concatenation of these arrays (api.c). */
+extern const ob_api_op ob_api_env_ops[];   /* ops_env.c: env_* */
+extern const size_t ob_api_n_env_ops;
+extern const ob_api_op ob_api_tool_ops[];  /* ops_tools.c: template_*, policy_*, sandbox_run, events_* */
+extern const size_t ob_api_n_tool_ops;
+
+/* An argument already checked by ob_api_call: the string (NULL when absent),
+ * the integer (def when absent), the boolean (def when absent). */
+const char *ob_api_str(const cJSON *args, const char *name);
+long long ob_api_int(const cJSON *args, const char *name, long long def);
+bool ob_api_bool(const cJSON *args, const char *name, bool def);
+
+/* The events of the audit log ($STATE/audit.jsonl) with seq > after_seq,
+ * of the given types (a comma-separated list; NULL: all) and environment
+ * (NULL: all), that the caller may see (an owner: those of its own
+ * environments), at most limit (1..1000) of them, oldest first. *ret_events
+ * a JSON array, *ret_last_seq the seq of the last one (after_seq when none).
+ * Never waits. Used by events_query and env_logs (and by the server's SSE
+ * streams, which call it again whenever the log grows). */
+int ob_api_events_query(const ob_api_ctx *ctx, const char *types, const char *env_id,
+                        unsigned long long after_seq, size_t limit, cJSON **ret_events,
+                        unsigned long long *ret_last_seq, ob_error *err);
