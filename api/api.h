@@ -156,3 +156,11 @@ bool ob_api_bool(const cJSON *args, const char *name, bool def);
 int ob_api_events_query(const ob_api_ctx *ctx, const char *types, const char *env_id,
                         unsigned long long after_seq, size_t limit, cJSON **ret_events,
                         unsigned long long *ret_last_seq, ob_error *err);
+
+/* obj[key] = the first 1 MiB of fd (read from offset 0: a memfd the command
+ * wrote), obj[key + "_truncated"] = whether there was more. Used for the
+ * stdout/stderr of env_exec and sandbox_run (and `env exec --json`). */
+void ob_api_add_output(cJSON *obj, const char *key, int fd);
+/* A memfd (O_CLOEXEC) holding len bytes of data, its offset at 0: a
+ * command's stdin, or a secret handed to the library as a file. */
+int ob_api_memfd(const char *name, const char *data, size_t len);
