@@ -138,7 +138,7 @@ static int check_role(const ob_api_ctx *ctx, const ob_api_op *op, ob_error *err)
 {
         const ob_api_caller *c = &ctx->caller;
 
-        if ((op->flags & OB_API_ADMIN) && c->role != OB_API_ADMIN)
+        if ((op->flags & OB_API_ADMIN_ONLY) && c->role != OB_API_ADMIN)
                 return ob_error_set_code(err, "forbidden", EPERM, "%s: only an admin may %s",
                                          c->name, op->cli);
         if (!(op->flags & OB_API_READ) && c->role == OB_API_OBSERVER)

@@ -84,7 +84,7 @@ typedef struct ob_api_param {
  * observer may call. */
 enum {
         OB_API_READ = 1u << 0,   /* changes nothing */
-        OB_API_ADMIN = 1u << 1,  /* admins only (sweep) */
+        OB_API_ADMIN_ONLY = 1u << 1, /* admins only (sweep) */
         OB_API_STREAM = 1u << 2, /* REST serves it as Server-Sent Events */
 };
 
