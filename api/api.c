@@ -61,9 +61,10 @@ static const ob_api_param *find_param(const ob_api_op *op, const char *name)
 
 static const char *type_word(ob_api_type t)
 {
-        static const char *const words[] = {"a string",           "an integer", "a number",
-                                            "a boolean",          "an array of strings",
-                                            "an object of names to booleans", "an object"};
+        static const char *const words[] = {
+            "a string",  "an integer",          "a number",
+            "a boolean", "an array of strings", "an object of names to booleans",
+            "an object"};
         return words[t];
 }
 
@@ -106,8 +107,10 @@ static int check_args(const ob_api_op *op, const cJSON *args, ob_error *err)
         const cJSON *v;
 
         if (args && !cJSON_IsObject(args))
-                return ob_error_set_code(err, "invalid", EINVAL, "%s: the arguments must be a "
-                                         "JSON object", op->name);
+                return ob_error_set_code(err, "invalid", EINVAL,
+                                         "%s: the arguments must be a "
+                                         "JSON object",
+                                         op->name);
         cJSON_ArrayForEach (v, args) {
                 const ob_api_param *p = find_param(op, v->string);
                 if (!p) {

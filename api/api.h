@@ -83,9 +83,9 @@ typedef struct ob_api_param {
 /* What an operation does to state: read-only operations are the ones an
  * observer may call. */
 enum {
-        OB_API_READ = 1u << 0,   /* changes nothing */
+        OB_API_READ = 1u << 0,       /* changes nothing */
         OB_API_ADMIN_ONLY = 1u << 1, /* admins only (sweep) */
-        OB_API_STREAM = 1u << 2, /* REST serves it as Server-Sent Events */
+        OB_API_STREAM = 1u << 2,     /* REST serves it as Server-Sent Events */
 };
 
 typedef int (*ob_api_fn)(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_error *err);
@@ -135,9 +135,10 @@ cJSON *ob_api_openapi(void);
 /* ---- for the files that implement operations ---- */
 
 /* The table is the concatenation of these arrays (api.c). */
-extern const ob_api_op ob_api_env_ops[];   /* ops_env.c: env_* */
+extern const ob_api_op ob_api_env_ops[]; /* ops_env.c: env_* */
 extern const size_t ob_api_n_env_ops;
-extern const ob_api_op ob_api_tool_ops[];  /* ops_tools.c: template_*, policy_*, sandbox_run, events_* */
+extern const ob_api_op
+    ob_api_tool_ops[]; /* ops_tools.c: template_*, policy_*, sandbox_run, events_* */
 extern const size_t ob_api_n_tool_ops;
 
 /* An argument already checked by ob_api_call: the string (NULL when absent),

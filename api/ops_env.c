@@ -27,18 +27,19 @@
 #define S_STR_OR_NULL "{\"type\": [\"string\", \"null\"]}"
 #define S_STRINGS     "{\"type\": \"array\", \"items\": {\"type\": \"string\"}}"
 #define ENV_PROPS                                                                                  \
-        "\"id\": {\"type\": \"string\"}, \"name\": " S_STR_OR_NULL ", \"owner\": {\"type\": "    \
+        "\"id\": {\"type\": \"string\"}, \"name\": " S_STR_OR_NULL ", \"owner\": {\"type\": "      \
         "\"string\"}, \"template\": {\"type\": \"string\"}, \"state\": {\"type\": \"string\", "    \
-        "\"enum\": [\"creating\", \"running\", \"stopped\", \"expired\", \"deleting\", "          \
+        "\"enum\": [\"creating\", \"running\", \"stopped\", \"expired\", \"deleting\", "           \
         "\"deleted\", \"failed\"]}, \"reason\": " S_STR_OR_NULL ", \"created_at\": {\"type\": "    \
         "\"string\"}, \"expires_at\": {\"type\": \"string\"}, \"last_activity_at\": {\"type\": "   \
-        "\"string\"}, \"seed\": " S_STR_OR_NULL ", \"feature_flags\": " S_STRINGS                 \
-        ", \"secrets\": " S_STRINGS ", \"memory_mb\": {\"type\": \"integer\"}, \"approved_by\": "  \
-        S_STR_OR_NULL ", \"supervisor_pid\": {\"type\": \"integer\"}"
+        "\"string\"}, \"seed\": " S_STR_OR_NULL ", \"feature_flags\": " S_STRINGS                  \
+        ", \"secrets\": " S_STRINGS                                                                \
+        ", \"memory_mb\": {\"type\": \"integer\"}, \"approved_by\": " S_STR_OR_NULL                \
+        ", \"supervisor_pid\": {\"type\": \"integer\"}"
 #define ENV_REQUIRED "\"required\": [\"id\", \"owner\", \"template\", \"state\", \"expires_at\"]"
 #define ENV_SCHEMA   "{\"type\": \"object\", \"properties\": {" ENV_PROPS "}, " ENV_REQUIRED "}"
 #define ENV_SCHEMA_EXISTED                                                                         \
-        "{\"type\": \"object\", \"properties\": {" ENV_PROPS                                      \
+        "{\"type\": \"object\", \"properties\": {" ENV_PROPS                                       \
         ", \"existed\": {\"type\": \"boolean\", \"description\": \"true when the "                 \
         "idempotency key named an environment that already existed\"}}, " ENV_REQUIRED "}"
 #define VIOLATIONS                                                                                 \
@@ -48,10 +49,10 @@
         "{\"type\": [\"string\", \"null\"]}, \"pid\": {\"type\": \"integer\"}}}}"
 #define EXEC_SCHEMA                                                                                \
         "{\"type\": \"object\", \"properties\": {\"env_id\": {\"type\": \"string\"}, \"status\": " \
-        "{\"type\": \"string\", \"enum\": [\"ok\", \"violation\", \"timeout\", "                  \
+        "{\"type\": \"string\", \"enum\": [\"ok\", \"violation\", \"timeout\", "                   \
         "\"limit_exceeded\", \"error\"]}, \"exit_code\": {\"type\": \"integer\"}, \"stdout\": "    \
         "{\"type\": \"string\"}, \"stderr\": {\"type\": \"string\"}, \"stdout_truncated\": "       \
-        "{\"type\": \"boolean\"}, \"stderr_truncated\": {\"type\": \"boolean\"}, " VIOLATIONS     \
+        "{\"type\": \"boolean\"}, \"stderr_truncated\": {\"type\": \"boolean\"}, " VIOLATIONS      \
         "}, \"required\": [\"status\", \"exit_code\", \"stdout\", \"stderr\"]}"
 #define EVENTS_SCHEMA                                                                              \
         "{\"type\": \"object\", \"properties\": {\"env_id\": {\"type\": \"string\"}, \"events\": " \
@@ -132,8 +133,7 @@ static int ttl_arg(const cJSON *args, char *buf, size_t size, const char **ret, 
         const char *ttl = ob_api_str(args, "ttl");
 
         if (h && ttl)
-                return ob_error_set_code(err, "invalid", EINVAL,
-                                         "give ttl or ttl_hours, not both");
+                return ob_error_set_code(err, "invalid", EINVAL, "give ttl or ttl_hours, not both");
         *ret = ttl;
         if (!h)
                 return 0;
@@ -550,17 +550,29 @@ static int op_render(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_e
 /* ---- the table ---- */
 
 #define P_ID                                                                                       \
-        {"id", OB_API_STRING, true, OB_API_PATH, NULL, "the environment's id (env-...) or name"}
+        {                                                                                          \
+                "id", OB_API_STRING, true, OB_API_PATH, NULL,                                      \
+                    "the environment's id (env-...) or name"                                       \
+        }
 #define P_TTL                                                                                      \
-        {"ttl", OB_API_STRING, false, OB_API_BODY, NULL,                                           \
-         "a duration: 30s, 15m, 72h, 7d (or give ttl_hours)"},                                     \
-            {"ttl_hours", OB_API_NUMBER, false, OB_API_BODY, NULL, "the TTL in hours (seed 000)"}
+        {"ttl",       OB_API_STRING, false,                                                        \
+         OB_API_BODY, NULL,          "a duration: 30s, 15m, 72h, 7d (or give ttl_hours)"},         \
+        {                                                                                          \
+                "ttl_hours", OB_API_NUMBER, false, OB_API_BODY, NULL,                              \
+                    "the TTL in hours (seed 000)"                                                  \
+        }
 #define P_APPROVED                                                                                 \
-        {"approved_by", OB_API_STRING, false, OB_API_BODY, NULL,                                   \
-         "who approved a lifetime beyond the limit without approval"}
+        {                                                                                          \
+                "approved_by", OB_API_STRING, false, OB_API_BODY, NULL,                            \
+                    "who approved a lifetime beyond the limit without approval"                    \
+        }
 
 const ob_api_op ob_api_env_ops[] = {
-    {"env_create", "env create", "POST", "/sandboxes", "Create an environment",
+    {"env_create",
+     "env create",
+     "POST",
+     "/sandboxes",
+     "Create an environment",
      "Creates a long-lived environment from an approved template and waits until its gVisor "
      "sandbox runs: owner, TTL, seed data, feature flags and secrets. Fails with "
      "quota_exceeded, template_not_approved or ttl_needs_approval rather than bending a rule; "
@@ -580,20 +592,39 @@ const ob_api_op ob_api_env_ops[] = {
       {"idempotency_key", OB_API_STRING, false, OB_API_HEADER, "Idempotency-Key",
        "the same key (and owner) gives the same environment instead of a second one"},
       P_APPROVED},
-     ENV_SCHEMA_EXISTED, 201, op_create},
-    {"env_list", "env list", "GET", "/sandboxes", "List environments",
+     ENV_SCHEMA_EXISTED,
+     201,
+     op_create},
+    {"env_list",
+     "env list",
+     "GET",
+     "/sandboxes",
+     "List environments",
      "Lists the environments the caller may see (an owner: its own) that are not deleted, "
      "or all of them with all.",
      OB_API_READ,
      {{"owner", OB_API_STRING, false, OB_API_BODY, NULL, "only this owner's"},
       {"all", OB_API_BOOLEAN, false, OB_API_BODY, NULL, "include deleted and expired ones"}},
-     "{\"type\": \"object\", \"properties\": {\"environments\": {\"type\": \"array\", \"items\": "
-     ENV_SCHEMA "}}, \"required\": [\"environments\"]}",
-     200, op_list},
-    {"env_show", "env show", "GET", "/sandboxes/{id}", "Show an environment",
+     "{\"type\": \"object\", \"properties\": {\"environments\": {\"type\": \"array\", "
+     "\"items\": " ENV_SCHEMA "}}, \"required\": [\"environments\"]}",
+     200,
+     op_list},
+    {"env_show",
+     "env show",
+     "GET",
+     "/sandboxes/{id}",
+     "Show an environment",
      "One environment: state, owner, template, expiry, seed, flags, secret names (never values).",
-     OB_API_READ, {P_ID}, ENV_SCHEMA, 200, op_show},
-    {"env_exec", "env exec", "POST", "/sandboxes/{id}/exec", "Run a command in an environment",
+     OB_API_READ,
+     {P_ID},
+     ENV_SCHEMA,
+     200,
+     op_show},
+    {"env_exec",
+     "env exec",
+     "POST",
+     "/sandboxes/{id}/exec",
+     "Run a command in an environment",
      "Runs argv inside the running environment's sandbox as uid 65534 under its capability "
      "set, with stdin, and returns status, exit_code, stdout and stderr (1 MiB each at most). "
      "A capability the environment lacks is denied, not granted: the result has status "
@@ -605,8 +636,14 @@ const ob_api_op ob_api_env_ops[] = {
       {"stdin", OB_API_STRING, false, OB_API_BODY, NULL, "the command's standard input"},
       {"timeout_s", OB_API_NUMBER, false, OB_API_BODY, NULL, "kill it after this many seconds"},
       {"cwd", OB_API_STRING, false, OB_API_BODY, NULL, "working directory (default /workspace)"}},
-     EXEC_SCHEMA, 200, op_exec},
-    {"env_logs", "env logs", "GET", "/sandboxes/{id}/logs", "An environment's events",
+     EXEC_SCHEMA,
+     200,
+     op_exec},
+    {"env_logs",
+     "env logs",
+     "GET",
+     "/sandboxes/{id}/logs",
+     "An environment's events",
      "The environment's audit events (lifecycle, execs, denials) after after_seq, oldest "
      "first. Reading them counts as activity (no idle stop). Over REST a Server-Sent Events "
      "stream.",
@@ -615,30 +652,63 @@ const ob_api_op ob_api_env_ops[] = {
       {"type", OB_API_STRING, false, OB_API_BODY, NULL, "only these event types (comma list)"},
       {"after_seq", OB_API_INTEGER, false, OB_API_BODY, NULL, "only events after this seq"},
       {"limit", OB_API_INTEGER, false, OB_API_BODY, NULL, "at most this many (1-1000, 100)"}},
-     EVENTS_SCHEMA, 200, op_logs},
-    {"env_extend", "env extend", "POST", "/sandboxes/{id}/extend", "Extend an environment's TTL",
+     EVENTS_SCHEMA,
+     200,
+     op_logs},
+    {"env_extend",
+     "env extend",
+     "POST",
+     "/sandboxes/{id}/extend",
+     "Extend an environment's TTL",
      "Sets the expiry to now + ttl. A lifetime beyond the configured limit needs approved_by "
      "(ttl_needs_approval otherwise).",
-     0, {P_ID, P_TTL, P_APPROVED}, ENV_SCHEMA, 200, op_extend},
-    {"env_flags", "env flags", "POST", "/sandboxes/{id}/flags", "Set feature flags",
+     0,
+     {P_ID, P_TTL, P_APPROVED},
+     ENV_SCHEMA,
+     200,
+     op_extend},
+    {"env_flags",
+     "env flags",
+     "POST",
+     "/sandboxes/{id}/flags",
+     "Set feature flags",
      "Turns feature flags on or off; the environment sees them at /omnibase/flags.json at "
      "once. With no set, only shows them.",
      0,
      {P_ID, {"set", OB_API_FLAGS, false, OB_API_BODY, NULL, "flag name: true (on) or false"}},
-     ENV_SCHEMA, 200, op_flags},
-    {"env_reset", "env reset", "POST", "/sandboxes/{id}/reset", "Reset an environment",
+     ENV_SCHEMA,
+     200,
+     op_flags},
+    {"env_reset",
+     "env reset",
+     "POST",
+     "/sandboxes/{id}/reset",
+     "Reset an environment",
      "Back to the state right after its seed: every process killed, the workspace restored, "
      "flags back to the template's, secrets re-sealed. What was written since is lost.",
-     0, {P_ID}, ENV_SCHEMA, 200, op_reset},
-    {"env_snapshot", "env snapshot", "POST", "/sandboxes/{id}/snapshot", "Snapshot a workspace",
+     0,
+     {P_ID},
+     ENV_SCHEMA,
+     200,
+     op_reset},
+    {"env_snapshot",
+     "env snapshot",
+     "POST",
+     "/sandboxes/{id}/snapshot",
+     "Snapshot a workspace",
      "Saves the workspace (not secrets) as an archive in the state directory, to restore "
      "elsewhere with env_restore.",
-     0, {P_ID},
+     0,
+     {P_ID},
      "{\"type\": \"object\", \"properties\": {\"env_id\": {\"type\": \"string\"}, \"snapshot\": "
      "{\"type\": \"string\"}, \"path\": {\"type\": \"string\"}, \"tree_sha256\": {\"type\": "
      "\"string\"}}, \"required\": [\"snapshot\", \"tree_sha256\"]}",
-     200, op_snapshot},
-    {"env_restore", "env restore", "POST", "/snapshots/restore",
+     200,
+     op_snapshot},
+    {"env_restore",
+     "env restore",
+     "POST",
+     "/snapshots/restore",
      "A new environment from a snapshot",
      "Creates a new environment from a snapshot env_snapshot made (its template, flags and "
      "seed), under the caller's quota. Secrets are not in snapshots.",
@@ -647,23 +717,58 @@ const ob_api_op ob_api_env_ops[] = {
        "the snapshot's file name, as env_snapshot gave it"},
       {"owner", OB_API_STRING, false, OB_API_BODY, NULL, "the new owner (admins only)"},
       {"name", OB_API_STRING, false, OB_API_BODY, NULL, "the new environment's name"}},
-     ENV_SCHEMA, 201, op_restore},
-    {"env_stop", "env stop", "POST", "/sandboxes/{id}/stop", "Stop an environment",
+     ENV_SCHEMA,
+     201,
+     op_restore},
+    {"env_stop",
+     "env stop",
+     "POST",
+     "/sandboxes/{id}/stop",
+     "Stop an environment",
      "Stops the sandbox (every process), keeping the workspace; env_start brings it back.",
-     0, {P_ID}, ENV_SCHEMA, 200, op_stop},
-    {"env_start", "env start", "POST", "/sandboxes/{id}/start", "Start a stopped environment",
-     "Starts a stopped environment's sandbox again with its workspace.", 0, {P_ID}, ENV_SCHEMA,
-     200, op_start},
-    {"env_delete", "env delete", "DELETE", "/sandboxes/{id}", "Delete an environment",
-     "Ends the environment for good: sandbox, workspace and secrets are destroyed.", 0, {P_ID},
-     ENV_SCHEMA, 200, op_delete},
-    {"env_sweep", "env sweep", "POST", "/sweep", "Expire and stop what is due",
-     "Expires environments past their TTL and stops idle ones (admins only).", OB_API_ADMIN_ONLY,
+     0,
+     {P_ID},
+     ENV_SCHEMA,
+     200,
+     op_stop},
+    {"env_start",
+     "env start",
+     "POST",
+     "/sandboxes/{id}/start",
+     "Start a stopped environment",
+     "Starts a stopped environment's sandbox again with its workspace.",
+     0,
+     {P_ID},
+     ENV_SCHEMA,
+     200,
+     op_start},
+    {"env_delete",
+     "env delete",
+     "DELETE",
+     "/sandboxes/{id}",
+     "Delete an environment",
+     "Ends the environment for good: sandbox, workspace and secrets are destroyed.",
+     0,
+     {P_ID},
+     ENV_SCHEMA,
+     200,
+     op_delete},
+    {"env_sweep",
+     "env sweep",
+     "POST",
+     "/sweep",
+     "Expire and stop what is due",
+     "Expires environments past their TTL and stops idle ones (admins only).",
+     OB_API_ADMIN_ONLY,
      {{0}},
      "{\"type\": \"object\", \"properties\": {\"ended\": {\"type\": \"integer\"}}, "
      "\"required\": [\"ended\"]}",
-     200, op_sweep},
-    {"env_render", "env render", "GET", "/sandboxes/{id}/render",
+     200,
+     op_sweep},
+    {"env_render",
+     "env render",
+     "GET",
+     "/sandboxes/{id}/render",
      "Render an environment for Kubernetes",
      "The environment as Kubernetes objects (a v1 List: namespace, quota, network policy, "
      "roles, agent-sandbox Sandbox) with the same limits and egress. Applies nothing.",
@@ -674,6 +779,7 @@ const ob_api_op ob_api_env_ops[] = {
      "{\"type\": \"object\", \"properties\": {\"apiVersion\": {\"type\": \"string\"}, \"kind\": "
      "{\"type\": \"string\"}, \"items\": {\"type\": \"array\", \"items\": {\"type\": "
      "\"object\"}}}, \"required\": [\"kind\", \"items\"]}",
-     200, op_render},
+     200,
+     op_render},
 };
 const size_t ob_api_n_env_ops = ARRAY_SIZE(ob_api_env_ops);

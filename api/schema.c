@@ -33,8 +33,8 @@ static cJSON *type_schema(const ob_api_param *p)
                 break;
         case OB_API_FLAGS:
                 cJSON_AddStringToObject(s, "type", "object");
-                cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "additionalProperties"),
-                                        "type", "boolean");
+                cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "additionalProperties"), "type",
+                                        "boolean");
                 break;
         case OB_API_OBJECT:
                 cJSON_AddStringToObject(s, "type", "object");
@@ -143,9 +143,10 @@ static cJSON *operation(const ob_api_op *op)
         if (!body_in_query(op)) {
                 cJSON *rb = cJSON_AddObjectToObject(o, "requestBody");
                 cJSON_AddBoolToObject(rb, "required", false);
-                cJSON_AddItemToObject(cJSON_AddObjectToObject(
-                                          cJSON_AddObjectToObject(rb, "content"), "application/json"),
-                                      "schema", params_schema(op, OB_API_BODY));
+                cJSON_AddItemToObject(
+                    cJSON_AddObjectToObject(cJSON_AddObjectToObject(rb, "content"),
+                                            "application/json"),
+                    "schema", params_schema(op, OB_API_BODY));
         }
         resp = cJSON_AddObjectToObject(o, "responses");
         ok = cJSON_CreateObject();
@@ -205,6 +206,7 @@ cJSON *ob_api_openapi(void)
             "properties");
         cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "code"), "type", "string");
         cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "message"), "type", "string");
-        cJSON_AddItemToObject(err, "required", cJSON_CreateStringArray((const char *[]){"error"}, 1));
+        cJSON_AddItemToObject(err, "required",
+                              cJSON_CreateStringArray((const char *[]){"error"}, 1));
         return doc;
 }
