@@ -361,12 +361,26 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
 }
 
+/* libmicrohttpd's messages: while a daemon starts, the first one is kept
+ * for the one-line error (it says what TLS disliked); later, a line each. */
+static bool mhd_starting;
+static char mhd_first[256];
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-        fputs("omnibased: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
-                fputc('\n', stderr);
+        char line[512];
+        size_t n;
+
+        vsnprintf(line, sizeof(line), fmt, ap);
+        n = strlen(line);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '.'))
+                line[--n] = '\0';
+        if (mhd_starting) {
+                if (!mhd_first[0])
+                        snprintf(mhd_first, sizeof(mhd_first), "%s", line);
+                return;
+        }
+        fprintf(stderr, "omnibased: %s\n", line);
 }
 
 static int start_daemon(ob_srv_listener *l, const char *cert, const char *key, ob_error *err)
@@ -376,7 +390,6 @@ static int start_daemon(ob_srv_listener *l, const char *cert, const char *key, o
         size_t n = 0;
 
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
-        OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL); /* first: it governs the rest */
         OPT(MHD_OPTION_LISTEN_SOCKET, l->fd, NULL);
         OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, l);
         OPT(MHD_OPTION_CONNECTION_TIMEOUT, OB_SRV_CONN_TIMEOUT_S, NULL);
@@ -390,11 +403,16 @@ static int start_daemon(ob_srv_listener *l, const char *cert, const char *key, o
         }
         OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-        l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, opts,
-                                     MHD_OPTION_END);
+        mhd_starting = true;
+        mhd_first[0] = '\0';
+        /* The logger first: it governs the messages of the options after it. */
+        l->daemon =
+            MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER,
+                             mhd_log, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        mhd_starting = false;
         if (!l->daemon)
-                return ob_error_set(err, 0, 0, EIO, "libmicrohttpd refused to start (%s)",
-                                    l->tcp ? "TCP with TLS" : "Unix socket");
+                return ob_error_set(err, 0, 0, EIO, "libmicrohttpd did not start%s%s",
+                                    mhd_first[0] ? ": " : "", mhd_first);
         l->fd = -1; /* MHD's now */
         return 0;
 }
@@ -500,9 +518,10 @@ int ob_srv_listen_tcp(ob_srv *srv, const ob_srv_opts *o, ob_error *err)
         if (r < 0) {
                 closep(&srv->tcp_l.fd);
                 return ob_error_set(err, 0, 0, EINVAL,
-                                    "--listen %s: TLS did not start (is %s a PEM certificate "
-                                    "and %s its PEM key?)",
-                                    o->listen, o->tls_cert, o->tls_key);
+                                    "--listen %s: TLS did not start with --tls-cert %s and "
+                                    "--tls-key %s (%s)",
+                                    o->listen, o->tls_cert, o->tls_key,
+                                    mhd_first[0] ? mhd_first : "not a PEM certificate and key?");
         }
         explicit_bzero(key, strlen(key));
         return 0;
