@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -166,6 +167,9 @@ static enum MHD_Result request_begin(ob_srv_listener *l, struct MHD_Connection *
                 return MHD_NO;
         r->srv = l->srv;
         r->conn = c;
+        r->started_ms = ob_mono_ms();
+        snprintf(r->method, sizeof(r->method), "%s", method);
+        snprintf(r->url, sizeof(r->url), "%s", url);
         r->conn_fd = ci ? ci->connect_fd : -1;
         r->tcp = l->tcp;
         r->ctx.state_dir = l->srv->opts->state_dir;
@@ -334,6 +338,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
 }
 
+/* One line per request on stderr (the journal): what, who, how it ended. */
+static void log_request(const ob_srv_req *r, struct MHD_Connection *c,
+                        enum MHD_RequestTerminationCode toe)
+{
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        unsigned status = i ? i->http_status : 0;
+
+        fprintf(stderr, "omnibased: %s %s %u %s%s%s (%s%s, %" PRId64 " ms)\n", r->method, r->url,
+                status, r->ctx.caller.name[0] ? r->ctx.caller.name : "-",
+                r->ctx.caller.name[0] ? "/" : "",
+                r->ctx.caller.name[0] ? ob_api_role_to_string(r->ctx.caller.role) : "",
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "done" : "closed",
+                r->gone ? ", client gone" : "", ob_mono_ms() - r->started_ms);
+}
+
 /* The connection is done with the request (answered, or the client gone):
  * its worker is released (SIGTERM when it still runs), its stream ended. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -344,6 +364,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
         if (!r)
                 return;
+        log_request(r, c, toe);
         if (r->worker)
                 ob_srv_worker_release(r->worker);
         if (r->sse)
@@ -417,6 +438,15 @@ static int start_daemon(ob_srv_listener *l, const char *cert, const char *key, o
         return 0;
 }
 
+/* Does a server answer on the socket at sa (a stale one from a killed
+ * server does not: it is replaced)? */
+static bool socket_live(const struct sockaddr_un *sa)
+{
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        return fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+}
+
 int ob_srv_listen_unix(ob_srv *srv, const char *path, ob_error *err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -440,6 +470,9 @@ int ob_srv_listen_unix(ob_srv *srv, const char *path, ob_error *err)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return ob_error_set(err, 0, 0, errno, "socket: %m");
+        if (socket_live(&sa))
+                return ob_error_set(err, 0, 0, EADDRINUSE,
+                                    "--socket %s: another server is answering on it", path);
         if (unlink(path) < 0 && errno != ENOENT)
                 return ob_error_set(err, 0, 0, errno, "--socket %s: cannot remove it: %m", path);
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)

@@ -99,6 +99,8 @@ static int parse(int argc, char **argv, ob_srv_opts *o)
                 return fail("%s", "--tls-cert, --tls-key and --token-file go with --listen");
         if (!o->socket_path[0])
                 return fail("%s", "--socket needs a path");
+        if (state_dir && state_dir[0] != '/')
+                return fail("--state-dir \"%s\": give an absolute path", state_dir);
         if (state_dir && (!state_dir[0] || setenv("OMNIBASE_STATE_DIR", state_dir, 1) < 0))
                 return fail("--state-dir \"%s\": not a usable path", state_dir);
         o->state_dir = ob_env_state_dir(NULL);

@@ -117,6 +117,9 @@ struct ob_srv_sse;
 typedef struct ob_srv_req {
         ob_srv *srv;
         struct MHD_Connection *conn;
+        char method[16];
+        char url[256]; /* for the log line (cut) */
+        int64_t started_ms;
         int conn_fd;
         bool tcp;
         enum ob_srv_req_state state;

@@ -10,6 +10,7 @@ killed (SIGTERM, SIGKILL) and restarted with the environment still serving,
 slow clients that stall nobody, a gone client's exec killed, --listen
 refusals and TLS with bearer tokens, and nothing left at the end."""
 import glob
+import grp
 import json
 import os
 import pwd
@@ -72,7 +73,7 @@ class Server:
         self.extra = list(extra)
         self.proc = None
 
-    def start(self):
+    def start(self, chmod=True):
         env = dict(os.environ, OMNIBASE_CONFIG=CONFIG)
         with open(STATE + "-server.log", "a") as log:
             self.proc = subprocess.Popen([OMNIBASED, "--socket", self.sock, "--state-dir",
@@ -83,7 +84,8 @@ class Server:
                  30, "the server's /healthz")
         if self.proc.poll() is not None:
             raise AssertionError("omnibased exited %d" % self.proc.returncode)
-        os.chmod(self.sock, 0o666)  # the uids of the test reach it (else group omnibase)
+        if chmod:
+            os.chmod(self.sock, 0o666)  # the test's uids reach it (else: group omnibase)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -423,6 +425,48 @@ class Rest(unittest.TestCase):
             _, res = curl("POST", "/sandboxes/%s/exec" % env_id,
                           {"argv": ["/bin/echo", "after", sig.name]}, check=200)
             self.assertEqual(res["stdout"], "after %s\n" % sig.name)
+
+    def test_07a_sweep_at_start_and_one_server_per_socket(self):
+        # an environment whose supervisor died is marked failed by the
+        # server's sweep (at start, then each minute) without any CLI call
+        status, doc = curl("POST", "/sandboxes", {"owner": "carol", "template": "python-agent"})
+        self.assertEqual(status, 201, doc)
+        os.kill(doc["supervisor_pid"], signal.SIGKILL)
+        wait_for(lambda: not os.path.exists("/proc/%d" % doc["supervisor_pid"]), 10,
+                 "the supervisor to die")
+        # a second server on a live socket is refused, the first serves on
+        p = subprocess.run([OMNIBASED, "--socket", SOCK, "--state-dir", STATE],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr.decode(),
+                         "omnibased: --socket %s: another server is answering on it\n" % SOCK)
+        curl("GET", "/healthz", check=200)
+        SERVER.stop()
+        SERVER.start()
+        wait_for(lambda: curl("GET", "/sandboxes/" + doc["id"])[1]["state"] == "failed", 30,
+                 "the sweep to mark it failed")
+        curl("DELETE", "/sandboxes/" + doc["id"], check=200)
+
+    def test_07b_socket_group(self):
+        made = False
+        try:
+            grp.getgrnam("omnibase")
+        except KeyError:
+            subprocess.run(["groupadd", "--system", "omnibase"], check=True)
+            made = True
+        sock3 = os.path.join(SOCK_DIR, "group.sock")
+        srv = Server(sock3)
+        try:
+            srv.start(chmod=False)
+            st = os.stat(sock3)
+            self.assertEqual((st.st_mode & 0o7777, st.st_gid),
+                             (0o660, grp.getgrnam("omnibase").gr_gid))
+            self.assertEqual(os.stat(SOCK_DIR).st_mode & 0o7777, 0o755)
+        finally:
+            srv.stop()
+            if made:
+                subprocess.run(["groupdel", "omnibase"], check=True)
+        self.assertFalse(os.path.exists(sock3))
 
     def test_08_slow_clients_stall_nobody(self):
         env_id = self.env()
