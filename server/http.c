@@ -43,11 +43,33 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, c
         if (!resp)
                 return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         if (allow)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
         if (status == 401)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
         ret = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+enum MHD_Result ob_srv_respond_asset(struct MHD_Connection *c, const void *data, size_t len,
+                                     const char *type)
+{
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result ret;
+
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                                "form-action 'self'");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        ret = MHD_queue_response(c, 200, resp);
         MHD_destroy_response(resp);
         return ret;
 }
@@ -196,10 +218,21 @@ static enum MHD_Result request_begin(ob_srv_listener *l, struct MHD_Connection *
         }
         if (res < 0)
                 return MHD_NO;
-        if (!(r->static_route && r->static_route->anonymous)) {
+        if (r->static_route && r->static_route->anonymous) {
+                /* Anyone may ask; a token given is checked all the same. */
+                bool token = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
+                res = r->tcp ? (token ? identify_tcp(r, &status, &json) : -EPERM)
+                             : identify_unix(r, &status, &json);
+                if (res < 0 && r->tcp && token)
+                        return answer(r, status, json);
+                cJSON_Delete(TAKE_PTR(json));
+                r->identified = res >= 0;
+        } else {
                 res = r->tcp ? identify_tcp(r, &status, &json) : identify_unix(r, &status, &json);
                 if (res < 0)
                         return answer(r, status, json);
+                r->identified = true;
         }
         clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (clen && strtoull(clen, NULL, 10) > OB_SRV_MAX_BODY)

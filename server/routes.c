@@ -11,17 +11,36 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "web/assets.h"
 #include "server/server.h"
 
 #define OB_SRV_MAX_SEGMENTS 16
 
+/* {"status": "ok", "version"}, and who the caller is when it said (the
+ * dashboard's sign-in: a wrong token is a 401 before this). */
 static enum MHD_Result healthz(ob_srv_req *r)
 {
         cJSON *j = cJSON_CreateObject();
 
         cJSON_AddStringToObject(j, "status", "ok");
         cJSON_AddStringToObject(j, "version", OB_VERSION);
+        if (r->identified) {
+                cJSON *c = cJSON_AddObjectToObject(j, "caller");
+                cJSON_AddStringToObject(c, "name", r->ctx.caller.name);
+                cJSON_AddStringToObject(c, "role", ob_api_role_to_string(r->ctx.caller.role));
+        }
         return ob_srv_respond_json(r->conn, 200, j);
+}
+
+/* The dashboard's files (web/), compiled in. They hold no data: the page
+ * asks the API, with the caller's token, for everything it shows. */
+static enum MHD_Result dashboard(ob_srv_req *r)
+{
+        const ob_web_asset *a = ob_web_find(r->url);
+
+        if (!a)
+                return ob_srv_respond_error(r->conn, 404, "not_found", "no route GET %s", r->url);
+        return ob_srv_respond_asset(r->conn, a->data, a->len, a->content_type);
 }
 
 static enum MHD_Result openapi(ob_srv_req *r)
@@ -33,12 +52,13 @@ static enum MHD_Result openapi(ob_srv_req *r)
         return ob_srv_respond_json(r->conn, 200, doc);
 }
 
-/* The server's own routes, matched before the table. POST /mcp and the
- * dashboard (GET /) belong here when they come. */
+/* The server's own routes, matched before the table (POST /mcp belongs
+ * here when it comes). */
 static const ob_srv_static_route static_routes[] = {
     {"GET", "/healthz", healthz, true},
     {"GET", "/openapi.json", openapi, false},
 };
+static const ob_srv_static_route dashboard_route = {"GET", NULL, dashboard, true};
 
 /* Splits a path into segments (in place); -EINVAL when over the bound. */
 static int split(char *path, char **seg, size_t *ret_n)
@@ -112,6 +132,14 @@ int ob_srv_route(const char *method, const char *url, const ob_srv_static_route 
                         path_known = true;
                         allow_add(ret_allow, allow_size, static_routes[i].method);
                 }
+        if (ob_web_find(url)) {
+                if (streq(method, "GET")) {
+                        *ret_static = &dashboard_route;
+                        return OB_ROUTE_FOUND;
+                }
+                path_known = true;
+                allow_add(ret_allow, allow_size, "GET");
+        }
         if (strlen(url) >= sizeof(path))
                 return OB_ROUTE_NOT_FOUND;
         strcpy(path, url);

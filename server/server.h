@@ -124,6 +124,7 @@ typedef struct ob_srv_req {
         bool tcp;
         enum ob_srv_req_state state;
         ob_api_ctx ctx;
+        bool identified; /* ctx.caller is set */
         const ob_api_op *op;
         const struct ob_srv_static_route *static_route;
         cJSON *path_args; /* path parameters matched by the router */
@@ -152,6 +153,10 @@ void ob_srv_req_worker_done(ob_srv_req *r);
 
 /* Queues a JSON response (takes json) with status; MHD_NO on failure. */
 enum MHD_Result ob_srv_respond_json(struct MHD_Connection *c, unsigned status, cJSON *json);
+/* Queues a dashboard file (static data) with its content type and the
+ * headers that keep it from being framed or sniffed. */
+enum MHD_Result ob_srv_respond_asset(struct MHD_Connection *c, const void *data, size_t len,
+                                     const char *type);
 /* Queues {"error": {"code", "message"}} with status. */
 enum MHD_Result ob_srv_respond_error(struct MHD_Connection *c, unsigned status, const char *code,
                                      const char *fmt, ...) _printf_(4, 5);
