@@ -78,6 +78,7 @@ typedef struct ob_srv_worker {
         bool answered; /* the whole answer is in buf */
         bool reaped;
         bool sweep;
+        bool interruptible;     /* SIGTERM'd when its client goes away */
         int status;             /* the answer's HTTP status */
         char *body;             /* the answer's JSON (points into buf) */
         size_t body_len;        /*  */
@@ -95,8 +96,9 @@ int ob_srv_worker_start(ob_srv *srv, const ob_api_op *op, const ob_api_ctx *ctx,
  * can give none). */
 bool ob_srv_worker_read(ob_srv_worker *w);
 /* The request is done with w: freed once reaped. Unanswered (the client is
- * gone), it gets SIGTERM now (as a Ctrl-C'd CLI would) and SIGKILL after a
- * grace. */
+ * gone) and interruptible (a read or a command), it gets SIGTERM now (as a
+ * Ctrl-C'd CLI would) and SIGKILL after a grace; a change of state runs on
+ * to its end. */
 void ob_srv_worker_release(ob_srv_worker *w);
 /* Reaps every ended child, frees workers that are reaped and read. */
 void ob_srv_workers_reap(ob_srv *srv);

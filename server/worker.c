@@ -88,6 +88,21 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
         _exit(0);
 }
 
+/* May a worker of op be stopped when its client goes away? A read, or a
+ * command run (an operation with an argv: nobody waits for its output any
+ * more, as for a Ctrl-C'd CLI). A change of state (create, delete, reset...)
+ * runs to its end instead: half a create or half a delete is worse than
+ * one done with nobody to tell. */
+static bool interruptible(const ob_api_op *op)
+{
+        if (op->flags & OB_API_READ)
+                return true;
+        for (size_t i = 0; i < OB_API_MAX_PARAMS && op->params[i].name; i++)
+                if (streq(op->params[i].name, "argv"))
+                        return true;
+        return false;
+}
+
 int ob_srv_worker_start(ob_srv *srv, const ob_api_op *op, const ob_api_ctx *ctx, const cJSON *args,
                         ob_srv_worker **ret)
 {
@@ -120,6 +135,7 @@ int ob_srv_worker_start(ob_srv *srv, const ob_api_op *op, const ob_api_ctx *ctx,
         }
         w->srv = srv;
         w->pid = pid;
+        w->interruptible = op && interruptible(op);
         w->fd = TAKE_FD(rd);
         w->next = srv->workers;
         srv->workers = w;
@@ -209,7 +225,7 @@ void ob_srv_worker_release(ob_srv_worker *w)
                 worker_unlink_free(w->srv, w);
                 return;
         }
-        if (!w->answered) {
+        if (!w->answered && w->interruptible) {
                 kill(w->pid, SIGTERM);
                 w->kill_at = ob_mono_ms() + OB_SRV_KILL_GRACE_MS;
         }
