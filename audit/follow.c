@@ -321,3 +321,22 @@ int ob_audit_follow(const char *path, const ob_audit_filter *filter, ob_audit_fo
         free(f.buf);
         return r;
 }
+
+/* Reads path once, from its start to its end; never waits. */
+int ob_audit_scan(const char *path, const ob_audit_filter *filter, ob_audit_follow_fn fn,
+                  void *userdata)
+{
+        follower f = {
+            .path = path, .filter = filter, .fn = fn, .userdata = userdata, .fd = -1, .ino_fd = -1};
+        int r;
+
+        f.buf = malloc(FOLLOW_CAP + 1);
+        if (!f.buf)
+                return -ENOMEM;
+        r = open_target(&f, true);
+        if (r >= 0 && f.fd >= 0)
+                r = drain(&f);
+        closep(&f.fd);
+        free(f.buf);
+        return r;
+}
