@@ -83,9 +83,9 @@ typedef struct ob_api_param {
 /* What an operation does to state: read-only operations are the ones an
  * observer may call. */
 enum {
-        OB_API_READ = 1u << 0,   /* changes nothing */
-        OB_API_ADMIN = 1u << 1,  /* admins only (sweep) */
-        OB_API_STREAM = 1u << 2, /* REST serves it as Server-Sent Events */
+        OB_API_READ = 1u << 0,       /* changes nothing */
+        OB_API_ADMIN_ONLY = 1u << 1, /* admins only (sweep) */
+        OB_API_STREAM = 1u << 2,     /* REST serves it as Server-Sent Events */
 };
 
 typedef int (*ob_api_fn)(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_error *err);
@@ -135,9 +135,10 @@ cJSON *ob_api_openapi(void);
 /* ---- for the files that implement operations ---- */
 
 /* The table is the concatenation of these arrays (api.c). */
-extern const ob_api_op ob_api_env_ops[];   /* ops_env.c: env_* */
+extern const ob_api_op ob_api_env_ops[]; /* ops_env.c: env_* */
 extern const size_t ob_api_n_env_ops;
-extern const ob_api_op ob_api_tool_ops[];  /* ops_tools.c: template_*, policy_*, sandbox_run, events_* */
+extern const ob_api_op
+    ob_api_tool_ops[]; /* ops_tools.c: template_*, policy_*, sandbox_run, events_* */
 extern const size_t ob_api_n_tool_ops;
 
 /* An argument already checked by ob_api_call: the string (NULL when absent),
@@ -156,3 +157,11 @@ bool ob_api_bool(const cJSON *args, const char *name, bool def);
 int ob_api_events_query(const ob_api_ctx *ctx, const char *types, const char *env_id,
                         unsigned long long after_seq, size_t limit, cJSON **ret_events,
                         unsigned long long *ret_last_seq, ob_error *err);
+
+/* obj[key] = the first 1 MiB of fd (read from offset 0: a memfd the command
+ * wrote), obj[key + "_truncated"] = whether there was more. Used for the
+ * stdout/stderr of env_exec and sandbox_run (and `env exec --json`). */
+void ob_api_add_output(cJSON *obj, const char *key, int fd);
+/* A memfd (O_CLOEXEC) holding len bytes of data, its offset at 0: a
+ * command's stdin, or a secret handed to the library as a file. */
+int ob_api_memfd(const char *name, const char *data, size_t len);

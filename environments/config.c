@@ -202,7 +202,7 @@ static int config_duration(const char *path, const ob_json_doc *doc, const cJSON
         return 0;
 }
 
-/* A list of group names (printable ASCII, 1..OB_K8S_GROUP_MAX, at most
+/* A list of group or owner names (printable ASCII, 1..OB_K8S_GROUP_MAX, at most
  * OB_K8S_MAX_GROUPS) into v. */
 static int config_groups(const char *path, const ob_json_doc *doc, const cJSON *v,
                          char (*out)[OB_K8S_GROUP_MAX + 1], size_t *ret_n, ob_error *err)
@@ -211,7 +211,7 @@ static int config_groups(const char *path, const ob_json_doc *doc, const cJSON *
         size_t n = 0;
 
         if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > OB_K8S_MAX_GROUPS)
-                return config_error(err, path, doc, v, false, "want an array of at most 8 groups");
+                return config_error(err, path, doc, v, false, "want an array of at most 8 names");
         cJSON_ArrayForEach (g, v) {
                 size_t len = cJSON_IsString(g) ? strlen(g->valuestring) : 0;
                 bool ok = len > 0 && len <= OB_K8S_GROUP_MAX;
@@ -253,6 +253,30 @@ static int config_k8s(const char *path, const ob_json_doc *doc, const cJSON *obj
         return 0;
 }
 
+/* The "api" object: admins, observers (owner names). */
+static int config_api(const char *path, const ob_json_doc *doc, const cJSON *obj, ob_env_config *c,
+                      ob_error *err)
+{
+        const cJSON *v;
+        int r = 0;
+
+        if (!cJSON_IsObject(obj))
+                return config_error(err, path, doc, obj, false, "want a JSON object");
+        cJSON_ArrayForEach (v, obj) {
+                if (streq(v->string, "admins"))
+                        r = config_groups(path, doc, v, c->api_admins, &c->n_api_admins, err);
+                else if (streq(v->string, "observers"))
+                        r = config_groups(path, doc, v, c->api_observers, &c->n_api_observers,
+                                          err);
+                else
+                        r = config_error(err, path, doc, v, true,
+                                         "unknown key (api takes admins, observers)");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int config_apply(const char *path, const ob_json_doc *doc, ob_env_config *c, ob_error *err)
 {
         const cJSON *v;
@@ -275,6 +299,8 @@ static int config_apply(const char *path, const ob_json_doc *doc, ob_env_config 
                         r = config_duration(path, doc, v, true, &c->idle_stop_after_s, err);
                 else if (streq(k, "kubernetes"))
                         r = config_k8s(path, doc, v, c, err);
+                else if (streq(k, "api"))
+                        r = config_api(path, doc, v, c, err);
                 else {
                         char what[160];
                         snprintf(what, sizeof(what), "unknown key \"%.64s\"", k);

@@ -53,6 +53,13 @@ typedef struct ob_env_config {
         size_t n_k8s_admin_groups;
         char k8s_observer_groups[OB_K8S_MAX_GROUPS][OB_K8S_GROUP_MAX + 1];
         size_t n_k8s_observer_groups;
+        /* "api": {"admins": [...], "observers": [...]}: the owner names that
+         * get those roles from omnibased and `omnibase mcp` (api/api.h);
+         * everyone else is an owner. */
+        char api_admins[OB_K8S_MAX_GROUPS][OB_K8S_GROUP_MAX + 1];
+        size_t n_api_admins;
+        char api_observers[OB_K8S_MAX_GROUPS][OB_K8S_GROUP_MAX + 1];
+        size_t n_api_observers;
 } ob_env_config;
 
 void ob_env_config_defaults(ob_env_config *c);
