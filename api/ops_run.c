@@ -244,12 +244,15 @@ int ob_api_op_sandbox_run(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
                 opts.state_dir = ctx->state_dir;
                 opts.capture = true; /* as --json: into the result only */
                 r = ob_sandbox_run(&opts, &res, err);
-                /* nothing ran: bad input (a missing profile, a limit above the
-                 * set's, too many arguments) is the caller's */
+                /* nothing ran: bad input (a missing profile, too many
+                 * arguments) is the caller's; so is a limit raised above the
+                 * set's (EPERM) */
                 if (r < 0 && !err->code &&
                     (r == -EINVAL || r == -ERANGE || r == -E2BIG || r == -EFBIG || r == -ENOENT ||
                      r == -ENAMETOOLONG))
                         err->code = "invalid";
+                else if (r == -EPERM && !err->code)
+                        err->code = "forbidden";
         }
         if (r >= 0)
                 r = result_json(&res, ret, err);

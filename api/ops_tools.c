@@ -491,7 +491,8 @@ const ob_api_op ob_api_tool_ops[] = {
             "timeout, limit_exceeded or error, the exit code, and stdout and stderr captured "
             "(at most 1 MiB each here, with *_truncated flags). Every event goes to the "
             "audit log. Leaves nothing behind. Errors (nothing ran): invalid (bad arguments, "
-            "a capability set or policy that does not parse, a limit raised above the set's).",
+            "a capability set or policy that does not parse), forbidden (timeout_s above the "
+            "set's: limits can only be lowered).",
         .flags = 0,
         .params = {{"argv", OB_API_STRINGS, false, OB_API_BODY, NULL,
                     "a command and its arguments (give argv or script)"},
