@@ -124,7 +124,11 @@ static int template_list(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, 
                 ob_error e = {0};
                 cJSON *item;
                 if (load_template(names[i], &t, &e) >= 0) {
-                        item = ob_template_summary_json(t);
+                        item = template_json(t);
+                        if (item && !cJSON_AddStringToObject(item, "file", t->file)) {
+                                cJSON_Delete(item);
+                                item = NULL;
+                        }
                         ob_template_free(t);
                         r = cJSON_AddItemToArray(list, item) ? 0 : -ENOMEM;
                         continue;
@@ -315,20 +319,19 @@ static int policy_explain(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
         ",\"grants\":{\"type\":\"array\",\"items\":" S_RULE "},\"denials\":{\"type\":\"array\","   \
         "\"items\":" S_RULE "},\"limits\":{\"type\":\"object\",\"additionalProperties\":"          \
         "{\"type\":\"number\"}}},\"required\":[\"version\",\"grants\",\"denials\"]}"
-#define S_TEMPLATE                                                                                 \
+/* A template (ob_template_to_json's keys) with more properties (",\"k\":S")
+ * and required keys (",\"k\""). */
+#define S_TEMPLATE_WITH(props, req)                                                                \
         "{\"type\":\"object\",\"properties\":{\"name\":" S_STR ",\"description\":" S_STR           \
         ",\"approved\":" S_BOOL ",\"approved_by\":" S_STR ",\"data_classification\":" S_STR        \
         ",\"profile\":" S_STR ",\"capabilities\":" S_CAPSET ",\"ttl\":{\"type\":\"object\","       \
         "\"properties\":{\"default\":" S_STR ",\"max\":" S_STR "},\"required\":[\"default\","      \
         "\"max\"]},\"default_seed\":" S_STR_OR_NULL ",\"feature_flags\":{\"type\":\"object\","     \
         "\"properties\":{\"available\":" S_STRS ",\"default\":" S_STRS "},\"required\":"           \
-        "[\"available\",\"default\"]},\"workspace_mb\":" S_INT "},\"required\":[\"name\","         \
+        "[\"available\",\"default\"]},\"workspace_mb\":" S_INT props "},\"required\":[\"name\","   \
         "\"description\",\"approved\",\"data_classification\",\"profile\",\"capabilities\","       \
-        "\"ttl\",\"default_seed\",\"feature_flags\",\"workspace_mb\"]}"
-#define S_SUMMARY                                                                                  \
-        "{\"type\":\"object\",\"properties\":{\"name\":" S_STR ",\"approved\":" S_BOOL             \
-        ",\"profile\":" S_STR ",\"description\":" S_STR ",\"file\":" S_STR "},\"required\":"       \
-        "[\"name\",\"approved\",\"profile\",\"description\",\"file\"]}"
+        "\"ttl\",\"default_seed\",\"feature_flags\",\"workspace_mb\"" req "]}"
+#define S_TEMPLATE S_TEMPLATE_WITH("", "")
 #define S_K8S_LIST                                                                                 \
         "{\"type\":\"object\",\"properties\":{\"apiVersion\":{\"const\":\"v1\"},\"kind\":"         \
         "{\"const\":\"List\"},\"items\":{\"type\":\"array\",\"items\":{\"type\":\"object\","       \
@@ -397,18 +400,22 @@ const ob_api_op ob_api_tool_ops[] = {
         .route = "/templates",
         .title = "List environment templates",
         .description = "Lists the environment templates this host has (the template directory's "
-                       "NAME.json files): name, whether approved (environments can only be "
-                       "created from approved ones), profile, description, file. A template "
+                       "NAME.json files), each as template_show gives it plus its file: name, "
+                       "whether approved (environments can only be created from approved "
+                       "ones), profile, capabilities, TTLs, seed, feature flags. A template "
                        "that does not load is listed under errors with the reason. Changes "
                        "nothing.",
         .flags = OB_API_READ,
         .params = {{0}},
         .output_schema =
             "{\"type\":\"object\",\"properties\":{\"templates\":{\"type\":\"array\","
-            "\"items\":" S_SUMMARY "},\"errors\":{\"type\":\"array\",\"items\":"
-            "{\"type\":\"object\",\"properties\":{\"name\":" S_STR ",\"message\":" S_STR
-            "},\"required\":[\"name\",\"message\"]}}},\"required\":[\"templates\","
-            "\"errors\"]}",
+            "\"items\":" S_TEMPLATE_WITH(
+                ",\"file\":" S_STR,
+                ",\"file\"") "},\"errors\":{\"type\":\"array\",\"items\":"
+                             "{\"type\":\"object\",\"properties\":{\"name\":" S_STR
+                             ",\"message\":" S_STR
+                             "},\"required\":[\"name\",\"message\"]}}},\"required\":[\"templates\","
+                             "\"errors\"]}",
         .http_status = 200,
         .call = template_list,
     },

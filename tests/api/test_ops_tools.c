@@ -306,6 +306,15 @@ static void test_template_list_and_show(void **state)
         assert_string_equal(str_of(cJSON_GetArrayItem(list, 0), "name"), "tiny");
         assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "approved")));
         assert_string_equal(str_of(cJSON_GetArrayItem(list, 0), "profile"), "shell");
+        /* the whole template (the dashboard offers its flags) and its file */
+        assert_string_equal(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "feature_flags"), "available"),
+                0)
+                ->valuestring,
+            "beta");
+        assert_string_equal(str_of(cJSON_GetArrayItem(list, 0), "file"), P("templates/tiny.json"));
         assert_int_equal(cJSON_GetArraySize(errors), 1);
         assert_string_equal(str_of(cJSON_GetArrayItem(errors, 0), "name"), "broken");
         /* the position of the bad key */
