@@ -594,8 +594,8 @@ const ob_api_op ob_api_tool_ops[] = {
             "oldest first, at most limit of them, after after_seq; filtered by type and "
             "environment. An owner sees only the events of its own environments; observers and "
             "admins see all. Never waits: call again with after_seq = last_seq to read on (REST "
-            "also serves it as Server-Sent Events). Reads the current log file only (not "
-            "rotated ones); lines over 64 KiB are skipped. Changes nothing.",
+            "also serves it as Server-Sent Events). Older events are read from the rotated "
+            "files still kept; lines over 64 KiB are skipped. Changes nothing.",
         .flags = OB_API_READ | OB_API_STREAM,
         .params = {{"type", OB_API_STRING, false, OB_API_BODY, NULL,
                     "only these event types, comma-separated (e.g. "

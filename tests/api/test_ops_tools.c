@@ -611,6 +611,65 @@ static void test_events_query(void **state)
         cJSON_Delete(events);
 }
 
+/* n events of type Tick in one batch. */
+static void ticks(ob_audit_log *log, size_t n)
+{
+        cJSON **evs = calloc(n, sizeof(cJSON *));
+
+        assert_non_null(evs);
+        for (size_t i = 0; i < n; i++) {
+                evs[i] = cJSON_CreateObject();
+                cJSON_AddStringToObject(evs[i], "type", "Tick");
+                cJSON_AddStringToObject(evs[i], "sandbox_id", "run-0123456789ab");
+                cJSON_AddStringToObject(evs[i], "padding",
+                                        "................................"
+                                        "................................");
+        }
+        assert_int_equal(ob_audit_append_batch(log, (const cJSON *const *)evs, n, NULL), 0);
+        for (size_t i = 0; i < n; i++)
+                cJSON_Delete(evs[i]);
+        free(evs);
+}
+
+/* A log rotated twice (LOG.2: 1..1500, LOG.1: 1501..3001, LOG: 3002..3012)
+ * and long enough to be entered by bisection: every after_seq reads on
+ * from the right line, across the files. */
+static void test_events_query_across_rotations(void **state)
+{
+        ob_api_ctx obs = ctx_of("olga", OB_API_OBSERVER);
+        ob_audit_log *log = NULL;
+        uint64_t last = 0;
+
+        (void)state;
+        obs.state_dir = P("rot-state");
+        assert_int_equal(ob_audit_open(P("rot-state/audit.jsonl"), OB_AUDIT_NO_DBUS, &log), 0);
+        ticks(log, 1500);
+        assert_int_equal(ob_audit_rotate(log, &last), 0);
+        assert_int_equal(last, 1500);
+        ticks(log, 1500);
+        assert_int_equal(ob_audit_rotate(log, &last), 0);
+        assert_int_equal(last, 3001);
+        ticks(log, 10);
+        ob_audit_close(log);
+
+        query(&obs, "{\"limit\": 3}", "1,2,3", 3); /* from the oldest file kept */
+        query(&obs, "{\"after_seq\": 100, \"limit\": 3}", "101,102,103", 103);
+        query(&obs, "{\"after_seq\": 1499, \"limit\": 3}", "1500,1501,1502", 1502);
+        query(&obs, "{\"after_seq\": 2000, \"limit\": 1}", "2001", 2001);
+        query(&obs, "{\"after_seq\": 2999, \"limit\": 4}", "3000,3001,3002,3003", 3003);
+        query(&obs, "{\"after_seq\": 2999, \"type\": \"Tick\", \"limit\": 4}",
+              "3000,3001,3003,3004", 3004);
+        query(&obs, "{\"after_seq\": 3010}", "3011,3012", 3012);
+        query(&obs, "{\"after_seq\": 3012}", "", 3012);
+        /* every after_seq, across the files and the bisection's probes */
+        for (int after = 1; after < 3012; after += 7) {
+                char args[64], want[16];
+                snprintf(args, sizeof(args), "{\"after_seq\": %d, \"limit\": 1}", after);
+                snprintf(want, sizeof(want), "%d", after + 1);
+                query(&obs, args, want, after + 1);
+        }
+}
+
 static void test_events_skip_long_lines_and_verify(void **state)
 {
         ob_api_ctx obs = ctx_of("olga", OB_API_OBSERVER);
@@ -784,6 +843,7 @@ int main(void)
             cmocka_unit_test(test_policy_check_compile_explain),
             cmocka_unit_test(test_policy_errors_have_positions),
             cmocka_unit_test(test_events_query),
+            cmocka_unit_test(test_events_query_across_rotations),
             cmocka_unit_test(test_events_skip_long_lines_and_verify),
             cmocka_unit_test(test_events_verify_without_log),
             cmocka_unit_test(test_sandbox_run_refusals),
