@@ -169,25 +169,30 @@ static int check_args(const cJSON *args, ob_error *err)
         return 0;
 }
 
-/* The limits the arguments lower: timeout_s. */
+/* The limits the arguments lower: an argument per limit of the table
+ * (capabilities/limits.h), named by its capability-file key, in its unit
+ * (cpus a number, stored in thousandths as --cpus does). */
 static int arg_limits(const cJSON *args, ob_limits *ret, ob_error *err)
 {
-        const ob_limit_info *d = NULL;
-        long long t = ob_api_int(args, "timeout_s", 0);
         char why[160];
 
         *ret = ob_limits_unset();
-        if (!cJSON_GetObjectItemCaseSensitive(args, "timeout_s"))
-                return 0;
-        for (size_t i = 0; i < OB_LIMIT_COUNT; i++)
-                if (streq(ob_limit_table[i].key, "timeout_s"))
-                        d = &ob_limit_table[i];
-        if (!d)
-                return ob_error_set_code(err, NULL, ENOENT, "no timeout_s limit");
-        if (t <= 0 || ob_limit_out_of_bounds(d, t, why, sizeof(why)))
-                return ob_error_set_code(err, "invalid", ERANGE, "timeout_s: %s",
-                                         t <= 0 ? "a positive number of seconds" : why);
-        *ob_limit_slot(ret, d) = t;
+        for (size_t i = 0; i < OB_LIMIT_COUNT; i++) {
+                const ob_limit_info *d = &ob_limit_table[i];
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, d->key);
+                double x;
+                int64_t n;
+                if (!v)
+                        continue;
+                x = v->valuedouble;
+                if (!(x > 0) || x > 1e12)
+                        return ob_error_set_code(err, "invalid", ERANGE, "%s: a positive %s",
+                                                 d->key, d->fractional ? "number" : "integer");
+                n = d->fractional ? (int64_t)(x * 1000 + 0.5) : (int64_t)x;
+                if (ob_limit_out_of_bounds(d, n, why, sizeof(why)))
+                        return ob_error_set_code(err, "invalid", ERANGE, "%s", why);
+                *ob_limit_slot(ret, d) = n;
+        }
         return 0;
 }
 

@@ -498,7 +498,7 @@ const ob_api_op ob_api_tool_ops[] = {
             "timeout, limit_exceeded or error, the exit code, and stdout and stderr captured "
             "(at most 1 MiB each here, with *_truncated flags). Every event goes to the "
             "audit log. Leaves nothing behind. Errors (nothing ran): invalid (bad arguments, "
-            "a capability set or policy that does not parse), forbidden (timeout_s above the "
+            "a capability set or policy that does not parse), forbidden (a limit above the "
             "set's: limits can only be lowered).",
         .flags = 0,
         .params = {{"argv", OB_API_STRINGS, false, OB_API_BODY, NULL,
@@ -517,7 +517,19 @@ const ob_api_op ob_api_tool_ops[] = {
                    {"principal", OB_API_STRING, false, OB_API_BODY, NULL,
                     "with policies: the component UUID they are compiled for"},
                    {"timeout_s", OB_API_INTEGER, false, OB_API_BODY, NULL,
-                    "wall-clock limit in seconds; can only lower the set's timeout_s"}},
+                    "wall-clock limit in seconds (as --timeout); like every limit here, it can "
+                    "only lower the capability set's"},
+                   {"memory_mb", OB_API_INTEGER, false, OB_API_BODY, NULL,
+                    "memory limit in MiB (as --memory)"},
+                   {"cpus", OB_API_NUMBER, false, OB_API_BODY, NULL,
+                    "CPU limit in CPUs, e.g. 0.5 (as --cpus)"},
+                   {"pids", OB_API_INTEGER, false, OB_API_BODY, NULL,
+                    "at most this many tasks (as --pids)"},
+                   {"tmpfs_mb", OB_API_INTEGER, false, OB_API_BODY, NULL,
+                    "size of /tmp in MiB (as --tmpfs)"},
+                   {"output_kb", OB_API_INTEGER, false, OB_API_BODY, NULL,
+                    "output limit per stream in KiB (as --output): more kills the run "
+                    "(limit_exceeded)"}},
         .output_schema = S_RUN,
         .http_status = 200,
         .call = ob_api_op_sandbox_run,

@@ -756,6 +756,15 @@ static void test_sandbox_run_refusals(void **state)
         assert_non_null(strstr(err.message, "capabilities:"));
         assert_non_null(strstr(err.message, "FILE_RAED"));
         assert_int_equal(entries(P("run-state/api-runs")), 0);
+        /* limits out of their bounds */
+        snprintf(args, sizeof(args),
+                 "{\"argv\": [\"/bin/true\"], \"memory_mb\": 16, \"capabilities\": %s}", caps_none);
+        assert_int_equal(call("sandbox_run", args, NULL, &err), -ERANGE);
+        assert_string_equal(err.code, "invalid");
+        assert_non_null(strstr(err.message, "memory_mb"));
+        snprintf(args, sizeof(args),
+                 "{\"argv\": [\"/bin/true\"], \"cpus\": 0, \"capabilities\": %s}", caps_none);
+        assert_int_equal(call("sandbox_run", args, NULL, &err), -ERANGE);
         /* a timeout above the set's: nothing ran, nothing left */
         snprintf(args, sizeof(args),
                  "{\"script\": \"print(1)\", \"timeout_s\": 120, \"capabilities\": %s}", caps_none);
@@ -812,6 +821,19 @@ static void test_sandbox_run_for_real(void **state)
         assert_int_equal(entries(P("run-state/api-runs")), 0);
         assert_int_equal(entries(P("run-state/runs")), 0);
 
+        /* the limits given lower the set's: a small output limit kills the run */
+        snprintf(args, sizeof(args),
+                 "{\"argv\": [\"/bin/sh\", \"-c\", \"while :; do echo "
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done\"], \"output_kb\": 4, "
+                 "\"cpus\": 0.5, \"capabilities\": %s}",
+                 caps_none);
+        if (call("sandbox_run", args, &out, &err) < 0)
+                fail_msg("sandbox_run with output_kb: %s", err.message);
+        assert_string_equal(str_of(out, "status"), "limit_exceeded");
+        assert_string_equal(str_of(out, "limit"), "output");
+        assert_true(strlen(str_of(out, "stdout")) <= 4096);
+        cJSON_Delete(out);
+
         /* policies compiled for a principal: the read of /data is granted, so
          * the only denial is /etc/passwd (policy ids carried) */
         snprintf(args, sizeof(args),
@@ -830,7 +852,7 @@ static void test_sandbox_run_for_real(void **state)
         unsigned long long last = 0;
         assert_int_equal(
             ob_api_events_query(admin(), "SandboxExit", NULL, 0, 100, &events, &last, &err), 0);
-        assert_int_equal(cJSON_GetArraySize(events), 3);
+        assert_int_equal(cJSON_GetArraySize(events), 4); /* one per run */
         cJSON_Delete(events);
 }
 
