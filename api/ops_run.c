@@ -66,8 +66,9 @@ static int strv_arg(const cJSON *args, const char *name, char ***ret, ob_error *
 }
 
 /* The capability set: exactly one of capabilities, or policies (or
- * policies_text) with principal; as `sandbox run` refuses the rest. */
-static int load_caps(const cJSON *args, ob_capset **ret, ob_error *err)
+ * policies_text) with principal; as `sandbox run` refuses the rest. Neither,
+ * with a template: the template's set. */
+static int load_caps(const cJSON *args, const ob_template *tpl, ob_capset **ret, ob_error *err)
 {
         const cJSON *caps = cJSON_GetObjectItemCaseSensitive(args, "capabilities");
         bool policies =
@@ -77,9 +78,14 @@ static int load_caps(const cJSON *args, ob_capset **ret, ob_error *err)
         ob_policy_set *set = NULL;
         int r;
 
+        if (!caps && !policies && tpl) /* the template's own set */
+                return ob_capset_new(ret) < 0 || ob_capset_union(*ret, tpl->caps) < 0
+                           ? ob_error_set_code(err, NULL, ENOMEM, "out of memory")
+                           : 0;
         if (!caps == !policies)
                 return ob_error_set_code(err, "invalid", EINVAL,
-                                         "give capabilities, or policies with principal");
+                                         "give capabilities, or policies with principal, or "
+                                         "a template");
         if (caps && principal)
                 return ob_error_set_code(err, "invalid", EINVAL,
                                          "principal goes with policies, not capabilities");
@@ -146,6 +152,53 @@ static int write_script(const ob_api_ctx *ctx, const char *text, const char *pro
         if (fd < 0 || done < len)
                 return ob_error_set_code(err, NULL, errno ? errno : EIO, "%s: %s", a->script,
                                          strerror(errno ? errno : EIO));
+        return 0;
+}
+
+/* Who is not an admin runs only within an approved template: the set must
+ * grant nothing the template's does not, and no limit above the template's
+ * (the server runs as root: a set of one's own could read any host file). */
+static int load_template(const ob_api_ctx *ctx, const cJSON *args, ob_template **ret, ob_error *err)
+{
+        const char *name = ob_api_str(args, "template");
+        int r;
+
+        if (!name) {
+                if (ctx->caller.role == OB_API_ADMIN)
+                        return 0;
+                return ob_error_set_code(err, "forbidden", EPERM,
+                                         "%s: only an admin may run without a template: name "
+                                         "an approved template (template_list)",
+                                         ctx->caller.name);
+        }
+        if (strchr(name, '/'))
+                return ob_error_set_code(err, "invalid", EINVAL,
+                                         "template: a template name, not a path");
+        r = ob_template_load(name, ret, err);
+        if (r >= 0)
+                r = ob_template_require_approved(*ret, err);
+        return r;
+}
+
+static int within_template(const ob_capset *caps, const ob_template *tpl, ob_error *err)
+{
+        ob_limits mine = ob_limits_effective(ob_capset_limits_const(caps));
+        ob_limits its = ob_limits_effective(ob_capset_limits_const(tpl->caps));
+        bool sub = false;
+
+        if (ob_capset_is_subset(caps, tpl->caps, &sub) < 0)
+                return ob_error_set_code(err, NULL, ENOMEM, "out of memory");
+        if (!sub)
+                return ob_error_set_code(err, "forbidden", EPERM,
+                                         "the capabilities grant more than template %s does",
+                                         tpl->name);
+        for (size_t i = 0; i < OB_LIMIT_COUNT; i++) {
+                const ob_limit_info *d = &ob_limit_table[i];
+                if (ob_limit_get(&mine, d) > ob_limit_get(&its, d))
+                        return ob_error_set_code(err, "forbidden", EPERM,
+                                                 "limit %s is above template %s's", d->key,
+                                                 tpl->name);
+        }
         return 0;
 }
 
@@ -226,6 +279,7 @@ int ob_api_op_sandbox_run(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
         ob_sandbox_options opts;
         run_args a = {0};
         ob_limits limits;
+        ob_template *tpl = NULL;
         int r = check_args(args, err);
 
         if (r >= 0)
@@ -235,7 +289,13 @@ int ob_api_op_sandbox_run(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
         if (r >= 0)
                 r = strv_arg(args, "args", &a.script_args, err);
         if (r >= 0)
-                r = load_caps(args, &a.caps, err);
+                r = load_template(ctx, args, &tpl, err);
+        if (r >= 0)
+                r = load_caps(args, tpl, &a.caps, err);
+        if (r >= 0 && tpl)
+                r = within_template(a.caps, tpl, err);
+        if (r >= 0 && tpl && !profile)
+                profile = tpl->profile;
         if (r >= 0 && script)
                 r = write_script(ctx, script, profile, &a, err);
         if (r >= 0) {
@@ -262,6 +322,7 @@ int ob_api_op_sandbox_run(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
         if (r >= 0)
                 r = result_json(&res, ret, err);
         ob_sandbox_result_done(&res);
+        ob_template_free(tpl);
         run_args_done(&a);
         return r;
 }

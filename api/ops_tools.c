@@ -499,7 +499,8 @@ const ob_api_op ob_api_tool_ops[] = {
             "(at most 1 MiB each here, with *_truncated flags). Every event goes to the "
             "audit log. Leaves nothing behind. Errors (nothing ran): invalid (bad arguments, "
             "a capability set or policy that does not parse), forbidden (a limit above the "
-            "set's: limits can only be lowered).",
+            "set's: limits can only be lowered; or, for anyone but an admin, a run without "
+            "an approved template, or one granting more than it).",
         .flags = 0,
         .params = {{"argv", OB_API_STRINGS, false, OB_API_BODY, NULL,
                     "a command and its arguments (give argv or script)"},
@@ -516,6 +517,10 @@ const ob_api_op ob_api_tool_ops[] = {
                    P_POLICIES,
                    {"principal", OB_API_STRING, false, OB_API_BODY, NULL,
                     "with policies: the component UUID they are compiled for"},
+                   {"template", OB_API_STRING, false, OB_API_BODY, NULL,
+                    "an approved template that bounds the run: the capabilities (or policies) "
+                    "may grant nothing it does not, no limit above its; without them its own "
+                    "set and profile are used. Required for everyone but admins"},
                    {"timeout_s", OB_API_INTEGER, false, OB_API_BODY, NULL,
                     "wall-clock limit in seconds (as --timeout); like every limit here, it can "
                     "only lower the capability set's"},

@@ -775,6 +775,72 @@ static void test_sandbox_run_refusals(void **state)
         assert_int_equal(entries(P("run-state/runs")), 0);
 }
 
+/* An owner (the server runs as root) may not hand itself a capability set:
+ * without an approved template it runs nothing, and a set or a limit beyond
+ * the template's is refused; the attack of reading the host's /etc/shadow
+ * through a set of one's own fails, and within the template the read is a
+ * violation. */
+static void test_sandbox_run_bounded_by_template(void **state)
+{
+        ob_api_ctx owner = ctx_of("mallory", OB_API_OWNER);
+        static const char steal[] =
+            "{\"argv\": [\"/bin/cat\", \"/etc/shadow\"], %s\"capabilities\": {\"version\": 1, "
+            "\"grants\": [{\"capability\": \"FILE_READ\", \"target\": \"/etc/*\"}]}}";
+        char args[1024];
+        cJSON *out = NULL;
+        const cJSON *v;
+        ob_error err;
+
+        (void)state;
+        state_rel = "tpl-state";
+        /* the shipped python-agent template, among this test's templates */
+        snprintf(args, sizeof(args), "cp %s/templates/python-agent.json %s/",
+                 getenv("OMNIBASE_SOURCE_DIR") ? getenv("OMNIBASE_SOURCE_DIR") : ".",
+                 P("templates"));
+        assert_int_equal(system(args), 0);
+        snprintf(args, sizeof(args), steal, "");
+        assert_int_equal(call_as(&owner, "sandbox_run", args, NULL, &err), -EPERM);
+        assert_string_equal(err.code, "forbidden");
+        assert_non_null(strstr(err.message, "only an admin may run without a template"));
+        snprintf(args, sizeof(args), steal, "\"template\": \"python-agent\", ");
+        assert_int_equal(call_as(&owner, "sandbox_run", args, NULL, &err), -EPERM);
+        assert_string_equal(err.code, "forbidden");
+        assert_non_null(strstr(err.message, "grant more than template python-agent"));
+        assert_int_equal(call_as(&owner, "sandbox_run",
+                                 "{\"argv\": [\"/bin/true\"], \"template\": \"python-agent\", "
+                                 "\"capabilities\": {\"version\": 1, \"grants\": [], \"limits\": "
+                                 "{\"memory_mb\": 4096}}}",
+                                 NULL, &err),
+                         -EPERM);
+        assert_non_null(strstr(err.message, "limit memory_mb is above template python-agent"));
+        assert_true(call_as(&owner, "sandbox_run",
+                            "{\"argv\": [\"/bin/true\"], \"template\": \"no-such-template\"}", NULL,
+                            &err) < 0);
+        assert_string_equal(err.code, "template_not_found");
+        assert_true(call_as(&owner, "sandbox_run",
+                            "{\"argv\": [\"/bin/true\"], \"template\": \"../etc/x\"}", NULL,
+                            &err) < 0);
+        assert_string_equal(err.code, "invalid");
+        assert_int_equal(entries(P("tpl-state/runs")), 0);
+        if (geteuid() != 0 || system("command -v runsc >/dev/null 2>&1") != 0) {
+                const char *must = getenv("OMNIBASE_MUST_WORK");
+                if (must && *must && *must != '0')
+                        fail_msg("OMNIBASE_MUST_WORK: sandbox_run needs root and runsc");
+                return;
+        }
+        /* within the template, for real: the read is denied */
+        if (call_as(&owner, "sandbox_run",
+                    "{\"argv\": [\"/bin/cat\", \"/etc/shadow\"], \"template\": \"python-agent\"}",
+                    &out, &err) < 0)
+                fail_msg("sandbox_run within python-agent: %s", err.message);
+        assert_string_equal(str_of(out, "status"), "violation");
+        assert_null(strstr(str_of(out, "stdout"), "root:"));
+        v = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "violations"), 0);
+        assert_string_equal(str_of(v, "target"), "/etc/shadow");
+        cJSON_Delete(out);
+        assert_int_equal(entries(P("tpl-state/runs")), 0);
+}
+
 static void test_sandbox_run_for_real(void **state)
 {
         char args[1024];
@@ -791,6 +857,12 @@ static void test_sandbox_run_for_real(void **state)
                         fail_msg("OMNIBASE_MUST_WORK: sandbox_run needs root and runsc");
                 skip();
         }
+        /* where the log is before these runs (earlier tests ran some too) */
+        cJSON *events = NULL;
+        unsigned long long before = 0, last = 0;
+        assert_int_equal(ob_api_events_query(admin(), NULL, NULL, 0, 1000, &events, &before, &err),
+                         0);
+        cJSON_Delete(events);
         snprintf(args, sizeof(args), "{\"argv\": [\"/bin/echo\", \"hello\"], \"capabilities\": %s}",
                  caps_none);
         if (call("sandbox_run", args, &out, &err) < 0)
@@ -848,10 +920,9 @@ static void test_sandbox_run_for_real(void **state)
         cJSON_Delete(out);
 
         /* its events are in the state's audit log */
-        cJSON *events = NULL;
-        unsigned long long last = 0;
         assert_int_equal(
-            ob_api_events_query(admin(), "SandboxExit", NULL, 0, 100, &events, &last, &err), 0);
+            ob_api_events_query(admin(), "SandboxExit", NULL, before, 100, &events, &last, &err),
+            0);
         assert_int_equal(cJSON_GetArraySize(events), 4); /* one per run */
         cJSON_Delete(events);
 }
@@ -869,6 +940,7 @@ int main(void)
             cmocka_unit_test(test_events_skip_long_lines_and_verify),
             cmocka_unit_test(test_events_verify_without_log),
             cmocka_unit_test(test_sandbox_run_refusals),
+            cmocka_unit_test(test_sandbox_run_bounded_by_template),
             cmocka_unit_test(test_sandbox_run_for_real),
         };
 
