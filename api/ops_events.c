@@ -29,6 +29,7 @@ typedef struct query {
         const char *types[QUERY_MAX_TYPES];
         size_t n_types;
         const char *env_id;
+        char env_principal[40]; /* the principal of env_id's sandbox ("" when none) */
         size_t limit, n, bytes;
         cJSON *events;
         unsigned long long last_seq;
@@ -113,6 +114,7 @@ static int visible(query *q, const cJSON *ev, bool *ret)
 {
         const char *owner = member(ev, "owner");
         const char *ids[] = {member(ev, "env_id"), member(ev, "sandbox_id")};
+        const char *principal = member(ev, "principal");
         int r;
 
         *ret = true;
@@ -124,6 +126,14 @@ static int visible(query *q, const cJSON *ev, bool *ret)
                 for (size_t i = 0; ids[k] && i < q->n_owned; i++)
                         if (streq(ids[k], q->owned[i].id))
                                 return 0;
+        /* the sandbox's own events (SandboxStart, SandboxExit) name the
+         * environment by its principal only */
+        for (size_t i = 0; principal && i < q->n_owned; i++) {
+                char p[40];
+                ob_env_principal(q->owned[i].id, p, sizeof(p));
+                if (streq(principal, p))
+                        return 0;
+        }
         *ret = false;
         return 0;
 }
@@ -144,7 +154,9 @@ static int on_line(const char *line, size_t len, void *userdata)
         }
         env = q->env_id ? (member(ev, "env_id") ? member(ev, "env_id") : member(ev, "sandbox_id"))
                         : NULL;
-        if (type_matches(q, member(ev, "type")) && (!q->env_id || (env && streq(env, q->env_id))))
+        if (type_matches(q, member(ev, "type")) &&
+            (!q->env_id || (env && streq(env, q->env_id)) ||
+             (member(ev, "principal") && streq(member(ev, "principal"), q->env_principal))))
                 r = visible(q, ev, &show);
         if (r < 0 || !show) {
                 cJSON_Delete(ev);
@@ -181,6 +193,8 @@ int ob_api_events_query(const ob_api_ctx *ctx, const char *types, const char *en
         if (after_seq >= OB_AUDIT_MAX_SEQ)
                 return ob_error_set_code(err, "invalid", ERANGE, "after_seq: 0..%llu",
                                          OB_AUDIT_MAX_SEQ - 1);
+        if (env_id && strlen(env_id) == OB_ENV_ID_LEN)
+                ob_env_principal(env_id, q.env_principal, sizeof(q.env_principal));
         f.since_seq = after_seq + 1;
         r = split_types(&q, types);
         if (r >= 0 && !(q.events = cJSON_CreateArray()))

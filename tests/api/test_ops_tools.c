@@ -26,6 +26,7 @@
 #include <omnibase/audit.h>
 
 #include "api/api.h"
+#include "environments/env.h"
 #include "environments/store.h"
 #include "runner/runner.h"
 #include "test_util.h"
@@ -609,6 +610,24 @@ static void test_events_query(void **state)
         assert_int_equal(cJSON_GetArraySize(events), 1);
         assert_int_equal(last, 4);
         cJSON_Delete(events);
+
+        /* the environment's own sandbox names it by its principal only */
+        char principal[40];
+        cJSON *ev = cJSON_CreateObject();
+        ob_env_principal(a_env, principal, sizeof(principal));
+        cJSON_AddStringToObject(ev, "type", "SandboxExit");
+        cJSON_AddStringToObject(ev, "sandbox_id", "ob-0123456789abcdef");
+        cJSON_AddStringToObject(ev, "principal", principal);
+        assert_int_equal(ob_audit_open(P("state/audit.jsonl"), OB_AUDIT_NO_DBUS, &log), 0);
+        assert_int_equal(ob_audit_append(log, ev, NULL), 0); /* 8 */
+        ob_audit_close(log);
+        cJSON_Delete(ev);
+        query(&alice, "{\"after_seq\": 7}", "8", 8);
+        query(&bob, "{\"after_seq\": 7}", "", 7);
+        snprintf(args, sizeof(args), "{\"env\": \"%s\", \"after_seq\": 4}", a_env);
+        query(&alice, args, "8", 8);
+        snprintf(args, sizeof(args), "{\"env\": \"%s\", \"after_seq\": 4}", b_env);
+        query(&obs, args, "6", 6);
 }
 
 /* n events of type Tick in one batch. */
@@ -682,8 +701,8 @@ static void test_events_skip_long_lines_and_verify(void **state)
         /* the log of test_events_query: intact */
         assert_int_equal(call("events_verify", NULL, &out, &err), 0);
         assert_true(cJSON_IsTrue(cJSON_GetObjectItem(out, "ok")));
-        assert_int_equal(num_of(out, "events"), 7);
-        assert_int_equal(num_of(out, "last_seq"), 7);
+        assert_int_equal(num_of(out, "events"), 8);
+        assert_int_equal(num_of(out, "last_seq"), 8);
         assert_int_equal(strlen(str_of(out, "last_hash")), 64);
         cJSON_Delete(out);
 
@@ -695,11 +714,11 @@ static void test_events_skip_long_lines_and_verify(void **state)
                 assert_int_equal(write(fd, big, sizeof(big)), sizeof(big));
         assert_int_equal(write(fd, "\n", 1), 1);
         close(fd);
-        query(&obs, "{\"after_seq\": 5}", "6,7", 7);
+        query(&obs, "{\"after_seq\": 5}", "6,7,8", 8);
         assert_int_equal(call("events_verify", NULL, &out, &err), 0);
         assert_false(cJSON_IsTrue(cJSON_GetObjectItem(out, "ok")));
-        assert_int_equal(num_of(out, "bad_line"), 8);
-        assert_int_equal(num_of(out, "bad_seq"), 8);
+        assert_int_equal(num_of(out, "bad_line"), 9);
+        assert_int_equal(num_of(out, "bad_seq"), 9);
         cJSON_Delete(out);
 }
 
