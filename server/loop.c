@@ -254,6 +254,13 @@ static void teardown(ob_srv *srv)
         closep(&srv->sig_fd);
         closep(&srv->ino_fd);
         free(srv->tokens);
+        while (srv->workers) {
+                ob_srv_worker *w = srv->workers;
+                srv->workers = w->next;
+                closep(&w->fd);
+                free(w->buf);
+                free(w);
+        }
 }
 
 int ob_srv_run(const ob_srv_opts *o, ob_error *err)

@@ -407,6 +407,26 @@ class Rest(unittest.TestCase):
             _, res = curl("POST", "/sandboxes/%s/exec" % mine, {"argv": ["/bin/echo", "a"]},
                           user=a, check=200)
             self.assertEqual(res["stdout"], "a\n")
+            # the audit stream: a sees its exec, b (an owner again) nothing of a's
+            with open(CONFIG, "w") as f:
+                json.dump({"max_environments_per_owner": 2}, f)
+            seen = {}
+            for who in (a, b):
+                stream = SSE("/events?type=ExecStarted", user=who)
+                try:
+                    self.assertEqual(stream.head(), 200)
+                    envs = set()
+                    while True:
+                        ev = stream.event(timeout=3)
+                        if ev is None:
+                            break
+                        envs.add(ev["data"].get("env_id"))
+                    seen[who] = envs
+                finally:
+                    stream.close()
+            self.assertIn(mine, seen[a])
+            self.assertNotIn(mine, seen[b])
+            self.assertEqual(seen[b], set())
         finally:
             with open(CONFIG, "w") as f:
                 json.dump({"max_environments_per_owner": 2}, f)
