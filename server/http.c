@@ -167,6 +167,30 @@ static int identify_tcp(ob_srv_req *r, unsigned *ret_status, cJSON **ret_json)
 
 /* ---- a request's way ---- */
 
+/* Who is asking. The anonymous routes answer anyone, but a token given
+ * there is checked all the same (the dashboard signs in with /healthz). */
+static int identify(ob_srv_req *r, unsigned *ret_status, cJSON **ret_json)
+{
+        bool token = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
+        cJSON *json = NULL;
+        int res;
+
+        if (r->static_route && r->static_route->anonymous && r->tcp && !token)
+                return 0;
+        res = r->tcp ? identify_tcp(r, ret_status, &json) : identify_unix(r, ret_status, &json);
+        if (res < 0 && r->static_route && r->static_route->anonymous && !r->tcp) {
+                cJSON_Delete(json); /* a uid without a name may still ask /healthz */
+                return 0;
+        }
+        if (res < 0) {
+                *ret_json = json;
+                return res;
+        }
+        r->identified = true;
+        return 0;
+}
+
 static enum MHD_Result answer(ob_srv_req *r, unsigned status, cJSON *json)
 {
         r->state = OB_REQ_DONE;
@@ -218,22 +242,8 @@ static enum MHD_Result request_begin(ob_srv_listener *l, struct MHD_Connection *
         }
         if (res < 0)
                 return MHD_NO;
-        if (r->static_route && r->static_route->anonymous) {
-                /* Anyone may ask; a token given is checked all the same. */
-                bool token = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
-                res = r->tcp ? (token ? identify_tcp(r, &status, &json) : -EPERM)
-                             : identify_unix(r, &status, &json);
-                if (res < 0 && r->tcp && token)
-                        return answer(r, status, json);
-                cJSON_Delete(TAKE_PTR(json));
-                r->identified = res >= 0;
-        } else {
-                res = r->tcp ? identify_tcp(r, &status, &json) : identify_unix(r, &status, &json);
-                if (res < 0)
-                        return answer(r, status, json);
-                r->identified = true;
-        }
+        if (identify(r, &status, &json) < 0)
+                return answer(r, status, json);
         clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (clen && strtoull(clen, NULL, 10) > OB_SRV_MAX_BODY)
                 return answer(

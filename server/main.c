@@ -36,6 +36,25 @@ _printf_(1, 2) static int fail(const char *fmt, ...)
         return EXIT_FAILURE;
 }
 
+/* What the options say together; sets the state directory. */
+static int check(ob_srv_opts *o, const char *state_dir)
+{
+        if (o->listen && (!o->tls_cert || !o->tls_key || !o->token_file))
+                return fail("--listen %s needs --tls-cert, --tls-key and --token-file (TCP is "
+                            "served only over TLS with bearer tokens)",
+                            o->listen);
+        if (!o->listen && (o->tls_cert || o->tls_key || o->token_file))
+                return fail("%s", "--tls-cert, --tls-key and --token-file go with --listen");
+        if (!o->socket_path[0])
+                return fail("%s", "--socket needs a path");
+        if (state_dir && state_dir[0] != '/')
+                return fail("--state-dir \"%s\": give an absolute path", state_dir);
+        if (state_dir && (!state_dir[0] || setenv("OMNIBASE_STATE_DIR", state_dir, 1) < 0))
+                return fail("--state-dir \"%s\": not a usable path", state_dir);
+        o->state_dir = ob_env_state_dir(NULL);
+        return 0;
+}
+
 /* The options into *o; > 0: exit with that status (help, version, errors). */
 static int parse(int argc, char **argv, ob_srv_opts *o)
 {
@@ -91,20 +110,7 @@ static int parse(int argc, char **argv, ob_srv_opts *o)
         }
         if (optind < argc)
                 return fail("unexpected argument \"%s\" (try omnibased --help)", argv[optind]);
-        if (o->listen && (!o->tls_cert || !o->tls_key || !o->token_file))
-                return fail("--listen %s needs --tls-cert, --tls-key and --token-file (TCP is "
-                            "served only over TLS with bearer tokens)",
-                            o->listen);
-        if (!o->listen && (o->tls_cert || o->tls_key || o->token_file))
-                return fail("%s", "--tls-cert, --tls-key and --token-file go with --listen");
-        if (!o->socket_path[0])
-                return fail("%s", "--socket needs a path");
-        if (state_dir && state_dir[0] != '/')
-                return fail("--state-dir \"%s\": give an absolute path", state_dir);
-        if (state_dir && (!state_dir[0] || setenv("OMNIBASE_STATE_DIR", state_dir, 1) < 0))
-                return fail("--state-dir \"%s\": not a usable path", state_dir);
-        o->state_dir = ob_env_state_dir(NULL);
-        return 0;
+        return check(o, state_dir);
 }
 
 int main(int argc, char **argv)
