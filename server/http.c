@@ -365,6 +365,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_NO;
         switch (r->state) {
         case OB_REQ_BODY:
+                if (ob_mono_ms() - r->started_ms > OB_SRV_BODY_TIMEOUT_MS)
+                        return MHD_NO; /* a body trickled in: the connection is closed */
                 if (*upload_data_size)
                         return body_append(r, upload_data, upload_data_size);
                 return request_ready(r);
@@ -505,9 +507,17 @@ int ob_srv_listen_unix(ob_srv *srv, const char *path, ob_error *err)
                                     path);
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
+                struct stat st;
+                bool made;
+                int r;
                 *slash = '\0';
-                if (ob_mkdir_p(dir, 0755) < 0)
-                        return ob_error_set(err, 0, 0, errno, "--socket: cannot make %s: %m", dir);
+                made = stat(dir, &st) < 0;
+                r = ob_mkdir_p(dir, 0755);
+                if (r < 0)
+                        return ob_error_set(err, 0, 0, -r, "--socket: cannot make %s: %s", dir,
+                                            strerror(-r));
+                if (made && chmod(dir, 0755) < 0) /* whatever the umask */
+                        return ob_error_set(err, 0, 0, errno, "--socket: chmod %s: %m", dir);
         }
         strcpy(sa.sun_path, path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

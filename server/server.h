@@ -14,16 +14,17 @@
 #include "api/api.h"
 #include "common/error.h"
 
-#define OB_SRV_MAX_BODY       (1024 * 1024) /* a request body */
-#define OB_SRV_MAX_RESULT     (64u << 20)   /* a worker's answer */
-#define OB_SRV_MAX_WORKERS    64            /* concurrent worker children */
-#define OB_SRV_MAX_CONNS      256           /* per listener */
-#define OB_SRV_MAX_PER_IP     16            /* TCP connections per client address */
-#define OB_SRV_CONN_TIMEOUT_S 30            /* idle time of a non-streaming connection */
-#define OB_SRV_KEEPALIVE_MS   15000         /* ": keepalive" on a quiet stream */
-#define OB_SRV_SWEEP_MS       60000         /* the server's sweep */
-#define OB_SRV_KILL_GRACE_MS  15000         /* SIGTERM to SIGKILL of an orphaned worker */
-#define OB_SRV_MAX_TOKENS     256
+#define OB_SRV_MAX_BODY        (1024 * 1024) /* a request body */
+#define OB_SRV_MAX_RESULT      (64u << 20)   /* a worker's answer */
+#define OB_SRV_MAX_WORKERS     64            /* concurrent worker children */
+#define OB_SRV_MAX_CONNS       256           /* per listener */
+#define OB_SRV_MAX_PER_IP      16            /* TCP connections per client address */
+#define OB_SRV_CONN_TIMEOUT_S  30            /* idle time of a non-streaming connection */
+#define OB_SRV_BODY_TIMEOUT_MS 60000         /* a whole request body, however it trickles */
+#define OB_SRV_KEEPALIVE_MS    15000         /* ": keepalive" on a quiet stream */
+#define OB_SRV_SWEEP_MS        60000         /* the server's sweep */
+#define OB_SRV_KILL_GRACE_MS   15000         /* SIGTERM to SIGKILL of an orphaned worker */
+#define OB_SRV_MAX_TOKENS      256
 
 typedef struct ob_srv_opts {
         const char *socket_path; /* NULL: no Unix socket */

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -500,6 +501,26 @@ class Rest(unittest.TestCase):
         body.connect(SOCK)
         body.sendall(b"POST /sandboxes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                      b"\r\nContent-Length: 1000\r\n\r\n{\"owner\": ")
+        # and one that trickles its body a byte every 2 s (never idle 30 s):
+        # the body has 60 s in all
+        trickle = socket.socket(socket.AF_UNIX)
+        trickle.connect(SOCK)
+        trickle.sendall(b"POST /sandboxes HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                        b"application/json\r\nContent-Length: 1000\r\n\r\n{")
+        dropped_after = []
+
+        def trickler():
+            start = time.time()
+            while time.time() - start < 120:
+                try:
+                    trickle.sendall(b" ")
+                except OSError:
+                    dropped_after.append(time.time() - start)
+                    return
+                time.sleep(2)
+
+        trickle_thread = threading.Thread(target=trickler)
+        trickle_thread.start()
         t = time.time()
         curl("GET", "/healthz", check=200, timeout=10)
         _, res = curl("POST", "/sandboxes/%s/exec" % env_id, {"argv": ["/bin/echo", "hi"]},
@@ -550,6 +571,10 @@ class Rest(unittest.TestCase):
                 data = b""
             self.assertFalse(data.startswith(b"HTTP/1.1 2"), data)
             s.close()
+        trickle_thread.join()
+        trickle.close()
+        self.assertTrue(dropped_after, "a trickling client was kept for 120 s")
+        self.assertLess(dropped_after[0], 80)
 
     def test_09_listen_needs_tls_and_tokens(self):
         env_id = self.env()
