@@ -149,6 +149,17 @@ def leftovers():
     return {"runs": runs, "envs": envs, "mounts": mounts_under(STATE), "procs": procs}
 
 
+def server_sockets():
+    """How many sockets the server holds open."""
+    n = 0
+    for fd in glob.glob("/proc/%d/fd/*" % SERVER.proc.pid):
+        try:
+            n += os.readlink(fd).startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
 class SSE:
     """curl -N on a stream: its events as dicts with id, event, data."""
 
@@ -330,6 +341,7 @@ class Rest(unittest.TestCase):
     def test_05_sse_events_and_last_event_id(self):
         env_id = self.env()
         before = max([e["seq"] for e in audit_lines()] or [0])
+        sockets_before = server_sockets()
         stream = SSE("/events?type=ExecStarted,ExecExited&env=" + env_id)
         try:
             self.assertEqual(stream.head(), 200)
@@ -369,6 +381,8 @@ class Rest(unittest.TestCase):
             self.assertEqual(ev, {"comment": ": keepalive"})
         finally:
             logs.close()
+        # the streams end with their clients: the server holds no more sockets
+        wait_for(lambda: server_sockets() <= sockets_before, 10, "the streams to end")
 
     def test_06_two_uids_and_an_observer(self):
         a, b = USERS
