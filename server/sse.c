@@ -100,7 +100,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         int r;
 
         if (!s->req || s->req->gone)
-                return MHD_CONTENT_READER_END_WITH_ERROR;
+                return MHD_CONTENT_READER_END_OF_STREAM; /* the client closed: we end too */
         if (s->off < s->len)
                 return copy_out(s, buf, max);
         r = refill(s);

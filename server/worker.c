@@ -58,7 +58,7 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
         sigset_t none;
         cJSON *result = NULL;
         ob_error err = {0};
-        int r;
+        int r, null;
 
         sigemptyset(&none);
         for (int s = 1; s < NSIG; s++)
@@ -74,6 +74,11 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
         }
         close_range(4, ~0U, 0);
         fcntl(fd, F_SETFD, FD_CLOEXEC);
+        null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null >= 0 && null != STDIN_FILENO) {
+                dup2(null, STDIN_FILENO); /* the server's stdin is nobody's input */
+                close(null);
+        }
         if (!op)
                 _exit(run_sweep());
         r = ob_api_call(ctx, op, args, &result, &err);

@@ -373,7 +373,21 @@ class Rest(unittest.TestCase):
                              ("ExecExited", res["exec_id"]))
         finally:
             again.close()
-        # an environment's logs as a stream, and its keepalive when quiet
+        # an environment's logs as a stream: an exec made after connecting
+        logs = SSE("/sandboxes/%s/logs?type=ExecExited" % env_id,
+                   headers=["Last-Event-ID: %d" % seq])
+        try:
+            self.assertEqual(logs.head(), 200)
+            ev = logs.event(timeout=30)  # the exec above, after seq
+            self.assertEqual((ev["event"], ev["data"]["exec_id"]), ("ExecExited", res["exec_id"]))
+            _, res2 = curl("POST", "/sandboxes/%s/exec" % env_id, {"argv": ["/bin/true"]},
+                           check=200)
+            ev = logs.event(timeout=30)
+            self.assertEqual((ev["event"], ev["data"]["exec_id"], ev["data"]["env_id"]),
+                             ("ExecExited", res2["exec_id"], env_id))
+        finally:
+            logs.close()
+        # and its keepalive when quiet
         logs = SSE("/sandboxes/%s/logs?type=NoSuchEvent" % env_id)
         try:
             self.assertEqual(logs.head(), 200)
