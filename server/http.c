@@ -430,7 +430,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* libmicrohttpd's messages: while a daemon starts, the first one is kept
  * for the one-line error (it says what TLS disliked); later, a line each. */
 static bool mhd_starting;
-static char mhd_first[256];
+static char mhd_first[512];
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
