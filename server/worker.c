@@ -18,6 +18,28 @@
 #include "environments/env.h"
 #include "server/server.h"
 
+#ifdef OB_COVERAGE
+void __gcov_reset(void);
+void __gcov_dump(void);
+#endif
+
+/* A --coverage build only: the child counts from zero (its parent's counts
+ * are the parent's to write) and writes its counts before _exit. */
+static void coverage_reset(void)
+{
+#ifdef OB_COVERAGE
+        __gcov_reset();
+#endif
+}
+
+_Noreturn static void child_exit(int status)
+{
+#ifdef OB_COVERAGE
+        __gcov_dump();
+#endif
+        _exit(status);
+}
+
 /* The child's answer: status, length, JSON. Best effort: a reader gone is
  * the parent's business. */
 static void write_answer(int fd, int status, cJSON *json)
@@ -60,6 +82,7 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
         ob_error err = {0};
         int r, null;
 
+        coverage_reset();
         sigemptyset(&none);
         for (int s = 1; s < NSIG; s++)
                 if (s != SIGKILL && s != SIGSTOP)
@@ -69,7 +92,7 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
         setpgid(0, 0);
         if (fd != 3) {
                 if (dup2(fd, 3) < 0)
-                        _exit(125);
+                        child_exit(125);
                 fd = 3;
         }
         close_range(4, ~0U, 0);
@@ -80,7 +103,7 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
                 close(null);
         }
         if (!op)
-                _exit(run_sweep());
+                child_exit(run_sweep());
         r = ob_api_call(ctx, op, args, &result, &err);
         if (r < 0) {
                 cJSON *e = ob_api_error_json(&err);
@@ -90,7 +113,7 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
                 write_answer(fd, op->http_status, result);
                 cJSON_Delete(result);
         }
-        _exit(0);
+        child_exit(0);
 }
 
 /* May a worker of op be stopped when its client goes away? A read, or a

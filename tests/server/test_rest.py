@@ -299,6 +299,23 @@ class Rest(unittest.TestCase):
         self.assertIn("colour", err["error"]["message"])
         status, err = curl("GET", "/sandboxes?all=maybe")
         self.assertEqual((status, err["error"]["code"]), (400, "invalid"))
+        env_id = self.env()
+        for path, word in (("/sandboxes?all=true&all=false", "twice"),
+                           ("/sandboxes/%s/logs?limit=ten" % env_id, "not an integer"),
+                           ("/sandboxes/%s/logs?limit=0" % env_id, "limit"),
+                           ("/events?after_seq=-1x", "not an integer")):
+            status, err = curl("GET", path, timeout=20)
+            self.assertEqual((status, err["error"]["code"]), (400, "invalid"), path)
+            self.assertIn(word, err["error"]["message"], path)
+        status, err = curl("GET", "/sandboxes", raw=b'{"all": true}')
+        self.assertEqual(status, 400)
+        self.assertIn("query string", err["error"]["message"])
+        status, err = curl("POST", "/sandboxes/%s/exec" % env_id,
+                           {"argv": ["/bin/true"], "id": "env-000000000000"})
+        self.assertEqual(status, 400)
+        self.assertIn('"id" is given by the path', err["error"]["message"])
+        _, lst = curl("GET", "/sandboxes?all=true", check=200)
+        self.assertIn(env_id, [e["id"] for e in lst["environments"]])
         status, err = curl("GET", "/no/such/route")
         self.assertEqual((status, err["error"]["code"]), (404, "not_found"))
         status, err = curl("PUT", "/sandboxes")
