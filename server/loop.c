@@ -249,8 +249,9 @@ static void teardown(ob_srv *srv)
         if (srv->tcp_l.daemon)
                 MHD_run(srv->tcp_l.daemon);
         ob_srv_close(srv);
-        /* Workers still running finish their operation on their own (a
-         * create half done is worse than one done with nobody to tell). */
+        /* Closing the connections released their workers: reads and
+         * commands were told to stop, changes of state finish on their own
+         * (a create half done is worse than one done with nobody to tell). */
         closep(&srv->sig_fd);
         closep(&srv->ino_fd);
         free(srv->tokens);
