@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/macros.h"
 #include "server/server.h"
 
 #define OB_AUDIT_NAME "audit.jsonl"
@@ -237,6 +239,34 @@ static int setup(ob_srv *srv, const ob_srv_opts *o, ob_error *err)
         return 0;
 }
 
+/* The server exits only once nothing it started runs any more: reads and
+ * commands were told to stop (SIGKILL after their grace), changes of state
+ * finish (each is bounded by the library's own timeouts). So a stopped
+ * server leaves no worker writing to the state behind it. */
+static void wait_workers(ob_srv *srv)
+{
+        for (ob_srv_worker *w = srv->workers; w; w = w->next) {
+                int st;
+                if (w->reaped)
+                        continue;
+                if (w->interruptible)
+                        kill(w->pid, SIGTERM);
+                for (int64_t deadline = ob_mono_ms() + 15000;;) {
+                        pid_t r = waitpid(w->pid, &st, w->interruptible ? WNOHANG : 0);
+                        if (r == w->pid || (r < 0 && errno != EINTR))
+                                break;
+                        if (r == 0 && ob_mono_ms() >= deadline) {
+                                kill(w->pid, SIGKILL);
+                                waitpid(w->pid, &st, 0);
+                                break;
+                        }
+                        if (r == 0)
+                                poll(NULL, 0, 10);
+                }
+                w->reaped = true;
+        }
+}
+
 static void teardown(ob_srv *srv)
 {
         /* MHD closes suspended connections only once they are resumed. */
@@ -255,6 +285,7 @@ static void teardown(ob_srv *srv)
         closep(&srv->sig_fd);
         closep(&srv->ino_fd);
         free(srv->tokens);
+        wait_workers(srv);
         while (srv->workers) {
                 ob_srv_worker *w = srv->workers;
                 srv->workers = w->next;

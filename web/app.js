@@ -81,6 +81,23 @@ async function act(env, verb, method, path, body, done) {
   refresh();
 }
 
+// Delete takes two clicks; the armed state lives here, not in the button,
+// because a refresh rebuilds the rows (it lasts 10 s).
+function armedDelete(env, base) {
+  const armed = state.armed && state.armed.id === env.id && Date.now() < state.armed.until;
+  const b = action(armed ? "Confirm delete" : "Delete", "danger", () => {
+    if (state.armed && state.armed.id === env.id && Date.now() < state.armed.until) {
+      state.armed = null;
+      act(env, "deleted", "DELETE", base, undefined, () => { if (state.selected === env.id) select(null); });
+    } else {
+      state.armed = { id: env.id, until: Date.now() + 10000 };
+      render();
+    }
+  });
+  b.dataset.action = "delete";
+  return b;
+}
+
 function render() {
   const rows = $("env-rows");
   rows.replaceChildren();
@@ -95,14 +112,7 @@ function render() {
         " ",
         action("Reset", "plain", () => act(env, "reset", "POST", base + "/reset", {})),
         " ",
-        action("Delete", "danger", (b) => {
-          if (b.dataset.armed) {
-            act(env, "deleted", "DELETE", base, undefined, () => { if (state.selected === env.id) select(null); });
-          } else {
-            b.dataset.armed = "1";
-            b.textContent = "Confirm delete";
-          }
-        }));
+        armedDelete(env, base));
     }
     const tr = el("tr", { "data-env": env.id, "data-name": env.name || "", onclick: () => select(env.id) },
       el("td", {}, env.name || "-"), el("td", {}, env.id),
