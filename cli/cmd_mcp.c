@@ -51,7 +51,7 @@ static int read_line(line_reader *rd, size_t *consumed, char **ret_line, size_t 
                 *consumed = 0;
         }
         for (;;) {
-                char *nl = memchr(rd->buf, '\n', rd->len);
+                char *nl = rd->len ? memchr(rd->buf, '\n', rd->len) : NULL;
                 ssize_t n;
 
                 if (nl) {

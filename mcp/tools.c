@@ -20,8 +20,8 @@ static void cjson_deletep(cJSON **p)
 
 /* The shape of structuredContent when an operation fails (ob_api_error_json). */
 static const char error_schema[] =
-    "{\"type\":\"object\",\"description\":\"The operation failed: a typed error "
-    "(docs/server.md lists the codes).\",\"properties\":{\"error\":{\"type\":\"object\","
+    "{\"type\":\"object\",\"description\":\"The operation failed: a typed error (invalid, "
+    "not_found, forbidden, quota_exceeded, ...).\",\"properties\":{\"error\":{\"type\":\"object\","
     "\"properties\":{\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},"
     "\"required\":[\"code\",\"message\"]}},\"required\":[\"error\"]}";
 
@@ -95,8 +95,10 @@ static cJSON *output_schema(const ob_api_op *op)
                 base = wrap;
         }
         err = cJSON_Parse(error_schema);
-        any = cJSON_AddArrayToObject(root, "anyOf");
-        if (!err || !any || !cJSON_AddStringToObject(root, "type", "object")) {
+        any = cJSON_AddStringToObject(root, "type", "object")
+                  ? cJSON_AddArrayToObject(root, "anyOf")
+                  : NULL;
+        if (!err || !any) {
                 cJSON_Delete(err);
                 return NULL;
         }
@@ -141,20 +143,19 @@ cJSON *ob_mcp_tool(const ob_api_op *op)
         cJSON *in = ob_api_input_schema(op), *out = in ? output_schema(op) : NULL;
         cJSON *ann = out ? annotations(op) : NULL, *m = ann ? meta(op) : NULL;
 
-        if (!t || !m) {
+        if (!t || !m || !cJSON_AddStringToObject(t, "name", op->name) ||
+            !cJSON_AddStringToObject(t, "title", op->title) ||
+            !cJSON_AddStringToObject(t, "description", op->description)) {
                 cJSON_Delete(in);
                 cJSON_Delete(out);
                 cJSON_Delete(ann);
+                cJSON_Delete(m);
                 return NULL;
         }
         cJSON_AddItemToObject(t, "inputSchema", in);
         cJSON_AddItemToObject(t, "outputSchema", out);
         cJSON_AddItemToObject(t, "annotations", ann);
         cJSON_AddItemToObject(t, "_meta", m);
-        if (!cJSON_AddStringToObject(t, "name", op->name) ||
-            !cJSON_AddStringToObject(t, "title", op->title) ||
-            !cJSON_AddStringToObject(t, "description", op->description))
-                return NULL;
         return TAKE_PTR(t);
 }
 
