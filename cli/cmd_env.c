@@ -15,12 +15,12 @@
 
 #include <omnibase/audit.h>
 
+#include "api/api.h"
 #include "cli/commands.h"
 #include "common/macros.h"
 #include "environments/env.h"
 
-#define MAX_LIST_ARGS   64
-#define JSON_OUTPUT_CAP (1024 * 1024)
+#define MAX_LIST_ARGS 64
 
 static const char env_usage[] =
     "usage: omnibase env create --owner OWNER --template NAME [--ttl DURATION]\n"
@@ -315,26 +315,6 @@ static int cmd_show(int argc, char **argv)
         return r;
 }
 
-/* Up to JSON_OUTPUT_CAP bytes of a memfd as a JSON string member. */
-static void add_output(cJSON *obj, const char *key, int fd)
-{
-        char *buf = malloc(JSON_OUTPUT_CAP + 1);
-        ssize_t n = buf ? pread(fd, buf, JSON_OUTPUT_CAP, 0) : -1;
-        char trunc[32];
-
-        if (n < 0)
-                n = 0;
-        if (buf) {
-                buf[n] = '\0';
-                cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-                cJSON_AddStringToObject(obj, key, buf);
-        }
-        snprintf(trunc, sizeof(trunc), "%s_truncated", key);
-        cJSON_DeleteItemFromObjectCaseSensitive(obj, trunc);
-        cJSON_AddBoolToObject(obj, trunc, lseek(fd, 0, SEEK_END) > JSON_OUTPUT_CAP);
-        free(buf);
-}
-
 /* env exec's options, before or after ID|NAME, up to "--" or the command:
  * the command's own options are never taken for ours. */
 static int exec_options(int argc, char **argv, ob_env_exec_opts *o)
@@ -403,8 +383,8 @@ static int cmd_exec(int argc, char **argv)
                 char *text;
                 if (!obj)
                         return OB_EXIT_FAILURE;
-                add_output(obj, "stdout", out);
-                add_output(obj, "stderr", errf);
+                ob_api_add_output(obj, "stdout", out);
+                ob_api_add_output(obj, "stderr", errf);
                 text = cJSON_PrintUnformatted(obj);
                 puts(text ? text : "{}");
                 free(text);
