@@ -20,8 +20,9 @@ $SUDO apt-get install -y -q --no-install-recommends \
     python3-kubernetes python3-yaml \
     clang-format git
 
-# Node.js with npm runs the Cedar reference and the MCP SDK's client. Machines of this kind ship
-# NodeSource's nodejs (npm included), which conflicts with Debian's npm.
+# Node.js with npm runs the Cedar reference and the MCP SDK's client. Machines
+# of this kind ship NodeSource's nodejs (npm included), which conflicts with
+# Debian's npm.
 if ! command -v npm >/dev/null 2>&1; then
     $SUDO apt-get install -y -q --no-install-recommends nodejs npm
 fi
