@@ -2,8 +2,9 @@
 // StdioClientTransport, which validates every structuredContent against the
 // tool's outputSchema) with real runsc environments: initialize and the
 // tool list, env_create, env_exec with stdin, a denial as an isError result
-// carrying the violations, bad arguments as typed errors, an unknown tool as
-// a protocol error, list/show/extend/logs/delete, the caller's role (an
+// carrying the violations (and a one-shot sandbox_run's), bad arguments as
+// typed errors, an unknown tool as a protocol error, list/show/extend/logs/
+// delete, every read-only tool within its schema, the caller's role (an
 // observer may not create), raw stdio framing (a message over 4 MiB, CRLF,
 // nothing but responses on stdout), and nothing left behind at the end.
 // Run by run.sh --root (root, runsc and the SDK, else skip).
@@ -116,7 +117,7 @@ describe("omnibase mcp with the official SDK client", () => {
         assert.equal(t.outputSchema.type, "object", t.name);
         assert.equal(typeof t.annotations.readOnlyHint, "boolean", t.name);
         assert.equal(t.annotations.openWorldHint, false, t.name);
-        assert.equal(t._meta["omnibase/cli"], t.name.replace("_", " "), t.name);
+        assert.match(t._meta["omnibase/cli"], /^[a-z]+( [a-z]+)?$/, t.name); // test_parity.mjs
         assert.match(t._meta["omnibase/rest"], /^(GET|POST|PUT|PATCH|DELETE) \/\S*$/, t.name);
       }
       for (const n of ["env_create", "env_exec", "env_list", "env_show", "env_extend",
@@ -186,6 +187,25 @@ describe("omnibase mcp with the official SDK client", () => {
     assert.match(out.stdout, /after/);
   });
 
+  test("sandbox_run: a one-shot run, and its denial as isError with the violations", async () => {
+    const caps = { version: 1, grants: [], denials: [] };
+    const ok = await client.callTool({
+      name: "sandbox_run",
+      arguments: { argv: ["/bin/echo", "one-shot"], capabilities: caps },
+    });
+    assert.equal(ok.isError, false, JSON.stringify(ok.structuredContent));
+    assert.equal(structured(ok).stdout, "one-shot\n");
+    const denied = await client.callTool({
+      name: "sandbox_run",
+      arguments: { script: "print(open('/etc/passwd').read())", capabilities: caps },
+    });
+    const out = structured(denied);
+    assert.equal(denied.isError, true);
+    assert.equal(out.status, "violation");
+    assert.ok(out.violations.some((v) => v.capability === "FILE_READ" && v.target === "/etc/passwd"),
+      JSON.stringify(out.violations));
+  });
+
   test("bad arguments: isError results with the typed error, naming the field", async () => {
     const cases = [
       ["env_extend", { id: envId, ttl: "forever" }, /forever|ttl/],
@@ -229,6 +249,21 @@ describe("omnibase mcp with the official SDK client", () => {
     assert.ok(logs.events.every((e) => e.env_id === envId), JSON.stringify(logs.events));
     assert.ok(logs.events.some((e) => e.type === "CapabilityDenied" && e.target === "/etc/shadow"),
       JSON.stringify(logs.events.map((e) => e.type)));
+  });
+
+  test("every read-only tool that needs no argument answers within its outputSchema", async () => {
+    // (the SDK's client validates structuredContent against the outputSchema)
+    const called = [];
+    for (const t of tools) {
+      if (!t.annotations.readOnlyHint || (t.inputSchema.required ?? []).length) continue;
+      const res = await client.callTool({ name: t.name, arguments: {} });
+      const out = structured(res);
+      // some take one of two arguments, which "required" cannot say
+      if (res.isError) assert.equal(out.error?.code, "invalid", `${t.name}: ${JSON.stringify(out)}`);
+      else called.push(t.name);
+    }
+    assert.ok(called.includes("env_list"), called.join(" "));
+    console.log("read-only tools called with no arguments: " + called.join(" "));
   });
 
   test("env_delete: deleted, and nothing left on the host", async () => {
