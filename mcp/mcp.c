@@ -4,11 +4,14 @@
  * (common/json.h: UTF-8, depth, duplicate keys) within OB_MCP_MAX_MESSAGE. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
 #include "common/macros.h"
+#include "common/utf8.h"
 #include "mcp/mcp-internal.h"
 #include "mcp/mcp.h"
 
@@ -36,9 +39,19 @@ static void cjson_deletep(cJSON **p)
         cJSON_Delete(*p);
 }
 
+/* The message as one line of text, always valid UTF-8: what an operation
+ * gives (a command's output, a message cut at a byte count) may not be, and
+ * cJSON copies string bytes as they are, so an invalid byte becomes U+FFFD. */
 static char *print_envelope(cJSON *root)
 {
-        return root ? cJSON_PrintUnformatted(root) : NULL;
+        char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+        char *fixed;
+
+        if (!text || ob_utf8_valid(text, strlen(text)))
+                return text;
+        fixed = ob_utf8_sanitize_dup(text, strlen(text), false, NULL);
+        free(text);
+        return fixed;
 }
 
 char *ob_mcp_error_response(const cJSON *id, int code, const char *message)
@@ -154,14 +167,16 @@ int ob_mcp_fault_set(ob_mcp_fault *fault, int code, const char *fmt, ...)
 
 static bool valid_id(const cJSON *id)
 {
-        /* MCP: a string or an integer, never null */
-        return cJSON_IsString(id) ||
-               (cJSON_IsNumber(id) && id->valuedouble == (double)(long long)id->valuedouble);
+        /* MCP: a string or an integer, never null (within +-2^53, where a
+         * double holds every integer, so that the echo is exact) */
+        const double max = 9007199254740992.0;
+
+        if (cJSON_IsString(id))
+                return true;
+        return cJSON_IsNumber(id) && id->valuedouble >= -max && id->valuedouble <= max &&
+               id->valuedouble == (double)(int64_t)id->valuedouble;
 }
 
-/* A notification changes nothing here: initialized, cancelled (requests
- * are answered in order, so there is nothing in flight to cancel) and any
- * other are accepted and ignored, as JSON-RPC wants. */
 static int respond(char *text, char **ret_response)
 {
         if (!text)
@@ -227,6 +242,9 @@ int ob_mcp_handle(ob_mcp_session *s, const ob_api_ctx *ctx, const char *msg, siz
                                                      "\"id\" must be a string or an integer"),
                                ret_response);
         if (!id) {
+                /* a notification changes nothing here: initialized, cancelled
+                 * (requests are answered in order, so nothing is in flight
+                 * to cancel) and any other are accepted and ignored */
                 *ret_response = NULL;
                 return 0;
         }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the MCP server (mcp/): the input is a session, one message per
  * line, fed to ob_mcp_handle in order, as `omnibase mcp` reads stdin. Every
- * message must be answered with one line of JSON-RPC 2.0 (exactly one of
+ * message must be answered with one line of valid UTF-8 JSON-RPC 2.0 (exactly one of
  * result and error; an error with an integer code and a message), or not at
  * all (a notification, a response). The caller is an observer on a scratch
  * state directory, so tools/call reaches the operations that only read
@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/utf8.h"
 #include "mcp/mcp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +23,7 @@ static void check_response(const char *text)
 {
         cJSON *r = cJSON_Parse(text), *v, *res, *err;
 
-        if (!r || strchr(text, '\n'))
+        if (!r || strchr(text, '\n') || !ob_utf8_valid(text, strlen(text)))
                 abort();
         v = cJSON_GetObjectItemCaseSensitive(r, "jsonrpc");
         if (!cJSON_IsString(v) || strcmp(v->valuestring, "2.0") != 0 ||

@@ -20,6 +20,7 @@
 
 #include "api/api.h"
 #include "common/macros.h"
+#include "common/utf8.h"
 #include "mcp/mcp.h"
 
 static ob_api_ctx ctx;
@@ -35,6 +36,7 @@ static cJSON *handle(ob_mcp_session *s, const char *text)
         if (!resp)
                 return NULL;
         assert_null(strchr(resp, '\n')); /* stdio: one message per line */
+        assert_true(ob_utf8_valid(resp, strlen(resp)));
         j = cJSON_Parse(resp);
         assert_non_null(j);
         free(resp);
@@ -131,6 +133,9 @@ static void test_framing(void **state)
             OB_MCP_INVALID_REQUEST);
         assert_int_equal(
             expect_error(&s, "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", NULL),
+            OB_MCP_INVALID_REQUEST);
+        assert_int_equal(
+            expect_error(&s, "{\"jsonrpc\":\"2.0\",\"id\":1e300,\"method\":\"ping\"}", NULL),
             OB_MCP_INVALID_REQUEST);
         assert_int_equal(
             expect_error(&s, "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}", NULL),
@@ -356,6 +361,23 @@ static void test_tools_call(void **state)
                                       "\"params\":{\"name\":\"no_such_tool\"}}",
                                       "4"),
                          OB_MCP_INVALID_PARAMS);
+        {
+                /* a message cut inside a character is still valid UTF-8 */
+                char msg[512], name[200];
+                cJSON *r2;
+                memset(name, 'a', 127);
+                strcpy(name + 127, "\xc3\xa9\xc3\xa9");
+                snprintf(msg, sizeof(msg),
+                         "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{"
+                         "\"name\":\"%s\"}}",
+                         name);
+                r2 = handle(&s, msg); /* handle() checks the UTF-8 */
+                assert_int_equal(error_code(r2, "9"), OB_MCP_INVALID_PARAMS);
+                assert_non_null(
+                    strstr(str(cJSON_GetObjectItemCaseSensitive(r2, "error"), "message"),
+                           "aaa\xef\xbf\xbd"));
+                cJSON_Delete(r2);
+        }
         assert_int_equal(expect_error(&s,
                                       "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
                                       "\"params\":{}}",
