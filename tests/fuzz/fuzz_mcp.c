@@ -7,6 +7,8 @@
  * state directory, so tools/call reaches the operations that only read
  * (the table refuses the others before they run) and nothing starts a
  * sandbox. */
+#define _GNU_SOURCE
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +43,21 @@ static void check_response(const char *text)
         cJSON_Delete(r);
 }
 
+static char state_dir[] = "/tmp/ob-fuzz-mcp-XXXXXX";
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        return remove(path);
+}
+
+/* The scratch state directory goes when the process does. */
+static void remove_state_dir(void)
+{
+        nftw(state_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        static char state_dir[] = "/tmp/ob-fuzz-mcp-XXXXXX";
         static ob_api_ctx ctx;
         ob_mcp_session s = {0};
         const char *p = (const char *)data, *end = p + size;
@@ -51,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!ctx.state_dir) {
                 if (!mkdtemp(state_dir))
                         abort();
+                atexit(remove_state_dir);
                 ctx.state_dir = state_dir;
                 snprintf(ctx.caller.name, sizeof(ctx.caller.name), "fuzz");
                 ctx.caller.role = OB_API_OBSERVER;
