@@ -51,6 +51,16 @@ int ob_audit_line_build(const cJSON *event, uint64_t seq, const char *prev_hash,
  * -EBADMSG when the last complete line does not decode. */
 int ob_audit_read_tail(int fd, off_t size, ob_audit_record *ret_rec, off_t *ret_torn);
 
+/* Like ob_audit_follow(), but reads the log at path once, from its start
+ * to its end, and never waits: fn gets each matching complete line (lines
+ * over OB_AUDIT_MAX_LINE and lines that do not decode are skipped), never
+ * NULL. With since_seq, where the log starts later, the rotated files
+ * (LOG.1, LOG.2, ...) that hold seq since_seq on are read first; a long
+ * log is entered by bisection on seq. A missing file has no lines.
+ * Returns fn's positive value, 0 at the end, or -errno. */
+int ob_audit_scan(const char *path, const ob_audit_filter *filter, ob_audit_follow_fn fn,
+                  void *userdata);
+
 /* Name LOG.N+1 of the predecessor of LOG.N (LOG.1 for LOG); malloc'd. */
 int ob_audit_predecessor_path(const char *path, char **ret);
 

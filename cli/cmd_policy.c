@@ -3,6 +3,7 @@
  * (docs/policy.md). Invalid input: one line `omnibase: FILE:LINE:COL: msg`
  * on stderr and exit 125. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <omnibase/policy.h>
 
 #include "cli/commands.h"
+#include "policy/explain.h"
 
 typedef struct policy_args {
         const char *file, *principal, *registry, *request;
@@ -183,23 +185,9 @@ static int cmd_compile(const policy_args *a)
 
 static void print_response_json(const ob_policy_response *resp)
 {
-        cJSON *o = cJSON_CreateObject(), *reasons = cJSON_CreateArray(),
-              *errors = cJSON_CreateArray();
-        char *s;
+        cJSON *o = ob_policy_response_to_json(resp);
+        char *s = o ? cJSON_PrintUnformatted(o) : NULL;
 
-        cJSON_AddStringToObject(o, "decision", resp->allow ? "Allow" : "Deny");
-        for (size_t i = 0; i < resp->n_reasons; i++)
-                cJSON_AddItemToArray(reasons, cJSON_CreateString(resp->reasons[i]));
-        for (size_t i = 0; i < resp->n_errors; i++) {
-                cJSON *e = cJSON_CreateObject();
-                const char *msg = resp->errors[i] + strlen(resp->error_ids[i]) + 2;
-                cJSON_AddStringToObject(e, "policy_id", resp->error_ids[i]);
-                cJSON_AddStringToObject(e, "message", msg);
-                cJSON_AddItemToArray(errors, e);
-        }
-        cJSON_AddItemToObject(o, "reasons", reasons);
-        cJSON_AddItemToObject(o, "errors", errors);
-        s = cJSON_PrintUnformatted(o);
         if (s)
                 puts(s);
         free(s);
@@ -219,24 +207,12 @@ static void print_response(const ob_policy_response *resp)
 
 static int parse_request(const char *req, ob_cap_kind *ret_kind, const char **ret_target)
 {
-        const char *colon = req ? strchr(req, ':') : NULL;
-        char kind[32];
+        ob_error err = {0};
+        int r = ob_policy_request_parse(req, ret_kind, ret_target, &err);
 
-        if (!colon || (size_t)(colon - req) >= sizeof(kind)) {
-                ob_cli_error("policy explain: --request must be KIND:TARGET, e.g. "
-                             "FILE_READ:/data/x");
-                return -1;
-        }
-        memcpy(kind, req, (size_t)(colon - req));
-        kind[colon - req] = '\0';
-        if (ob_cap_kind_from_string(kind, ret_kind) < 0) {
-                ob_cli_error("policy explain: unknown capability kind \"%s\" (FILE_READ, "
-                             "FILE_WRITE, FILE_EXEC, NETWORK_CONNECT)",
-                             kind);
-                return -1;
-        }
-        *ret_target = colon + 1;
-        return 0;
+        if (r < 0)
+                ob_cli_error("policy explain: %s%s", r == -EBADMSG ? "--" : "", err.message);
+        return r < 0 ? -1 : 0;
 }
 
 static int cmd_explain(const policy_args *a)

@@ -153,21 +153,6 @@ static int show(const char *name, bool json)
         return 0;
 }
 
-static cJSON *list_item(const ob_template *t)
-{
-        cJSON *o = cJSON_CreateObject();
-
-        if (!o || !cJSON_AddStringToObject(o, "name", t->name) ||
-            !cJSON_AddBoolToObject(o, "approved", t->approved) ||
-            !cJSON_AddStringToObject(o, "profile", t->profile) ||
-            !cJSON_AddStringToObject(o, "description", t->description) ||
-            !cJSON_AddStringToObject(o, "file", t->file)) {
-                cJSON_Delete(o);
-                return NULL;
-        }
-        return o;
-}
-
 /* Prints every template; an invalid one is an error line and exit 125
  * once all are listed. */
 static int list(bool json)
@@ -189,7 +174,7 @@ static int list(bool json)
                         continue;
                 }
                 if (json)
-                        cJSON_AddItemToArray(arr, list_item(t));
+                        cJSON_AddItemToArray(arr, ob_template_summary_json(t));
                 else
                         printf("%-24s %-10s %s\n", t->name, t->approved ? "approved" : "unapproved",
                                t->profile);

@@ -8,6 +8,7 @@
  * docs/environments-templates.md lists the keys. */
 #pragma once
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,6 +56,9 @@ int ob_template_list(char ***ret, ob_error *err);
 /* The template as JSON (the same keys as the file; the capabilities object
  * as ob_capset_to_json prints it). *ret malloc'd. */
 int ob_template_to_json(const ob_template *t, char **ret);
+/* One entry of `template list --json`: {name, approved, profile,
+ * description, file}. NULL when out of memory; the caller's. */
+cJSON *ob_template_summary_json(const ob_template *t);
 /* The directories searched, in order (for messages): "$OMNIBASE_TEMPLATE_DIR
  * or <source>/templates, <installed>". Static storage. */
 const char *ob_template_search_path(void);

@@ -256,3 +256,18 @@ int ob_template_to_json(const ob_template *t, char **ret)
         *ret = out;
         return 0;
 }
+
+cJSON *ob_template_summary_json(const ob_template *t)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        if (!o || !cJSON_AddStringToObject(o, "name", t->name) ||
+            !cJSON_AddBoolToObject(o, "approved", t->approved) ||
+            !cJSON_AddStringToObject(o, "profile", t->profile) ||
+            !cJSON_AddStringToObject(o, "description", t->description) ||
+            !cJSON_AddStringToObject(o, "file", t->file ? t->file : "")) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
