@@ -246,7 +246,10 @@ describe("omnibase mcp with the official SDK client", () => {
       `${structured(ext).expires_at} is not after ${shown.expires_at}`);
     const logs = structured(await client.callTool({ name: "env_logs", arguments: { id: envId } }));
     assert.ok(logs.events.length > 0);
-    assert.ok(logs.events.every((e) => e.env_id === envId), JSON.stringify(logs.events));
+    // its own events only: those of its sandbox name its principal alone
+    assert.equal(new Set(logs.events.map((e) => e.principal)).size, 1, JSON.stringify(logs.events));
+    assert.ok(logs.events.every((e) => e.env_id === undefined || e.env_id === envId),
+      JSON.stringify(logs.events));
     assert.ok(logs.events.some((e) => e.type === "CapabilityDenied" && e.target === "/etc/shadow"),
       JSON.stringify(logs.events.map((e) => e.type)));
   });
