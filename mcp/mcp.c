@@ -28,8 +28,9 @@ static const char instructions[] =
     "one, run commands in it with env_exec, env_extend its time to live, env_delete it "
     "when done; sandbox_run is a one-shot run; template_*, policy_* and events_* inspect "
     "templates, Cedar policies and the audit log.\n"
-    "Every call acts as the user who started this server, with that user's role (owner, "
-    "observer or admin).\n"
+    "Every call acts as the caller this server identified (over stdio: the user who started "
+    "it), with that caller's role: an owner sees and changes its own environments, an "
+    "observer only reads, an admin does everything.\n"
     "A denial is never a protocol error: the tool result has isError true and its "
     "structuredContent carries the violations (each with capability and target). An "
     "operation that fails has isError true and structuredContent.error {code, message}.";
