@@ -310,14 +310,20 @@ describe("the caller's identity and role", () => {
 
 // Raw stdio framing, below the SDK: responses only, one per line.
 describe("stdio framing", () => {
+  // The server's stdout must be valid UTF-8 as bytes (node's own decoding
+  // would hide a bad byte behind U+FFFD).
   function raw(lines) {
     return new Promise((resolve, reject) => {
       const p = spawn(OMNIBASE, ["mcp"], { env: ENV, stdio: ["pipe", "pipe", "pipe"] });
-      let out = "", err = "";
-      p.stdout.on("data", (d) => (out += d));
+      const chunks = [];
+      let err = "";
+      p.stdout.on("data", (d) => chunks.push(d));
       p.stderr.on("data", (d) => (err += d));
       p.on("error", reject);
-      p.on("close", (code) => resolve({ code, out, err }));
+      p.on("close", (code) => {
+        const out = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+        resolve({ code, out, err });
+      });
       for (const l of lines) p.stdin.write(l);
       p.stdin.end();
     });
@@ -345,6 +351,24 @@ describe("stdio framing", () => {
       assert.deepEqual([msgs[3].id, msgs[3].error.code], [null, -32700]);
       assert.equal(msgs[4].id, 4);
       assert.ok(msgs[4].result.tools.length > 0);
+    });
+
+  test("with environments made and run: only responses on stdout, valid UTF-8 whatever a command prints",
+    async () => {
+      const call = (id, name, args) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call",
+        params: { name, arguments: args } }) + "\n";
+      const { code, out } = await raw([init + "\n",
+        call(2, "env_create", { template: "python-agent", name: "mcp-raw" }),
+        call(3, "env_exec", { id: "mcp-raw", argv: ["/bin/sh", "-c", "printf 'a\\377b'; echo x >&2"] }),
+        call(4, "env_delete", { id: "mcp-raw" })]);
+      assert.equal(code, 0);
+      const lines = out.split("\n");
+      assert.equal(lines.pop(), "", "the last response ends its line");
+      const msgs = lines.map((l) => JSON.parse(l));
+      assert.deepEqual(msgs.map((m) => m.id), [1, 2, 3, 4]);
+      for (const m of msgs.slice(1)) assert.equal(m.result.isError, false, JSON.stringify(m));
+      assert.equal(msgs[2].result.structuredContent.stdout, "a\uFFFDb");
+      assert.equal(msgs[3].result.structuredContent.state, "deleted");
     });
 
   test("an unsupported revision gets the latest; nothing before initialize but ping", async () => {
