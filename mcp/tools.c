@@ -56,16 +56,11 @@ static bool idempotent(const ob_api_op *op)
         return (op->flags & OB_API_READ) || verb_in(op, verbs, ARRAY_SIZE(verbs));
 }
 
-/* Whether op's result is given as is (an object) or under "result". */
-static bool output_is_object(const cJSON *schema)
-{
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(schema, "type");
-        return cJSON_IsString(t) && streq(t->valuestring, "object");
-}
-
 /* {"type": "object", "anyOf": [op's schema, the error]}, the keywords that
  * belong at the root ($schema, $id, $defs) moved up so that references
- * inside op's schema still resolve. */
+ * inside op's schema still resolve. MCP wants structuredContent to be an
+ * object: every operation's result is one (arrays come wrapped, as
+ * {"environments": [...]}), which tests/mcp/test_mcp_protocol.c checks. */
 static cJSON *output_schema(const ob_api_op *op)
 {
         static const char *const root_keys[] = {"$schema", "$id", "$defs", "definitions"};
@@ -79,20 +74,6 @@ static cJSON *output_schema(const ob_api_op *op)
                 cJSON *k = cJSON_DetachItemFromObjectCaseSensitive(base, root_keys[i]);
                 if (k)
                         cJSON_AddItemToObject(root, root_keys[i], k);
-        }
-        if (!output_is_object(base)) {
-                cJSON *wrap = cJSON_CreateObject();
-                cJSON *props = wrap ? cJSON_AddObjectToObject(wrap, "properties") : NULL;
-                cJSON *req = cJSON_CreateStringArray((const char *[]){"result"}, 1);
-                if (!props || !req) {
-                        cJSON_Delete(wrap);
-                        cJSON_Delete(req);
-                        return NULL;
-                }
-                cJSON_AddStringToObject(wrap, "type", "object");
-                cJSON_AddItemToObject(props, "result", TAKE_PTR(base));
-                cJSON_AddItemToObject(wrap, "required", req);
-                base = wrap;
         }
         err = cJSON_Parse(error_schema);
         any = cJSON_AddStringToObject(root, "type", "object")
@@ -213,7 +194,6 @@ int ob_mcp_tools_call(const ob_api_ctx *ctx, const cJSON *params, cJSON **ret, o
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
         _cleanup_cjson_ cJSON *result = NULL;
-        _cleanup_cjson_ cJSON *schema = NULL;
         const ob_api_op *op;
         ob_error err = {0};
         bool is_error;
@@ -234,15 +214,5 @@ int ob_mcp_tools_call(const ob_api_ctx *ctx, const cJSON *params, cJSON **ret, o
                 return tool_result(ob_api_error_json(&err), true, ret);
 
         is_error = ob_api_result_is_error(result);
-        schema = ob_api_output_schema(op);
-        if (!schema)
-                return -ENOMEM;
-        if (!output_is_object(schema)) {
-                cJSON *wrap = cJSON_CreateObject();
-                if (!wrap)
-                        return -ENOMEM;
-                cJSON_AddItemToObject(wrap, "result", TAKE_PTR(result));
-                result = wrap;
-        }
         return tool_result(TAKE_PTR(result), is_error, ret);
 }

@@ -255,9 +255,14 @@ static void test_tools_list(void **state)
                 assert_string_equal(str(meta, "omnibase/rest"), rest);
                 assert_string_equal(str(in, "type"), "object");
                 assert_string_equal(str(out, "type"), "object");
-                /* the op's own schema, or the typed error */
+                /* the op's own schema, or the typed error; MCP's
+                 * structuredContent is an object, so every result must be */
                 assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "anyOf")),
                                  2);
+                assert_string_equal(
+                    str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "anyOf"), 0),
+                        "type"),
+                    "object");
                 for (const ob_api_param *p = op->params; p->name; p++)
                         assert_non_null(cJSON_GetObjectItemCaseSensitive(
                             cJSON_GetObjectItemCaseSensitive(in, "properties"), p->name));
