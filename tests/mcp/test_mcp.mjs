@@ -166,6 +166,13 @@ describe("omnibase mcp with the official SDK client", () => {
       arguments: { id: "mcp-test", argv: ["/bin/sh", "-c", "echo kept > note.txt; cat note.txt; pwd"] },
     });
     assert.equal(structured(res2).stdout, "kept\n/workspace\n");
+    // a command that ends abnormally without a denial is an isError result too
+    const res3 = await client.callTool({
+      name: "env_exec",
+      arguments: { id: envId, argv: ["/bin/sleep", "30"], timeout_s: 1 },
+    });
+    assert.equal(structured(res3).status, "timeout", JSON.stringify(res3.structuredContent));
+    assert.equal(res3.isError, true);
   });
 
   test("env_exec of what the template denies: isError with the violations", async () => {
