@@ -38,11 +38,17 @@ typedef struct ob_mcp_session {
 
 /* Handles one JSON-RPC message (2025-11-25 has no batches: an array is an
  * invalid request) of len bytes, as the caller in ctx. *ret_response is the
- * response text (one line of JSON, no newline; caller frees), or NULL for a
- * notification or a response. Errors of the message itself are JSON-RPC
- * errors (-32700 parse, -32600 invalid request, -32601 method, -32602
- * params); an operation that fails is a tools/call result with isError.
- * Returns 0, or -ENOMEM (then *ret_response is untouched). */
+ * response text (one line of valid UTF-8 JSON, no newline; caller frees),
+ * or NULL for a notification or a response. Errors of the message itself
+ * are JSON-RPC errors (-32700 parse, -32600 invalid request, -32601 method,
+ * -32602 params, unknown tool included); an operation that fails is a
+ * tools/call result with isError. Returns 0, or -ENOMEM (then
+ * *ret_response is untouched).
+ * Streamable HTTP: the body of a POST is msg; a response is the 200 body
+ * (application/json), NULL is 202 Accepted without a body. A tools/call may
+ * take as long as the operation (an env_exec: up to its timeout); the
+ * session is only changed by initialize, so a front end that forks per
+ * request can run tools/call in the child. */
 int ob_mcp_handle(ob_mcp_session *s, const ob_api_ctx *ctx, const char *msg, size_t len,
                   char **ret_response);
 
