@@ -1,13 +1,18 @@
 // Parity of the CLI and the MCP tools (DESIGN §7: one table feeds both):
 // every verb `omnibase --help` and each group's `--help` usage lines name
 // has a tool whose _meta["omnibase/cli"] is that verb, and every tool names
-// a verb the CLI has, except the few listed below with their reason. The
-// REST half (every route of ob_api_openapi() is a tool's _meta
-// "omnibase/rest" and back) is in test_mcp_protocol.c. Needs no root: it
-// only lists tools. Run by run.sh (node and the SDK, else skip).
+// a verb the CLI has, except the few listed below with their reason; and
+// every route of omnibased's GET /openapi.json is a tool's _meta
+// "omnibase/rest" and back (when the tree has the server; the same check on
+// ob_api_openapi() itself is in test_mcp_protocol.c). Listing tools needs no
+// root; starting omnibased does. Run by run.sh (node and the SDK, else skip).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -60,10 +65,7 @@ function verbs(group) {
   return found;
 }
 
-test("every CLI verb is a tool and every tool a CLI verb", async () => {
-  const cli = new Set();
-  for (const g of groups()) for (const v of verbs(g)) cli.add(v);
-
+async function listTools() {
   const transport = new StdioClientTransport({
     command: OMNIBASE,
     args: ["mcp"],
@@ -72,12 +74,78 @@ test("every CLI verb is a tool and every tool a CLI verb", async () => {
   });
   const client = new Client({ name: "omnibase-parity", version: "1.0.0" });
   await client.connect(transport);
-  let tools;
   try {
-    ({ tools } = await client.listTools());
+    return (await client.listTools()).tools;
   } finally {
     await client.close();
   }
+}
+
+// omnibased on a socket in a scratch directory; resolves when the socket
+// exists (an inotify watch, set before the start, sees it made).
+function startServer(dir) {
+  const sock = path.join(dir, "api.sock");
+  return new Promise((resolve, reject) => {
+    const watcher = fs.watch(dir, (_, name) => {
+      if (name === "api.sock" && fs.existsSync(sock)) {
+        watcher.close();
+        resolve({ proc, sock });
+      }
+    });
+    const proc = spawn(process.env.OMNIBASED_BIN,
+      ["--socket", sock, "--state-dir", path.join(dir, "state")],
+      { stdio: ["ignore", "inherit", "inherit"] });
+    proc.on("exit", (code, sig) => {
+      watcher.close();
+      reject(new Error(`omnibased exited (${code ?? sig}) before its socket appeared`));
+    });
+  });
+}
+
+function getJson(sock, route) {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath: sock, path: route }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+    }).on("error", reject);
+  });
+}
+
+test("every REST route of omnibased's /openapi.json is a tool and back", async (t) => {
+  const src = process.env.OMNIBASE_SOURCE_DIR;
+  if (!src || !fs.existsSync(path.join(src, "server", "CMakeLists.txt")))
+    return t.skip("this tree has no server/ (omnibased)");
+  assert.ok(process.env.OMNIBASED_BIN && fs.existsSync(process.env.OMNIBASED_BIN),
+    "the tree has a server but OMNIBASED_BIN is not the built omnibased");
+  if (process.getuid() !== 0) return t.skip("omnibased needs root (SO_PEERCRED, runsc)");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ob-mcp-parity-"));
+  const { proc, sock } = await startServer(dir);
+  let doc;
+  try {
+    const res = await getJson(sock, "/openapi.json");
+    assert.equal(res.status, 200);
+    doc = res.body;
+  } finally {
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.kill("SIGTERM");
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const routes = new Set();
+  for (const [route, item] of Object.entries(doc.paths))
+    for (const method of Object.keys(item)) routes.add(`${method.toUpperCase()} ${route}`);
+  const rest = new Set((await listTools()).map((t) => t._meta["omnibase/rest"]));
+  assert.deepEqual([...routes].filter((r) => !rest.has(r)), [], "routes without a tool");
+  assert.deepEqual([...rest].filter((r) => !routes.has(r)), [], "tools without a route");
+});
+
+test("every CLI verb is a tool and every tool a CLI verb", async () => {
+  const cli = new Set();
+  for (const g of groups()) for (const v of verbs(g)) cli.add(v);
+
+  const tools = await listTools();
   const byCli = new Map();
   for (const t of tools) {
     const verb = t._meta?.["omnibase/cli"];
