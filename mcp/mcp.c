@@ -186,41 +186,66 @@ static int respond(char *text, char **ret_response)
         return 0;
 }
 
+/* The text into doc: 0, or 1 and fault for a message too long or not JSON
+ * (the strict scanner: UTF-8, depth, duplicate keys), or -ENOMEM. */
+static int parse(const char *msg, size_t len, ob_json_doc *doc, ob_mcp_fault *fault)
+{
+        ob_error err = {0};
+        int r;
+
+        if (len > OB_MCP_MAX_MESSAGE)
+                return ob_mcp_fault_set(fault, OB_MCP_INVALID_REQUEST, "the message is over 4 MiB");
+        r = ob_json_parse(msg, len, OB_MCP_MAX_MESSAGE, doc, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return ob_mcp_fault_set(fault, OB_MCP_PARSE_ERROR, "parse error at %u:%u: %s",
+                                        err.line, err.column, err.message);
+        if (!cJSON_IsObject(doc->root))
+                return ob_mcp_fault_set(fault, OB_MCP_INVALID_REQUEST, "%s",
+                                        cJSON_IsArray(doc->root)
+                                            ? "batches are not part of MCP 2025-11-25: send "
+                                              "one message"
+                                            : "a message must be a JSON object");
+        return 0;
+}
+
+/* A request's or notification's envelope (JSON-RPC's own rules): 0, or 1
+ * and fault (for the id when it is a valid one). */
+static int check_envelope(const cJSON *root, ob_mcp_fault *fault)
+{
+        const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "jsonrpc");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+
+        if (!cJSON_IsString(version) || !streq(version->valuestring, "2.0"))
+                return ob_mcp_fault_set(fault, OB_MCP_INVALID_REQUEST,
+                                        "\"jsonrpc\" must be \"2.0\"");
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "method")))
+                return ob_mcp_fault_set(fault, OB_MCP_INVALID_REQUEST,
+                                        "\"method\" must be a string");
+        if (id && !valid_id(id))
+                return ob_mcp_fault_set(fault, OB_MCP_INVALID_REQUEST,
+                                        "\"id\" must be a string or an integer");
+        return 0;
+}
+
 int ob_mcp_handle(ob_mcp_session *s, const ob_api_ctx *ctx, const char *msg, size_t len,
                   char **ret_response)
 {
         _cleanup_(ob_json_doc_done) ob_json_doc doc = {0};
         _cleanup_(cjson_deletep) cJSON *result = NULL;
         ob_mcp_fault fault = {0};
-        const cJSON *id, *method, *params, *version;
-        ob_error err = {0};
+        const cJSON *id, *method, *params;
         int r;
 
-        if (len > OB_MCP_MAX_MESSAGE)
-                return respond(ob_mcp_error_response(NULL, OB_MCP_INVALID_REQUEST,
-                                                     "the message is over 4 MiB"),
-                               ret_response);
-        r = ob_json_parse(msg, len, OB_MCP_MAX_MESSAGE, &doc, &err);
-        if (r == -ENOMEM)
+        r = parse(msg, len, &doc, &fault);
+        if (r < 0)
                 return r;
-        if (r < 0) {
-                char m[600];
-                snprintf(m, sizeof(m), "parse error at %u:%u: %s", err.line, err.column,
-                         err.message);
-                return respond(ob_mcp_error_response(NULL, OB_MCP_PARSE_ERROR, m), ret_response);
-        }
-        if (!cJSON_IsObject(doc.root))
-                return respond(ob_mcp_error_response(NULL, OB_MCP_INVALID_REQUEST,
-                                                     cJSON_IsArray(doc.root)
-                                                         ? "batches are not part of MCP "
-                                                           "2025-11-25: send one message"
-                                                         : "a message must be a JSON object"),
+        if (r > 0)
+                return respond(ob_mcp_error_response(NULL, fault.code, fault.message),
                                ret_response);
         id = cJSON_GetObjectItemCaseSensitive(doc.root, "id");
         method = cJSON_GetObjectItemCaseSensitive(doc.root, "method");
-        params = cJSON_GetObjectItemCaseSensitive(doc.root, "params");
-        version = cJSON_GetObjectItemCaseSensitive(doc.root, "jsonrpc");
-
         if (!method && id &&
             (cJSON_GetObjectItemCaseSensitive(doc.root, "result") ||
              cJSON_GetObjectItemCaseSensitive(doc.root, "error"))) {
@@ -228,20 +253,10 @@ int ob_mcp_handle(ob_mcp_session *s, const ob_api_ctx *ctx, const char *msg, siz
                 *ret_response = NULL;
                 return 0;
         }
-        if (!cJSON_IsString(version) || !streq(version->valuestring, "2.0"))
-                return respond(ob_mcp_error_response(valid_id(id) ? id : NULL,
-                                                     OB_MCP_INVALID_REQUEST,
-                                                     "\"jsonrpc\" must be \"2.0\""),
-                               ret_response);
-        if (!cJSON_IsString(method))
-                return respond(ob_mcp_error_response(valid_id(id) ? id : NULL,
-                                                     OB_MCP_INVALID_REQUEST,
-                                                     "\"method\" must be a string"),
-                               ret_response);
-        if (id && !valid_id(id))
-                return respond(ob_mcp_error_response(NULL, OB_MCP_INVALID_REQUEST,
-                                                     "\"id\" must be a string or an integer"),
-                               ret_response);
+        if (check_envelope(doc.root, &fault) > 0)
+                return respond(
+                    ob_mcp_error_response(valid_id(id) ? id : NULL, fault.code, fault.message),
+                    ret_response);
         if (!id) {
                 /* a notification changes nothing here: initialized, cancelled
                  * (requests are answered in order, so nothing is in flight
@@ -249,11 +264,11 @@ int ob_mcp_handle(ob_mcp_session *s, const ob_api_ctx *ctx, const char *msg, siz
                 *ret_response = NULL;
                 return 0;
         }
-        if (params && !cJSON_IsObject(params))
+        params = cJSON_GetObjectItemCaseSensitive(doc.root, "params");
+        if (params && !cJSON_IsObject(params)) /* MCP's params are objects */
                 return respond(ob_mcp_error_response(id, OB_MCP_INVALID_PARAMS,
                                                      "\"params\" must be an object"),
                                ret_response);
-
         r = dispatch(s, ctx, method->valuestring, params, &result, &fault);
         if (r < 0)
                 return r;

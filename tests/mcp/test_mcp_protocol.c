@@ -147,6 +147,8 @@ static void test_framing(void **state)
         /* notifications and responses get no answer, known or not */
         assert_null(handle(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"));
         assert_null(handle(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/whatever\"}"));
+        assert_null(
+            handle(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\",\"params\":[1]}"));
         assert_null(handle(&s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}"));
         assert_null(handle(&s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":1,"
                                "\"message\":\"m\"}}"));
