@@ -35,12 +35,20 @@ function ob(...args) {
 }
 
 // What a gone environment may not leave (tests/environments' leftovers()):
-// run directories, mounts and processes naming the state directory.
+// run directories, mounts, loop devices and processes (a supervisor, runsc)
+// naming the state directory.
 function leftovers() {
   const runsDir = path.join(STATE, "runs");
   const runs = fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [];
   const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")
     .filter((l) => l.includes(STATE));
+  const loops = fs.readdirSync("/sys/block").filter((d) => d.startsWith("loop")).filter((d) => {
+    try {
+      return fs.readFileSync(`/sys/block/${d}/loop/backing_file`, "utf8").includes(STATE);
+    } catch {
+      return false; // not attached
+    }
+  });
   const procs = [];
   for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     let cmd;
@@ -51,7 +59,7 @@ function leftovers() {
     }
     if (cmd.includes(STATE) && Number(pid) !== process.pid) procs.push(`${pid}: ${cmd}`);
   }
-  return { runs, mounts, procs };
+  return { runs, mounts, loops, procs };
 }
 
 async function connect(command = OMNIBASE, args = ["mcp"]) {
@@ -284,7 +292,7 @@ describe("omnibase mcp with the official SDK client", () => {
     assert.equal(shown.state, "deleted");
     const list = structured(await client.callTool({ name: "env_list", arguments: {} }));
     assert.deepEqual(list.environments, []);
-    assert.deepEqual(leftovers(), { runs: [], mounts: [], procs: [] });
+    assert.deepEqual(leftovers(), { runs: [], mounts: [], loops: [], procs: [] });
   });
 
   test("the server exits 0 when its stdin closes", async () => {
