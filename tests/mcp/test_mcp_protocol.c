@@ -363,6 +363,18 @@ static void test_tools_call(void **state)
         assert_string_equal(str(sc, "code"), "not_found");
         cJSON_Delete(r);
 
+        /* the table's roles hold through MCP: only an admin sweeps */
+        ctx.caller.role = OB_API_OWNER;
+        r = handle(&s, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{"
+                       "\"name\":\"env_sweep\"}}");
+        ctx.caller.role = OB_API_ADMIN;
+        res = result_of(r);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "isError")));
+        sc = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(res, "structuredContent"), "error");
+        assert_string_equal(str(sc, "code"), "forbidden");
+        cJSON_Delete(r);
+
         assert_int_equal(expect_error(&s,
                                       "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\","
                                       "\"params\":{\"name\":\"no_such_tool\"}}",
