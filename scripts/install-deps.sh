@@ -13,7 +13,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     build-essential cmake pkg-config clang llvm lld libclang-rt-14-dev \
     libcjson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev \
     libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libcmocka-dev libssl-dev \
-    libsqlite3-dev sqlite3 libarchive-dev e2fsprogs \
+    libsqlite3-dev sqlite3 libarchive-dev e2fsprogs libmicrohttpd-dev curl openssl \
     bpftool \
     runsc iproute2 procps psmisc dbus-daemon dbus-bin \
     gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \

@@ -8,6 +8,7 @@ import shutil
 import sys
 
 OMNIBASE = os.environ.get("OMNIBASE_BIN", "omnibase")
+OMNIBASED = os.environ.get("OMNIBASED_BIN", "omnibased")
 PRINCIPAL = "3f2a9c1e-0000-4000-8000-000000000001"
 
 
