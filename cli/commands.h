@@ -15,6 +15,7 @@ int ob_cmd_gc(int argc, char **argv);
 int ob_cmd_events(int argc, char **argv);
 int ob_cmd_env(int argc, char **argv);
 int ob_cmd_template(int argc, char **argv);
+int ob_cmd_mcp(int argc, char **argv);
 /* env render / template render (cmd_render.c): argv starts at "render". */
 int ob_cmd_env_render(int argc, char **argv);
 int ob_cmd_template_render(int argc, char **argv);

@@ -17,6 +17,7 @@ static const struct {
     {"events", ob_cmd_events, "verify, follow and rotate the audit log"},
     {"env", ob_cmd_env, "long-lived environments: create, exec, extend, delete"},
     {"template", ob_cmd_template, "list, show and check environment templates"},
+    {"mcp", ob_cmd_mcp, "serve the Model Context Protocol on stdio (for agents)"},
 };
 
 void ob_cli_error(const char *fmt, ...)

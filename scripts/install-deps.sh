@@ -20,8 +20,9 @@ $SUDO apt-get install -y -q --no-install-recommends \
     python3-kubernetes python3-yaml \
     clang-format git
 
-# Node.js with npm runs the Cedar reference. Machines of this kind ship
-# NodeSource's nodejs (npm included), which conflicts with Debian's npm.
+# Node.js with npm runs the Cedar reference and the MCP SDK's client. Machines
+# of this kind ship NodeSource's nodejs (npm included), which conflicts with
+# Debian's npm.
 if ! command -v npm >/dev/null 2>&1; then
     $SUDO apt-get install -y -q --no-install-recommends nodejs npm
 fi
@@ -29,4 +30,9 @@ fi
 # The Cedar reference implementation for the differential test (npm only).
 if [ -f tests/cedar/package.json ]; then
     (cd tests/cedar && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The official MCP SDK, whose client drives `omnibase mcp` in tests/mcp (npm only).
+if [ -f tests/mcp/package.json ]; then
+    (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `omnibase help [COMMAND]` is COMMAND --help, -V is --version, the man page
+# `omnibase help [COMMAND]` is COMMAND --help (mcp included), -V is --version, the man page
 # renders without a groff warning and names every option `sandbox run --help`
 # lists, and the bash completion offers the commands and those options.
 set -uo pipefail
@@ -10,7 +10,7 @@ comp=$src/cli/omnibase.bash-completion
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
-for c in sandbox policy events env template gc; do
+for c in sandbox policy events env template mcp gc; do
     diff <("$bin" help "$c") <("$bin" "$c" --help) >/dev/null || fail "help $c differs from $c --help"
 done
 [ "$("$bin" -V)" = "$("$bin" --version)" ] || fail "-V differs from --version"
@@ -32,7 +32,7 @@ opts=$("$bin" sandbox run --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
 for o in $opts; do
     grep -qF -- "$o" <<<"$text" || fail "man page lacks $o"
 done
-for c in sandbox policy events env template gc help; do
+for c in sandbox policy events env template mcp gc help; do
     grep -q "omnibase $c" <<<"$text" || fail "man page lacks the $c command"
 done
 for c in "env render" "template render"; do
@@ -47,6 +47,8 @@ complete_words() {
 [ "$(complete_words omnibase sa)" = sandbox ] || fail "completion of sa: $(complete_words omnibase sa)"
 [ "$(complete_words omnibase policy c | tr '\n' ' ')" = "check compile " ] || fail "completion of policy c"
 [ "$(complete_words omnibase template r)" = render ] || fail "completion of template r"
+[ "$(complete_words omnibase mc)" = mcp ] || fail "completion of mc: $(complete_words omnibase mc)"
+[ "$(complete_words omnibase mcp --)" = --help ] || fail "completion of mcp --: $(complete_words omnibase mcp --)"
 grep -qx render <<<"$(complete_words omnibase env r)" || fail "completion of env r"
 got=$(complete_words omnibase sandbox run x.py --)
 for o in $opts; do
