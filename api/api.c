@@ -3,6 +3,7 @@
  * result capture (api.h). Schemas and OpenAPI are in schema.c. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,9 @@ static bool type_ok(ob_api_type t, const cJSON *v)
         case OB_API_STRING:
                 return cJSON_IsString(v);
         case OB_API_INTEGER:
-                return cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble;
+                /* within +-2^53 first: a cast of 1e300 would overflow */
+                return cJSON_IsNumber(v) && fabs(v->valuedouble) <= 9007199254740992.0 &&
+                       v->valuedouble == (double)(long long)v->valuedouble;
         case OB_API_NUMBER:
                 return cJSON_IsNumber(v);
         case OB_API_BOOLEAN:
@@ -249,10 +252,25 @@ void ob_api_add_output(cJSON *obj, const char *key, int fd)
 
         if (n < 0)
                 n = 0;
-        if (buf) {
-                buf[n] = '\0';
-                cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
-                cJSON_AddStringToObject(obj, key, buf);
+        if (buf) { /* a NUL byte would end the JSON string: U+FFFD stands for it */
+                size_t nul = 0;
+                for (ssize_t i = 0; i < n; i++)
+                        nul += buf[i] == '\0';
+                _cleanup_free_ char *text = malloc((size_t)n + 2 * nul + 1);
+                if (text) {
+                        size_t k = 0;
+                        for (ssize_t i = 0; i < n; i++) {
+                                if (buf[i] != '\0') {
+                                        text[k++] = buf[i];
+                                        continue;
+                                }
+                                memcpy(text + k, "\xef\xbf\xbd", 3);
+                                k += 3;
+                        }
+                        text[k] = '\0';
+                        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+                        cJSON_AddStringToObject(obj, key, text);
+                }
         }
         snprintf(trunc, sizeof(trunc), "%s_truncated", key);
         cJSON_DeleteItemFromObjectCaseSensitive(obj, trunc);

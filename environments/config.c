@@ -266,8 +266,7 @@ static int config_api(const char *path, const ob_json_doc *doc, const cJSON *obj
                 if (streq(v->string, "admins"))
                         r = config_groups(path, doc, v, c->api_admins, &c->n_api_admins, err);
                 else if (streq(v->string, "observers"))
-                        r = config_groups(path, doc, v, c->api_observers, &c->n_api_observers,
-                                          err);
+                        r = config_groups(path, doc, v, c->api_observers, &c->n_api_observers, err);
                 else
                         r = config_error(err, path, doc, v, true,
                                          "unknown key (api takes admins, observers)");

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -126,6 +127,30 @@ static void test_arguments_checked(void **state)
         assert_non_null(strstr(err.message, "must be a JSON object"));
         assert_true(call("env_list", OB_API_OWNER, "{\"all\": \"yes\"}", &err) < 0);
         assert_string_equal(err.code, "invalid");
+        /* integers beyond what a double holds exactly (F7: no overflowing cast) */
+        static const char *const huge[] = {"1e300", "-1e300", "9007199254740994", "1.5"};
+        for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+                char args[128];
+                snprintf(args, sizeof(args), "{\"id\": \"a\", \"limit\": %s}", huge[i]);
+                assert_true(call("env_logs", OB_API_OWNER, args, &err) < 0);
+                assert_non_null(strstr(err.message, "\"limit\" must be an integer"));
+        }
+}
+
+/* Captured output is JSON text: a NUL byte becomes U+FFFD, not the end. */
+static void test_output_with_nul(void **state)
+{
+        int fd = ob_api_memfd("out", "a\0b", 3);
+        cJSON *o = cJSON_CreateObject();
+
+        (void)state;
+        assert_true(fd >= 0);
+        ob_api_add_output(o, "stdout", fd);
+        assert_string_equal(cJSON_GetObjectItem(o, "stdout")->valuestring, "a\xef\xbf\xbd"
+                                                                           "b");
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "stdout_truncated")));
+        cJSON_Delete(o);
+        close(fd);
 }
 
 static void test_roles_enforced_first(void **state)
@@ -182,6 +207,7 @@ int main(void)
             cmocka_unit_test(test_roles_enforced_first),
             cmocka_unit_test(test_http_status),
             cmocka_unit_test(test_input_schema),
+            cmocka_unit_test(test_output_with_nul),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
