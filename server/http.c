@@ -338,7 +338,7 @@ static enum MHD_Result request_answer(ob_srv_req *r)
                 ret = answer(r, 500,
                              ob_srv_error_json("internal", "the operation's worker "
                                                            "ended without an answer"));
-        } else if ((r->op->flags & OB_API_STREAM) && w->status < 300) {
+        } else if (r->op && (r->op->flags & OB_API_STREAM) && w->status < 300) {
                 cJSON *gate = cJSON_ParseWithLength(w->body, w->body_len);
                 r->gate = gate;
                 r->state = OB_REQ_STREAM;

@@ -52,11 +52,55 @@ static enum MHD_Result openapi(ob_srv_req *r)
         return ob_srv_respond_json(r->conn, 200, doc);
 }
 
-/* The server's own routes, matched before the table (POST /mcp belongs
- * here when it comes). */
+/* The host of an Origin ("https://host:port" -> "host:port"). */
+static const char *origin_host(const char *origin)
+{
+        const char *p = strstr(origin, "://");
+        return p ? p + 3 : origin;
+}
+
+/* MCP's Streamable HTTP (revision 2025-11-25), stateless: each POST is one
+ * JSON-RPC message, answered by a worker with application/json (200) or
+ * 202. No server-initiated stream: GET is 405, as the transport allows. A
+ * browser's Origin must be this server (Host): a page elsewhere may not
+ * drive it, on top of the identity every request needs (docs/server.md). */
+static enum MHD_Result mcp(ob_srv_req *r)
+{
+        const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+        const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+        const char *version =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
+        static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
+        bool known = !version;
+        int res;
+
+        if (origin && (!host || !streq(origin_host(origin), host)))
+                return ob_srv_respond_error(r->conn, 403, "forbidden",
+                                            "Origin %.100s is not this server", origin);
+        for (size_t i = 0; version && i < ARRAY_SIZE(versions); i++)
+                known |= streq(version, versions[i]);
+        if (!known)
+                return ob_srv_respond_error(r->conn, 400, "invalid",
+                                            "MCP-Protocol-Version %.40s: this server speaks "
+                                            "2025-11-25, 2025-06-18 and 2025-03-26",
+                                            version);
+        res = ob_srv_worker_start_mcp(r->srv, &r->ctx, r->body, r->body_len, version, &r->worker);
+        if (res == -EAGAIN)
+                return ob_srv_respond_error(r->conn, 503, "busy", "%d operations are running",
+                                            OB_SRV_MAX_WORKERS);
+        if (res < 0)
+                return ob_srv_respond_error(r->conn, 500, "internal", "fork: %s", strerror(-res));
+        r->worker->req = r;
+        r->state = OB_REQ_WORKER;
+        ob_srv_req_suspend(r);
+        return MHD_YES;
+}
+
+/* The server's own routes, matched before the table. */
 static const ob_srv_static_route static_routes[] = {
     {"GET", "/healthz", healthz, true},
     {"GET", "/openapi.json", openapi, false},
+    {"POST", "/mcp", mcp, false},
 };
 static const ob_srv_static_route dashboard_route = {"GET", NULL, dashboard, true};
 

@@ -88,11 +88,26 @@ typedef struct ob_srv_worker {
         struct ob_srv_worker *next;
 } ob_srv_worker;
 
-/* Forks a worker that calls op with args as ctx's caller and writes the
- * HTTP status and the result (or error) JSON to a pipe. op NULL: the sweep.
- * -EAGAIN past OB_SRV_MAX_WORKERS. */
+/* What a worker does: op with args as ctx's caller; or (mcp_msg set) one
+ * MCP message; or (neither) the sweep. */
+typedef struct ob_srv_job {
+        const ob_api_op *op;
+        const ob_api_ctx *ctx;
+        const cJSON *args;
+        const char *mcp_msg;
+        size_t mcp_len;
+        const char *mcp_version; /* the MCP-Protocol-Version header, or NULL */
+} ob_srv_job;
+
+/* Forks a worker that does job and writes the HTTP status and its answer
+ * to a pipe. -EAGAIN past OB_SRV_MAX_WORKERS. */
+int ob_srv_worker_spawn(ob_srv *srv, const ob_srv_job *job, ob_srv_worker **ret);
+/* op with args (JSON result or error); op NULL: the sweep. */
 int ob_srv_worker_start(ob_srv *srv, const ob_api_op *op, const ob_api_ctx *ctx, const cJSON *args,
                         ob_srv_worker **ret);
+/* One MCP message (Streamable HTTP): 200 with the response, 202 without. */
+int ob_srv_worker_start_mcp(ob_srv *srv, const ob_api_ctx *ctx, const char *msg, size_t len,
+                            const char *version, ob_srv_worker **ret);
 /* Reads what the worker's pipe has; true when its answer is complete (or it
  * can give none). */
 bool ob_srv_worker_read(ob_srv_worker *w);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "environments/env.h"
+#include "mcp/mcp.h"
 #include "server/server.h"
 
 #ifdef OB_COVERAGE
@@ -61,6 +62,47 @@ static void write_answer(int fd, int status, cJSON *json)
         }
 }
 
+/* The child's answer as given text (len 0: no body). */
+static void write_raw(int fd, int status, const char *text, size_t len)
+{
+        char head[64];
+        int n = snprintf(head, sizeof(head), "%d %zu\n", status, len);
+
+        if (write(fd, head, (size_t)n) != n)
+                return;
+        for (size_t off = 0; off < len;) {
+                ssize_t k = write(fd, text + off, len - off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return;
+                off += (size_t)k;
+        }
+}
+
+/* One MCP message (Streamable HTTP, stateless): a client that sends
+ * MCP-Protocol-Version has initialized (it learnt the version from
+ * initialize's answer); the answer is the 200 body, or 202 with none for a
+ * notification or a response. */
+static int run_mcp(int fd, const ob_srv_job *job)
+{
+        ob_mcp_session s = {0};
+        _cleanup_free_ char *resp = NULL;
+
+        if (job->mcp_version) {
+                s.initialized = true;
+                snprintf(s.protocol_version, sizeof(s.protocol_version), "%s", job->mcp_version);
+        }
+        if (ob_mcp_handle(&s, job->ctx, job->mcp_msg, job->mcp_len, &resp) < 0) {
+                static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
+                                          "memory\"}}";
+                write_raw(fd, 500, oom, sizeof(oom) - 1);
+                return 1;
+        }
+        write_raw(fd, resp ? 200 : 202, resp ? resp : "", resp ? strlen(resp) : 0);
+        return 0;
+}
+
 static int run_sweep(void)
 {
         ob_error err = {0};
@@ -75,8 +117,9 @@ static int run_sweep(void)
 
 /* In the child: signals as a CLI has them, nothing of the server's open
  * but the answer pipe (dup'd to 3), then the call. Never returns. */
-_Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, const cJSON *args)
+_Noreturn static void child(int fd, const ob_srv_job *job)
 {
+        const ob_api_op *op = job->op;
         sigset_t none;
         cJSON *result = NULL;
         ob_error err = {0};
@@ -102,9 +145,11 @@ _Noreturn static void child(int fd, const ob_api_op *op, const ob_api_ctx *ctx, 
                 dup2(null, STDIN_FILENO); /* the server's stdin is nobody's input */
                 close(null);
         }
+        if (job->mcp_msg)
+                child_exit(run_mcp(fd, job));
         if (!op)
                 child_exit(run_sweep());
-        r = ob_api_call(ctx, op, args, &result, &err);
+        r = ob_api_call(job->ctx, op, job->args, &result, &err);
         if (r < 0) {
                 cJSON *e = ob_api_error_json(&err);
                 write_answer(fd, ob_api_http_status(err.code), e);
@@ -131,9 +176,48 @@ static bool interruptible(const ob_api_op *op)
         return false;
 }
 
+/* An MCP message may be stopped when its client goes away unless it calls
+ * a tool that changes state (the same rule as a REST call's). */
+static bool mcp_interruptible(const char *msg, size_t len)
+{
+        cJSON *m = cJSON_ParseWithLength(msg, len);
+        const cJSON *method = cJSON_GetObjectItemCaseSensitive(m, "method");
+        const cJSON *name =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "params"), "name");
+        const ob_api_op *op = NULL;
+        bool yes = true;
+
+        if (cJSON_IsString(method) && streq(method->valuestring, "tools/call") &&
+            cJSON_IsString(name))
+                op = ob_api_find(name->valuestring);
+        if (op)
+                yes = interruptible(op);
+        cJSON_Delete(m);
+        return yes;
+}
+
 int ob_srv_worker_start(ob_srv *srv, const ob_api_op *op, const ob_api_ctx *ctx, const cJSON *args,
                         ob_srv_worker **ret)
 {
+        ob_srv_job job = {.op = op, .ctx = ctx, .args = args};
+
+        return ob_srv_worker_spawn(srv, &job, ret);
+}
+
+int ob_srv_worker_start_mcp(ob_srv *srv, const ob_api_ctx *ctx, const char *msg, size_t len,
+                            const char *version, ob_srv_worker **ret)
+{
+        ob_srv_job job = {.ctx = ctx,
+                          .mcp_msg = msg ? msg : "",
+                          .mcp_len = msg ? len : 0,
+                          .mcp_version = version};
+
+        return ob_srv_worker_spawn(srv, &job, ret);
+}
+
+int ob_srv_worker_spawn(ob_srv *srv, const ob_srv_job *job, ob_srv_worker **ret)
+{
+        const ob_api_op *op = job->op;
         _cleanup_close_ int rd = -1, wr = -1;
         int p[2];
         ob_srv_worker *w;
@@ -156,14 +240,15 @@ int ob_srv_worker_start(ob_srv *srv, const ob_api_op *op, const ob_api_ctx *ctx,
         }
         if (pid == 0) {
                 /* The read end must not stay open here: close_range does it. */
-                child(wr, op, ctx, args);
+                child(wr, job);
         }
         if (fcntl(rd, F_SETFL, O_NONBLOCK) < 0) {
                 /* unreachable on a pipe; the worker runs on regardless */
         }
         w->srv = srv;
         w->pid = pid;
-        w->interruptible = op && interruptible(op);
+        w->interruptible =
+            job->mcp_msg ? mcp_interruptible(job->mcp_msg, job->mcp_len) : op && interruptible(op);
         w->fd = TAKE_FD(rd);
         w->next = srv->workers;
         srv->workers = w;
