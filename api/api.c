@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "common/fs.h"
 #include "common/macros.h"
 
 #define OUTPUT_CAP (1024 * 1024)
@@ -280,17 +281,13 @@ void ob_api_add_output(cJSON *obj, const char *key, int fd)
 int ob_api_memfd(const char *name, const char *data, size_t len)
 {
         _cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC);
+        int r;
 
         if (fd < 0)
                 return -errno;
-        for (size_t off = 0; off < len;) {
-                ssize_t n = write(fd, data + off, len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                off += (size_t)n;
-        }
+        r = ob_write_all(fd, data, len);
+        if (r < 0)
+                return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
         return TAKE_FD(fd);

@@ -124,7 +124,8 @@ static int write_script(const ob_api_ctx *ctx, const char *text, const char *pro
         const char *state = ob_env_state_dir(ctx->state_dir);
         _cleanup_free_ char *parent = NULL;
         _cleanup_close_ int fd = -1;
-        size_t len = strlen(text), done = 0;
+        size_t len = strlen(text);
+        int r;
 
         if (len > OB_SCRIPT_MAX_BYTES)
                 return ob_error_set_code(err, "invalid", EFBIG, "script: larger than %d bytes",
@@ -141,17 +142,9 @@ static int write_script(const ob_api_ctx *ctx, const char *text, const char *pro
         if (asprintf(&a->script, "%s/%s", a->dir, script_name(profile)) < 0)
                 return ob_error_set_code(err, NULL, ENOMEM, "out of memory");
         fd = open(a->script, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        while (fd >= 0 && done < len) {
-                ssize_t k = write(fd, text + done, len - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                done += (size_t)k;
-        }
-        if (fd < 0 || done < len)
-                return ob_error_set_code(err, NULL, errno ? errno : EIO, "%s: %s", a->script,
-                                         strerror(errno ? errno : EIO));
+        r = fd < 0 ? -errno : ob_write_all(fd, text, len);
+        if (r < 0)
+                return ob_error_set_code(err, NULL, -r, "%s: %s", a->script, strerror(-r));
         return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "cli/commands.h"
+#include "common/fs.h"
 #include "common/macros.h"
 #include "mcp/mcp.h"
 
@@ -101,25 +102,11 @@ static int read_line(line_reader *rd, size_t *consumed, char **ret_line, size_t 
         }
 }
 
-static int write_all(int fd, const char *s, size_t len)
-{
-        while (len) {
-                ssize_t n = write(fd, s, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                s += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 static int send_line(int fd, const char *text)
 {
         size_t len = strlen(text);
-        int r = write_all(fd, text, len);
-        return r < 0 ? r : write_all(fd, "\n", 1);
+        int r = ob_write_all(fd, text, len);
+        return r < 0 ? r : ob_write_all(fd, "\n", 1);
 }
 
 /* Private close-on-exec copies of stdin and stdout for the protocol; 0 and

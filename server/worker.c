@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "environments/env.h"
 #include "mcp/mcp.h"
 #include "server/server.h"
@@ -50,16 +51,8 @@ static void write_answer(int fd, int status, cJSON *json)
         size_t len = text ? strlen(text) : 0;
         int n = snprintf(head, sizeof(head), "%d %zu\n", text ? status : 500, len);
 
-        if (write(fd, head, (size_t)n) != n)
-                return;
-        for (size_t off = 0; off < len;) {
-                ssize_t k = write(fd, text + off, len - off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return;
-                off += (size_t)k;
-        }
+        if (ob_write_all(fd, head, (size_t)n) >= 0)
+                (void)ob_write_all(fd, text, len);
 }
 
 /* The child's answer as given text (len 0: no body). */
@@ -68,16 +61,8 @@ static void write_raw(int fd, int status, const char *text, size_t len)
         char head[64];
         int n = snprintf(head, sizeof(head), "%d %zu\n", status, len);
 
-        if (write(fd, head, (size_t)n) != n)
-                return;
-        for (size_t off = 0; off < len;) {
-                ssize_t k = write(fd, text + off, len - off);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return;
-                off += (size_t)k;
-        }
+        if (ob_write_all(fd, head, (size_t)n) >= 0)
+                (void)ob_write_all(fd, text, len);
 }
 
 /* One MCP message (Streamable HTTP, stateless): a client that sends
