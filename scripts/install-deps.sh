@@ -18,6 +18,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     runsc iproute2 procps psmisc dbus-daemon dbus-bin \
     gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \
     python3-kubernetes python3-yaml \
+    chromium wrk \
     clang-format git
 
 # Node.js with npm runs the Cedar reference and the MCP SDK's client. Machines
@@ -35,4 +36,10 @@ fi
 # The official MCP SDK, whose client drives `omnibase mcp` in tests/mcp (npm only).
 if [ -f tests/mcp/package.json ]; then
     (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# playwright-core drives Debian's chromium (above) against the dashboard in
+# tests/web (npm only; it downloads no browser of its own).
+if [ -f tests/web/package.json ]; then
+    (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
 fi
