@@ -223,6 +223,40 @@ void ob_launch_release(ob_launch_state *sv)
         pass_on(&sv->s[1]);
 }
 
+void ob_launch_warm_begin(ob_launch_state *sv, bool capture, int stdout_fd, int stderr_fd,
+                          int64_t timeout_ms)
+{
+        sv->l.capture = capture;
+        sv->s[0].pass_fd = capture ? -1 : stdout_fd;
+        sv->s[1].pass_fd = capture ? -1 : stderr_fd;
+        sv->t0 = ob_mono_ms();
+        sv->deadline = timeout_ms > 0 ? sv->t0 + timeout_ms : 0;
+}
+
+int ob_launch_channel_write(ob_launch_state *sv, const char *buf, size_t len)
+{
+        int64_t end = ob_mono_ms() + 2000;
+
+        while (len > 0) {
+                ssize_t w = sv->chan_fd >= 0 ? write(sv->chan_fd, buf, len) : -1;
+                if (sv->chan_fd < 0)
+                        return -EPIPE;
+                if (w > 0) {
+                        buf += w;
+                        len -= (size_t)w;
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN)
+                        return negative_errno();
+                if (ob_mono_ms() > end)
+                        return -ETIMEDOUT;
+                (void)poll(&(struct pollfd){.fd = sv->chan_fd, .events = POLLOUT}, 1, 100);
+        }
+        return 0;
+}
+
 /* poll's timeout: to the deadline or the end of the kill grace; without
  * either, at most a second (waitpid is also checked each round, for a
  * kernel without pidfds), never 0 in a loop. */
