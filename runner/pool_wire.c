@@ -70,7 +70,6 @@ int ob_pool_result_encode(const ob_sandbox_result *r, char **ret)
         if (!o)
                 return -ENOMEM;
         bool ok = cJSON_AddNumberToObject(o, "limit_value", (double)r->limit_value) &&
-                  cJSON_AddBoolToObject(o, "warm", r->warm) &&
                   add_b64(o, "stdout_b64", r->stdout_buf, r->stdout_len) &&
                   add_b64(o, "stderr_b64", r->stderr_buf, r->stderr_len) &&
                   cJSON_AddStringToObject(o, "message", r->message);

@@ -376,6 +376,9 @@ void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
  * capture) and the wall clock and the deadline start now. */
 void ob_launch_warm_begin(ob_launch_state *s, bool capture, int stdout_fd, int stderr_fd,
                           int64_t timeout_ms);
+/* A pooled run's sidecar sent SandboxExit (its exit status): the run ends
+ * at the next step with that status, not at runsc's exit. */
+void ob_launch_early_exit(ob_launch_state *s, int exit_code);
 /* Writes to the sidecar over its channel (a pooled run's request line);
  * waits at most 2 s for room. */
 int ob_launch_channel_write(ob_launch_state *s, const char *buf, size_t len);

@@ -415,6 +415,8 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
         if (m->type == OB_CHANNEL_SANDBOX_EXIT) {
                 c->sidecar_denials = m->denials;
                 c->pids_refused = m->pids_refused;
+                if (c->plan->warm && c->launch) /* no wait for the sentry's teardown */
+                        ob_launch_early_exit(c->launch, (int)m->exit_code);
         }
         if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
                 return;
