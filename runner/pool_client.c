@@ -162,7 +162,7 @@ static int request_key(const ob_sandbox_options *opts, ob_run **ret_run, char **
 
         quiet.on_verbose = NULL;
         quiet.warm = false;
-        r = ob_run_new(&quiet, ret_run, err);
+        r = ob_run_new_request(&quiet, ret_run, err);
         if (r < 0)
                 return r;
         return ob_pool_key(ob_run_plan_get(*ret_run), opts->caps, ret_key);

@@ -423,6 +423,11 @@ typedef struct ob_warm_request {
         int stdout_fd, stderr_fd; /* live output (unless capture); borrowed */
 } ob_warm_request;
 int ob_run_new_warm(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
+/* A warm request's side of the plan: the limits, the profile and the
+ * workload's argv (workload_arg 0), checked as a cold run's; no mount plan
+ * and no sidecar (the pooled run has them). Only for ob_pool_key and the
+ * request's argv; destroy it. */
+int ob_run_new_request(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
 bool ob_run_warm_ready(const ob_run *run);
 int ob_run_warm_request(ob_run *run, const ob_warm_request *req, ob_error *err);
 const ob_run_plan *ob_run_plan_get(const ob_run *run);

@@ -794,6 +794,37 @@ int ob_run_new_warm(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
         return run_new(opts, true, ret, err);
 }
 
+int ob_run_new_request(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
+{
+        ob_run *run = calloc(1, sizeof(*run));
+        int r;
+
+        if (!run)
+                return -ENOMEM;
+        run->c = (run_ctx){.opts = opts, .plan = &run->plan, .sigfd = -1, .chan = {-1, -1}};
+        run->dir = (ob_run_dir){.lock_fd = -1, .cgroup_lock_fd = -1};
+        if (!opts->caps || !opts->script == !opts->argv || (opts->argv && !opts->argv[0]))
+                r = ob_error_set(err, 0, 0, EINVAL,
+                                 "a capability set and either a script or a command are needed");
+        else
+                r = merge_limits(ob_capset_limits_const(opts->caps), &opts->limits,
+                                 &run->plan.limits, err);
+        if (r >= 0)
+                r = ob_profile_load(opts->profile  ? opts->profile
+                                    : opts->script ? "python-minimal"
+                                                   : "shell",
+                                    &run->profile, err);
+        run->plan.profile = run->profile;
+        if (r >= 0)
+                r = build_argv(opts, &run->plan, err);
+        if (r < 0) {
+                ob_run_destroy(run);
+                return r;
+        }
+        *ret = run;
+        return 0;
+}
+
 int ob_run_dry(ob_run *run, ob_error *err)
 {
         return dry_run(&run->c, &run->res, err);
