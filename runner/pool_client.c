@@ -137,7 +137,8 @@ static int follow(const ob_sandbox_options *opts, FILE *f, ob_sandbox_result *re
                                 opts->on_event(line, opts->userdata);
                         continue;
                 }
-                if (cJSON_GetObjectItemCaseSensitive(o, "error")) {
+                if (!cJSON_GetObjectItemCaseSensitive(o, "status") &&
+                    cJSON_GetObjectItemCaseSensitive(o, "error")) {
                         const char *m =
                             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "error"));
                         if (m) {
