@@ -50,7 +50,9 @@ pool_field() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[
                < <("$omnibase" pool status --json); }
 wait_ready() {
     local end=$(( $(now_ms) + 120000 ))
-    while [ "$(pool_field ready)" != "$(pool_field size)" ]; do
+    # every sandbox booted, and no used one still being destroyed (its
+    # runsc calls would load the host during the next timed runs)
+    while [ "$(pool_field ready)" != "$(pool_field size)" ] || [ "$(pool_field destroying)" != 0 ]; do
         [ "$(now_ms)" -lt "$end" ] || { echo "bench_pool: the pool did not refill" >&2; exit 1; }
         sleep 0.05
     done

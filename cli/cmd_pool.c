@@ -130,11 +130,13 @@ static int pool_status(int argc, char **argv)
                 return 0;
         }
         o = cJSON_Parse(line);
-        printf("pool: pid %.0f, profile %s, size %.0f: %.0f ready, %.0f booting, %.0f busy; "
+        printf("pool: pid %.0f, profile %s, size %.0f: %.0f ready, %.0f booting, %.0f busy, %.0f "
+               "being destroyed; "
                "%.0f taken, %.0f sent cold, %.0f boot failures; key sha256 %s\n",
                num(o, "pid"), cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "profile")),
-               num(o, "size"), num(o, "ready"), num(o, "booting"), num(o, "busy"), num(o, "taken"),
-               num(o, "cold_refusals"), num(o, "boot_failures"),
+               num(o, "size"), num(o, "ready"), num(o, "booting"), num(o, "busy"),
+               num(o, "destroying"), num(o, "taken"), num(o, "cold_refusals"),
+               num(o, "boot_failures"),
                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "key_sha256")));
         cJSON_Delete(o);
         return 0;

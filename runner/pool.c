@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "environments/env.h"
@@ -23,6 +24,7 @@
 
 #define BOOT_BACKOFF_MS 1000
 #define MAX_POLLFDS     (2 + OB_POOL_MAX_SIZE * OB_LAUNCH_POLLFDS)
+#define MAX_REAPERS     64 /* runs being destroyed by children at once; more: in line */
 
 typedef struct pool pool;
 
@@ -48,7 +50,9 @@ struct pool {
         int64_t taken, cold_refusals, boot_failures, booted;
         int64_t backoff_until;
         bool stopping;
-        int stop_client; /* answered when everything is gone */
+        int stop_client;            /* answered when everything is gone */
+        pid_t reapers[MAX_REAPERS]; /* children destroying used runs */
+        size_t n_reapers;
 };
 
 static void close_fds(slot *s)
@@ -114,6 +118,41 @@ static void refill(pool *p)
                         boot(p, &p->slots[i]);
 }
 
+/* A used run is destroyed by a child of ours (runsc kill and delete, cgroups,
+ * network, directory: ~2 s here), so that the next request is not held
+ * behind it; the child holds no fd of a caller or of the listening socket. */
+static void destroy_async(pool *p, slot *s)
+{
+        pid_t pid = p->n_reapers < MAX_REAPERS ? fork() : -1;
+
+        if (pid == 0) {
+                closep(&p->listen_fd);
+                closep(&p->sig_fd);
+                closep(&p->stop_client);
+                for (size_t i = 0; i < p->size; i++)
+                        close_fds(&p->slots[i]);
+                ob_run_destroy(s->run);
+                _exit(0);
+        }
+        if (pid < 0) {
+                s->run = ob_run_destroy(s->run);
+                return;
+        }
+        p->reapers[p->n_reapers++] = pid;
+        s->run = ob_run_forget(s->run);
+}
+
+static void reap(pool *p, bool wait)
+{
+        for (size_t i = 0; i < p->n_reapers;) {
+                if (waitpid(p->reapers[i], NULL, wait ? 0 : WNOHANG) == 0) {
+                        i++;
+                        continue;
+                }
+                p->reapers[i] = p->reapers[--p->n_reapers];
+        }
+}
+
 /* A run ended: a taken one answers its caller; every one is destroyed
  * (never reused) and its slot booted again by refill(). */
 static void finish(pool *p, slot *s)
@@ -147,7 +186,7 @@ static void finish(pool *p, slot *s)
         }
         close_fds(s);
         s->busy = false;
-        s->run = ob_run_destroy(s->run);
+        destroy_async(p, s);
 }
 
 static void reply(int fd, const char *key, const char *value)
@@ -184,6 +223,7 @@ static void status(pool *p, int fd)
         cJSON_AddNumberToObject(o, "ready", (double)ready);
         cJSON_AddNumberToObject(o, "booting", (double)booting);
         cJSON_AddNumberToObject(o, "busy", (double)busy);
+        cJSON_AddNumberToObject(o, "destroying", (double)p->n_reapers);
         cJSON_AddNumberToObject(o, "taken", (double)p->taken);
         cJSON_AddNumberToObject(o, "cold_refusals", (double)p->cold_refusals);
         cJSON_AddNumberToObject(o, "booted", (double)p->booted);
@@ -346,8 +386,11 @@ static int loop(pool *p)
                             t < timeout)
                                 timeout = t;
                 }
+                if (p->n_reapers && timeout > 100)
+                        timeout = 100;
                 if (poll(fds, n, timeout) < 0 && errno != EINTR)
                         return 1;
+                reap(p, false);
                 if (fds[1].revents) {
                         struct signalfd_siginfo si;
                         if (read(p->sig_fd, &si, sizeof(si)) == sizeof(si))
@@ -385,6 +428,7 @@ static void teardown(pool *p, const char *sock)
                 s->run = ob_run_destroy(s->run);
                 close_fds(s);
         }
+        reap(p, true);
         (void)unlink(sock);
         closep(&p->listen_fd);
 }

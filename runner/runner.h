@@ -406,6 +406,11 @@ void ob_run_take_result(ob_run *run, ob_sandbox_result *ret);
 const char *ob_run_id(const ob_run *run); /* NULL before create */
 
 ob_run *ob_run_destroy(ob_run *run); /* accepts NULL; returns NULL */
+/* Frees a finished run's handle and closes its fds but removes nothing (no
+ * runsc call, no cgroup, network or directory removal): for a process that
+ * forked a child to destroy the run, which keeps its own copies of the locks
+ * meanwhile (runner/pool.c). A run not finished is destroyed instead. */
+ob_run *ob_run_forget(ob_run *run);
 
 /* ---- warm runs: a pooled sandbox (sandbox.c; the pool: runner/pool*.c) ----
  * ob_run_new_warm plans a run with no workload: create and start boot it

@@ -727,6 +727,7 @@ struct ob_run {
         ob_launch_state *launch;
         sigset_t old_mask;
         bool signals_blocked;
+        bool forget; /* ob_run_forget: free the handle, remove nothing */
 };
 
 static int block_signals(sigset_t *old)
@@ -1138,7 +1139,8 @@ ob_run *ob_run_destroy(ob_run *run)
         closep(&c->chan[1]);
         if (run->dir_made) {
                 closep(&run->dir.cgroup_lock_fd); /* before cleanup: it may lock exclusively */
-                ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
+                if (!run->forget)
+                        ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
                 ob_run_dir_done(&run->dir);
         }
         if (run->signals_blocked) {
@@ -1154,6 +1156,16 @@ ob_run *ob_run_destroy(ob_run *run)
         ob_sandbox_result_done(&run->res);
         free(run);
         return NULL;
+}
+
+ob_run *ob_run_forget(ob_run *run)
+{
+        if (!run)
+                return NULL;
+        if (run->launch) /* not finished: only destroy may stop it */
+                return ob_run_destroy(run);
+        run->forget = true;
+        return ob_run_destroy(run);
 }
 
 int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result, ob_error *err)

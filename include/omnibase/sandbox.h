@@ -172,8 +172,9 @@ typedef struct ob_pool_options {
 /* Starts the pool daemon (detached; it outlives the caller) and returns once
  * it listens: *ret_pid (may be NULL) its pid. -EEXIST when one runs. */
 OB_EXPORT int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err);
-/* The pool's state as one JSON object (malloc'd): size, ready, booting,
- * busy, taken, boot_failures, profile, key_sha256, pid. -ENOENT: no pool. */
+/* The pool's state as one JSON object (malloc'd): pid, size, ready,
+ * booting, busy, destroying, taken, cold_refusals, booted, boot_failures,
+ * profile, key_sha256. -ENOENT: no pool. */
 OB_EXPORT int ob_pool_status(const char *state_dir, char **ret_json, ob_error *err);
 /* Stops the daemon and returns once it and every sandbox it held are gone. */
 OB_EXPORT int ob_pool_stop(const char *state_dir, ob_error *err);
