@@ -221,6 +221,30 @@ class PoolTest(RunnerTest):
         self.assertIn("gc: removed 2 runs", p.stdout)
         self.assert_nothing_left()
 
+    def test_06_network_grant(self):
+        # the pooled sandbox has its netns and egress allowlist from boot
+        caps = self.caps(grants=[("NETWORK_CONNECT", "127.0.0.1:8080")])
+        self.start_pool(caps, size=1)
+        script = self.write("net.py", (
+            "import socket\n"
+            "for addr in [('127.0.0.1', 8080), ('10.1.2.3', 80)]:\n"
+            "    s = socket.socket(); s.settimeout(2)\n"
+            "    try:\n"
+            "        s.connect(addr); print(addr[0], 'connected')\n"
+            "    except OSError as e:\n"
+            "        print(addr[0], e.errno)\n"))
+        warm, _, _ = self.run_sb(script, caps)
+        cold, _, _ = self.run_sb(script, caps, warm=False)
+        self.assertTrue(warm.get("warm"))
+        self.assertEqual(warm["stdout"], "127.0.0.1 111\n10.1.2.3 1\n")
+        for k in ("status", "exit_code", "stdout", "violations"):
+            self.assertEqual(warm[k], cold[k], k)
+        self.assertEqual(self.omnibase("pool", "stop").returncode, 0)
+        self.assert_nothing_left()
+        self.assertTrue(self.pool_ids)
+        left = [n for n in runnerlib.oblib.netns_names() if any(i in n for i in self.pool_ids)]
+        self.assertEqual(left, [], "network namespaces left")
+
 
 if __name__ == "__main__":
     runnerlib.main()
