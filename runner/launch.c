@@ -219,6 +219,14 @@ void ob_launch_stop(ob_launch_state *sv)
         stop_sandbox(sv);
 }
 
+void ob_launch_interrupt(ob_launch_state *sv, int sig)
+{
+        if (!sv->res.signal && !sv->exited) {
+                sv->res.signal = sig;
+                stop_sandbox(sv);
+        }
+}
+
 void ob_launch_release(ob_launch_state *sv)
 {
         sv->s[1].held = false;

@@ -23,7 +23,8 @@
 #include "runner/pool.h"
 
 #define BOOT_BACKOFF_MS 1000
-#define MAX_POLLFDS     (2 + OB_POOL_MAX_SIZE * OB_LAUNCH_POLLFDS)
+#define SLOT_POLLFDS    (OB_LAUNCH_POLLFDS + 1) /* the run's, and its caller's connection */
+#define MAX_POLLFDS     (2 + OB_POOL_MAX_SIZE * SLOT_POLLFDS)
 #define MAX_REAPERS     64 /* runs being destroyed by children at once; more: in line */
 
 typedef struct pool pool;
@@ -359,6 +360,25 @@ static void handle_client(pool *p, int fd)
                 close(fd);
 }
 
+/* The caller of a taken run: {"op":"interrupt","signal":N} when it got a
+ * signal, EOF when it died; either stops the run as a cold run's would. */
+static void caller_step(slot *s)
+{
+        _cleanup_free_ char *line = NULL;
+        cJSON *o;
+        int sig = SIGKILL;
+
+        if (ob_ctl_recv(s->client, true, &line, NULL, NULL) >= 0) {
+                o = cJSON_Parse(line);
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "signal");
+                if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 64)
+                        sig = (int)v->valuedouble;
+                cJSON_Delete(o);
+        } else
+                closep(&s->client); /* gone: nobody to answer */
+        ob_run_interrupt(s->run, sig);
+}
+
 static void accept_all(pool *p)
 {
         for (;;) {
@@ -379,12 +399,14 @@ static int loop(pool *p)
                 refill(p);
                 fds[0] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
                 fds[1] = (struct pollfd){.fd = p->sig_fd, .events = POLLIN};
-                for (size_t i = 0; i < p->size; i++, n += OB_LAUNCH_POLLFDS) {
+                for (size_t i = 0; i < p->size; i++, n += SLOT_POLLFDS) {
+                        const slot *s = &p->slots[i];
                         for (size_t k = 0; k < OB_LAUNCH_POLLFDS; k++)
                                 fds[n + k] = (struct pollfd){.fd = -1};
-                        if (p->slots[i].run && ob_run_pollfds(p->slots[i].run, fds + n, &t) > 0 &&
-                            t < timeout)
+                        if (s->run && ob_run_pollfds(s->run, fds + n, &t) > 0 && t < timeout)
                                 timeout = t;
+                        fds[n + OB_LAUNCH_POLLFDS] = (struct pollfd){
+                            .fd = s->busy && s->run ? s->client : -1, .events = POLLIN};
                 }
                 if (p->n_reapers && timeout > 100)
                         timeout = 100;
@@ -396,8 +418,12 @@ static int loop(pool *p)
                         if (read(p->sig_fd, &si, sizeof(si)) == sizeof(si))
                                 p->stopping = true;
                 }
-                for (size_t i = 0, k = 2; i < p->size; i++, k += OB_LAUNCH_POLLFDS) {
+                for (size_t i = 0, k = 2; i < p->size; i++, k += SLOT_POLLFDS) {
                         slot *s = &p->slots[i];
+                        if (s->run && s->busy && s->client >= 0 &&
+                            fds[k + OB_LAUNCH_POLLFDS].fd == s->client &&
+                            fds[k + OB_LAUNCH_POLLFDS].revents)
+                                caller_step(s);
                         if (s->run && !ob_run_step(s->run, fds + k))
                                 finish(p, s);
                 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -70,20 +71,76 @@ __attribute__((format(printf, 2, 3))) static void verbose(const ob_sandbox_optio
         opts->on_verbose(line, opts->userdata);
 }
 
-/* One answer line (no newline), bounded; *ret malloc'd; -EPIPE at EOF. */
-static int read_answer(FILE *f, char **ret)
-{
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n = getline(&line, &cap, f);
+/* The answers on the connection, line by line (bounded); while waiting,
+ * a signal on sigfd (>= 0) is passed on once as {"op":"interrupt"}, and the
+ * pool stops the run as a cold run's SIGINT would. */
+typedef struct answers {
+        int fd, sigfd;
+        char *buf;
+        size_t len, cap;
+        bool interrupted;
+} answers;
 
-        if (n <= 0 || line[n - 1] != '\n' || (size_t)n > ANSWER_MAX) {
-                free(line);
-                return n < 0 && ferror(f) ? -EIO : -EPIPE;
+static void answers_done(answers *a)
+{
+        free(a->buf);
+}
+
+static void pass_signal(answers *a)
+{
+        struct signalfd_siginfo si;
+        char req[64];
+
+        if (read(a->sigfd, &si, sizeof(si)) != sizeof(si) || a->interrupted)
+                return;
+        a->interrupted = true;
+        snprintf(req, sizeof(req), "{\"op\":\"interrupt\",\"signal\":%u}", si.ssi_signo);
+        (void)ob_ctl_send(a->fd, req, NULL, 0);
+}
+
+/* One answer line (no newline); *ret malloc'd; -EPIPE at EOF. Waits as long
+ * as the run lasts (poll, then read what is there: no socket timeout). */
+static int read_answer(answers *a, char **ret)
+{
+        for (;;) {
+                char *nl = a->len ? memchr(a->buf, '\n', a->len) : NULL;
+                struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
+                                      {.fd = a->sigfd, .events = POLLIN}};
+                ssize_t n;
+                if (nl) {
+                        size_t k = (size_t)(nl - a->buf);
+                        char *line = strndup(a->buf, k);
+                        memmove(a->buf, nl + 1, a->len - k - 1);
+                        a->len -= k + 1;
+                        *ret = line;
+                        return line ? 0 : -ENOMEM;
+                }
+                if (a->len >= ANSWER_MAX)
+                        return -E2BIG;
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (p[1].revents)
+                        pass_signal(a);
+                if (!p[0].revents)
+                        continue;
+                if (a->cap - a->len < 65536) {
+                        size_t cap = a->cap ? a->cap * 2 : 65536;
+                        char *nb = realloc(a->buf, cap);
+                        if (!nb)
+                                return -ENOMEM;
+                        a->buf = nb;
+                        a->cap = cap;
+                }
+                n = read(a->fd, a->buf + a->len, a->cap - a->len);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EPIPE;
+                a->len += (size_t)n;
         }
-        line[n - 1] = '\0';
-        *ret = line;
-        return 0;
 }
 
 /* The request: the key, the workload's argv (a script's path pointing into
@@ -120,7 +177,7 @@ static int build_request(const ob_sandbox_options *opts, const ob_run_plan *plan
 }
 
 /* Reads the answers of a taken request: events, then the result. */
-static int follow(const ob_sandbox_options *opts, FILE *f, ob_sandbox_result *ret, ob_error *err)
+static int follow(const ob_sandbox_options *opts, answers *f, ob_sandbox_result *ret, ob_error *err)
 {
         for (;;) {
                 _cleanup_free_ char *line = NULL;
@@ -173,7 +230,8 @@ int ob_pool_try_run(const ob_sandbox_options *opts, ob_sandbox_result *ret, ob_e
 {
         _cleanup_free_ char *key = NULL, *req = NULL, *line = NULL;
         _cleanup_close_ int fd = -1, script = -1;
-        _cleanup_fclose_ FILE *f = NULL;
+        __attribute__((cleanup(answers_done))) answers f = {.fd = -1, .sigfd = -1};
+        sigset_t set, old;
         char name[32] = "";
         ob_run *run = NULL;
         cJSON *ans;
@@ -212,11 +270,9 @@ int ob_pool_try_run(const ob_sandbox_options *opts, ob_sandbox_result *ret, ob_e
         fds[1] = opts->stderr_fd >= 0 ? opts->stderr_fd : 2;
         fds[2] = script;
         r = ob_ctl_send(fd, req, fds, opts->script ? 3 : 2);
-        f = r >= 0 ? fdopen(TAKE_FD(fd), "r") : NULL;
-        if (r >= 0 && !f)
-                r = -errno;
+        f.fd = fd;
         if (r >= 0)
-                r = read_answer(f, &line);
+                r = read_answer(&f, &line);
         if (r < 0) {
                 verbose(opts, "warm: the pool did not answer (%s): starting cold", strerror(-r));
                 return 0;
@@ -239,7 +295,22 @@ int ob_pool_try_run(const ob_sandbox_options *opts, ob_sandbox_result *ret, ob_e
         verbose(opts, "warm: took the pooled sandbox %s",
                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "taken")));
         cJSON_Delete(ans);
-        return follow(opts, f, ret, err);
+        /* as a cold run: SIGINT, SIGTERM, SIGHUP stop the sandbox (error, 128+N) */
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        if (opts->handle_signals && sigprocmask(SIG_BLOCK, &set, &old) == 0)
+                f.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        r = follow(opts, &f, ret, err);
+        if (opts->handle_signals) {
+                struct signalfd_siginfo si;
+                while (f.sigfd >= 0 && read(f.sigfd, &si, sizeof(si)) > 0)
+                        ; /* handled: do not let them fire now */
+                closep(&f.sigfd);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+        }
+        return r;
 }
 
 /* ---- start, status, stop ---- */

@@ -369,6 +369,9 @@ size_t ob_launch_pollfds(ob_launch_state *s, struct pollfd fds[OB_LAUNCH_POLLFDS
 bool ob_launch_step(ob_launch_state *s, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
 /* Tells the sandbox to die (runsc kill; the grace, then SIGKILL). */
 void ob_launch_stop(ob_launch_state *s);
+/* As the launch's own signalfd would: the run is stopped, and judged as
+ * interrupted by sig (a pooled run's caller got it: runner/pool.c). */
+void ob_launch_interrupt(ob_launch_state *s, int sig);
 /* The workload exec'd: stderr held so far goes out, and from now on live. */
 void ob_launch_release(ob_launch_state *s);
 void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
@@ -434,5 +437,8 @@ int ob_run_new_warm(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
  * request's argv; destroy it. */
 int ob_run_new_request(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
 bool ob_run_warm_ready(const ob_run *run);
+/* The caller of a warm run was interrupted by sig: stop the run as a cold
+ * run's runner would (status error, 128 + sig). */
+void ob_run_interrupt(ob_run *run, int sig);
 int ob_run_warm_request(ob_run *run, const ob_warm_request *req, ob_error *err);
 const ob_run_plan *ob_run_plan_get(const ob_run *run);

@@ -982,6 +982,12 @@ bool ob_run_warm_ready(const ob_run *run)
         return run->step == STEP_STARTED && run->c.warm_ready && !run->c.warm_taken;
 }
 
+void ob_run_interrupt(ob_run *run, int sig)
+{
+        if (run->step == STEP_STARTED && run->launch)
+                ob_launch_interrupt(run->launch, sig);
+}
+
 const ob_run_plan *ob_run_plan_get(const ob_run *run)
 {
         return &run->plan;

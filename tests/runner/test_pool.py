@@ -8,6 +8,7 @@ leave nothing."""
 import json
 import os
 import signal
+import subprocess
 import time
 
 import runnerlib
@@ -244,6 +245,36 @@ class PoolTest(RunnerTest):
         self.assertTrue(self.pool_ids)
         left = [n for n in runnerlib.oblib.netns_names() if any(i in n for i in self.pool_ids)]
         self.assertEqual(left, [], "network namespaces left")
+
+    def test_07_interrupt_and_a_long_run(self):
+        caps = self.caps(limits={"timeout_s": 60})
+        self.start_pool(caps, size=2)
+        sleeper = self.write("sleeper.py", "import time\ntime.sleep(50)\n")
+        ev = os.path.join(self.tmp, "int-events.jsonl")
+        proc = subprocess.Popen([runnerlib.OMNIBASE, "sandbox", "run", sleeper, "--capabilities",
+                                 caps, "--warm", "--events", ev], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + DEADLINE_S
+        while time.monotonic() < end:  # the run has started: its SandboxStart is logged
+            if os.path.exists(ev):
+                with open(ev) as f:
+                    if "SandboxStart" in f.read():
+                        break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=DEADLINE_S)
+        # as a cold run's SIGINT: the sandbox is stopped, error, 130, one line
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("interrupted by INT", err)
+        with open(ev) as f:
+            last = [json.loads(line) for line in f][-1]
+        self.assertEqual((last["type"], last["status"], last["exit_code"]),
+                         ("SandboxExit", "error", 130))
+        # a warm run longer than the control socket's 5 s I/O bound
+        slow = self.write("slow.py", "import time\ntime.sleep(6)\nprint('done')\n")
+        res, _, _ = self.run_sb(slow, caps)
+        self.assertTrue(res.get("warm"))
+        self.assertEqual((res["status"], res["stdout"]), ("ok", "done\n"))
 
 
 if __name__ == "__main__":
