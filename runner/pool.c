@@ -308,7 +308,8 @@ static void take(pool *p, int fd, const cJSON *req, int fds[3], size_t n_fds)
         p->taken++;
         reply(fd, "taken", ob_run_id(s->run));
         if (ob_run_warm_request(s->run, &wr, &err) < 0) {
-                /* the run is ended (status error) and destroyed by the loop */
+                /* the run is never used again: ended (status error, when
+                 * its SandboxStart was written) and destroyed here */
                 plog("omnibase-pool: a request failed: %s", err.message);
                 ob_run_destroy(TAKE_PTR(s->run)); /* logs its SandboxExit if it started */
                 reply(fd, "error", err.message);
