@@ -54,7 +54,21 @@ struct pool {
         int stop_client;            /* answered when everything is gone */
         pid_t reapers[MAX_REAPERS]; /* children destroying used runs */
         size_t n_reapers;
+        int notify_fd; /* `pool start` waits: "ok PID" once one sandbox is ready, or why not */
+        char start_error[600]; /* an ob_error message fits */
 };
+
+__attribute__((format(printf, 2, 3))) static void notify(int fd, const char *fmt, ...);
+
+/* Before the first sandbox was ever ready, a failure ends the daemon: the
+ * starter prints it (one line, exit 125) instead of a pool that cannot boot. */
+static void fail_start(pool *p, const char *why)
+{
+        if (p->notify_fd < 0)
+                return;
+        snprintf(p->start_error, sizeof(p->start_error), "%s", why);
+        p->stopping = true; /* answered once all is removed (ob_pool_serve) */
+}
 
 static void close_fds(slot *s)
 {
@@ -104,6 +118,7 @@ static void boot(pool *p, slot *s)
                 r = ob_run_start(s->run, &err);
         if (r < 0) {
                 plog("omnibase-pool: booting a sandbox: %s", err.message);
+                fail_start(p, err.message);
                 s->run = ob_run_destroy(s->run);
                 p->boot_failures++;
                 p->backoff_until = ob_mono_ms() + BOOT_BACKOFF_MS;
@@ -182,6 +197,9 @@ static void finish(pool *p, slot *s)
         } else if (!s->busy) {
                 plog("omnibase-pool: a booted sandbox ended before its request%s%s",
                      err.message[0] ? ": " : "", err.message);
+                fail_start(p, err.message[0] ? err.message
+                                             : "a booted sandbox ended before its request "
+                                               "(see pool.log and the run's runsc.log)");
                 p->backoff_until = ob_mono_ms() + BOOT_BACKOFF_MS;
                 p->boot_failures++;
         }
@@ -430,6 +448,10 @@ static int loop(pool *p)
                 }
                 if (fds[0].revents)
                         accept_all(p);
+                if (p->notify_fd >= 0 && ready_slot(p)) {
+                        notify(p->notify_fd, "ok %d\n", (int)getpid());
+                        p->notify_fd = -1;
+                }
         }
         return 0;
 }
@@ -467,7 +489,8 @@ int ob_pool_serve(const ob_pool_options *o, int notify_fd)
                   .profile = o->profile ? o->profile : "python-minimal",
                   .size = o->size ? o->size : 2,
                   .listen_fd = -1,
-                  .stop_client = -1};
+                  .stop_client = -1,
+                  .notify_fd = -1};
         char sock[4096], lockp[4096];
         ob_sandbox_options plan_opts;
         ob_run *probe = NULL;
@@ -517,11 +540,7 @@ int ob_pool_serve(const ob_pool_options *o, int notify_fd)
                 teardown(&p, sock);
                 return 125;
         }
-        {
-                char pid[32];
-                snprintf(pid, sizeof(pid), "%d", (int)getpid());
-                notify(notify_fd, "ok %s\n", pid);
-        }
+        p.notify_fd = notify_fd; /* answered by the loop */
         r = loop(&p);
         teardown(&p, sock);
         free(p.key);
@@ -529,5 +548,10 @@ int ob_pool_serve(const ob_pool_options *o, int notify_fd)
         /* the lock goes with us; the stopper sees EOF once all is gone */
         (void)unlink(lockp);
         closep(&p.stop_client);
+        if (p.notify_fd >= 0) { /* stopped before any sandbox was ready, all removed */
+                notify(p.notify_fd, "%s\n",
+                       p.start_error[0] ? p.start_error : "stopped before a sandbox was ready");
+                return 125;
+        }
         return r;
 }

@@ -23,7 +23,7 @@
 #include "environments/env.h"
 #include "runner/pool.h"
 
-#define START_TIMEOUT_MS 10000
+#define START_TIMEOUT_MS 120000 /* the first sandbox booted: ~1-3 s, more when loaded */
 #define STOP_TIMEOUT_MS  60000
 /* an answer line: the result carries at most 2 × 64 MiB of output, in
  * base64 and again in JSON strings */

@@ -170,7 +170,8 @@ typedef struct ob_pool_options {
 } ob_pool_options;
 
 /* Starts the pool daemon (detached; it outlives the caller) and returns once
- * it listens: *ret_pid (may be NULL) its pid. -EEXIST when one runs. */
+ * its first sandbox is booted: *ret_pid (may be NULL) its pid. -EEXIST when
+ * one runs; -EIO with err when it could not boot one (it is gone then). */
 OB_EXPORT int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err);
 /* The pool's state as one JSON object (malloc'd): pid, size, ready,
  * booting, busy, destroying, taken, cold_refusals, booted, boot_failures,

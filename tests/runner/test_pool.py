@@ -221,6 +221,16 @@ class PoolTest(RunnerTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("gc: removed 2 runs", p.stdout)
         self.assert_nothing_left()
+        # a pool that cannot boot a sandbox is not started: one line, 125, nothing left
+        env = dict(self.env, OMNIBASE_RUNSC="/nonexistent/runsc")
+        p = subprocess.run([runnerlib.OMNIBASE, "pool", "start", "--capabilities", caps], env=env,
+                           capture_output=True, text=True, timeout=DEADLINE_S)
+        self.assertEqual(p.returncode, 125)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("/nonexistent/runsc", p.stderr)
+        self.assertIsNone(self.status(check=False))
+        self.assert_nothing_left()
+        self.assertFalse(os.path.exists(os.path.join(self.state, "pool", "pool.lock")))
 
     def test_06_network_grant(self):
         # the pooled sandbox has its netns and egress allowlist from boot
