@@ -25,7 +25,7 @@ typedef struct run_args {
         const char *script;
         char **script_args, **command;
         ob_limits limits;
-        bool json, dry_run, verbose;
+        bool json, dry_run, verbose, warm;
         FILE *events_out;
 } run_args;
 
@@ -47,6 +47,9 @@ static const char run_usage[] =
     "  --audit-log FILE         the hash-chained audit log every event is appended to\n"
     "                           (default $OMNIBASE_STATE_DIR/audit.jsonl)\n"
     "  -v, --verbose            print each mount and why grant paths were (not) mounted\n"
+    "  --warm                   take a pre-booted sandbox of `omnibase pool start` whose\n"
+    "                           profile, capabilities and limits are exactly these; else\n"
+    "                           run cold (-v says which)\n"
     "\n"
     "Exit: the workload's status; 124 timeout; 125 omnibase failed or bad input\n"
     "(nothing ran); 126 capability violation (whatever ended the run); 137 killed\n"
@@ -120,10 +123,9 @@ static const option_def string_options[] = {
 };
 
 static const option_def bool_options[] = {
-    {"--json", offsetof(run_args, json)},
-    {"--dry-run", offsetof(run_args, dry_run)},
-    {"-v", offsetof(run_args, verbose)},
-    {"--verbose", offsetof(run_args, verbose)},
+    {"--json", offsetof(run_args, json)}, {"--dry-run", offsetof(run_args, dry_run)},
+    {"-v", offsetof(run_args, verbose)},  {"--verbose", offsetof(run_args, verbose)},
+    {"--warm", offsetof(run_args, warm)},
 };
 
 static int parse_option(int argc, char **argv, int *i, run_args *a)
@@ -384,6 +386,7 @@ static void fill_options(const run_args *a, const ob_capset *caps, ob_sandbox_op
         opts->on_verbose = a->verbose || a->dry_run ? print_verbose : NULL;
         opts->userdata = a->events_out;
         opts->audit_log = a->audit_log;
+        opts->warm = a->warm;
         /* `--events -` without --json: stdout is the event stream and nothing
          * else, so the workload cannot forge events on it (threat model F5) */
         if (a->events_out == stdout && !a->json)

@@ -12,6 +12,7 @@
 int ob_cmd_policy(int argc, char **argv);
 int ob_cmd_sandbox(int argc, char **argv);
 int ob_cmd_gc(int argc, char **argv);
+int ob_cmd_pool(int argc, char **argv);
 int ob_cmd_events(int argc, char **argv);
 int ob_cmd_env(int argc, char **argv);
 int ob_cmd_template(int argc, char **argv);

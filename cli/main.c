@@ -14,6 +14,7 @@ static const struct {
     {"sandbox", ob_cmd_sandbox, "run a script or command in a gVisor sandbox"},
     {"policy", ob_cmd_policy, "check, compile and explain Cedar JSON policies"},
     {"gc", ob_cmd_gc, "remove what killed runs left behind"},
+    {"pool", ob_cmd_pool, "a warm pool of pre-booted sandboxes: start, status, stop"},
     {"events", ob_cmd_events, "verify, follow and rotate the audit log"},
     {"env", ob_cmd_env, "long-lived environments: create, exec, extend, delete"},
     {"template", ob_cmd_template, "list, show and check environment templates"},

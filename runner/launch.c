@@ -193,6 +193,8 @@ struct ob_launch_state {
         int64_t t0, deadline; /* deadline 0: none */
         int64_t kill_at;      /* when the sandbox was told to die, for the grace */
         int status;
+        bool early;       /* a pooled run's sidecar said SandboxExit: the result is known */
+        int early_status; /* ... as runsc's wait status would say it */
         ob_launch_result res;
 };
 
@@ -217,10 +219,80 @@ void ob_launch_stop(ob_launch_state *sv)
         stop_sandbox(sv);
 }
 
+void ob_launch_interrupt(ob_launch_state *sv, int sig)
+{
+        if (!sv->res.signal && !sv->exited) {
+                sv->res.signal = sig;
+                stop_sandbox(sv);
+        }
+}
+
 void ob_launch_release(ob_launch_state *sv)
 {
         sv->s[1].held = false;
         pass_on(&sv->s[1]);
+}
+
+void ob_launch_warm_begin(ob_launch_state *sv, bool capture, int stdout_fd, int stderr_fd,
+                          int64_t timeout_ms)
+{
+        sv->l.capture = capture;
+        sv->s[0].pass_fd = capture ? -1 : stdout_fd;
+        sv->s[1].pass_fd = capture ? -1 : stderr_fd;
+        sv->t0 = ob_mono_ms();
+        sv->deadline = timeout_ms > 0 ? sv->t0 + timeout_ms : 0;
+}
+
+void ob_launch_early_exit(ob_launch_state *sv, int exit_code)
+{
+        sv->early = true;
+        sv->early_status = (exit_code & 0xff) << 8;
+}
+
+static void close_fd(int *fd);
+static void channel_close(supervisor *sv);
+
+/* The workload and the sidecar are done: what they wrote is in the pipes
+ * already (gVisor writes a host fd synchronously), so take it and end the
+ * run now rather than after the sentry's teardown; runsc is killed and
+ * reaped by finish, the sandbox removed by the run's cleanup. */
+static void early_end(supervisor *sv)
+{
+        for (int i = 0; i < 2; i++) {
+                for (int k = 0; k < 4096 && sv->s[i].fd >= 0; k++) {
+                        struct pollfd f = {.fd = sv->s[i].fd, .events = POLLIN};
+                        if (poll(&f, 1, 0) <= 0)
+                                break;
+                        if (drain(&sv->s[i], sv->l.output_cap))
+                                sv->res.output_exceeded = true;
+                }
+                close_fd(&sv->s[i].fd);
+        }
+        channel_close(sv);
+}
+
+int ob_launch_channel_write(ob_launch_state *sv, const char *buf, size_t len)
+{
+        int64_t end = ob_mono_ms() + 2000;
+
+        while (len > 0) {
+                ssize_t w = sv->chan_fd >= 0 ? write(sv->chan_fd, buf, len) : -1;
+                if (sv->chan_fd < 0)
+                        return -EPIPE;
+                if (w > 0) {
+                        buf += w;
+                        len -= (size_t)w;
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN)
+                        return negative_errno();
+                if (ob_mono_ms() > end)
+                        return -ETIMEDOUT;
+                (void)poll(&(struct pollfd){.fd = sv->chan_fd, .events = POLLOUT}, 1, 100);
+        }
+        return 0;
 }
 
 /* poll's timeout: to the deadline or the end of the kill grace; without
@@ -296,7 +368,8 @@ enum { PFD_OUT, PFD_ERR, PFD_PID, PFD_SIG, PFD_NET, PFD_CHAN };
 size_t ob_launch_pollfds(ob_launch_state *sv, struct pollfd fds[OB_LAUNCH_POLLFDS],
                          int *ret_timeout_ms)
 {
-        if (sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0 && sv->chan_fd < 0)
+        if ((sv->exited || (sv->early && !sv->kill_sent)) && sv->s[0].fd < 0 && sv->s[1].fd < 0 &&
+            sv->chan_fd < 0)
                 return 0;
         fds[PFD_OUT] = (struct pollfd){.fd = sv->s[0].fd, .events = POLLIN};
         fds[PFD_ERR] = (struct pollfd){.fd = sv->s[1].fd, .events = POLLIN};
@@ -338,6 +411,8 @@ bool ob_launch_step(ob_launch_state *sv, const struct pollfd fds[OB_LAUNCH_POLLF
                 res->round_failed = true;
                 stop_sandbox(sv);
         }
+        if (sv->early && !sv->exited && !sv->kill_sent)
+                early_end(sv);
         if (sv->kill_sent && ob_mono_ms() > sv->kill_at + KILL_GRACE_MS) {
                 if (!sv->exited) {
                         kill(sv->pid, SIGKILL);
@@ -349,7 +424,8 @@ bool ob_launch_step(ob_launch_state *sv, const struct pollfd fds[OB_LAUNCH_POLLF
                 for (int i = 0; i < 2; i++)
                         close_fd(&sv->s[i].fd);
         }
-        return !(sv->exited && sv->s[0].fd < 0 && sv->s[1].fd < 0 && sv->chan_fd < 0);
+        return !((sv->exited || (sv->early && !sv->kill_sent)) && sv->s[0].fd < 0 &&
+                 sv->s[1].fd < 0 && sv->chan_fd < 0);
 }
 
 static int start(supervisor *sv, ob_error *err)
@@ -435,6 +511,8 @@ void ob_launch_finish(ob_launch_state *sv, ob_launch_result *ret)
         if (!sv->exited) {
                 kill(sv->pid, SIGKILL);
                 (void)waitpid(sv->pid, &sv->status, 0);
+                if (sv->early && !sv->kill_sent)
+                        sv->status = sv->early_status;
         }
         for (int i = 0; i < 2; i++)
                 closep(&sv->s[i].fd);

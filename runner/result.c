@@ -80,7 +80,7 @@ int ob_sandbox_result_to_json(const ob_sandbox_result *r, char **ret)
              cJSON_AddNumberToObject(u, "max_rss_kb", (double)r->usage.max_rss_kb) &&
              cJSON_AddNumberToObject(u, "cpu_ms", (double)r->usage.cpu_ms) &&
              cJSON_AddNumberToObject(u, "wall_ms", (double)r->usage.wall_ms) &&
-             add_violations(o, r) &&
+             add_violations(o, r) && (!r->warm || cJSON_AddBoolToObject(o, "warm", true)) &&
              (r->message[0] ? add_text(o, "error", r->message, strlen(r->message))
                             : cJSON_AddNullToObject(o, "error") != NULL);
         text = ok ? cJSON_PrintUnformatted(o) : NULL;

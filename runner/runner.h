@@ -107,6 +107,7 @@ typedef struct ob_run_plan {
         bool sidecar;        /* argv starts with omnibase-sidecar, which runs as root */
         size_t workload_arg; /* index in argv of the workload's argv[0] */
         bool hold;           /* an environment's PID 1: no workload (argv ends "--hold") */
+        bool warm;           /* a pooled sandbox: the workload comes by request ("--wait") */
 } ob_run_plan;
 
 /* Host pids backstop for a sandbox whose workload may have `pids` tasks
@@ -368,9 +369,22 @@ size_t ob_launch_pollfds(ob_launch_state *s, struct pollfd fds[OB_LAUNCH_POLLFDS
 bool ob_launch_step(ob_launch_state *s, const struct pollfd fds[OB_LAUNCH_POLLFDS]);
 /* Tells the sandbox to die (runsc kill; the grace, then SIGKILL). */
 void ob_launch_stop(ob_launch_state *s);
+/* As the launch's own signalfd would: the run is stopped, and judged as
+ * interrupted by sig (a pooled run's caller got it: runner/pool.c). */
+void ob_launch_interrupt(ob_launch_state *s, int sig);
 /* The workload exec'd: stderr held so far goes out, and from now on live. */
 void ob_launch_release(ob_launch_state *s);
 void ob_launch_finish(ob_launch_state *s, ob_launch_result *ret);
+/* A pooled run's request arrived: its output goes to these fds (unless
+ * capture) and the wall clock and the deadline start now. */
+void ob_launch_warm_begin(ob_launch_state *s, bool capture, int stdout_fd, int stderr_fd,
+                          int64_t timeout_ms);
+/* A pooled run's sidecar sent SandboxExit (its exit status): the run ends
+ * at the next step with that status, not at runsc's exit. */
+void ob_launch_early_exit(ob_launch_state *s, int exit_code);
+/* Writes to the sidecar over its channel (a pooled run's request line);
+ * waits at most 2 s for room. */
+int ob_launch_channel_write(ob_launch_state *s, const char *buf, size_t len);
 void ob_launch_result_done(ob_launch_result *r);
 
 /* ---- the run as a lifecycle (sandbox.c; docs/runner.md §4) ----
@@ -395,3 +409,36 @@ void ob_run_take_result(ob_run *run, ob_sandbox_result *ret);
 const char *ob_run_id(const ob_run *run); /* NULL before create */
 
 ob_run *ob_run_destroy(ob_run *run); /* accepts NULL; returns NULL */
+/* Frees a finished run's handle and closes its fds but removes nothing (no
+ * runsc call, no cgroup, network or directory removal): for a process that
+ * forked a child to destroy the run, which keeps its own copies of the locks
+ * meanwhile (runner/pool.c). A run not finished is destroyed instead. */
+ob_run *ob_run_forget(ob_run *run);
+
+/* ---- warm runs: a pooled sandbox (sandbox.c; the pool: runner/pool*.c) ----
+ * ob_run_new_warm plans a run with no workload: create and start boot it
+ * (every step of a cold run: mounts, cgroups, network, the sidecar as PID
+ * 1 with "--wait") and ob_run_warm_ready says when its sidecar waits on its
+ * channel. ob_run_warm_request hands it one workload; from there the run
+ * goes on (step, finish, take_result, destroy) exactly as a cold one. */
+#define OB_WARM_DIR "/omnibase/in" /* the inbox: the request's script */
+typedef struct ob_warm_request {
+        const char *const *argv; /* the workload's (a script's path: OB_WARM_DIR/script_name) */
+        int script_fd;           /* the script, read to its end; -1: a command */
+        const char *script_name; /* "script" or "script.EXT" */
+        const char *audit_log;   /* NULL: the state directory's audit.jsonl */
+        bool capture;
+        int stdout_fd, stderr_fd; /* live output (unless capture); borrowed */
+} ob_warm_request;
+int ob_run_new_warm(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
+/* A warm request's side of the plan: the limits, the profile and the
+ * workload's argv (workload_arg 0), checked as a cold run's; no mount plan
+ * and no sidecar (the pooled run has them). Only for ob_pool_key and the
+ * request's argv; destroy it. */
+int ob_run_new_request(const ob_sandbox_options *opts, ob_run **ret, ob_error *err);
+bool ob_run_warm_ready(const ob_run *run);
+/* The caller of a warm run was interrupted by sig: stop the run as a cold
+ * run's runner would (status error, 128 + sig). */
+void ob_run_interrupt(ob_run *run, int sig);
+int ob_run_warm_request(ob_run *run, const ob_warm_request *req, ob_error *err);
+const ob_run_plan *ob_run_plan_get(const ob_run *run);

@@ -13,6 +13,7 @@
 #include "capabilities/limits.h"
 #include "events/event.h"
 #include "runner/network.h"
+#include "runner/pool.h"
 #include "runner/runner.h"
 #include "sidecar/sidecar.h"
 
@@ -166,8 +167,8 @@ static void plan_done(ob_run_plan *plan, ob_profile *profile)
         ob_profile_free(profile);
 }
 
-static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profile **ret_profile,
-                     ob_error *err)
+static int make_plan(const ob_sandbox_options *opts, bool warm, ob_run_plan *plan,
+                     ob_profile **ret_profile, ob_error *err)
 {
         const char *pname = opts->profile  ? opts->profile
                             : opts->script ? "python-minimal"
@@ -176,12 +177,13 @@ static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profi
         int r;
 
         if (!opts->caps ||
-            (opts->hold ? opts->script || opts->argv
-                        : (!opts->script == !opts->argv) || (opts->argv && !opts->argv[0])))
+            (opts->hold || warm ? opts->script || opts->argv
+                                : (!opts->script == !opts->argv) || (opts->argv && !opts->argv[0])))
                 return ob_error_set(err, 0, 0, EINVAL,
-                                    opts->hold ? "a held sandbox takes no script or command"
-                                               : "a capability set and either a script or a "
-                                                 "command are needed");
+                                    opts->hold || warm
+                                        ? "a held or pooled sandbox takes no script or command"
+                                        : "a capability set and either a script or a "
+                                          "command are needed");
         r = merge_limits(ob_capset_limits_const(opts->caps), &opts->limits, &plan->limits, err);
         if (r < 0)
                 return r;
@@ -192,7 +194,8 @@ static int make_plan(const ob_sandbox_options *opts, ob_run_plan *plan, ob_profi
         plan->mounts.log = opts->on_verbose;
         plan->mounts.userdata = opts->userdata;
         plan->hold = opts->hold;
-        r = opts->hold ? 0 : build_argv(opts, plan, err);
+        plan->warm = warm;
+        r = opts->hold || warm ? 0 : build_argv(opts, plan, err);
         if (r >= 0)
                 r = ob_mount_plan_add_profile(&plan->mounts, profile);
         if (r >= 0)
@@ -273,6 +276,8 @@ typedef struct run_ctx {
         ob_run_network_launch net_launch; /* what the launch polls of the network */
         bool destroyed;                   /* ob_run_destroy() stopped it before it ended */
         ob_launch_state *launch;          /* while runsc runs: for ob_launch_release */
+        bool warm_ready;                  /* a pooled run's sidecar waits for its request */
+        bool warm_taken;                  /* ... and has had it (used once, never again) */
 } run_ctx;
 
 /* The sink of every event of the run: the audit log, then (durable_line)
@@ -348,6 +353,8 @@ static void emit_start(run_ctx *c)
         ob_event_add_int(ev, "cpus_milli", l->cpus_milli);
         ob_event_add_int(ev, "pids", l->pids);
         ob_event_add_int(ev, "timeout_s", l->timeout_s);
+        if (c->plan->warm)
+                ob_event_add_bool(ev, "warm", true);
         emit(c, OB_EVENT_SANDBOX_START, ev);
 }
 
@@ -396,6 +403,10 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
 {
         run_ctx *c = userdata;
 
+        if (m->type == OB_CHANNEL_SANDBOX_START && c->plan->warm && !c->warm_taken) {
+                c->warm_ready = true; /* booted, waiting for its request: not a start */
+                return;
+        }
         if (m->type == OB_CHANNEL_SANDBOX_START) {
                 c->started = true;
                 if (c->launch) /* what the workload writes goes out live */
@@ -404,6 +415,8 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
         if (m->type == OB_CHANNEL_SANDBOX_EXIT) {
                 c->sidecar_denials = m->denials;
                 c->pids_refused = m->pids_refused;
+                if (c->plan->warm && c->launch) /* no wait for the sentry's teardown */
+                        ob_launch_early_exit(c->launch, (int)m->exit_code);
         }
         if (m->type != OB_CHANNEL_CAPABILITY_DENIED)
                 return;
@@ -613,6 +626,20 @@ static int prepare_sidecar(run_ctx *c, const ob_run_dir *run, ob_error *err)
         return r;
 }
 
+/* A pooled run's inbox: an empty directory of its own, mounted read-only
+ * at OB_WARM_DIR, into which the request's script is written before the
+ * sidecar is told to run it (the script's snapshot, as a cold run's). */
+static int prepare_inbox(run_ctx *c, const ob_run_dir *run, ob_error *err)
+{
+        _cleanup_free_ char *dir = NULL;
+
+        if (asprintf(&dir, "%s/in", run->path) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0)
+                return ob_error_set(err, 0, 0, errno, "%s: %s", dir, strerror(errno));
+        return ob_mount_plan_add(&c->plan->mounts, dir, OB_WARM_DIR, false, true, "script inbox");
+}
+
 /* Everything before launch: cgroup lock, network, bundle, cgroups. */
 static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
 {
@@ -632,6 +659,8 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                 r = ob_rootfs_etc(run->path, NULL, false, &c->plan->mounts);
         if (r < 0 && !err->message[0])
                 ob_error_set(err, 0, 0, r, "the sandbox's /etc: %s", strerror(-r));
+        if (r >= 0 && c->plan->warm)
+                r = prepare_inbox(c, run, err);
         if (r >= 0)
                 ob_mount_plan_sort(&c->plan->mounts);
         if (r >= 0 && c->plan->sidecar)
@@ -698,6 +727,7 @@ struct ob_run {
         ob_launch_state *launch;
         sigset_t old_mask;
         bool signals_blocked;
+        bool forget; /* ob_run_forget: free the handle, remove nothing */
 };
 
 static int block_signals(sigset_t *old)
@@ -722,7 +752,7 @@ static int pending_signal(int sigfd)
         return 0;
 }
 
-int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
+static int run_new(const ob_sandbox_options *opts, bool warm, ob_run **ret, ob_error *err)
 {
         ob_run *run = calloc(1, sizeof(*run));
         run_ctx *c;
@@ -738,7 +768,7 @@ int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
                        .chan = {-1, -1},
                        .denials = &run->budget};
         run->dir = (ob_run_dir){.lock_fd = -1, .cgroup_lock_fd = -1};
-        r = make_plan(opts, &run->plan, &run->profile, err);
+        r = make_plan(opts, warm, &run->plan, &run->profile, err);
         if (r < 0) {
                 ob_run_destroy(run);
                 return r;
@@ -751,6 +781,47 @@ int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
                        ? getenv("OMNIBASE_RUNSC")
                        : "runsc";
         c->sink = (ob_event_sink){.fn = sink_line, .userdata = c};
+        *ret = run;
+        return 0;
+}
+
+int ob_run_new(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
+{
+        return run_new(opts, false, ret, err);
+}
+
+int ob_run_new_warm(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
+{
+        return run_new(opts, true, ret, err);
+}
+
+int ob_run_new_request(const ob_sandbox_options *opts, ob_run **ret, ob_error *err)
+{
+        ob_run *run = calloc(1, sizeof(*run));
+        int r;
+
+        if (!run)
+                return -ENOMEM;
+        run->c = (run_ctx){.opts = opts, .plan = &run->plan, .sigfd = -1, .chan = {-1, -1}};
+        run->dir = (ob_run_dir){.lock_fd = -1, .cgroup_lock_fd = -1};
+        if (!opts->caps || !opts->script == !opts->argv || (opts->argv && !opts->argv[0]))
+                r = ob_error_set(err, 0, 0, EINVAL,
+                                 "a capability set and either a script or a command are needed");
+        else
+                r = merge_limits(ob_capset_limits_const(opts->caps), &opts->limits,
+                                 &run->plan.limits, err);
+        if (r >= 0)
+                r = ob_profile_load(opts->profile  ? opts->profile
+                                    : opts->script ? "python-minimal"
+                                                   : "shell",
+                                    &run->profile, err);
+        run->plan.profile = run->profile;
+        if (r >= 0)
+                r = build_argv(opts, &run->plan, err);
+        if (r < 0) {
+                ob_run_destroy(run);
+                return r;
+        }
         *ret = run;
         return 0;
 }
@@ -770,11 +841,13 @@ int ob_run_create(ob_run *run, ob_error *err)
         if (run->step != STEP_PLANNED)
                 return ob_error_set(err, 0, 0, EINVAL, "the run was already created");
         r = find_runsc(c->runsc, err);
-        if (r >= 0)
+        /* a pooled run has no events until its request, which names the log */
+        if (r >= 0 && !run->plan.warm)
                 r = ob_run_audit_open(opts->audit_log, state, &c->audit, err);
         if (r < 0)
                 return r;
-        ob_run_audit_subscribe(c->audit, durable_line, c);
+        if (c->audit)
+                ob_run_audit_subscribe(c->audit, durable_line, c);
         if (opts->handle_signals) {
                 c->sigfd = block_signals(&run->old_mask);
                 if (c->sigfd < 0)
@@ -812,7 +885,9 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .bundle = run->dir.bundle,
                         .log_path = run->log,
                         .id = run->dir.id,
-                        .timeout_ms = c->plan->hold ? 0 : c->plan->limits.timeout_s * 1000,
+                        .timeout_ms = c->plan->hold || c->plan->warm
+                                          ? 0 /* a pooled run's starts at its request */
+                                          : c->plan->limits.timeout_s * 1000,
                         .output_cap = (size_t)c->plan->limits.output_kb * 1024,
                         .capture = c->opts->capture,
                         .hold_stderr = c->plan->sidecar,
@@ -827,7 +902,8 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .channel_userdata = c};
         if (l.net) /* the launch keeps a pointer: it must outlive this call */
                 c->net_launch = nl, l.net = &c->net_launch;
-        emit_start(c);
+        if (!c->plan->warm)
+                emit_start(c);
         r = ob_launch_start(&l, &run->launch, err);
         if (r >= 0)
                 run->step = STEP_STARTED;
@@ -901,6 +977,145 @@ int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret)
         return 0;
 }
 
+bool ob_run_warm_ready(const ob_run *run)
+{
+        return run->step == STEP_STARTED && run->c.warm_ready && !run->c.warm_taken;
+}
+
+void ob_run_interrupt(ob_run *run, int sig)
+{
+        if (run->step == STEP_STARTED && run->launch)
+                ob_launch_interrupt(run->launch, sig);
+}
+
+const ob_run_plan *ob_run_plan_get(const ob_run *run)
+{
+        return &run->plan;
+}
+
+/* "script" or "script.EXT" (EXT 1..7 letters or digits): the only names
+ * a request may give its script in the inbox. */
+static bool warm_script_name_ok(const char *name)
+{
+        const char *ext = name + 6;
+
+        if (strncmp(name, "script", 6) != 0 ||
+            (*ext && (*ext != '.' || strlen(ext) > 8 || !ext[1])))
+                return false;
+        for (ext += *ext ? 1 : 0; *ext; ext++)
+                if (!((*ext >= 'a' && *ext <= 'z') || (*ext >= 'A' && *ext <= 'Z') ||
+                      (*ext >= '0' && *ext <= '9')))
+                        return false;
+        return true;
+}
+
+/* The script, read from the request's fd (at most OB_SCRIPT_MAX_BYTES), as
+ * inbox/NAME mode 0444. */
+static int warm_script(ob_run *run, const ob_warm_request *req, ob_error *err)
+{
+        _cleanup_free_ char *text = malloc(OB_SCRIPT_MAX_BYTES + 1), *path = NULL;
+        size_t len = 0;
+
+        if (!text || asprintf(&path, "%s/in/%s", run->dir.path, req->script_name) < 0)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(req->script_fd, text + len, OB_SCRIPT_MAX_BYTES + 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return ob_error_set(err, 0, 0, errno, "reading the script: %s",
+                                            strerror(errno));
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > OB_SCRIPT_MAX_BYTES)
+                        return ob_error_set(err, 0, 0, EFBIG, "the script is larger than %d bytes",
+                                            OB_SCRIPT_MAX_BYTES);
+        }
+        int r = ob_write_file_mode(path, text, len, 0444);
+        return r < 0 ? ob_error_set(err, 0, 0, r, "%s: %s", path, strerror(-r)) : 0;
+}
+
+/* plan->argv becomes the sidecar's head ("--" in place of "--wait") and
+ * the request's argv, as a cold run's would be. */
+static int warm_argv(ob_run_plan *plan, const char *const *argv)
+{
+        size_t head = plan->workload_arg, n = 0;
+        char **v;
+
+        while (argv[n])
+                n++;
+        if (n == 0 || n > OB_SANDBOX_MAX_ARGS)
+                return -E2BIG;
+        v = calloc(head + 1 + n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < head; i++)
+                v[i] = TAKE_PTR(plan->argv[i]);
+        v[head] = strdup("--");
+        for (size_t i = 0; i < n; i++)
+                v[head + 1 + i] = strdup(argv[i]);
+        free(plan->argv[head]); /* "--wait", the old vector's last */
+        free(plan->argv);
+        plan->argv = v;
+        plan->workload_arg = head + 1;
+        for (size_t i = 0; i < head + 1 + n; i++)
+                if (!v[i])
+                        return -ENOMEM;
+        return 0;
+}
+
+static int warm_send(run_ctx *c)
+{
+        _cleanup_free_ char *line = NULL;
+        cJSON *root = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(root, "argv");
+        size_t len;
+
+        for (size_t i = c->plan->workload_arg; a && c->plan->argv[i]; i++)
+                if (!cJSON_AddItemToArray(a, cJSON_CreateString(c->plan->argv[i])))
+                        a = NULL;
+        line = a ? cJSON_PrintUnformatted(root) : NULL;
+        cJSON_Delete(root);
+        if (!line)
+                return -ENOMEM;
+        len = strlen(line);
+        line[len] = '\n'; /* over the NUL: the line is written by length */
+        return ob_launch_channel_write(c->launch, line, len + 1);
+}
+
+int ob_run_warm_request(ob_run *run, const ob_warm_request *req, ob_error *err)
+{
+        run_ctx *c = &run->c;
+        const char *state = c->opts->state_dir ? c->opts->state_dir : ob_state_dir_default();
+        int r;
+
+        if (!ob_run_warm_ready(run))
+                return ob_error_set(err, 0, 0, EBUSY, "the pooled sandbox is not ready");
+        if (req->script_fd >= 0 && (!req->script_name || !warm_script_name_ok(req->script_name)))
+                return ob_error_set(err, 0, 0, EINVAL, "bad script name");
+        c->warm_taken = true; /* whatever happens now, never again */
+        r = ob_run_audit_open(req->audit_log, state, &c->audit, err);
+        if (r < 0)
+                return r;
+        ob_run_audit_subscribe(c->audit, durable_line, c);
+        r = ob_run_audit_record(c->audit, run->dir.path, c->principal, &c->audit_record);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "%s/audit: %s", run->dir.path, strerror(-r));
+        if (req->script_fd >= 0 && (r = warm_script(run, req, err)) < 0)
+                return r;
+        r = warm_argv(c->plan, req->argv);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "the request's argv: %s", strerror(-r));
+        ob_launch_warm_begin(run->launch, req->capture, req->stdout_fd, req->stderr_fd,
+                             c->plan->limits.timeout_s * 1000);
+        emit_start(c);
+        r = warm_send(c);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "handing the request to the sandbox: %s",
+                                    strerror(-r));
+        return 0;
+}
+
 const char *ob_run_id(const ob_run *run)
 {
         return run->dir_made ? run->dir.id : NULL;
@@ -930,7 +1145,8 @@ ob_run *ob_run_destroy(ob_run *run)
         closep(&c->chan[1]);
         if (run->dir_made) {
                 closep(&run->dir.cgroup_lock_fd); /* before cleanup: it may lock exclusively */
-                ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
+                if (!run->forget)
+                        ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
                 ob_run_dir_done(&run->dir);
         }
         if (run->signals_blocked) {
@@ -948,6 +1164,16 @@ ob_run *ob_run_destroy(ob_run *run)
         return NULL;
 }
 
+ob_run *ob_run_forget(ob_run *run)
+{
+        if (!run)
+                return NULL;
+        if (run->launch) /* not finished: only destroy may stop it */
+                return ob_run_destroy(run);
+        run->forget = true;
+        return ob_run_destroy(run);
+}
+
 int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result, ob_error *err)
 {
         ob_error local = {0};
@@ -956,6 +1182,11 @@ int ob_sandbox_run(const ob_sandbox_options *opts, ob_sandbox_result *ret_result
         int r;
 
         *e = (ob_error){0};
+        if (opts->warm && !opts->dry_run) { /* a pooled sandbox, else on to a cold run */
+                r = ob_pool_try_run(opts, ret_result, e);
+                if (r != 0)
+                        return r > 0 ? 0 : r;
+        }
         r = ob_run_new(opts, &run, e);
         if (r >= 0 && opts->dry_run)
                 r = ob_run_dry(run, e);

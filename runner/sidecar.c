@@ -121,7 +121,8 @@ size_t ob_sidecar_argv_head(const char *const **ret)
 
 /* Puts the sidecar's argv in front of plan->argv (plan keeps owning both)
  * and mounts its binary and libraries; -errno with err on failure. With
- * plan->hold there is no workload: the head ends in "--hold" instead. */
+ * plan->hold there is no workload: the head ends in "--hold" instead; with
+ * plan->warm (a pooled sandbox) in "--wait": the argv comes by request. */
 int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
 {
         const char *const *head = sidecar_head;
@@ -140,14 +141,17 @@ int ob_sidecar_plan(ob_run_plan *plan, ob_error *err)
         if (!argv)
                 return -ENOMEM;
         for (size_t i = 0; i < n_head; i++)
-                if (!(argv[i] = strdup(plan->hold && i == n_head - 1 ? "--hold" : head[i])))
+                if (!(argv[i] = strdup(i < n_head - 1 ? head[i]
+                                       : plan->hold   ? "--hold"
+                                       : plan->warm   ? "--wait"
+                                                      : head[i])))
                         r = -ENOMEM;
         for (size_t i = 0; i < n_old; i++)
                 argv[n_head + i] = plan->argv[i];
         free(plan->argv);
         plan->argv = argv;
         plan->sidecar = true;
-        plan->workload_arg = plan->hold ? n_head - 1 : n_head;
+        plan->workload_arg = plan->hold || plan->warm ? n_head - 1 : n_head;
         return r;
 }
 
@@ -223,7 +227,8 @@ static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
         snprintf(why, sizeof(why), "profile:%s", plan->profile->name);
         for (size_t i = 0; r >= 0 && i < plan->mounts.n; i++) {
                 const ob_mount *m = &plan->mounts.v[i];
-                if (strncmp(m->why, "profile", 7) == 0 || streq(m->why, "script"))
+                if (strncmp(m->why, "profile", 7) == 0 || streq(m->why, "script") ||
+                    streq(m->why, "script inbox"))
                         r = grant_profile_path(set, m, why);
                 else if (streq(m->why, OB_MOUNT_WHY_ETC)) /* passwd, group, hosts... */
                         r = add_grant(set, OB_CAP_FILE_READ, m->destination, "sandbox:etc");

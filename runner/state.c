@@ -18,6 +18,7 @@
 #include "common/fs.h"
 #include "network/network.h"
 #include "runner/network.h"
+#include "runner/pool.h"
 #include "runner/runner.h"
 
 const char *ob_state_dir_default(void)
@@ -300,6 +301,8 @@ int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *ret_remove
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "gc: %s", strerror(-r));
 done:
+        /* a killed pool daemon's socket and lock (its runs were above) */
+        ob_pool_gc(state_dir);
         /* the shared cgroup parent may be left by a killed runner */
         ob_cgroup_remove_parent();
         if (ret_removed)

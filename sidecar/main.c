@@ -9,6 +9,10 @@
  *          (PID 1 of an environment: no workload of its own; reaps, and
  *           ends at SIGTERM; each command comes by `runsc exec` of a
  *           sidecar with --exec-stdio, docs/sidecar.md §Environments)
+ *   omnibase-sidecar --caps FILE... --channel-fd N [...] --wait
+ *          (PID 1 of a pooled sandbox: says it is ready, then takes the
+ *           workload's argv as one request line on the channel and runs it
+ *           as above; sidecar/wait.c, docs/runner.md §Warm pool)
  *   omnibase-sidecar --list-libs   (the shared objects it needs, for the
  *                                   runner to bind-mount into the sandbox)
  */
@@ -39,6 +43,7 @@ typedef struct options {
         const char *channel;
         int channel_fd;  /* --channel-fd, -1 when not given */
         bool hold;       /* --hold: PID 1 of an environment */
+        bool wait;       /* --wait: PID 1 of a pooled sandbox (argv from the channel) */
         bool exec_stdio; /* --exec-stdio: header + stdin over the channel */
         ob_sidecar_config cfg;
 } options;
@@ -76,8 +81,10 @@ static int print_lib(struct dl_phdr_info *info, size_t size, void *userdata)
 
 static int usage(void)
 {
-        fprintf(stderr, "usage: omnibase-sidecar --caps FILE (--channel SOCKET | --channel-fd N) "
-                        "[--uid N --gid N] [--scratch DIR] [--exec-stdio] (-- ARGV... | --hold)\n");
+        fprintf(
+            stderr,
+            "usage: omnibase-sidecar --caps FILE (--channel SOCKET | --channel-fd N) "
+            "[--uid N --gid N] [--scratch DIR] [--exec-stdio] (-- ARGV... | --hold | --wait)\n");
         return EXIT_SIDECAR_FAILED;
 }
 
@@ -105,6 +112,10 @@ static int parse_args(int argc, char **argv, options *o)
                 if (streq(a, "--")) {
                         i++;
                         break;
+                }
+                if (streq(a, "--wait")) {
+                        o->wait = true;
+                        continue;
                 }
                 if (streq(a, "--hold") || streq(a, "--exec-stdio")) {
                         *(a[2] == 'h' ? &o->hold : &o->exec_stdio) = true;
@@ -136,8 +147,10 @@ static int parse_args(int argc, char **argv, options *o)
         }
         if (o->n_caps == 0 || !o->channel == (o->channel_fd < 0))
                 return -EINVAL;
-        if (o->hold)
-                return i >= argc && !o->exec_stdio ? 0 : -EINVAL;
+        if (o->hold || o->wait)
+                return i >= argc && !o->exec_stdio && !(o->hold && o->wait) && o->channel_fd >= 0
+                           ? 0
+                           : -EINVAL;
         if (i >= argc || (o->exec_stdio && o->channel_fd < 0))
                 return -EINVAL;
         o->cfg.argv = argv + i;
@@ -338,6 +351,14 @@ int main(int argc, char **argv)
         }
         if (o.exec_stdio && (r = ob_exec_stdio(fd)) < 0) {
                 fprintf(stderr, "omnibase: reading the exec's header: %s\n", strerror(-r));
+                ob_capset_free(caps);
+                close(fd);
+                return EXIT_SIDECAR_FAILED;
+        }
+        if (o.wait && (r = ob_wait_request(fd, &o.cfg.argv)) < 0) {
+                if (r != -EPIPE) /* EPIPE: the pool went away before a request */
+                        fprintf(stderr, "omnibase: waiting for the pool's request: %s\n",
+                                strerror(-r));
                 ob_capset_free(caps);
                 close(fd);
                 return EXIT_SIDECAR_FAILED;

@@ -180,6 +180,10 @@ typedef struct ob_sidecar_config {
  * then forks a relay that copies the rest of chan into a pipe, which
  * becomes fd 0. Returns 0 or -errno (-EBADMSG: a bad header). */
 int ob_exec_stdio(int chan);
+/* A pooled sandbox's PID 1 (wait.c): SandboxStart "(pool)" on chan, then
+ * one request line {"argv": [...]}; *ret_argv the workload's argv
+ * (NULL-terminated, malloc'd, kept for the life of the process). */
+int ob_wait_request(int chan, char ***ret_argv);
 
 /* Forks the workload: drops privileges, waits to be seized, loads the
  * filter, execs. Returns the pid (already seized) or -errno. */

@@ -69,6 +69,11 @@ typedef struct ob_sandbox_options {
         bool hold;
         const struct ob_sandbox_bind *binds; /* extra bind mounts (n_binds of them) */
         size_t n_binds;
+        /* Take a pre-booted sandbox from the pool of state_dir (ob_pool_start)
+         * when its profile, capability set and limits equal this run's
+         * exactly; otherwise run cold (on_verbose says why). result->warm
+         * says which it was. */
+        bool warm;
 } ob_sandbox_options;
 
 /* A host file or directory mounted into the sandbox beside the grants (an
@@ -121,6 +126,7 @@ typedef struct ob_sandbox_result {
          * LIMIT_EXCEEDED or ERROR. Equal to status except on a violation,
          * which takes precedence over a timeout or a limit kill. */
         ob_sandbox_status ended_by;
+        bool warm; /* the run took a pooled sandbox (options.warm) */
 } ob_sandbox_result;
 
 /* Defaults: no caps, no profile, capture off, fds 1 and 2, limits unset. */
@@ -147,6 +153,32 @@ OB_EXPORT int ob_sandbox_result_to_json(const ob_sandbox_result *result, char **
  * while other sandboxes run. *ret_removed (may be NULL) counts runs removed. */
 OB_EXPORT int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *ret_removed,
                             ob_error *err);
+
+/* ---- the warm pool (docs/runner.md §10) ----
+ * A daemon of its own keeps `size` sandboxes booted for one (profile,
+ * capability set, limits); each is used by one warm run, then destroyed
+ * and replaced. It listens on STATE_DIR/pool/pool.sock (0600, root only). */
+#define OB_POOL_MAX_SIZE 16
+
+typedef struct ob_pool_options {
+        const ob_capset *caps; /* required */
+        const char *profile;   /* NULL: "python-minimal" */
+        size_t size;           /* 1..OB_POOL_MAX_SIZE; 0: 2 */
+        ob_limits limits;      /* overrides, only downward, as for a run */
+        const char *state_dir; /* NULL: $OMNIBASE_STATE_DIR or the default */
+        const char *runsc;     /* NULL: $OMNIBASE_RUNSC or "runsc" */
+} ob_pool_options;
+
+/* Starts the pool daemon (detached; it outlives the caller) and returns once
+ * its first sandbox is booted: *ret_pid (may be NULL) its pid. -EEXIST when
+ * one runs; -EIO with err when it could not boot one (it is gone then). */
+OB_EXPORT int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err);
+/* The pool's state as one JSON object (malloc'd): pid, size, ready,
+ * booting, busy, destroying, taken, cold_refusals, booted, boot_failures,
+ * profile, key_sha256. -ENOENT: no pool. */
+OB_EXPORT int ob_pool_status(const char *state_dir, char **ret_json, ob_error *err);
+/* Stops the daemon and returns once it and every sandbox it held are gone. */
+OB_EXPORT int ob_pool_stop(const char *state_dir, ob_error *err);
 
 #ifdef __cplusplus
 }

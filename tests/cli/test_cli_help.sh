@@ -32,10 +32,10 @@ opts=$("$bin" sandbox run --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
 for o in $opts; do
     grep -qF -- "$o" <<<"$text" || fail "man page lacks $o"
 done
-for c in sandbox policy events env template mcp gc help; do
+for c in sandbox policy events env template mcp pool gc help; do
     grep -q "omnibase $c" <<<"$text" || fail "man page lacks the $c command"
 done
-for c in "env render" "template render"; do
+for c in "env render" "template render" "pool start" "pool status" "pool stop"; do
     grep -q "omnibase $c" <<<"$text" || fail "man page lacks $c"
 done
 

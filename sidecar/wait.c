@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A pooled sandbox's PID 1 (docs/runner.md §Warm pool): booted by the
+ * runner with no workload, the sidecar says it is ready (SandboxStart with
+ * argv0 "(pool)", pid 1) and waits on its channel for exactly one request
+ * line, {"argv": ["...", ...]}, the workload's argv. Then it runs it as a
+ * one-shot run's PID 1 would (main.c run()). The channel is the socketpair
+ * runsc got as stdin: nothing inside the sandbox can write to it. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/macros.h"
+#include "sidecar/channel.h"
+#include "sidecar/sidecar.h"
+
+#define REQUEST_MAX  (1024 * 1024)
+#define REQUEST_ARGS 256
+
+/* One line from a blocking fd, byte by byte (nothing past it is read);
+ * *ret malloc'd, NUL-terminated. */
+static int read_line(int fd, char **ret)
+{
+        _cleanup_free_ char *buf = malloc(REQUEST_MAX + 1);
+        size_t len = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + len, 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                if (n == 0)
+                        return -EPIPE; /* the pool went away: no request will come */
+                if (buf[len] == '\n')
+                        break;
+                if (++len >= REQUEST_MAX)
+                        return -E2BIG;
+        }
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* {"argv": [STRING, ...]} with 1..REQUEST_ARGS non-empty strings and no
+ * other key; *ret a NULL-terminated malloc'd vector. */
+static int parse_request(const char *line, char ***ret)
+{
+        cJSON *root = cJSON_Parse(line), *a, *v;
+        char **argv = NULL;
+        size_t n = 0;
+        int r = -EBADMSG;
+
+        a = root && cJSON_IsObject(root) && cJSON_GetArraySize(root) == 1
+                ? cJSON_GetObjectItemCaseSensitive(root, "argv")
+                : NULL;
+        if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > REQUEST_ARGS)
+                goto out;
+        argv = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *));
+        if (!argv) {
+                r = -ENOMEM;
+                goto out;
+        }
+        cJSON_ArrayForEach (v, a) {
+                if (!cJSON_IsString(v) || !v->valuestring[0])
+                        goto out;
+                if (!(argv[n++] = strdup(v->valuestring))) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
+        *ret = TAKE_PTR(argv);
+        r = 0;
+out:
+        strv_free(argv);
+        cJSON_Delete(root);
+        return r;
+}
+
+int ob_wait_request(int chan, char ***ret_argv)
+{
+        ob_channel_msg ready = {.type = OB_CHANNEL_SANDBOX_START, .argv0 = (char *)"(pool)"};
+        _cleanup_free_ char *line = NULL;
+        int r;
+
+        ready.pid = getpid();
+        r = ob_channel_send(chan, &ready);
+        if (r < 0)
+                return r;
+        r = read_line(chan, &line);
+        if (r < 0)
+                return r;
+        return parse_request(line, ret_argv);
+}
