@@ -27,7 +27,7 @@ static size_t n_table;
 const ob_api_op *ob_api_ops(size_t *ret_n)
 {
         if (!table) {
-                size_t n = ob_api_n_env_ops + ob_api_n_tool_ops;
+                size_t n = ob_api_n_env_ops + ob_api_n_tool_ops + ob_api_n_pool_ops;
                 ob_api_op *t = calloc(n, sizeof(*t));
                 if (!t) {
                         *ret_n = 0;
@@ -35,6 +35,8 @@ const ob_api_op *ob_api_ops(size_t *ret_n)
                 }
                 memcpy(t, ob_api_env_ops, ob_api_n_env_ops * sizeof(*t));
                 memcpy(t + ob_api_n_env_ops, ob_api_tool_ops, ob_api_n_tool_ops * sizeof(*t));
+                memcpy(t + ob_api_n_env_ops + ob_api_n_tool_ops, ob_api_pool_ops,
+                       ob_api_n_pool_ops * sizeof(*t));
                 table = t;
                 n_table = n;
         }

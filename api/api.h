@@ -78,7 +78,7 @@ typedef struct ob_api_param {
         const char *description;
 } ob_api_param;
 
-#define OB_API_MAX_PARAMS 16
+#define OB_API_MAX_PARAMS 20
 
 /* What an operation does to state: read-only operations are the ones an
  * observer may call. */
@@ -140,6 +140,8 @@ extern const size_t ob_api_n_env_ops;
 extern const ob_api_op
     ob_api_tool_ops[]; /* ops_tools.c: template_*, policy_*, sandbox_run, events_* */
 extern const size_t ob_api_n_tool_ops;
+extern const ob_api_op ob_api_pool_ops[]; /* ops_pool.c: pool_* */
+extern const size_t ob_api_n_pool_ops;
 
 /* An argument already checked by ob_api_call: the string (NULL when absent),
  * the integer (def when absent), the boolean (def when absent). */

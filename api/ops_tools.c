@@ -521,6 +521,10 @@ const ob_api_op ob_api_tool_ops[] = {
                     "an approved template that bounds the run: the capabilities (or policies) "
                     "may grant nothing it does not, no limit above its; without them its own "
                     "set and profile are used. Required for everyone but admins"},
+                   {"warm", OB_API_BOOLEAN, false, OB_API_BODY, NULL,
+                    "take a pre-booted sandbox of the warm pool (pool_status) when its "
+                    "capability set, limits and profile equal this run's exactly; else run "
+                    "cold (the result's warm says which)"},
                    {"timeout_s", OB_API_INTEGER, false, OB_API_BODY, NULL,
                     "wall-clock limit in seconds (as --timeout); like every limit here, it can "
                     "only lower the capability set's"},
