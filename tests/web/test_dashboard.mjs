@@ -68,8 +68,10 @@ async function until(what, fn, ms = 60000) {
 const dir = fs.mkdtempSync("/var/tmp/ob-dashboard-");
 const state = path.join(dir, "state");
 const token = "tok-" + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
-fs.writeFileSync(path.join(dir, "config.json"), "{}\n");
-fs.writeFileSync(path.join(dir, "tokens"), "# test tokens\n" + token + " alice\n", { mode: 0o600 });
+const olgaToken = token + "-olga";
+fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ api: { observers: ["olga"] } }) + "\n");
+fs.writeFileSync(path.join(dir, "tokens"), "# test tokens\n" + token + " alice\n" + olgaToken + " olga\n",
+  { mode: 0o600 });
 execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
   "-days", "1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
 fs.chmodSync(path.join(dir, "key.pem"), 0o600);
@@ -126,6 +128,11 @@ try {
   check(/^1h 5\dm \d+s$/.test(ttl1), "its TTL counts down from 2h (" + ttl1 + ")");
   await page.screenshot({ path: path.join(artifacts, "dashboard-created.png"), fullPage: true });
 
+  // extend: the TTL goes from under 2h to about 24h
+  await row.locator('button[data-action="extend"]').click();
+  await until("the extension", async () => /^(23h|1d 0h) /.test(await row.locator("td.ttl").textContent()), 30000);
+  check(true, "extend sets the TTL to 24h (" + (await row.locator("td.ttl").textContent()) + ")");
+
   // exec: output, then a denial with its violation and policy id
   await row.click();
   await until("the exec target", async () => (await page.getByTestId("x-env").textContent()) === "dash1", 5000);
@@ -145,6 +152,19 @@ try {
   check(dtext.includes("FILE_READ /etc/shadow") && dtext.includes("policy default-deny"),
     "the audit stream highlights the denial with its policy id");
   await page.screenshot({ path: path.join(artifacts, "dashboard-denial.png"), fullPage: true });
+
+  // an observer sees alice's environment, and nothing that would change it
+  const obs = await browser.newPage({ ignoreHTTPSErrors: true });
+  await obs.goto(base + "/");
+  await obs.getByTestId("token").fill(olgaToken);
+  await obs.getByTestId("login").click();
+  await until("the observer", async () => (await obs.getByTestId("who").textContent()).includes("olga (observer)"), 10000);
+  const orow = obs.locator('tr[data-name="dash1"]');
+  await orow.waitFor({ timeout: 10000 });
+  check((await orow.locator("button").count()) === 0, "an observer sees the environment without extend/reset/delete");
+  await orow.click();
+  check(await obs.getByTestId("exec").isDisabled(), "an observer cannot run commands");
+  await obs.close();
 
   // delete (two clicks) and see it go
   const del = row.locator('button[data-action="delete"]');
