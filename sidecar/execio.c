@@ -211,6 +211,7 @@ static void tty_parse(tty_relay *t)
                                         "input ends\n");
                         t->input = false;
                         t->acc_len = 0;
+                        (void)write(t->master, "\x04", 1); /* as at the end of input */
                         return;
                 }
                 if (f.type == OB_TTY_WINSIZE) {
@@ -252,7 +253,10 @@ static void tty_read_chan(tty_relay *t)
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         if (n <= 0) {
-                /* the host's end of input is the terminal's: ^D (VEOF) */
+                /* the host's end of input is the terminal's: ^D (VEOF; gVisor's
+                 * line discipline, 20221219, does not act on it: a command
+                 * reading the terminal to its end waits for --timeout or a
+                 * kill) */
                 t->input = false;
                 if (t->acc_len == 0)
                         (void)write(t->master, "\x04", 1);
