@@ -34,14 +34,14 @@ ENV_ID = None
 DEADLINE_S = 60
 
 
-def env():
-    return dict(os.environ, OMNIBASE_STATE_DIR=STATE, OMNIBASE_CONFIG=STATE + "-config.json",
-                TERM="xterm")
+def env(config=None):
+    return dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+                OMNIBASE_CONFIG=config or STATE + "-config.json", TERM="xterm")
 
 
-def ob(*args, stdin=b"", check=None, timeout=180):
-    p = subprocess.run([OMNIBASE] + list(args), input=stdin, capture_output=True, env=env(),
-                       timeout=timeout)
+def ob(*args, stdin=b"", check=None, timeout=180, config=None):
+    p = subprocess.run([OMNIBASE] + list(args), input=stdin, capture_output=True,
+                       env=env(config), timeout=timeout)
     out, err = p.stdout.decode(), p.stderr.decode()
     if check is not None and p.returncode != check:
         raise AssertionError("omnibase %s: exit %d (wanted %d)\nstdout: %s\nstderr: %s"
@@ -300,7 +300,35 @@ class Shell(unittest.TestCase):
         _, out, _ = ob("env", "exec", ENV_ID, "--", "/bin/echo", "still here", check=0)
         self.assertEqual(out, "still here\n")
 
-    def test_07_nothing_left(self):
+    def test_07_a_quiet_session_is_activity(self):
+        """idle_stop_after 3s: an open shell, typing nothing for three times
+        that, keeps the environment up; once it ends, the idle stop comes."""
+        idle_cfg = STATE + "-idle.json"
+        with open(idle_cfg, "w") as f:
+            json.dump({"idle_stop_after": "3s"}, f)
+        try:
+            _, out, _ = ob("env", "create", "--owner", "ivan", "--template", "python-agent",
+                           check=0, config=idle_cfg)
+            env_id = out.strip()
+            s = self.session("env", "shell", env_id)
+            s.expect(r"\$ ")
+            t0 = time.time()
+            while time.time() - t0 < 9:  # a span to stay up through, not a wait for an event
+                self.assertEqual(json.loads(ob("env", "show", env_id, "--json", check=0)[1])
+                                 ["state"], "running")
+                time.sleep(0.5)
+            s.send("exit 0\n")
+            self.assertEqual(s.wait(), 0)
+            rec = wait_for("the idle stop", lambda: (lambda r: r if r["state"] == "stopped"
+                                                     else None)(json.loads(ob(
+                                                         "env", "show", env_id, "--json",
+                                                         check=0)[1])))
+            self.assertEqual(rec["reason"], "idle")
+            ob("env", "delete", env_id, check=0)
+        finally:
+            os.unlink(idle_cfg)
+
+    def test_08_nothing_left(self):
         ob("env", "delete", ENV_ID, check=0)
         self.assertEqual(pids_mentioning(STATE), [])
         self.assertEqual(os.listdir(os.path.join(STATE, "runs")), [])
