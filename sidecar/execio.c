@@ -374,6 +374,7 @@ static int start_tty(int chan, const struct winsize *ws, char *rest, size_t rest
                      ob_exec_stdio_info *ret)
 {
         tty_relay t = {.chan = chan, .input = true};
+        sigset_t term, old;
         int master, slave, r;
         pid_t pid;
 
@@ -389,17 +390,23 @@ static int start_tty(int chan, const struct winsize *ws, char *rest, size_t rest
                 return r;
         }
         t.master = master;
+        /* the relay is born with SIGTERM blocked: one sent before it has its
+         * handler (a workload that ends at once) waits for it, never kills it */
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, &old);
         pid = fork();
-        if (pid < 0) {
-                r = negative_errno();
+        if (pid == 0) {
+                close(slave);
+                relay_tty(&t);
+        }
+        r = pid < 0 ? negative_errno() : 0;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
                 close(master);
                 close(slave);
                 free(t.acc);
                 return r;
-        }
-        if (pid == 0) {
-                close(slave);
-                relay_tty(&t);
         }
         close(master);
         free(t.acc);
