@@ -56,17 +56,6 @@ static void on_winch(int sig)
         errno = e;
 }
 
-static bool term_ok(const char *s)
-{
-        if (!s || !s[0] || strlen(s) > 64)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' || *s == '+'))
-                        return false;
-        return true;
-}
-
 static void size_of(int fd, unsigned *ret_rows, unsigned *ret_cols)
 {
         struct winsize ws;
@@ -95,7 +84,7 @@ int ob_cli_tty_begin(ob_env_exec_opts *o)
         at_exit_set = true;
         o->tty = true;
         size_of(o->fds[0], &o->rows, &o->cols);
-        o->term = term_ok(getenv("TERM")) ? getenv("TERM") : "xterm";
+        o->term = ob_tty_term_ok(getenv("TERM")) ? getenv("TERM") : "xterm";
         o->winch_fd = winch_pipe[0];
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < ARRAY_SIZE(restore_signals); i++)

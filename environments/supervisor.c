@@ -204,6 +204,12 @@ static sv_exec *free_slot(supervisor *sv)
         return NULL;
 }
 
+static bool dim_ok(const cJSON *v)
+{
+        return cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= OB_TTY_MAX_DIM &&
+               v->valuedouble == (double)v->valueint;
+}
+
 /* "tty": {"rows": R, "cols": C, "term": T} of an exec request, checked
  * (the sidecar checks it again); 0 when absent, 1 when given, -EINVAL. */
 static int parse_tty(const cJSON *req, ob_exec_tty *ret)
@@ -215,9 +221,8 @@ static int parse_tty(const cJSON *req, ob_exec_tty *ret)
 
         if (!tty)
                 return 0;
-        if (!cJSON_IsNumber(rows) || !cJSON_IsNumber(cols) || !cJSON_IsString(term) ||
-            rows->valuedouble < 1 || rows->valuedouble > OB_TTY_MAX_DIM || cols->valuedouble < 1 ||
-            cols->valuedouble > OB_TTY_MAX_DIM || strlen(term->valuestring) > 64)
+        if (!dim_ok(rows) || !dim_ok(cols) || !cJSON_IsString(term) ||
+            !ob_tty_term_ok(term->valuestring))
                 return -EINVAL;
         *ret = (ob_exec_tty){.rows = (unsigned)rows->valueint,
                              .cols = (unsigned)cols->valueint,

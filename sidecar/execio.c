@@ -48,17 +48,6 @@ static bool env_name_ok(const char *s)
         return true;
 }
 
-static bool term_ok(const char *s)
-{
-        if (!s[0] || strlen(s) > 64)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' || *s == '+'))
-                        return false;
-        return true;
-}
-
 static bool dim_ok(const cJSON *v)
 {
         return cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= OB_TTY_MAX_DIM &&
@@ -74,7 +63,7 @@ static int parse_tty(const cJSON *tty, struct winsize *ret)
         const cJSON *term = cJSON_GetObjectItemCaseSensitive(tty, "term");
 
         if (!cJSON_IsObject(tty) || !dim_ok(rows) || !dim_ok(cols) || !cJSON_IsString(term) ||
-            !term_ok(term->valuestring))
+            !ob_tty_term_ok(term->valuestring))
                 return -EBADMSG;
         *ret = (struct winsize){.ws_row = (unsigned short)rows->valueint,
                                 .ws_col = (unsigned short)cols->valueint};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The framing of a PTY exec's input (ttyframe.h). */
 #include <errno.h>
+#include <string.h>
 
 #include "sidecar/ttyframe.h"
 
@@ -58,4 +59,15 @@ int ob_tty_frame_winsize(uint8_t buf[OB_TTY_FRAME_HEAD + 4], unsigned rows, unsi
         put_be16(buf + 3, rows);
         put_be16(buf + 5, cols);
         return 0;
+}
+
+bool ob_tty_term_ok(const char *s)
+{
+        if (!s || !s[0] || strlen(s) > OB_TTY_TERM_MAX)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' || *s == '+'))
+                        return false;
+        return true;
 }

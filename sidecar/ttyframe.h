@@ -9,12 +9,14 @@
  * An exec without a tty keeps the raw stream of before, byte for byte. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define OB_TTY_FRAME_MAX  4096 /* payload bytes of one data frame */
 #define OB_TTY_FRAME_HEAD 3
 #define OB_TTY_MAX_DIM    10000 /* rows or columns */
+#define OB_TTY_TERM_MAX   64    /* bytes of TERM */
 #define OB_TTY_DATA       'd'
 #define OB_TTY_WINSIZE    'w'
 
@@ -33,3 +35,5 @@ void ob_tty_frame_head(uint8_t head[OB_TTY_FRAME_HEAD], char type, size_t len);
 /* A whole window-size frame (7 bytes) into buf; -EINVAL for a size out of
  * bounds. */
 int ob_tty_frame_winsize(uint8_t buf[OB_TTY_FRAME_HEAD + 4], unsigned rows, unsigned cols);
+/* A TERM value the sidecar accepts: 1..OB_TTY_TERM_MAX of [A-Za-z0-9._+-]. */
+bool ob_tty_term_ok(const char *term);

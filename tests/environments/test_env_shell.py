@@ -285,18 +285,24 @@ class Shell(unittest.TestCase):
         self.assertEqual(out.count(b"hello\r\n"), 2, out)  # the echo, and cat's copy
         self.assertNotIn(b"Z", out)
         self.assertIn(b"not framed", err)
-        # a bad tty request is refused by the supervisor, one error
-        ctl = socket.socket(socket.AF_UNIX)
-        ctl.connect(os.path.join(STATE, "envs", ENV_ID, "control.sock"))
-        req["tty"] = {"rows": 0, "cols": 80, "term": "xterm"}
-        fds = [os.open("/dev/null", os.O_RDWR) for _ in range(3)]
-        socket.send_fds(ctl, [json.dumps(req).encode() + b"\n"], fds)
-        for fd in fds:
-            os.close(fd)
-        ctl.settimeout(DEADLINE_S)
-        answer = ctl.recv(65536)
-        ctl.close()
-        self.assertFalse(json.loads(answer)["ok"], answer)
+        # a bad tty request is refused by the supervisor, one error each
+        for bad in ({"rows": 0, "cols": 80, "term": "xterm"},
+                    {"rows": 24.5, "cols": 80, "term": "xterm"},
+                    {"rows": 24, "cols": 10001, "term": "xterm"},
+                    {"rows": 24, "cols": 80, "term": "xterm; rm -rf /"},
+                    {"rows": 24, "cols": 80}):
+            ctl = socket.socket(socket.AF_UNIX)
+            ctl.connect(os.path.join(STATE, "envs", ENV_ID, "control.sock"))
+            req["tty"] = bad
+            fds = [os.open("/dev/null", os.O_RDWR) for _ in range(3)]
+            socket.send_fds(ctl, [json.dumps(req).encode() + b"\n"], fds)
+            for fd in fds:
+                os.close(fd)
+            ctl.settimeout(DEADLINE_S)
+            answer = json.loads(ctl.recv(65536))
+            ctl.close()
+            self.assertFalse(answer["ok"], answer)
+            self.assertEqual(answer["error"]["code"], "invalid", answer)
         _, out, _ = ob("env", "exec", ENV_ID, "--", "/bin/echo", "still here", check=0)
         self.assertEqual(out, "still here\n")
 

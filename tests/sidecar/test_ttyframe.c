@@ -119,12 +119,32 @@ static void every_split(void **state)
         }
 }
 
+static void term_names(void **state)
+{
+        char longest[OB_TTY_TERM_MAX + 2];
+
+        (void)state;
+        assert_true(ob_tty_term_ok("xterm-256color"));
+        assert_true(ob_tty_term_ok("screen.xterm+x_1"));
+        assert_false(ob_tty_term_ok(NULL));
+        assert_false(ob_tty_term_ok(""));
+        assert_false(ob_tty_term_ok("xterm;rm -rf"));
+        assert_false(ob_tty_term_ok("../../etc"));
+        assert_false(ob_tty_term_ok("x\nterm"));
+        memset(longest, 'x', sizeof(longest) - 1);
+        longest[OB_TTY_TERM_MAX] = '\0';
+        assert_true(ob_tty_term_ok(longest));
+        longest[OB_TTY_TERM_MAX] = 'x';
+        longest[OB_TTY_TERM_MAX + 1] = '\0';
+        assert_false(ob_tty_term_ok(longest));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(data_roundtrip), cmocka_unit_test(winsize_roundtrip),
             cmocka_unit_test(partial_frames), cmocka_unit_test(garbage),
-            cmocka_unit_test(every_split),
+            cmocka_unit_test(every_split),    cmocka_unit_test(term_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
