@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "cli/commands.h"
 #include "common/macros.h"
+#include "cli/env_tty.h"
 #include "environments/env.h"
 
 #define MAX_LIST_ARGS 64
@@ -28,7 +29,8 @@ static const char env_usage[] =
     "               [--name NAME] [--idempotency-key K] [--approved-by WHO] [--json]\n"
     "       omnibase env list [--owner OWNER] [--all] [--json]\n"
     "       omnibase env show ID|NAME [--json]\n"
-    "       omnibase env exec ID|NAME [--timeout S] [--cwd DIR] [--json] -- CMD [ARGS...]\n"
+    "       omnibase env exec ID|NAME [--timeout S] [--cwd DIR] [--json] [-t] -- CMD [ARGS...]\n"
+    "       omnibase env shell ID|NAME [--cwd DIR]\n"
     "       omnibase env extend ID|NAME --ttl DURATION [--approved-by WHO] [--json]\n"
     "       omnibase env flags ID|NAME [--set NAME=on|off]... [--json]\n"
     "       omnibase env logs ID|NAME [--follow]\n"
@@ -44,6 +46,8 @@ static const char env_usage[] =
     "DURATION: 30s, 15m, 72h, 7d. Settings: $OMNIBASE_CONFIG (default\n"
     "/etc/omnibase/config.json); state: $OMNIBASE_STATE_DIR. env exec exits like\n"
     "sandbox run: the command's status, 124 timeout, 125 error, 126 violation.\n"
+    "-t (--tty): a pseudo-terminal inside the sandbox, the local terminal raw and\n"
+    "its size followed; env shell is env exec -t ID -- /bin/sh -l.\n"
     "See docs/environments.md.\n";
 
 static bool json_out;
@@ -319,15 +323,14 @@ static int cmd_show(int argc, char **argv)
  * the command's own options are never taken for ours. */
 static int exec_options(int argc, char **argv, ob_env_exec_opts *o)
 {
-        static const struct option opts[] = {{"timeout", required_argument, NULL, 'T'},
-                                             {"cwd", required_argument, NULL, 'C'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {}};
+        static const struct option opts[] = {
+            {"timeout", required_argument, NULL, 'T'}, {"cwd", required_argument, NULL, 'C'},
+            {"json", no_argument, NULL, 'j'},          {"tty", no_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},          {}};
         char *end;
         int c;
 
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+ht", opts, NULL)) != -1) {
                 if (c == 'T') {
                         double t = strtod(optarg, &end);
                         if (*end || end == optarg || !(t > 0) || t > 86400.0 * 365)
@@ -338,6 +341,8 @@ static int exec_options(int argc, char **argv, ob_env_exec_opts *o)
                         o->cwd = optarg;
                 else if (c == 'j')
                         json_out = true;
+                else if (c == 't')
+                        o->tty = true;
                 else if (c == 'h')
                         return fputs(env_usage, stdout), -1;
                 else
@@ -346,14 +351,13 @@ static int exec_options(int argc, char **argv, ob_env_exec_opts *o)
         return 0;
 }
 
+static int run_exec(const char *id, ob_env_exec_opts *o);
+
 static int cmd_exec(int argc, char **argv)
 {
-        ob_env_exec_opts o = {.fds = {0, 1, 2}};
-        _cleanup_free_ char *json = NULL;
-        _cleanup_close_ int out = -1, errf = -1;
-        ob_error err = {0};
+        ob_env_exec_opts o = {.fds = {0, 1, 2}, .winch_fd = -1};
         const char *id;
-        int r, code = OB_EXIT_FAILURE;
+        int r;
 
         r = exec_options(argc, argv, &o);
         if (r != 0)
@@ -366,16 +370,34 @@ static int cmd_exec(int argc, char **argv)
                 return r < 0 ? 0 : r;
         if (optind >= argc)
                 return usage_error("exec: no command after %s (ID -- CMD [ARGS...])", id);
+        if (o.tty && json_out)
+                return usage_error("exec: -t and --json do not go together%s", "");
         o.argv = (const char *const *)argv + optind;
+        return run_exec(id, &o);
+}
+
+/* The exec itself (env exec, env shell): its exit status. */
+static int run_exec(const char *id, ob_env_exec_opts *o)
+{
+        _cleanup_free_ char *json = NULL;
+        _cleanup_close_ int out = -1, errf = -1;
+        ob_error err = {0};
+        int r, code = OB_EXIT_FAILURE;
+
         if (json_out) { /* the output goes into the result object */
                 out = memfd_create("stdout", MFD_CLOEXEC);
                 errf = memfd_create("stderr", MFD_CLOEXEC);
                 if (out < 0 || errf < 0)
                         return ob_cli_error("exec: memfd: %s", strerror(errno)), OB_EXIT_FAILURE;
-                o.fds[1] = out;
-                o.fds[2] = errf;
+                o->fds[1] = out;
+                o->fds[2] = errf;
         }
-        r = ob_env_exec(NULL, id, &o, &json, &code, &err);
+        if (o->tty && (r = ob_cli_tty_begin(o)) < 0) {
+                ob_cli_tty_end();
+                return ob_cli_error("exec: the terminal: %s", strerror(-r)), OB_EXIT_FAILURE;
+        }
+        r = ob_env_exec(NULL, id, o, &json, &code, &err);
+        ob_cli_tty_end(); /* the terminal as it was, before any message */
         if (r < 0)
                 return fail(&err, r);
         if (json_out) {
@@ -411,6 +433,29 @@ static int cmd_exec(int argc, char **argv)
                 cJSON_Delete(obj);
         }
         return code;
+}
+
+/* env shell ID|NAME [--cwd DIR]: env exec -t ID -- /bin/sh -l (every
+ * template's profile has /bin/sh as its interpreter). */
+static int cmd_shell(int argc, char **argv)
+{
+        static const char *const shell[] = {"/bin/sh", "-l", NULL};
+        static const struct option opts[] = {
+            {"cwd", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'}, {}};
+        ob_env_exec_opts o = {.fds = {0, 1, 2}, .winch_fd = -1, .argv = shell, .tty = true};
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'C')
+                        o.cwd = optarg;
+                else if (c == 'h')
+                        return fputs(env_usage, stdout), 0;
+                else
+                        return usage_error("shell: bad option \"%s\"", argv[optind - 1]);
+        }
+        if (argc - optind != 1)
+                return usage_error("shell: expected one ID|NAME%s", "");
+        return run_exec(argv[optind], &o);
 }
 
 static int cmd_extend(int argc, char **argv)
@@ -643,11 +688,12 @@ int ob_cmd_env(int argc, char **argv)
                 const char *name;
                 int (*run)(int argc, char **argv);
         } verbs[] = {
-            {"create", cmd_create}, {"list", cmd_list},         {"show", cmd_show},
-            {"exec", cmd_exec},     {"extend", cmd_extend},     {"flags", cmd_flags},
-            {"stop", cmd_simple},   {"start", cmd_simple},      {"delete", cmd_simple},
-            {"reset", cmd_simple},  {"snapshot", cmd_snapshot}, {"restore", cmd_restore},
-            {"logs", cmd_logs},     {"sweep", cmd_sweep},       {"render", ob_cmd_env_render}};
+            {"create", cmd_create},       {"list", cmd_list},    {"show", cmd_show},
+            {"exec", cmd_exec},           {"shell", cmd_shell},  {"extend", cmd_extend},
+            {"flags", cmd_flags},         {"stop", cmd_simple},  {"start", cmd_simple},
+            {"delete", cmd_simple},       {"reset", cmd_simple}, {"snapshot", cmd_snapshot},
+            {"restore", cmd_restore},     {"logs", cmd_logs},    {"sweep", cmd_sweep},
+            {"render", ob_cmd_env_render}};
 
         if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
                 fputs(env_usage, argc < 2 ? stderr : stdout);

@@ -212,6 +212,11 @@ int ob_env_caps(const ob_capset *tpl_caps, const char *id, ob_capset **ret, ob_e
         if (r >= 0)
                 r = ob_capset_add(set, false, OB_CAP_FILE_READ, OB_ENV_FLAGS_FILE, "environment",
                                   err);
+        /* env shell's login shell looks for it (no sandbox has one unless its
+         * template mounts it): not a violation */
+        if (r >= 0)
+                r = ob_capset_add(set, false, OB_CAP_FILE_READ, "/etc/profile", "environment:shell",
+                                  err);
         if (r < 0) {
                 ob_capset_free(set);
                 return r;

@@ -112,7 +112,8 @@ int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_rec
 int ob_env_plan(const ob_env_create_opts *o, int64_t now, ob_env_record *ret, ob_template **ret_tpl,
                 ob_error *err);
 /* The capability set of environment id: tpl_caps, its principal, and its own
- * /workspace (read, write, exec) and flags file (read). *ret the caller's. */
+ * /workspace (read, write, exec), flags file (read) and /etc/profile (read,
+ * for env shell's login shell). *ret the caller's. */
 int ob_env_caps(const ob_capset *tpl_caps, const char *id, ob_capset **ret, ob_error *err);
 int ob_env_get(const char *state_dir, const char *id_or_name, ob_env_record *ret, ob_error *err);
 int ob_env_list(const char *state_dir, const char *owner, bool all, ob_env_record **ret,
@@ -123,6 +124,17 @@ typedef struct ob_env_exec_opts {
         const char *cwd;    /* NULL: /workspace */
         int64_t timeout_ms; /* 0: none */
         int fds[3];         /* the command's stdin, stdout, stderr */
+        /* A pseudo-terminal inside (env exec -t, env shell): the command's
+         * stdin, stdout and stderr are its slave; what it writes comes out
+         * on fds[1]. rows, cols: its first size (0: 24x80); term: TERM
+         * inside (NULL: xterm). winch_fd (-1: none) is readable when the
+         * caller's terminal changed size (a SIGWINCH): it is drained and the
+         * new size read from fds[0] (TIOCGWINSZ) and sent in. The caller
+         * sets its own terminal's modes (raw) itself. */
+        bool tty;
+        unsigned rows, cols;
+        const char *term;
+        int winch_fd;
 } ob_env_exec_opts;
 /* Runs a command in a running environment (through its supervisor);
  * *ret the result as `sandbox run --json` gives it (plus env_id), malloc'd

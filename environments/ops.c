@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "environments/template.h"
 #include "environments/workspace.h"
 #include "runner/runner.h"
+#include "sidecar/ttyframe.h"
 
 static void store_closep(ob_store **s)
 {
@@ -90,57 +92,101 @@ static int call(const char *state_dir, const ob_env_record *rec, const char *req
         return r < 0 ? r : parse_answer(line, key, ret_obj, err);
 }
 
+/* What goes from the caller to the exec: the caller's stdin as it is, or
+ * with a tty, in frames (sidecar/ttyframe.h) between which a new window
+ * size is sent whenever winch_fd says the caller's terminal changed. */
+typedef struct exec_relay {
+        int in, out, winch_fd;
+        bool tty;
+        uint8_t buf[OB_TTY_FRAME_HEAD + 65536];
+        size_t len, off;
+} exec_relay;
+
+/* Fills buf from the caller's stdin: false at its end. */
+static bool relay_fill(exec_relay *x)
+{
+        size_t head = x->tty ? OB_TTY_FRAME_HEAD : 0;
+        size_t room = x->tty ? OB_TTY_FRAME_MAX : sizeof(x->buf);
+        ssize_t n = read(x->in, x->buf + head, room);
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return true;
+        if (n <= 0) /* the caller's EOF is the command's */
+                return false;
+        if (x->tty)
+                ob_tty_frame_head(x->buf, OB_TTY_DATA, (size_t)n);
+        x->len = head + (size_t)n;
+        x->off = 0;
+        return true;
+}
+
+/* The caller's terminal changed size: a window-size frame, once what is
+ * pending has gone. */
+static void relay_winch(exec_relay *x)
+{
+        char drain[64];
+        struct winsize ws;
+
+        while (read(x->winch_fd, drain, sizeof(drain)) > 0)
+                ;
+        if (ioctl(x->in, TIOCGWINSZ, &ws) < 0 ||
+            ob_tty_frame_winsize(x->buf, ws.ws_row, ws.ws_col) < 0)
+                return;
+        x->len = OB_TTY_FRAME_HEAD + 4;
+        x->off = 0;
+}
+
 /* Copies what the caller's stdin has into the exec's until either ends;
  * returns when the supervisor answers. The supervisor only ever holds our
  * end of a socketpair, never the caller's terminal, and sees us hang up
  * (Ctrl-C) on the control socket: it kills the exec then. */
-static int relay_until_answer(int ctl, int in, int out, char **ret_line)
+static int relay_until_answer(int ctl, exec_relay *x, char **ret_line)
 {
-        char buf[65536];
-        size_t len = 0, off = 0;
-
         for (;;) {
-                struct pollfd f[3] = {{.fd = ctl, .events = POLLIN},
-                                      {.fd = out >= 0 && len == off ? in : -1, .events = POLLIN},
-                                      {.fd = out >= 0 && len > off ? out : -1, .events = POLLOUT}};
-                if (poll(f, 3, -1) < 0) {
+                bool idle = x->out >= 0 && x->len == x->off;
+                struct pollfd f[4] = {
+                    {.fd = ctl, .events = POLLIN},
+                    {.fd = idle ? x->in : -1, .events = POLLIN},
+                    {.fd = x->out >= 0 && x->len > x->off ? x->out : -1, .events = POLLOUT},
+                    {.fd = idle && x->tty ? x->winch_fd : -1, .events = POLLIN}};
+                if (poll(f, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
                         return negative_errno();
                 }
                 if (f[0].revents) {
-                        closep(&out);
+                        closep(&x->out);
                         return ob_ctl_recv(ctl, false, ret_line, NULL, NULL);
                 }
-                if (f[1].revents) {
-                        ssize_t n = read(in, buf, sizeof(buf));
-                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                                continue;
-                        if (n <= 0) { /* the caller's EOF is the command's */
-                                closep(&out);
-                                continue;
-                        }
-                        len = (size_t)n;
-                        off = 0;
-                }
+                if (f[3].revents)
+                        relay_winch(x);
+                else if (f[1].revents && !relay_fill(x))
+                        closep(&x->out);
                 if (f[2].revents) {
-                        ssize_t n = send(out, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        ssize_t n = send(x->out, x->buf + x->off, x->len - x->off,
+                                         MSG_NOSIGNAL | MSG_DONTWAIT);
                         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                                 continue;
                         if (n < 0) /* the command no longer reads */
-                                closep(&out);
+                                closep(&x->out);
                         else
-                                off += (size_t)n;
+                                x->off += (size_t)n;
                 }
         }
 }
 
 static int exec_call(const char *state_dir, const ob_env_record *rec, const char *request,
-                     const int fds[3], cJSON **ret_obj, ob_error *err)
+                     const ob_env_exec_opts *o, cJSON **ret_obj, ob_error *err)
 {
         _cleanup_close_ int ctl = -1;
         _cleanup_free_ char *line = NULL;
+        _cleanup_free_ exec_relay *x = NULL;
+        const int *fds = o->fds;
         int sp[2], r;
+
+        x = calloc(1, sizeof(*x));
+        if (!x)
+                return -ENOMEM;
 
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return ob_error_set(err, 0, 0, errno, "exec: %s", strerror(errno));
@@ -155,10 +201,12 @@ static int exec_call(const char *state_dir, const ob_env_record *rec, const char
         const int passed[3] = {sp[0], fds[1], fds[2]};
         r = ob_ctl_send(ctl, request, passed, 3);
         close(sp[0]);
+        *x = (exec_relay){.in = fds[0], .out = sp[1], .tty = o->tty, .winch_fd = -1};
+        if (o->tty)
+                x->winch_fd = o->winch_fd;
         if (r >= 0)
-                r = relay_until_answer(ctl, fds[0], sp[1], &line);
-        else
-                close(sp[1]);
+                r = relay_until_answer(ctl, x, &line);
+        closep(&x->out);
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "%s: talking to its supervisor: %s", rec->id,
                                     strerror(-r));
@@ -188,11 +236,17 @@ int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec
         cJSON_AddStringToObject(req, "cwd", o->cwd ? o->cwd : OB_ENV_WORKSPACE);
         if (o->timeout_ms > 0)
                 cJSON_AddNumberToObject(req, "timeout_ms", (double)o->timeout_ms);
+        if (o->tty) {
+                cJSON *tty = cJSON_AddObjectToObject(req, "tty");
+                cJSON_AddNumberToObject(tty, "rows", o->rows ? o->rows : 24);
+                cJSON_AddNumberToObject(tty, "cols", o->cols ? o->cols : 80);
+                cJSON_AddStringToObject(tty, "term", o->term ? o->term : "xterm");
+        }
         req_text = cJSON_PrintUnformatted(req);
         cJSON_Delete(req);
         if (!req_text)
                 return -ENOMEM;
-        r = exec_call(state_dir, &rec, req_text, o->fds, &result, err);
+        r = exec_call(state_dir, &rec, req_text, o, &result, err);
         if (r < 0)
                 return r;
         code = cJSON_GetObjectItemCaseSensitive(result, "exit_code");

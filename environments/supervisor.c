@@ -30,6 +30,7 @@
 #include "environments/template.h"
 #include "environments/workspace.h"
 #include "runner/runner.h"
+#include "sidecar/ttyframe.h"
 
 #define START_TIMEOUT_MS 60000
 #define STOP_GRACE_MS    10000
@@ -203,8 +204,36 @@ static sv_exec *free_slot(supervisor *sv)
         return NULL;
 }
 
-/* {"op":"exec","argv":[...],"cwd":"/workspace","timeout_ms":N} with the
- * command's stdin, stdout and stderr attached. */
+static bool dim_ok(const cJSON *v)
+{
+        return cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= OB_TTY_MAX_DIM &&
+               v->valuedouble == (double)v->valueint;
+}
+
+/* "tty": {"rows": R, "cols": C, "term": T} of an exec request, checked
+ * (the sidecar checks it again); 0 when absent, 1 when given, -EINVAL. */
+static int parse_tty(const cJSON *req, ob_exec_tty *ret)
+{
+        const cJSON *tty = cJSON_GetObjectItemCaseSensitive(req, "tty");
+        const cJSON *rows = cJSON_GetObjectItemCaseSensitive(tty, "rows");
+        const cJSON *cols = cJSON_GetObjectItemCaseSensitive(tty, "cols");
+        const cJSON *term = cJSON_GetObjectItemCaseSensitive(tty, "term");
+
+        if (!tty)
+                return 0;
+        if (!dim_ok(rows) || !dim_ok(cols) || !cJSON_IsString(term) ||
+            !ob_tty_term_ok(term->valuestring))
+                return -EINVAL;
+        *ret = (ob_exec_tty){.rows = (unsigned)rows->valueint,
+                             .cols = (unsigned)cols->valueint,
+                             .term = term->valuestring};
+        return 1;
+}
+
+/* {"op":"exec","argv":[...],"cwd":"/workspace","timeout_ms":N[,"tty":{...}]}
+ * with the command's stdin, stdout and stderr attached. With a tty, stdin
+ * carries the client's frames (sidecar/ttyframe.h), passed on as they are:
+ * the sidecar parses them. */
 static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], size_t n_fds)
 {
         const cJSON *argv_j = cJSON_GetObjectItemCaseSensitive(req, "argv");
@@ -217,9 +246,10 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
         size_t n = 0, n_env = 0;
         const cJSON *a;
         sv_exec *e = free_slot(sv);
-        int r;
+        ob_exec_tty tty;
+        int r, has_tty = parse_tty(req, &tty);
 
-        if (n_fds != 3 || !cJSON_IsArray(argv_j) || cJSON_GetArraySize(argv_j) < 1 ||
+        if (has_tty < 0 || n_fds != 3 || !cJSON_IsArray(argv_j) || cJSON_GetArraySize(argv_j) < 1 ||
             cJSON_GetArraySize(argv_j) > OB_SANDBOX_MAX_ARGS || (cwd_j && !cJSON_IsString(cwd_j)) ||
             (to_j && (!cJSON_IsNumber(to_j) || to_j->valuedouble < 0)))
                 return answer_error(client, "invalid", "a bad exec request");
@@ -241,7 +271,8 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
         ob_exec_spec spec = {.argv = argv,
                              .cwd = cwd_j ? cwd_j->valuestring : OB_ENV_WORKSPACE,
                              .stdout_fd = fds[1],
-                             .stderr_fd = fds[2]};
+                             .stderr_fd = fds[2],
+                             .tty = has_tty ? &tty : NULL};
         ob_exec_io io = {.stdin_fd = fds[0],
                          .timeout_ms = to_j ? (int64_t)to_j->valuedouble : 0,
                          .on_msg = on_exec_msg,
@@ -255,7 +286,8 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
         e->hung_up = false;
         sv->last_activity = now_s();
         (void)ob_store_touch(sv->store, sv->id, sv->last_activity, NULL);
-        const char *kv[] = {"exec_id", e->exec_id, "command", argv[0]};
+        const char *kv[] = {"exec_id", e->exec_id, "command",
+                            argv[0],   "tty",      has_tty ? "true" : NULL};
         emit(sv, OB_EVENT_EXEC_STARTED, kv, ARRAY_SIZE(kv));
 }
 

@@ -22,7 +22,8 @@
 static const char *const sidecar_caps[] = {"CAP_SETUID",     "CAP_SETGID", "CAP_SETPCAP",
                                            "CAP_SYS_PTRACE", "CAP_KILL",   "CAP_DAC_READ_SEARCH"};
 
-int ob_exec_header(const char *const *env, size_t n, char **ret, size_t *ret_len)
+int ob_exec_header(const char *const *env, size_t n, const ob_exec_tty *tty, char **ret,
+                   size_t *ret_len)
 {
         cJSON *root = cJSON_CreateObject(), *vars = cJSON_AddObjectToObject(root, "env");
         char *text;
@@ -39,6 +40,13 @@ int ob_exec_header(const char *const *env, size_t n, char **ret, size_t *ret_len
                 memcpy(name, env[i], (size_t)(eq - env[i]));
                 name[eq - env[i]] = '\0';
                 if (!cJSON_AddStringToObject(vars, name, eq + 1))
+                        r = -ENOMEM;
+        }
+        if (r >= 0 && tty) {
+                cJSON *t = cJSON_AddObjectToObject(root, "tty");
+                if (!t || !cJSON_AddNumberToObject(t, "rows", tty->rows) ||
+                    !cJSON_AddNumberToObject(t, "cols", tty->cols) ||
+                    !cJSON_AddStringToObject(t, "term", tty->term ? tty->term : "xterm"))
                         r = -ENOMEM;
         }
         text = r >= 0 ? cJSON_PrintUnformatted(root) : NULL;
@@ -193,8 +201,9 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
         x->runsc = strdup(t->runsc);
         x->runsc_root = strdup(t->runsc_root);
         x->id = strdup(t->id);
-        r = x->runsc && x->runsc_root && x->id ? ob_exec_header(env, n_env, &x->out, &x->out_len)
-                                               : -ENOMEM;
+        r = x->runsc && x->runsc_root && x->id
+                ? ob_exec_header(env, n_env, spec->tty, &x->out, &x->out_len)
+                : -ENOMEM;
         if (r < 0) {
                 x->stdin_fd = -1; /* the caller's still */
                 ob_exec_free(x);

@@ -246,10 +246,18 @@ typedef struct ob_run_exec_target_info {
 } ob_run_exec_target_info;
 int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret);
 
+/* A pseudo-terminal for an exec, opened by its sidecar inside the sandbox. */
+typedef struct ob_exec_tty {
+        unsigned rows, cols; /* its first size, 1..OB_TTY_MAX_DIM */
+        const char *term;    /* TERM inside */
+} ob_exec_tty;
+
 typedef struct ob_exec_spec {
         const char *const *argv;  /* the command (NULL-terminated, at most OB_SANDBOX_MAX_ARGS) */
         const char *cwd;          /* inside the sandbox; NULL: "/" */
         int stdout_fd, stderr_fd; /* the command's, passed as they are; -1: /dev/null */
+        const ob_exec_tty *tty;   /* NULL: none; else stdin is framed (sidecar/ttyframe.h) and
+                                   * the terminal's output is on stdout_fd */
 } ob_exec_spec;
 
 /* `runsc exec` of a sidecar (uid 0, the sidecar's capabilities) that runs
@@ -260,9 +268,11 @@ typedef struct ob_exec_spec {
  * SandboxExit) with ob_channel_reader. *ret_pid is runsc exec's (reap it). */
 int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec, pid_t *ret_pid,
                       int *ret_chan, ob_error *err);
-/* The header line: {"env": {NAME: value...}} and '\n', from "NAME=value"
- * strings. *ret malloc'd (wipe it: it may hold secrets). */
-int ob_exec_header(const char *const *env, size_t n, char **ret, size_t *ret_len);
+/* The header line: {"env": {NAME: value...}} (and "tty": {rows, cols,
+ * term} when tty is not NULL) and '\n', from "NAME=value" strings. *ret
+ * malloc'd (wipe it: it may hold secrets). */
+int ob_exec_header(const char *const *env, size_t n, const ob_exec_tty *tty, char **ret,
+                   size_t *ret_len);
 
 /* One exec from start to result, driven from the caller's poll loop like a
  * run: start → pollfds/step until step says false → take_result → free.

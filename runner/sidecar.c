@@ -218,8 +218,11 @@ static int grant_profile_path(ob_capset *set, const ob_mount *m, const char *why
  * exec), the script, /tmp itself, a few devices, the start-up probes. */
 static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
 {
-        static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-                                           "/dev/urandom"};
+        /* /dev/tty opens only the caller's own controlling terminal (ENXIO
+         * without one): an exec's pty (env exec -t), where an interactive
+         * shell opens it for job control */
+        static const char *const devs[] = {"/dev/null",   "/dev/zero",    "/dev/full",
+                                           "/dev/random", "/dev/urandom", "/dev/tty"};
         ob_capset *set = NULL;
         char why[128];
         int r = ob_capset_new(&set);

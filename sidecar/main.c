@@ -45,6 +45,7 @@ typedef struct options {
         bool hold;       /* --hold: PID 1 of an environment */
         bool wait;       /* --wait: PID 1 of a pooled sandbox (argv from the channel) */
         bool exec_stdio; /* --exec-stdio: header + stdin over the channel */
+        pid_t relay_pid; /* a tty exec's relay: spared until the output is drained */
         ob_sidecar_config cfg;
 } options;
 
@@ -266,7 +267,10 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         setup_signals();
         sup.main_pid = ob_spawn_workload(&o->cfg, filter);
+        sup.spare_pid = o->relay_pid;
         ob_filter_free(filter);
+        if (o->cfg.tty_fd >= 0)
+                close(o->cfg.tty_fd); /* the workload's alone: its end is the master's EOF */
         if (sup.main_pid < 0) {
                 fprintf(stderr, "omnibase: starting the workload: %s\n", strerror(-sup.main_pid));
                 return EXIT_SIDECAR_FAILED;
@@ -323,7 +327,8 @@ static int hold(int channel_fd)
 
 int main(int argc, char **argv)
 {
-        options o = {.channel_fd = -1};
+        options o = {.channel_fd = -1, .cfg.tty_fd = -1};
+        ob_exec_stdio_info io = {.tty_fd = -1};
         ob_capset *caps = NULL;
         int fd, r;
 
@@ -349,7 +354,7 @@ int main(int argc, char **argv)
                 close(fd);
                 return EXIT_SIDECAR_FAILED;
         }
-        if (o.exec_stdio && (r = ob_exec_stdio(fd)) < 0) {
+        if (o.exec_stdio && (r = ob_exec_stdio(fd, &io)) < 0) {
                 fprintf(stderr, "omnibase: reading the exec's header: %s\n", strerror(-r));
                 ob_capset_free(caps);
                 close(fd);
@@ -363,6 +368,8 @@ int main(int argc, char **argv)
                 close(fd);
                 return EXIT_SIDECAR_FAILED;
         }
+        o.cfg.tty_fd = io.tty_fd;
+        o.relay_pid = io.relay_pid;
         r = o.hold ? hold(fd) : run(&o, caps, fd);
         ob_capset_free(caps);
         close(fd);

@@ -173,13 +173,22 @@ typedef struct ob_sidecar_config {
         char **argv;
         uid_t uid;
         gid_t gid;
+        int tty_fd; /* >= 0: a pty's slave, the workload's controlling terminal and 0, 1, 2 */
 } ob_sidecar_config;
 
+typedef struct ob_exec_stdio_info {
+        int tty_fd;      /* the pty's slave (ours to close once the workload has it); -1: none */
+        pid_t relay_pid; /* with a tty: the relay, which must outlive the workload to drain */
+} ob_exec_stdio_info;
+
 /* The stdio of an exec into a running environment (execio.c): reads the
- * host's header line from chan (variables to add to the environment),
- * then forks a relay that copies the rest of chan into a pipe, which
- * becomes fd 0. Returns 0 or -errno (-EBADMSG: a bad header). */
-int ob_exec_stdio(int chan);
+ * host's header line from chan (variables to add to the environment).
+ * Without a tty it forks a relay that copies the rest of chan into a
+ * pipe, which becomes fd 0. With one (the header's "tty") it opens a
+ * pseudo-terminal of the size asked, sets TERM, and forks a relay between
+ * the host's frames (ttyframe.h), the master and our stdout; *ret gives
+ * the slave and the relay. Returns 0 or -errno (-EBADMSG: a bad header). */
+int ob_exec_stdio(int chan, ob_exec_stdio_info *ret);
 /* A pooled sandbox's PID 1 (wait.c): SandboxStart "(pool)" on chan, then
  * one request line {"argv": [...]}; *ret_argv the workload's argv
  * (NULL-terminated, malloc'd, kept for the life of the process). */
@@ -193,6 +202,9 @@ typedef struct ob_supervisor {
         const ob_capset *caps;
         int channel_fd; /* -1: events are only counted */
         pid_t main_pid;
+        pid_t spare_pid; /* a child of ours not to kill when the workload ends (a tty
+                          * relay): SIGTERM once its last task is gone */
+        bool spare_told;
         pid_t *tasks;
         size_t n_tasks;
         int64_t denials, dropped;

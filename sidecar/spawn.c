@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Starting the workload: fork; the child closes every fd above 2, drops to
+/* Starting the workload: fork; the child (given a pty's slave: in a session
+ * of its own, the slave its controlling terminal and 0, 1, 2) closes every fd above 2, drops to
  * the unprivileged uid/gid with no capabilities (libcap: every set, the
  * bounding set, ambient) and no_new_privs, waits until the parent has
  * seized it, loads the seccomp filter and execs. */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -161,6 +163,20 @@ static _Noreturn void child(const ob_sidecar_config *cfg, void *filter, int go_f
         _exit(errno == ENOENT ? 127 : 126);
 }
 
+/* A session of our own with the pty's slave as its controlling terminal
+ * and our stdin, stdout and stderr (as root: before the drop). */
+static int take_tty(int fd)
+{
+        if (setsid() < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
+                return negative_errno();
+        for (int i = 0; i < 3; i++)
+                if (dup2(fd, i) < 0)
+                        return negative_errno();
+        if (fd > 2)
+                close(fd);
+        return 0;
+}
+
 pid_t ob_spawn_workload(const ob_sidecar_config *cfg, void *filter)
 {
         int go[2];
@@ -178,6 +194,8 @@ pid_t ob_spawn_workload(const ob_sidecar_config *cfg, void *filter)
         if (pid == 0) {
                 coverage_reset();
                 close(go[1]);
+                if (cfg->tty_fd >= 0 && take_tty(cfg->tty_fd) < 0)
+                        _exit(125);
                 if (go[0] != 3) {
                         if (dup3(go[0], 3, O_CLOEXEC) < 0)
                                 _exit(125);

@@ -71,8 +71,10 @@ static pid_t stat_ppid(const char *pid)
 }
 
 /* SIGKILL to every child of ours, traced or not (orphans are reparented
- * to us: PR_SET_CHILD_SUBREAPER). */
-static void kill_children(void)
+ * to us: PR_SET_CHILD_SUBREAPER), but spare: a tty exec's relay, told to
+ * end (SIGTERM) once the workload's last task is gone, after it has copied
+ * the workload's last output. */
+static void kill_children(pid_t spare)
 {
         pid_t me = getpid();
         struct dirent *de;
@@ -81,7 +83,8 @@ static void kill_children(void)
         if (!d)
                 return;
         while ((de = readdir(d)))
-                if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && stat_ppid(de->d_name) == me)
+                if (de->d_name[0] >= '1' && de->d_name[0] <= '9' && stat_ppid(de->d_name) == me &&
+                    atoi(de->d_name) != spare)
                         kill(atoi(de->d_name), SIGKILL);
         closedir(d);
 }
@@ -99,7 +102,7 @@ static void kill_all(ob_supervisor *sup)
         if (getpid() == 1)
                 (void)kill(-1, SIGKILL);
         else
-                kill_children();
+                kill_children(sup->spare_pid);
 }
 
 static void report(ob_supervisor *sup, pid_t tid, long nr, const ob_verdict *v)
@@ -209,8 +212,16 @@ static void on_exit_status(ob_supervisor *sup, pid_t pid, int status)
                 sup->main_status = status;
                 sup->main_done = true;
         }
+        if (pid == sup->spare_pid)
+                sup->spare_pid = 0; /* the relay is gone (its pid may be reused) */
         if (sup->main_done)
                 kill_all(sup); /* the sandbox ends with its main process */
+        /* the last task gone: nothing writes to the terminal any more, the
+         * relay copies what the master still holds and ends */
+        if (sup->main_done && sup->n_tasks == 0 && sup->spare_pid > 0 && !sup->spare_told) {
+                kill(sup->spare_pid, SIGTERM);
+                sup->spare_told = true;
+        }
 }
 
 static void on_stop(ob_supervisor *sup, pid_t pid, int status)
