@@ -17,7 +17,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
     bpftool \
     runsc iproute2 procps psmisc dbus-daemon dbus-bin \
     gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \
-    python3-kubernetes python3-yaml \
+    python3-kubernetes python3-yaml python3-numpy python3-pandas \
+    strace libpython3.11-testsuite \
     chromium wrk \
     clang-format git
 
