@@ -509,7 +509,8 @@ const ob_api_op ob_api_tool_ops[] = {
                    {"args", OB_API_STRINGS, false, OB_API_BODY, NULL,
                     "the script's arguments (with script only)"},
                    {"profile", OB_API_STRING, false, OB_API_BODY, NULL,
-                    "a base profile name: python-minimal (scripts' default), shell (commands' "
+                    "a base profile name: python-minimal (scripts' default), python-data (numpy, "
+                    "pandas), shell (commands' "
                     "default), workstation"},
                    {"capabilities", OB_API_OBJECT, false, OB_API_BODY, NULL,
                     "a capability set (the capability-file format: version, grants, denials, "
