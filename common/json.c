@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include "common/json.h"
 #include "common/utf8.h"
@@ -461,4 +462,22 @@ const char *ob_json_type_name(const cJSON *node)
         if (cJSON_IsObject(node))
                 return "object";
         return "unknown";
+}
+
+static void wipe(cJSON *node)
+{
+        if (node->valuestring)
+                explicit_bzero(node->valuestring, strlen(node->valuestring));
+        if (node->string && !(node->type & cJSON_StringIsConst))
+                explicit_bzero(node->string, strlen(node->string));
+        for (cJSON *c = node->child; c; c = c->next)
+                wipe(c);
+}
+
+void ob_json_delete_wiped(cJSON *node)
+{
+        if (!node)
+                return;
+        wipe(node);
+        cJSON_Delete(node);
 }

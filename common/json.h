@@ -50,3 +50,7 @@ const char *ob_json_type_name(const cJSON *node);
 
 /* Line and column of byte offset off in text. */
 void ob_text_position(const char *text, size_t off, unsigned *ret_line, unsigned *ret_column);
+
+/* cJSON_Delete after overwriting every string and key of the tree with
+ * zeros: for trees that held secrets (exec headers). NULL is fine. */
+void ob_json_delete_wiped(cJSON *node);

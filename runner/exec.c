@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "common/json.h"
 #include "runner/runner.h"
 
 /* The capabilities the sidecar runs with (as in runner/spec.c's process). */
@@ -50,7 +51,7 @@ int ob_exec_header(const char *const *env, size_t n, const ob_exec_tty *tty, cha
                         r = -ENOMEM;
         }
         text = r >= 0 ? cJSON_PrintUnformatted(root) : NULL;
-        cJSON_Delete(root);
+        ob_json_delete_wiped(root); /* it holds the variables, secrets among them */
         if (r >= 0 && !text)
                 r = -ENOMEM;
         if (r < 0)

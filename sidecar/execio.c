@@ -28,6 +28,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/json.h"
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 #include "sidecar/ttyframe.h"
@@ -79,7 +80,7 @@ static int apply_header(const char *line, struct winsize *ret_ws)
         int n = 0, r = 0;
 
         if (!root || !cJSON_IsObject(root)) {
-                cJSON_Delete(root);
+                ob_json_delete_wiped(root);
                 return -EBADMSG;
         }
         tty = cJSON_GetObjectItemCaseSensitive(root, "tty");
@@ -101,8 +102,7 @@ static int apply_header(const char *line, struct winsize *ret_ws)
         if (r >= 0 && tty)
                 r = parse_tty(tty, ret_ws);
         /* the values (secrets) are not kept beyond the environment block */
-        if (root)
-                cJSON_Delete(root);
+        ob_json_delete_wiped(root);
         return r;
 }
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* common/json.c: strict parsing, positions of values and keys, errors. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,12 +142,51 @@ static void test_text_position(void **state)
         assert_int_equal(col, 3);
 }
 
+/* Freed blocks that still hold the secret: counted by cJSON's free hook. */
+static const char secret[] = "s3cret-Value-42";
+static int freed_with_secret;
+
+static void checking_free(void *p)
+{
+        if (p && memmem(p, malloc_usable_size(p), secret, strlen(secret)))
+                freed_with_secret++;
+        free(p);
+}
+
+static cJSON *tree_with_secrets(void)
+{
+        cJSON *root = cJSON_CreateObject(), *env = cJSON_AddObjectToObject(root, "env");
+        cJSON *list = cJSON_AddArrayToObject(root, "list");
+
+        assert_non_null(cJSON_AddStringToObject(env, "TOKEN", secret));
+        assert_non_null(cJSON_AddStringToObject(env, secret, "as a key"));
+        cJSON_AddItemToArray(list, cJSON_CreateString(secret));
+        return root;
+}
+
+static void test_delete_wiped(void **state)
+{
+        cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = checking_free};
+
+        (void)state;
+        cJSON_InitHooks(&hooks);
+        /* the check sees secrets left in freed memory: plain delete leaves three */
+        freed_with_secret = 0;
+        cJSON_Delete(tree_with_secrets());
+        assert_int_equal(freed_with_secret, 3);
+        freed_with_secret = 0;
+        ob_json_delete_wiped(tree_with_secrets());
+        assert_int_equal(freed_with_secret, 0);
+        ob_json_delete_wiped(NULL);
+        cJSON_InitHooks(NULL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_positions),     cmocka_unit_test(test_errors),
             cmocka_unit_test(test_accepts),       cmocka_unit_test(test_type_names),
-            cmocka_unit_test(test_text_position),
+            cmocka_unit_test(test_text_position), cmocka_unit_test(test_delete_wiped),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
