@@ -44,7 +44,7 @@ cleanup() {
     for id in $(runsc --root "$bare_root" list -q 2>/dev/null); do
         runsc --root "$bare_root" delete --force "$id" >/dev/null 2>&1 || true
     done
-    rmdir /sys/fs/cgroup/*/omnibase-compat/* /sys/fs/cgroup/*/omnibase-compat 2>/dev/null || true
+    rmdir /sys/fs/cgroup/*/omnibase-compat/*/ /sys/fs/cgroup/*/omnibase-compat 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -145,27 +145,20 @@ print(json.dumps(res))
 PY
 }
 
-printf 'CPython %s regression suite, three ways (timeout %s s per module and way)\n' \
-    "$(/usr/bin/python3 -c 'import platform; print(platform.python_version())')" "$limit"
-for m in "${modules[@]}"; do
-    out=$work/$m
-    t0=$(now_ms); host_run "$m" "$out.host"; echo $(( $(now_ms) - t0 )) >"$out.host.ms"
-    t0=$(now_ms); bare_run "$m" "$out.bare"; echo $(( $(now_ms) - t0 )) >"$out.bare.ms"
-    t0=$(now_ms); omni_run "$m" "$out.omni"; echo $(( $(now_ms) - t0 )) >"$out.omni.ms"
-    echo "$m" >>"$work/done"
-    printf '  %s done\n' "$m" >&2
-done
-
-/usr/bin/python3 - "$work" <<'PY'
+cat >"$work/report.py" <<'PY'
 import json, os, sys
 work = sys.argv[1]
 mods = open(os.path.join(work, "done")).read().split()
+row_only = sys.argv[2:] == ["row"]
+if row_only:
+    mods = mods[-1:]
 def load(m, way):
     r = json.load(open(os.path.join(work, f"{m}.{way}")))
     r["wall"] = int(open(os.path.join(work, f"{m}.{way}.ms")).read()) / 1000
     return r
 cell = lambda r: "%4d/%d/%d %6.1fs" % (r["passed"], r["failed"], r["errors"], r["wall"])
-print("%-28s %-20s %-20s %-20s %s" % ("module", "host p/f/e time", "bare runsc", "omnibase", "omnibase status"))
+if not row_only or len(open(os.path.join(work, "done")).read().split()) == 1:
+    print("%-28s %-20s %-20s %-20s %s" % ("module", "host p/f/e time", "bare runsc", "omnibase", "omnibase status"), flush=True)
 tot = {w: [0, 0, 0, 0.0] for w in ("host", "bare", "omni")}
 clean_ok = clean = 0
 diffs = []
@@ -180,10 +173,13 @@ for m in mods:
     if o["failed"] == 0 and o["errors"] == 0 and not o.get("crashed"):
         clean += 1
         clean_ok += o["status"] == "ok" and o["exit_code"] == 0
-    print("%-28s %-20s %-20s %-20s %s" % (m, cell(rs["host"]), cell(rs["bare"]), cell(o), st))
+    if row_only:
+        print("%-28s %-20s %-20s %-20s %s" % (m, cell(rs["host"]), cell(rs["bare"]), cell(o), st), flush=True)
     lost = sorted(set(o["failed_ids"]) - set(rs["bare"]["failed_ids"]))
     if lost or o.get("crashed"):
         diffs.append((m, lost, o.get("crashed")))
+if row_only:
+    sys.exit(0)
 print("%-28s %-20s %-20s %-20s" % ("total", *("%4d/%d/%d %6.1fs" % tuple(tot[w]) for w in tot)))
 b, o = tot["bare"], tot["omni"]
 print("passes omnibase/bare runsc: %d/%d = %.4f (target >= 0.995)" % (o[0], b[0], o[0] / max(b[0], 1)))
@@ -195,3 +191,16 @@ for m, lost, crashed in diffs:
                           ", ".join(lost[:6]) + (" ..." if len(lost) > 6 else "")))
 print("host load average at the end: %s" % open("/proc/loadavg").read().split()[:3])
 PY
+
+printf 'CPython %s regression suite, three ways (timeout %s s per module and way)\n' \
+    "$(/usr/bin/python3 -c 'import platform; print(platform.python_version())')" "$limit"
+for m in "${modules[@]}"; do
+    out=$work/$m
+    t0=$(now_ms); host_run "$m" "$out.host"; echo $(( $(now_ms) - t0 )) >"$out.host.ms"
+    t0=$(now_ms); bare_run "$m" "$out.bare"; echo $(( $(now_ms) - t0 )) >"$out.bare.ms"
+    t0=$(now_ms); omni_run "$m" "$out.omni"; echo $(( $(now_ms) - t0 )) >"$out.omni.ms"
+    echo "$m" >>"$work/done"
+    /usr/bin/python3 "$work/report.py" "$work" row
+done
+/usr/bin/python3 "$work/report.py" "$work"
+
