@@ -83,9 +83,13 @@ typedef struct ob_api_param {
 /* What an operation does to state: read-only operations are the ones an
  * observer may call. */
 enum {
-        OB_API_READ = 1u << 0,       /* changes nothing */
-        OB_API_ADMIN_ONLY = 1u << 1, /* admins only (sweep) */
-        OB_API_STREAM = 1u << 2,     /* REST serves it as Server-Sent Events */
+        OB_API_READ = 1u << 0,        /* changes nothing */
+        OB_API_ADMIN_ONLY = 1u << 1,  /* admins only (sweep) */
+        OB_API_STREAM = 1u << 2,      /* REST serves it as Server-Sent Events */
+        OB_API_DESTRUCTIVE = 1u << 3, /* removes state: an environment, what its workspace
+                                       * gained, expired ones (MCP destructiveHint) */
+        OB_API_IDEMPOTENT = 1u << 4,  /* repeating it leaves the same state (MCP
+                                       * idempotentHint; READ operations are too) */
 };
 
 typedef int (*ob_api_fn)(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_error *err);

@@ -131,7 +131,7 @@ const ob_api_op ob_api_pool_ops[] = {
      "/pool",
      "Stop the warm pool",
      "Stops the warm pool and destroys every sandbox it holds (admins only).",
-     OB_API_ADMIN_ONLY,
+     OB_API_ADMIN_ONLY | OB_API_IDEMPOTENT,
      {{0}},
      POOL_SCHEMA,
      200,

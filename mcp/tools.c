@@ -25,37 +25,6 @@ static const char error_schema[] =
     "\"properties\":{\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}},"
     "\"required\":[\"code\",\"message\"]}},\"required\":[\"error\"]}";
 
-/* The verb of an operation: what follows the last '_' of its tool name. */
-static const char *verb(const ob_api_op *op)
-{
-        const char *u = strrchr(op->name, '_');
-        return u ? u + 1 : op->name;
-}
-
-static bool verb_in(const ob_api_op *op, const char *const *verbs, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (streq(verb(op), verbs[i]))
-                        return true;
-        return false;
-}
-
-/* The MCP hints the table has no flag for, from the verb. Destructive:
- * what removes state (an environment, what its workspace gained, expired
- * ones). Idempotent: what leaves the same state when repeated (restore
- * makes a new environment each time: neither). */
-static bool destructive(const ob_api_op *op)
-{
-        static const char *const verbs[] = {"delete", "reset", "sweep"};
-        return !(op->flags & OB_API_READ) && verb_in(op, verbs, ARRAY_SIZE(verbs));
-}
-
-static bool idempotent(const ob_api_op *op)
-{
-        static const char *const verbs[] = {"delete", "reset", "sweep", "stop", "start", "flags"};
-        return (op->flags & OB_API_READ) || verb_in(op, verbs, ARRAY_SIZE(verbs));
-}
-
 /* {"type": "object", "anyOf": [op's schema, the error]}, the keywords that
  * belong at the root ($schema, $id, $defs) moved up so that references
  * inside op's schema still resolve. MCP wants structuredContent to be an
@@ -94,8 +63,9 @@ static cJSON *annotations(const ob_api_op *op)
 
         if (!a || !cJSON_AddStringToObject(a, "title", op->title) ||
             !cJSON_AddBoolToObject(a, "readOnlyHint", op->flags & OB_API_READ) ||
-            !cJSON_AddBoolToObject(a, "destructiveHint", destructive(op)) ||
-            !cJSON_AddBoolToObject(a, "idempotentHint", idempotent(op)) ||
+            !cJSON_AddBoolToObject(a, "destructiveHint", op->flags & OB_API_DESTRUCTIVE) ||
+            !cJSON_AddBoolToObject(a, "idempotentHint",
+                                   op->flags & (OB_API_READ | OB_API_IDEMPOTENT)) ||
             /* everything happens on this host, in its sandboxes */
             !cJSON_AddFalseToObject(a, "openWorldHint")) {
                 cJSON_Delete(a);

@@ -272,9 +272,22 @@ static void test_tools_list(void **state)
                     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ann, "readOnlyHint")),
                     !!(op->flags & OB_API_READ));
                 assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ann, "openWorldHint")));
-                if (op->flags & OB_API_READ)
-                        assert_true(cJSON_IsFalse(
-                            cJSON_GetObjectItemCaseSensitive(ann, "destructiveHint")));
+                assert_int_equal(
+                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ann, "destructiveHint")),
+                    !!(op->flags & OB_API_DESTRUCTIVE));
+                assert_int_equal(
+                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ann, "idempotentHint")),
+                    !!(op->flags & (OB_API_READ | OB_API_IDEMPOTENT)));
+                /* a read changes nothing, so it removes nothing */
+                assert_false((op->flags & OB_API_READ) && (op->flags & OB_API_DESTRUCTIVE));
+                /* what removes an environment or its changes says so */
+                if (streq(op->name, "env_delete") || streq(op->name, "env_reset") ||
+                    streq(op->name, "env_sweep"))
+                        assert_true(op->flags & OB_API_DESTRUCTIVE);
+                /* restore makes a new environment each time; create and exec act anew */
+                if (streq(op->name, "env_restore") || streq(op->name, "env_create") ||
+                    streq(op->name, "env_exec"))
+                        assert_false(op->flags & (OB_API_DESTRUCTIVE | OB_API_IDEMPOTENT));
         }
         cJSON_Delete(tools);
 }
