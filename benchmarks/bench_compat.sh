@@ -113,7 +113,7 @@ PY
 n_bare=0
 bare_run() { # $1 module, $2 out
     local id bundle
-    n_bare=$((n_bare + 1)); id=compat-$n_bare; bundle=$work/bundle-$n_bare
+    n_bare=$((n_bare + 1)); id=compat-$$-$n_bare; bundle=$work/bundle-$n_bare
     make_bundle "$1" "$bundle"
     /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/omnibase-compat/"+sys.argv[2]; json.dump(c,open(p,"w"))' \
         "$bundle/config.json" "$id"

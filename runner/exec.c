@@ -149,7 +149,7 @@ struct ob_exec {
         int pidfd, chan, stdin_fd;
         int wait_status;
         bool reaped, chan_eof, stdin_eof, shut_wr, started, exited, timed_out, bad;
-        bool kill_pending;
+        bool kill_pending, cancelled;
         int64_t workload_pid, deadline_ms, started_ms;
         char *out; /* header, then stdin bytes, waiting to go in */
         size_t out_len, out_off;
@@ -250,6 +250,7 @@ size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_
         return OB_EXEC_POLLFDS;
 }
 
+static void kill_command(ob_exec *x);
 static void time_out(ob_exec *x);
 
 static void on_message(ob_exec *x, ob_channel_msg *m)
@@ -257,8 +258,8 @@ static void on_message(ob_exec *x, ob_channel_msg *m)
         if (m->type == OB_CHANNEL_SANDBOX_START) {
                 x->started = true;
                 x->workload_pid = m->pid;
-                if (x->kill_pending) /* timed out before it started */
-                        time_out(x);
+                if (x->kill_pending) /* timed out or cancelled before it started */
+                        kill_command(x);
         } else if (m->type == OB_CHANNEL_CAPABILITY_DENIED) {
                 x->res.denials++;
                 ob_result_add_violation(&x->res, m);
@@ -349,14 +350,13 @@ static void read_stdin(ob_exec *x)
         x->out_len = (size_t)n;
 }
 
-/* Past the deadline: the command (and with it, by the sidecar, every task
- * of this exec) is killed inside the sandbox. */
-static void time_out(ob_exec *x)
+/* The command (and with it, by the sidecar, every task of this exec) is
+ * killed inside the sandbox: past its deadline, or when its caller left. */
+static void kill_command(ob_exec *x)
 {
         char pid[24];
         const char *args[] = {"--root", x->runsc_root, "kill", "--pid", pid, x->id, "KILL", NULL};
 
-        x->timed_out = true;
         if (!x->started) {
                 /* runsc exec's death would not end what it started inside:
                  * the kill waits for the command's pid (SandboxStart) */
@@ -367,6 +367,12 @@ static void time_out(ob_exec *x)
         snprintf(pid, sizeof(pid), "%" PRId64, x->workload_pid);
         if (ob_runsc_call(x->runsc, args, x->netns_fd, 5000) != 0)
                 kill(x->pid, SIGKILL);
+}
+
+static void time_out(ob_exec *x)
+{
+        x->timed_out = true;
+        kill_command(x);
 }
 
 bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
@@ -393,7 +399,8 @@ bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
 
 /* The result as `omnibase sandbox run` would give it: the command's exit
  * status, 124 past its timeout, 126 with any denial, 125 when it could not
- * be started or the channel broke. */
+ * be started or the channel broke, 129 (error, "interrupted by HUP") when it
+ * was killed because its caller hung up. */
 static void judge(ob_exec *x)
 {
         ob_sandbox_result *res = &x->res;
@@ -406,6 +413,12 @@ static void judge(ob_exec *x)
                 res->status = OB_SANDBOX_ERROR;
                 res->exit_code = 125;
                 snprintf(res->message, sizeof(res->message), "the exec's channel broke");
+        } else if (x->cancelled && !x->timed_out) {
+                /* whatever the command's own end looked like, it was killed */
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 128 + SIGHUP;
+                snprintf(res->message, sizeof(res->message),
+                         "interrupted by HUP: the caller hung up and the command was killed");
         } else if (x->exited) {
                 res->status = OB_SANDBOX_OK;
                 res->exit_code = (int)x->exit_msg.exit_code;
@@ -445,8 +458,9 @@ void ob_exec_take_result(ob_exec *x, ob_sandbox_result *ret)
 
 void ob_exec_kill(ob_exec *x)
 {
-        if (!x->reaped && !x->timed_out) {
+        if (!x->reaped && !x->timed_out && !x->cancelled) {
                 x->deadline_ms = 0;
-                time_out(x);
+                x->cancelled = true;
+                kill_command(x);
         }
 }

@@ -292,7 +292,9 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
                   ob_error *err);
 size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_timeout_ms);
 bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS]); /* false: ended */
-/* Kills the command (and every task of this exec) inside the sandbox. */
+/* Kills the command (and every task of this exec) inside the sandbox: its
+ * caller left. The result is then an error, exit code 129 ("interrupted by
+ * HUP"), not a timeout. */
 void ob_exec_kill(ob_exec *x);
 /* After step said false: the result (status, exit_code, violations). */
 void ob_exec_take_result(ob_exec *x, ob_sandbox_result *ret);
