@@ -144,14 +144,36 @@ static cJSON *limit_range_obj(const ob_template *t, const char *ns, const char *
         return o;
 }
 
+/* The host names of the grants and the addresses they had at render time
+ * (ob_k8s_egress), as an annotation: the policy does not follow a name that
+ * moves; render again. Takes resolved (NULL: nothing to say). */
+static void annotate_resolved(cJSON *o, cJSON *resolved)
+{
+        cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata"), *ann;
+        char *text;
+
+        if (!resolved)
+                return;
+        text = cJSON_PrintUnformatted(resolved);
+        cJSON_Delete(resolved);
+        if (!text)
+                return;
+        ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+        if (!ann)
+                ann = cJSON_AddObjectToObject(md, "annotations");
+        cJSON_AddStringToObject(ann, "omnibase.dev/resolved-at-render", text);
+        free(text);
+}
+
 /* Default deny both ways for every pod of the namespace; egress exactly
  * the grants (ob_k8s_egress). */
-static cJSON *netpol_obj(cJSON *egress, const char *ns, const char *id)
+static cJSON *netpol_obj(cJSON *egress, cJSON *resolved, const char *ns, const char *id)
 {
         cJSON *o =
             ob_k8s_object("networking.k8s.io/v1", "NetworkPolicy", "omnibase-egress", ns, id);
         cJSON *spec = cJSON_AddObjectToObject(o, "spec"), *types;
 
+        annotate_resolved(o, resolved);
         cJSON_AddItemToObject(spec, "egress", egress);
         cJSON_AddArrayToObject(spec, "ingress");
         cJSON_AddObjectToObject(spec, "podSelector");
@@ -303,14 +325,14 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
                       cJSON **ret, ob_error *err)
 {
         _cleanup_cjson_ cJSON *list = NULL;
-        cJSON *items, *egress = NULL;
+        cJSON *items, *egress = NULL, *resolved = NULL;
         ob_capset *caps = NULL;
         char ns[80];
         int k;
 
         k = ob_env_caps(t->caps, r->id, &caps, err);
         if (k >= 0)
-                k = ob_k8s_egress(caps, &egress, err);
+                k = ob_k8s_egress(caps, &egress, &resolved, err);
         if (k < 0) {
                 ob_capset_free(caps);
                 return k;
@@ -321,7 +343,7 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
         cJSON_AddItemToArray(items, namespace_obj(r, ns));
         cJSON_AddItemToArray(items, quota_obj(t, ns, r->id));
         cJSON_AddItemToArray(items, limit_range_obj(t, ns, r->id));
-        cJSON_AddItemToArray(items, netpol_obj(egress, ns, r->id));
+        cJSON_AddItemToArray(items, netpol_obj(egress, resolved, ns, r->id));
         for (int i = 0; i < 3; i++)
                 cJSON_AddItemToArray(items, role_obj(i, ns, r->id));
         add_bindings(items, r, ns, o);
@@ -338,13 +360,13 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
 int ob_k8s_render_template(const ob_template *t, const ob_k8s_opts *o, cJSON **ret, ob_error *err)
 {
         _cleanup_cjson_ cJSON *list = NULL;
-        cJSON *items, *egress = NULL;
+        cJSON *items, *egress = NULL, *resolved = NULL, *tpl;
         char suffix[80];
         int k;
 
         if (o && (o->pool < 0 || o->pool > OB_K8S_MAX_POOL))
                 return ob_error_set_code(err, "invalid", EINVAL, "--pool: 0..%d", OB_K8S_MAX_POOL);
-        k = ob_k8s_egress(t->caps, &egress, err);
+        k = ob_k8s_egress(t->caps, &egress, &resolved, err);
         if (k < 0)
                 return k;
         snprintf(suffix, sizeof(suffix), "-%s", t->name);
@@ -353,9 +375,12 @@ int ob_k8s_render_template(const ob_template *t, const ob_k8s_opts *o, cJSON **r
         k = config_maps(items, t->caps, t->flags_default, NULL, NULL, suffix);
         if (k < 0) {
                 cJSON_Delete(egress);
+                cJSON_Delete(resolved);
                 return ob_error_set_code(err, "invalid", -k, "render: %s", strerror(-k));
         }
-        cJSON_AddItemToArray(items, ob_k8s_sandbox_template(t, egress, o));
+        tpl = ob_k8s_sandbox_template(t, egress, o);
+        annotate_resolved(tpl, resolved);
+        cJSON_AddItemToArray(items, tpl);
         if (o && o->pool > 0)
                 cJSON_AddItemToArray(items, ob_k8s_warm_pool(t, o->pool));
         *ret = TAKE_PTR(list);

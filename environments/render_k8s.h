@@ -46,10 +46,15 @@ int ob_k8s_render_template(const ob_template *t, const ob_k8s_opts *o, cJSON **r
 /* The NetworkPolicy egress rules that allow exactly what caps's
  * NETWORK_CONNECT grants allow and its denials do not (TCP and UDP):
  * addresses and CIDRs as ipBlocks, a denial inside a granted CIDR as an
- * `except`, port ranges as port/endPort. A host name or host pattern (other
- * than "*") cannot be rendered: -EINVAL, code "invalid". No grant: an
- * empty array (no egress at all). *ret the caller's. (render_k8s_net.c) */
-int ob_k8s_egress(const ob_capset *caps, cJSON **ret, ob_error *err);
+ * `except`, port ranges as port/endPort. Host names are resolved now, on
+ * this host (a name that does not resolve grants or denies nothing, as in a
+ * local run), *ret_resolved (when not NULL) is then {name: [addresses]}
+ * (NULL without names), and a grant of a name adds egress to the cluster's
+ * DNS (kube-dns, port 53). A host pattern (other than "*") or
+ * host.omnibase.internal cannot be rendered: -EINVAL, code "invalid". No
+ * grant: an empty array (no egress at all). *ret the caller's.
+ * (render_k8s_net.c) */
+int ob_k8s_egress(const ob_capset *caps, cJSON **ret, cJSON **ret_resolved, ob_error *err);
 
 /* The pod template's spec of an environment (or, id NULL, of a template);
  * its ConfigMaps are omnibase-capabilities<suffix> and omnibase-flags<suffix>.

@@ -321,8 +321,8 @@ class RenderK8s(unittest.TestCase):
                           "--backend", "kubernetes", env=env).stdout
         self.assertEqual(got, want)
 
-    def network_template(self, denial):
-        d = os.path.join(self.tmp, "tpl-" + str(abs(hash(denial))))
+    def network_template(self, denial, extra_grants=()):
+        d = os.path.join(self.tmp, "tpl-" + str(abs(hash((denial, *extra_grants)))))
         os.makedirs(d, exist_ok=True)
         tpl = {"name": "net", "description": "network", "approved": True,
                "approved_by": "test", "data_classification": "synthetic", "profile": "shell",
@@ -330,7 +330,9 @@ class RenderK8s(unittest.TestCase):
                                 "grants": [{"capability": "NETWORK_CONNECT",
                                             "target": "10.0.0.0/8:443"},
                                            {"capability": "NETWORK_CONNECT",
-                                            "target": "[fd00::/64]:8000-8100"}],
+                                            "target": "[fd00::/64]:8000-8100"}] +
+                                [{"capability": "NETWORK_CONNECT", "target": t}
+                                 for t in extra_grants],
                                 "denials": [{"capability": "NETWORK_CONNECT", "target": denial}]},
                "ttl": {"default": "1h", "max": "1d"}}
         with open(os.path.join(d, "net.json"), "w") as f:
@@ -349,14 +351,50 @@ class RenderK8s(unittest.TestCase):
         self.assertEqual(eg[1]["to"], [{"ipBlock": {"cidr": "fd00::/64"}}])
         self.assertEqual(eg[1]["ports"][0], {"protocol": "TCP", "port": 8000, "endPort": 8100})
 
+    def test_host_names_resolved_at_render(self):
+        """A granted name becomes the addresses it has now (annotated), plus
+        DNS egress to kube-dns; a name that does not resolve grants nothing."""
+        env = self.network_template("10.9.0.0/16:443",
+                                    ("localhost:5432", "nonexistent.invalid:443"))
+        items = self.render("env", "render", "--template", "net", "--owner", "alice",
+                            "--backend", "kubernetes", env=env)
+        for o in items:
+            self.check_object(o)
+        np = [o for o in items if o["kind"] == "NetworkPolicy"][0]
+        resolved = json.loads(np["metadata"]["annotations"]["omnibase.dev/resolved-at-render"])
+        self.assertIn("127.0.0.1", resolved["localhost"])
+        self.assertEqual(resolved["nonexistent.invalid"], [])
+        eg = np["spec"]["egress"]
+        self.assertIn({"to": [{"ipBlock": {"cidr": "127.0.0.1/32"}}],
+                       "ports": [{"protocol": "TCP", "port": 5432},
+                                 {"protocol": "UDP", "port": 5432}]}, eg)
+        self.assertEqual(eg[-1]["to"], [{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}])
+        self.assertEqual(sorted(p["port"] for p in eg[-1]["ports"]), [53, 53])
+        # without a granted name there is no DNS egress
+        plain = self.render("env", "render", "--template", "net", "--owner", "alice",
+                            "--backend", "kubernetes", env=self.network_template("10.9.0.0/16:443"))
+        np = [o for o in plain if o["kind"] == "NetworkPolicy"][0]
+        self.assertNotIn("kube-dns", json.dumps(np))
+        self.assertNotIn("annotations", np["metadata"])
+        # the template's SandboxTemplate says the same
+        tpl = self.render("template", "render", "net", "--backend", "kubernetes", env=env)
+        for o in tpl:
+            self.check_object(o)
+        st = [o for o in tpl if o["kind"] == "SandboxTemplate"][0]
+        self.assertIn("omnibase.dev/resolved-at-render", st["metadata"]["annotations"])
+
     def test_refusals(self):
-        env = self.network_template("blocked.example.com:443")
-        p = self.run_ob("env", "render", "--template", "net", "--owner", "alice", "--backend",
-                        "kubernetes", env=env, ok=False)
-        self.assertEqual(p.returncode, 125)
-        self.assertEqual(p.stdout, "")
-        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
-        self.assertIn("host name", p.stderr)
+        for target, words in (("*.example.com:443", "host pattern"),
+                              ("host.omnibase.internal:80", "host.omnibase.internal")):
+            env = self.network_template(target)
+            p = self.run_ob("env", "render", "--template", "net", "--owner", "alice",
+                            "--backend", "kubernetes", env=env, ok=False)
+            self.assertEqual(p.returncode, 125)
+            self.assertEqual(p.stdout, "")
+            self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+            self.assertIn(words, p.stderr)
         for args in (["env", "render", "env-000000000000", "--backend", "kubernetes"],
                      ["template", "render", "no-such-template", "--backend", "kubernetes"],
                      ["template", "render", "python-agent", "--backend", "nomad"],

@@ -142,7 +142,7 @@ static void test_random_sets(void **state)
                         assert_int_equal(
                             ob_capset_add(set, true, OB_CAP_NETWORK_CONNECT, t, NULL, &err), 0);
                 }
-                assert_int_equal(ob_k8s_egress(set, &egress, &err), 0);
+                assert_int_equal(ob_k8s_egress(set, &egress, NULL, &err), 0);
                 for (int k = 0; k < 400; k++) {
                         int af = rand() % 3 ? AF_INET : AF_INET6;
                         uint8_t a[16];
@@ -179,7 +179,7 @@ static cJSON *render(const char *const *grants, const char *const *denials, int 
         for (size_t i = 0; denials[i]; i++)
                 assert_int_equal(
                     ob_capset_add(set, true, OB_CAP_NETWORK_CONNECT, denials[i], NULL, err), 0);
-        *ret_r = ob_k8s_egress(set, &egress, err);
+        *ret_r = ob_k8s_egress(set, &egress, NULL, err);
         ob_capset_free(set);
         return egress;
 }
@@ -203,8 +203,8 @@ static void test_except(void **state)
 
 static void test_refused(void **state)
 {
-        const char *g[] = {"10.0.0.0/8:443", NULL}, *d[] = {"evil.example.com:443", NULL};
-        const char *g2[] = {"api.example.com:443", NULL}, *none[] = {NULL};
+        const char *g[] = {"10.0.0.0/8:443", NULL}, *d[] = {"*.example.com:443", NULL};
+        const char *g2[] = {"host.omnibase.internal:8080", NULL}, *none[] = {NULL};
         ob_error err = {0};
         int r;
 
@@ -212,11 +212,93 @@ static void test_refused(void **state)
         assert_null(render(g, d, &r, &err));
         assert_int_equal(r, -EINVAL);
         assert_string_equal(err.code, "invalid");
-        assert_non_null(strstr(err.message, "evil.example.com"));
+        assert_non_null(strstr(err.message, "*.example.com"));
+        assert_non_null(strstr(err.message, "host pattern"));
         err = (ob_error){0};
         assert_null(render(g2, none, &r, &err));
         assert_int_equal(r, -EINVAL);
-        assert_non_null(strstr(err.message, "host name"));
+        assert_non_null(strstr(err.message, "host.omnibase.internal"));
+}
+
+static cJSON *render_names(const char *const *grants, const char *const *denials,
+                           cJSON **ret_resolved)
+{
+        ob_capset *set = NULL;
+        cJSON *egress = NULL;
+        ob_error err = {0};
+
+        assert_int_equal(ob_capset_new(&set), 0);
+        for (size_t i = 0; grants[i]; i++)
+                assert_int_equal(
+                    ob_capset_add(set, false, OB_CAP_NETWORK_CONNECT, grants[i], NULL, &err), 0);
+        for (size_t i = 0; denials[i]; i++)
+                assert_int_equal(
+                    ob_capset_add(set, true, OB_CAP_NETWORK_CONNECT, denials[i], NULL, &err), 0);
+        assert_int_equal(ob_k8s_egress(set, &egress, ret_resolved, &err), 0);
+        ob_capset_free(set);
+        return egress;
+}
+
+static bool has_string(const cJSON *list, const char *s)
+{
+        const cJSON *v;
+        cJSON_ArrayForEach (v, list)
+                if (cJSON_IsString(v) && strcmp(v->valuestring, s) == 0)
+                        return true;
+        return false;
+}
+
+/* A granted name: its addresses of render time (said in *resolved), and
+ * egress to the cluster's DNS so that the workload can look it up. */
+static void test_names_resolved_at_render(void **state)
+{
+        const char *g[] = {"localhost:8080", "nonexistent.invalid:443", NULL}, *none[] = {NULL};
+        cJSON *resolved = NULL, *e = render_names(g, none, &resolved), *last;
+        /* 53 appears only in the DNS rule */
+        char *text = cJSON_PrintUnformatted(e);
+
+        (void)state;
+        assert_non_null(resolved);
+        assert_true(
+            has_string(cJSON_GetObjectItemCaseSensitive(resolved, "localhost"), "127.0.0.1"));
+        /* a name that does not resolve grants nothing, and says so */
+        assert_int_equal(
+            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(resolved, "nonexistent.invalid")),
+            0);
+        assert_non_null(strstr(text, "{\"to\":[{\"ipBlock\":{\"cidr\":\"127.0.0.1/32\"}}],"
+                                     "\"ports\":[{\"protocol\":\"TCP\",\"port\":8080},"
+                                     "{\"protocol\":\"UDP\",\"port\":8080}]}"));
+        assert_null(strstr(text, "443"));
+        last = cJSON_GetArrayItem(e, cJSON_GetArraySize(e) - 1);
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(last, "to"), 0),
+                    "podSelector"),
+                "matchLabels"),
+            "k8s-app"));
+        assert_non_null(strstr(text, "\"port\":53"));
+        free(text);
+        cJSON_Delete(e);
+        cJSON_Delete(resolved);
+}
+
+/* A denied name inside a granted CIDR: its addresses are excepted; no
+ * grant needs a name, so no DNS egress. */
+static void test_denied_name(void **state)
+{
+        const char *g[] = {"127.0.0.0/8:443", NULL}, *d[] = {"localhost:443", NULL};
+        cJSON *resolved = NULL, *e = render_names(g, d, &resolved);
+        char *text = cJSON_PrintUnformatted(e);
+
+        (void)state;
+        assert_non_null(strstr(text, "\"except\":[\"127.0.0.1/32\"]"));
+        assert_null(strstr(text, "kube-dns"));
+        assert_true(
+            has_string(cJSON_GetObjectItemCaseSensitive(resolved, "localhost"), "127.0.0.1"));
+        free(text);
+        cJSON_Delete(e);
+        cJSON_Delete(resolved);
 }
 
 static void test_no_grant(void **state)
@@ -237,6 +319,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_except),
             cmocka_unit_test(test_refused),
+            cmocka_unit_test(test_names_resolved_at_render),
+            cmocka_unit_test(test_denied_name),
             cmocka_unit_test(test_no_grant),
             cmocka_unit_test(test_random_sets),
         };
