@@ -3,14 +3,17 @@
  * supervisor), extend, flags, stop, start, delete and sweep. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "environments/env.h"
 #include "environments/template.h"
@@ -402,12 +405,27 @@ int ob_env_flags(const char *state_dir, const char *id_or_name, const char *cons
         return r;
 }
 
-/* After a stop or delete was answered: the supervisor's last moments (it
- * exits right after answering) are over before we return. */
-static void wait_gone(int64_t pid)
+/* A pidfd of the supervisor, opened while it is known to be alive (before
+ * the request is sent), so that its exit can be waited for without polling
+ * (a supervisor is no child of ours: its zombie lingers until init reaps
+ * it, which kill(pid, 0) cannot tell from life). -1 when there is none. */
+static int supervisor_pidfd(int64_t pid)
 {
-        for (int i = 0; pid > 0 && i < 500 && kill((pid_t)pid, 0) == 0; i++)
-                (void)poll(NULL, 0, 10);
+        return pid > 0 ? (int)syscall(SYS_pidfd_open, (pid_t)pid, 0) : -1;
+}
+
+/* After a stop or delete was answered: the supervisor's last moments (it
+ * exits right after answering) are over before we return (5 s at most).
+ * Closes pidfd. */
+static void wait_gone(int pidfd)
+{
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+        if (pidfd < 0)
+                return;
+        while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+                ;
+        close(pidfd);
 }
 
 /* One request ("stop", "reset") to a running environment's supervisor;
@@ -417,16 +435,19 @@ static int running_op(const char *state_dir, const char *id_or_name, const char 
 {
         _cleanup_store_ ob_store *s = NULL;
         _cleanup_record_ ob_env_record rec = {0};
-        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+        int pidfd, r = lookup(state_dir, id_or_name, &s, &rec, err);
 
         if (r < 0)
                 return r;
         if (rec.state != OB_ENV_RUNNING || !ob_env_supervisor_alive(state_dir, rec.id))
                 return not_running(&rec, err);
         s = ob_store_close(s); /* the supervisor writes while it works */
+        pidfd = gone ? supervisor_pidfd(rec.supervisor_pid) : -1;
         r = call(state_dir, &rec, request, NULL, 0, NULL, NULL, err);
-        if (r >= 0 && gone)
-                wait_gone(rec.supervisor_pid);
+        if (r >= 0)
+                wait_gone(pidfd);
+        else if (pidfd >= 0)
+                close(pidfd);
         return r;
 }
 
@@ -495,10 +516,13 @@ int ob_env_delete(const char *state_dir, const char *id_or_name, ob_error *err)
                 return ob_error_set_code(err, "not_found", ENOENT, "%s is already deleted", rec.id);
         if (ob_env_supervisor_alive(state_dir, rec.id)) {
                 ob_store *tmp = TAKE_PTR(s);
+                int pidfd = supervisor_pidfd(rec.supervisor_pid);
                 ob_store_close(tmp);
                 r = call(state_dir, &rec, "{\"op\":\"delete\"}", NULL, 0, NULL, NULL, err);
                 if (r >= 0)
-                        wait_gone(rec.supervisor_pid);
+                        wait_gone(pidfd);
+                else if (pidfd >= 0)
+                        close(pidfd);
                 return r;
         }
         collect_runs(state_dir);
