@@ -189,6 +189,9 @@ static const struct {
     {"/usr/share/zoneinfo", OB_MOUNT_WHY_ZONEINFO, false},
     {"/etc/ssl/certs", OB_MOUNT_WHY_CA, true},
     {"/usr/share/ca-certificates", OB_MOUNT_WHY_CA, true},
+    /* the host's own CAs (update-ca-certificates): already in the bundle,
+     * here so that their links in /etc/ssl/certs resolve */
+    {"/usr/local/share/ca-certificates", OB_MOUNT_WHY_CA, true},
 };
 
 static int add_shared_dirs(bool network, ob_mount_plan *mounts)
@@ -199,10 +202,13 @@ static int add_shared_dirs(bool network, ob_mount_plan *mounts)
                 if ((shared_dirs[i].network && !network) || lstat(shared_dirs[i].path, &st) < 0 ||
                     !S_ISDIR(st.st_mode))
                         continue;
+                size_t n = mounts->n;
                 r = ob_mount_plan_add(mounts, shared_dirs[i].path, shared_dirs[i].path, false, true,
                                       shared_dirs[i].why);
                 if (r < 0)
                         return r;
+                if (mounts->n > n) /* data only (a grant's own mount keeps its flags) */
+                        mounts->v[n].noexec = true;
         }
         return 0;
 }
