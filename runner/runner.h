@@ -84,8 +84,9 @@ void ob_mount_plan_sort(ob_mount_plan *plan);
  * '*', with "\*" unescaped); *ret_wild is true when there was a '*'. */
 int ob_pattern_literal_prefix(const char *pattern, char **ret, bool *ret_wild);
 
-/* Makes every mount point of the plan and the profile's symlinks inside
- * rootfs, without following symlinks (rootfs.c). */
+/* Makes every mount point of the plan, the profile's symlinks and the links
+ * to the shared directories the plan mounts (/etc/localtime, OpenSSL's
+ * /usr/lib/ssl) inside rootfs, without following symlinks (rootfs.c). */
 int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
                       ob_error *err);
 /* The "why" of the sandbox's own /etc files in the mount plan, and of the
