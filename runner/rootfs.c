@@ -106,30 +106,31 @@ static int make_symlink(int rootfd, const ob_symlink *s)
 }
 
 /* Links to the shared directories (ob_rootfs_etc) where programs look for
- * them, made when the directory is mounted and nothing else is there: a
- * grant of /etc/localtime keeps its mount. /etc/localtime is UTC whatever
+ * them, made when the directory (dir) is mounted and nothing else is there:
+ * a grant of /etc/localtime keeps its mount. /etc/localtime is UTC whatever
  * the host's zone (the host's choice is not shown); OpenSSL's defaults
  * (Debian's OPENSSLDIR /usr/lib/ssl) point at the CA certificates. */
 static const struct {
         ob_symlink link;
-        const char *why;
+        const char *dir;
 } shared_links[] = {
-    {{"/etc/localtime", "/usr/share/zoneinfo/Etc/UTC"}, OB_MOUNT_WHY_ZONEINFO},
-    {{"/usr/lib/ssl/certs", "/etc/ssl/certs"}, OB_MOUNT_WHY_CA},
-    {{"/usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"}, OB_MOUNT_WHY_CA},
+    {{"/etc/localtime", "/usr/share/zoneinfo/Etc/UTC"}, "/usr/share/zoneinfo"},
+    {{"/usr/lib/ssl/certs", "/etc/ssl/certs"}, "/etc/ssl/certs"},
+    {{"/usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"}, "/etc/ssl/certs"},
 };
 
-static bool plan_has(const ob_mount_plan *mounts, const char *why)
+static bool plan_mounts(const ob_mount_plan *mounts, const char *destination)
 {
         for (size_t i = 0; i < mounts->n; i++)
-                if (streq(mounts->v[i].why, why))
+                if (streq(mounts->v[i].destination, destination))
                         return true;
         return false;
 }
 
 static const char *const runsc_dirs[] = {"dev", "proc", "sys", "tmp"};
 
-/* Makes every mount point of the plan and the profile's symlinks. */
+/* Makes every mount point of the plan, the profile's symlinks and the links
+ * to the shared directories the plan mounts. */
 int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
                       ob_error *err)
 {
@@ -157,7 +158,7 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
                                             profile->symlinks[i].path, strerror(-r));
         }
         for (size_t i = 0; i < ARRAY_SIZE(shared_links); i++) {
-                if (!plan_has(mounts, shared_links[i].why))
+                if (!plan_mounts(mounts, shared_links[i].dir))
                         continue;
                 r = make_symlink(rootfd, &shared_links[i].link);
                 if (r < 0)
@@ -197,12 +198,12 @@ static const struct {
 static int add_shared_dirs(bool network, ob_mount_plan *mounts)
 {
         for (size_t i = 0; i < ARRAY_SIZE(shared_dirs); i++) {
+                size_t n = mounts->n;
                 struct stat st;
                 int r;
                 if ((shared_dirs[i].network && !network) || lstat(shared_dirs[i].path, &st) < 0 ||
                     !S_ISDIR(st.st_mode))
                         continue;
-                size_t n = mounts->n;
                 r = ob_mount_plan_add(mounts, shared_dirs[i].path, shared_dirs[i].path, false, true,
                                       shared_dirs[i].why);
                 if (r < 0)
