@@ -203,6 +203,22 @@ class CompatEtc(RunnerTest):
         self.assertEqual(out, ["b'x'", "[b'd\\xff', b'\\xff\\xfe'] [b'f\\xfe']",
                                "[b'e\\xff', b'\\xfe\\xff'] [b'g\\xfe']", "[]"])
 
+    def test_item10_denial_covers_non_utf8_names(self):
+        """A denial whose pattern matches the name's U+FFFD spelling still
+        refuses it in /tmp, with its policy id."""
+        caps = self.write("deny.json", json.dumps({
+            "version": 1, "grants": [],
+            "denials": [{"capability": "FILE_WRITE", "target": "/tmp/secret*",
+                         "policy_id": "p-secret"}]}))
+        res = self.run_json(self.write("w.py", (
+            "open(b'/tmp/ok\\xff', 'w').write('x')\n"
+            "try:\n    open(b'/tmp/secret\\xff', 'w')\n"
+            "except PermissionError:\n    print('denied')\n")), caps=caps)
+        self.assertEqual((res["status"], res["stdout"]), ("violation", "denied\n"), res)
+        self.assertEqual([(v["capability"], v["target"], v["policy_id"])
+                          for v in res["violations"]],
+                         [("FILE_WRITE", "/tmp/secret\ufffd", "p-secret")])
+
     def test_item10_non_utf8_outside_tmp_is_denied(self):
         """Outside /tmp such a name stays a denial, even under a granted
         directory, and the event's target is valid UTF-8 (U+FFFD)."""
