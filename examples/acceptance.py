@@ -17,6 +17,6 @@ def attempt(what, fn):
 
 attempt("read allowed.txt", lambda: open(os.path.join(data, "allowed.txt")).read().strip())
 attempt("read other.txt", lambda: open(os.path.join(data, "other.txt")).read().strip())
-attempt("read /etc/passwd", lambda: open("/etc/passwd").readline().strip())
+attempt("read /etc/shadow", lambda: open("/etc/shadow").readline().strip())
 attempt("connect 127.0.0.1:22",
         lambda: socket.create_connection(("127.0.0.1", 22), timeout=2).close())

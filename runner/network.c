@@ -83,7 +83,7 @@ static int write_etc(ob_run_network *net, const char *run_path, ob_mount_plan *m
         inet_ntop(AF_INET6, net->link.host6, h6, sizeof(h6));
         snprintf(text, sizeof(text), "%s\t%s\n%s\t%s\n", h4, OB_NET_HOST_NAME, h6,
                  OB_NET_HOST_NAME);
-        return ob_rootfs_etc(run_path, text, true, mounts);
+        return ob_rootfs_etc(run_path, net->id, text, true, mounts);
 }
 
 /* The per-run cgroup-v2 directory (the shared parent is made on demand and

@@ -105,9 +105,32 @@ static int make_symlink(int rootfd, const ob_symlink *s)
         return 0;
 }
 
+/* Links to the shared directories (ob_rootfs_etc) where programs look for
+ * them, made when the directory (dir) is mounted and nothing else is there:
+ * a grant of /etc/localtime keeps its mount. /etc/localtime is UTC whatever
+ * the host's zone (the host's choice is not shown); OpenSSL's defaults
+ * (Debian's OPENSSLDIR /usr/lib/ssl) point at the CA certificates. */
+static const struct {
+        ob_symlink link;
+        const char *dir;
+} shared_links[] = {
+    {{"/etc/localtime", "/usr/share/zoneinfo/Etc/UTC"}, "/usr/share/zoneinfo"},
+    {{"/usr/lib/ssl/certs", "/etc/ssl/certs"}, "/etc/ssl/certs"},
+    {{"/usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"}, "/etc/ssl/certs"},
+};
+
+static bool plan_mounts(const ob_mount_plan *mounts, const char *destination)
+{
+        for (size_t i = 0; i < mounts->n; i++)
+                if (streq(mounts->v[i].destination, destination))
+                        return true;
+        return false;
+}
+
 static const char *const runsc_dirs[] = {"dev", "proc", "sys", "tmp"};
 
-/* Makes every mount point of the plan and the profile's symlinks. */
+/* Makes every mount point of the plan, the profile's symlinks and the links
+ * to the shared directories the plan mounts. */
 int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
                       ob_error *err)
 {
@@ -134,33 +157,78 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
                         return ob_error_set(err, 0, 0, r, "cannot make symlink %s: %s",
                                             profile->symlinks[i].path, strerror(-r));
         }
+        for (size_t i = 0; i < ARRAY_SIZE(shared_links); i++) {
+                if (!plan_mounts(mounts, shared_links[i].dir))
+                        continue;
+                r = make_symlink(rootfd, &shared_links[i].link);
+                if (r < 0)
+                        return ob_error_set(err, 0, 0, r, "cannot make symlink %s: %s",
+                                            shared_links[i].link.path, strerror(-r));
+        }
         return 0;
 }
 
 /* The sandbox's own /etc files, never the host's (docs/compatibility.md):
- * the groups of root and the sandbox user, an nsswitch.conf that reads only
- * files, and /etc/hosts with localhost. No /etc/passwd: the attack suite
- * (tests/security/test_files.py) wants a read of /etc/passwd through a
- * granted symlink to /etc blocked (docs/compatibility.md). */
+ * the sandbox user (uid/gid 65534, what the workload runs as) and root in
+ * passwd and group, an nsswitch.conf that reads only files, /etc/hosts with
+ * localhost, /etc/hostname with the sandbox's host name. */
 static const struct {
         const char *name, *text;
 } etc_files[] = {
+    {"passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+               "sandbox:x:65534:65534:sandbox:/tmp:/usr/sbin/nologin\n"},
     {"group", "root:x:0:\nsandbox:x:65534:\n"},
 };
 
-int ob_rootfs_etc(const char *run_path, const char *hosts_extra, bool dns, ob_mount_plan *mounts)
+/* Public data of the host's packages, read-only, that ordinary programs
+ * read: the time zone database in every run, the CA certificates in a
+ * network run (docs/compatibility.md). A missing one is skipped. */
+static const struct {
+        const char *path, *why;
+        bool network;
+} shared_dirs[] = {
+    {"/usr/share/zoneinfo", OB_MOUNT_WHY_ZONEINFO, false},
+    {"/etc/ssl/certs", OB_MOUNT_WHY_CA, true},
+    {"/usr/share/ca-certificates", OB_MOUNT_WHY_CA, true},
+    /* the host's own CAs (update-ca-certificates): already in the bundle,
+     * here so that their links in /etc/ssl/certs resolve */
+    {"/usr/local/share/ca-certificates", OB_MOUNT_WHY_CA, true},
+};
+
+static int add_shared_dirs(bool network, ob_mount_plan *mounts)
 {
-        char hosts[1024], nss[160];
+        for (size_t i = 0; i < ARRAY_SIZE(shared_dirs); i++) {
+                size_t n = mounts->n;
+                struct stat st;
+                int r;
+                if ((shared_dirs[i].network && !network) || lstat(shared_dirs[i].path, &st) < 0 ||
+                    !S_ISDIR(st.st_mode))
+                        continue;
+                r = ob_mount_plan_add(mounts, shared_dirs[i].path, shared_dirs[i].path, false, true,
+                                      shared_dirs[i].why);
+                if (r < 0)
+                        return r;
+                if (mounts->n > n) /* data only (a grant's own mount keeps its flags) */
+                        mounts->v[n].noexec = true;
+        }
+        return 0;
+}
+
+int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_extra, bool network,
+                  ob_mount_plan *mounts)
+{
+        char hosts[1024], nss[160], host[80];
         const struct {
                 const char *name, *text;
-        } gen[] = {{"hosts", hosts}, {"nsswitch.conf", nss}};
+        } gen[] = {{"hosts", hosts}, {"nsswitch.conf", nss}, {"hostname", host}};
         int r = 0;
 
         snprintf(hosts, sizeof(hosts),
                  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s",
                  hosts_extra ? hosts_extra : "");
         snprintf(nss, sizeof(nss), "passwd: files\ngroup: files\nhosts: files%s\n",
-                 dns ? " dns" : "");
+                 network ? " dns" : "");
+        snprintf(host, sizeof(host), "%s\n", hostname);
         for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(etc_files) + ARRAY_SIZE(gen); i++) {
                 const char *name = i < ARRAY_SIZE(etc_files) ? etc_files[i].name
                                                              : gen[i - ARRAY_SIZE(etc_files)].name;
@@ -176,5 +244,5 @@ int ob_rootfs_etc(const char *run_path, const char *hosts_extra, bool dns, ob_mo
                 if (r >= 0)
                         r = ob_mount_plan_add(mounts, src, dst, false, false, OB_MOUNT_WHY_ETC);
         }
-        return r;
+        return r >= 0 ? add_shared_dirs(network, mounts) : r;
 }

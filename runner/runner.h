@@ -84,17 +84,24 @@ void ob_mount_plan_sort(ob_mount_plan *plan);
  * '*', with "\*" unescaped); *ret_wild is true when there was a '*'. */
 int ob_pattern_literal_prefix(const char *pattern, char **ret, bool *ret_wild);
 
-/* Makes every mount point of the plan and the profile's symlinks inside
- * rootfs, without following symlinks (rootfs.c). */
+/* Makes every mount point of the plan, the profile's symlinks and the links
+ * to the shared directories the plan mounts (/etc/localtime, OpenSSL's
+ * /usr/lib/ssl) inside rootfs, without following symlinks (rootfs.c). */
 int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_profile *profile,
                       ob_error *err);
-/* The "why" of the sandbox's own /etc files in the mount plan. */
-#define OB_MOUNT_WHY_ETC "sandbox /etc"
-/* Writes the sandbox's synthetic /etc files (group, hosts with
- * localhost and hosts_extra, nsswitch.conf: files, and dns when dns) into
- * run_path and adds their read-only mounts to the plan (rootfs.c). A grant
- * already mounting one of them keeps its mount. */
-int ob_rootfs_etc(const char *run_path, const char *hosts_extra, bool dns, ob_mount_plan *mounts);
+/* The "why" of the sandbox's own /etc files in the mount plan, and of the
+ * public package data mounted with them. */
+#define OB_MOUNT_WHY_ETC      "sandbox /etc"
+#define OB_MOUNT_WHY_ZONEINFO "sandbox zoneinfo"
+#define OB_MOUNT_WHY_CA       "sandbox ca-certificates"
+/* Writes the sandbox's synthetic /etc files (passwd and group with root and
+ * the sandbox user, hosts with localhost and hosts_extra, hostname,
+ * nsswitch.conf: files, and dns in a network run) into run_path and adds
+ * their read-only mounts to the plan, with /usr/share/zoneinfo and, in a
+ * network run, the CA certificates (rootfs.c). A grant already mounting one
+ * of them keeps its mount. */
+int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_extra, bool network,
+                  ob_mount_plan *mounts);
 
 /* ---- the OCI runtime config (spec.c) ---- */
 

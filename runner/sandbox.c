@@ -656,7 +656,7 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                                          &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
                                          &c->net, err);
         else /* a network run writes them with its host name */
-                r = ob_rootfs_etc(run->path, NULL, false, &c->plan->mounts);
+                r = ob_rootfs_etc(run->path, run->id, NULL, false, &c->plan->mounts);
         if (r < 0 && !err->message[0])
                 ob_error_set(err, 0, 0, r, "the sandbox's /etc: %s", strerror(-r));
         if (r >= 0 && c->plan->warm)

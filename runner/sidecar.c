@@ -214,6 +214,20 @@ static int grant_profile_path(ob_capset *set, const ob_mount *m, const char *why
         return r;
 }
 
+/* Reads of a shared directory of public package data (rootfs.c: zoneinfo,
+ * CA certificates) and its subtree. The links the rootfs makes to it
+ * (/etc/localtime, /usr/lib/ssl/...) need nothing: the check is of the
+ * resolved path. */
+static int grant_shared_dir(ob_capset *set, const ob_mount *m, const char *why)
+{
+        char buf[PATH_MAX + 2];
+        int r = add_grant(set, OB_CAP_FILE_READ, m->destination, why);
+
+        if (r >= 0 && snprintf(buf, sizeof(buf), "%s/*", m->destination) > 0)
+                r = add_grant(set, OB_CAP_FILE_READ, buf, why);
+        return r;
+}
+
 /* What the workload needs from its own sandbox: the profile's paths (read,
  * exec), the script, /tmp itself, a few devices, the start-up probes. */
 static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
@@ -235,6 +249,10 @@ static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
                         r = grant_profile_path(set, m, why);
                 else if (streq(m->why, OB_MOUNT_WHY_ETC)) /* passwd, group, hosts... */
                         r = add_grant(set, OB_CAP_FILE_READ, m->destination, "sandbox:etc");
+                else if (streq(m->why, OB_MOUNT_WHY_ZONEINFO))
+                        r = grant_shared_dir(set, m, "sandbox:zoneinfo");
+                else if (streq(m->why, OB_MOUNT_WHY_CA))
+                        r = grant_shared_dir(set, m, "sandbox:ca");
         }
         for (size_t i = 0; r >= 0 && probes[i]; i++)
                 r = add_grant(set, OB_CAP_FILE_READ, probes[i], "sandbox:probe");

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: install what omnibase needs, build it, and run
 # the acceptance demo: a Python script in a gVisor sandbox that may read one
-# file (data/allowed.txt) and nothing else: not data/other.txt, not
-# /etc/passwd, and no network.
+# file (data/allowed.txt) and nothing else: not data/other.txt, not the
+# host's /etc/shadow, and no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

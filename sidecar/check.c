@@ -15,6 +15,7 @@
 
 #include "capabilities/pattern.h"
 #include "common/macros.h"
+#include "common/utf8.h"
 #include "sidecar/sidecar.h"
 
 #define NEED_READ  1u
@@ -33,7 +34,8 @@ static void deny(ob_verdict *v, int error)
  * thread racing this check can read anyway, so a read is not refused where
  * a write is allowed. A FILE_READ denial still wins (and keeps the file out
  * of every mount: runner/mounts.c). */
-static int decide(const ob_capset *caps, ob_cap_kind kind, const char *target, ob_decision *ret)
+static int decide_utf8(const ob_capset *caps, ob_cap_kind kind, const char *target,
+                       ob_decision *ret)
 {
         ob_decision w = {0};
         int r = ob_capset_check(caps, kind, target, ret);
@@ -41,6 +43,28 @@ static int decide(const ob_capset *caps, ob_cap_kind kind, const char *target, o
         if (r == 0 && kind == OB_CAP_FILE_READ && !ret->allowed && !ret->denied_by_rule &&
             ob_capset_check(caps, OB_CAP_FILE_WRITE, target, &w) == 0 && w.allowed)
                 *ret = w;
+        return r;
+}
+
+/* decide_utf8() of target. A name that is not UTF-8 (a path is just bytes)
+ * is one no grant can name: it is decided as spelled with U+FFFD for each
+ * bad byte, so that a denial whose pattern covers it still refuses it, and
+ * a grant never allows it: no rule decides, and only the scratch's own
+ * rule can (check_cap: the workload's files in its /tmp). */
+static int decide(const ob_capset *caps, ob_cap_kind kind, const char *target, ob_decision *ret)
+{
+        _cleanup_free_ char *spelled = NULL;
+        size_t len = strlen(target);
+        int r;
+
+        if (ob_utf8_valid(target, len))
+                return decide_utf8(caps, kind, target, ret);
+        spelled = ob_utf8_sanitize_dup(target, len, false, NULL);
+        if (!spelled)
+                return -ENOMEM;
+        r = decide_utf8(caps, kind, spelled, ret);
+        if (r == 0 && !ret->denied_by_rule)
+                *ret = (ob_decision){0};
         return r;
 }
 

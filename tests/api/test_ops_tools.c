@@ -896,7 +896,7 @@ static void test_sandbox_run_for_real(void **state)
         /* a script as text that is denied a read: a violation, which is a
          * result (isError), not a failed call; the workload's stdin is empty */
         snprintf(args, sizeof(args),
-                 "{\"script\": \"cat; cat /etc/passwd; echo after\", \"profile\": \"shell\", "
+                 "{\"script\": \"cat; cat /etc/shadow; echo after\", \"profile\": \"shell\", "
                  "\"timeout_s\": 30, \"capabilities\": %s}",
                  caps_none);
         if (call("sandbox_run", args, &out, &err) < 0)
@@ -906,7 +906,7 @@ static void test_sandbox_run_for_real(void **state)
         assert_string_equal(str_of(out, "stdout"), "after\n");
         v = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "violations"), 0);
         assert_string_equal(str_of(v, "capability"), "FILE_READ");
-        assert_string_equal(str_of(v, "target"), "/etc/passwd");
+        assert_string_equal(str_of(v, "target"), "/etc/shadow");
         assert_true(ob_api_result_is_error(out));
         cJSON_Delete(out);
         assert_int_equal(entries(P("run-state/api-runs")), 0);
@@ -926,9 +926,9 @@ static void test_sandbox_run_for_real(void **state)
         cJSON_Delete(out);
 
         /* policies compiled for a principal: the read of /data is granted, so
-         * the only denial is /etc/passwd (policy ids carried) */
+         * the only denial is /etc/shadow (policy ids carried) */
         snprintf(args, sizeof(args),
-                 "{\"argv\": [\"/bin/cat\", \"/etc/passwd\"], \"policies_text\": \"%s\", "
+                 "{\"argv\": [\"/bin/cat\", \"/etc/shadow\"], \"policies_text\": \"%s\", "
                  "\"principal\": \"" U "\"}",
                  "{\\\"staticPolicies\\\": {}}");
         if (call("sandbox_run", args, &out, &err) < 0)

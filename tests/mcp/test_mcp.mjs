@@ -212,12 +212,12 @@ describe("omnibase mcp with the official SDK client", () => {
     assert.equal(structured(ok).stdout, "one-shot\n");
     const denied = await client.callTool({
       name: "sandbox_run",
-      arguments: { script: "print(open('/etc/passwd').read())", capabilities: caps },
+      arguments: { script: "print(open('/etc/shadow').read())", capabilities: caps },
     });
     const out = structured(denied);
     assert.equal(denied.isError, true);
     assert.equal(out.status, "violation");
-    assert.ok(out.violations.some((v) => v.capability === "FILE_READ" && v.target === "/etc/passwd"),
+    assert.ok(out.violations.some((v) => v.capability === "FILE_READ" && v.target === "/etc/shadow"),
       JSON.stringify(out.violations));
   });
 

@@ -11,8 +11,10 @@ PROBE = r'''
 import socket, sys
 what = sys.argv[1]
 if what == "passwd":
+    print(repr(open("/etc/passwd").read()))
+elif what == "shadow":
     try:
-        print(open("/etc/passwd").read()[:40])
+        print(open("/etc/shadow").read()[:40])
     except OSError as e:
         print("ERR", e.errno)
 elif what == "tcp":
@@ -43,16 +45,32 @@ class Acceptance(RunnerTest):
         super().setUp()
         self.probe = self.write("probe.py", PROBE)
 
-    def test_no_caps_cannot_read_etc_passwd(self):
+    def test_no_caps_cannot_read_the_hosts_etc_passwd(self):
+        """Seed 002's criterion as amended (docs/compatibility.md, "The
+        acceptance contract"): the host's /etc/passwd is blocked by the FS
+        mask; what a run reads at that path is the sandbox's own synthetic
+        file (root and the sandbox user), never a host user."""
+        with open("/etc/passwd") as f:
+            host = [line.split(":")[0] for line in f if line.strip()]
+        others = [u for u in host if u != "root"]
+        self.assertNotEqual(others, [], "the host's /etc/passwd names only root")
         res = self.run_json(self.probe, "passwd")
+        self.assertEqual((res["status"], res["exit_code"], res["violations"]), ("ok", 0, []), res)
+        seen = eval(res["stdout"])  # the repr the probe printed
+        self.assertEqual(seen, "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                               "sandbox:x:65534:65534:sandbox:/tmp:/usr/sbin/nologin\n")
+        names = [line.split(":")[0] for line in seen.splitlines()]
+        self.assertEqual([u for u in others if u in names], [])
+
+    def test_no_caps_cannot_read_etc_shadow(self):
+        res = self.run_json(self.probe, "shadow")
         # the sidecar denies it (EACCES) before the mount mask would say ENOENT
         self.assertEqual(res["status"], "violation", res)
         self.assertEqual(res["exit_code"], 126)
         self.assertEqual(res["stdout"].strip(), "ERR 13")
-        self.assertNotIn("root:", res["stdout"])
         self.assertEqual([(v["capability"], v["target"], v["syscall"], v["policy_id"])
                           for v in res["violations"]],
-                         [("FILE_READ", "/etc/passwd", "openat", "default-deny")])
+                         [("FILE_READ", "/etc/shadow", "openat", "default-deny")])
 
     def test_no_caps_cannot_connect_out(self):
         srv = socket.socket()

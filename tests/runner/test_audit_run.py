@@ -69,13 +69,13 @@ class AuditRun(RunnerTest):
     def test_denial_reaches_events_audit_log_and_dbus(self):
         addr, mon_out = self.start_bus()
         self.env["DBUS_SYSTEM_BUS_ADDRESS"] = addr
-        script = self.write("p.py", "try:\n    open('/etc/passwd')\nexcept PermissionError:\n"
+        script = self.write("p.py", "try:\n    open('/etc/shadow')\nexcept PermissionError:\n"
                                     "    print('PermissionError')\n")
         events = os.path.join(self.tmp, "events.jsonl")
         res = self.run_json(script, "--events", events)
         self.assertEqual((res["status"], res["exit_code"]), ("violation", 126), res)
         self.assertEqual(res["stdout"], "PermissionError\n")
-        want = ("CapabilityDenied", res["sandbox_id"], PRINCIPAL, "FILE_READ", "/etc/passwd",
+        want = ("CapabilityDenied", res["sandbox_id"], PRINCIPAL, "FILE_READ", "/etc/shadow",
                 "openat", "default-deny")
 
         def denials(evs):

@@ -104,7 +104,7 @@ class Compat(RunnerTest):
 
     def test_item8_sandbox_etc(self):
         """The sandbox user's group, localhost, nsswitch, no nscd: the
-        sandbox's own (no /etc/passwd yet: docs/compatibility.md)."""
+        sandbox's own (its /etc/passwd: test_compat_etc.py)."""
         out = self.run_clean(
             "import grp, os, socket\n"
             "print(grp.getgrgid(os.getgid()).gr_name, grp.getgrnam('root').gr_gid)\n"

@@ -30,7 +30,8 @@ class Mounts(RunnerTest):
         self.assertEqual(lines["/"], "DIR ['bin', 'dev', 'etc', 'lib', 'lib64', 'omnibase', "
                                      "'proc', 'sys', 'tmp', 'usr']")
         # the sandbox's own synthetic files only (docs/compatibility.md)
-        self.assertEqual(lines["/etc"], "DIR ['group', 'hosts', 'nsswitch.conf']")
+        self.assertEqual(lines["/etc"], "DIR ['group', 'hostname', 'hosts', 'localtime', "
+                                        "'nsswitch.conf', 'passwd']")
         # outside the view: the sidecar denies the read before the kernel says ENOENT
         self.assertEqual(lines["/home"], "ERR 13")
         self.assertEqual(lines["/usr/bin"], "DIR ['python3', 'python3.11']")
@@ -137,7 +138,7 @@ class Mounts(RunnerTest):
 
     def test_shell_profile_command(self):
         p = self.omnibase("sandbox", "run", "--capabilities", self.caps(), "--json", "--",
-                          "/bin/sh", "-c", "echo $((6*7)); id -u; cat /etc/passwd 2>&1; exit 4")
+                          "/bin/sh", "-c", "echo $((6*7)); id -u; cat /etc/shadow 2>&1; exit 4")
         res = json.loads(p.stdout)
         self.ids.append(res["sandbox_id"])
         # the cat was denied by the sidecar: a violation, whatever the shell returned

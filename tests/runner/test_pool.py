@@ -157,14 +157,14 @@ class PoolTest(RunnerTest):
         caps = self.caps()
         self.start_pool(caps, size=1)
         script = self.write("deny.py", (
-            "try:\n    open('/etc/passwd').read()\nexcept OSError as e:\n"
+            "try:\n    open('/etc/shadow').read()\nexcept OSError as e:\n"
             "    print('denied', e.errno)\n"))
         res, ev, err = self.run_sb(script, caps)
         self.assertTrue(res.get("warm"))
         self.assertEqual((res["status"], res["exit_code"]), ("violation", 126))
         self.assertEqual(res["stdout"], "denied 13\n")
         self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
-                         [("FILE_READ", "/etc/passwd")])
+                         [("FILE_READ", "/etc/shadow")])
         self.assertEqual([e["type"] for e in ev],
                          ["SandboxStart", "CapabilityDenied", "SandboxExit"])
         self.assertIn("SandboxViolationError:", err)

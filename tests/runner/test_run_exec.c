@@ -183,7 +183,7 @@ static void test_output_stdin_env_and_exit_code(void **state)
 
 static void test_denial_in_a_child_is_126(void **state)
 {
-        const char *argv[] = {"/bin/sh", "-c", "(cat /etc/passwd); echo after", NULL};
+        const char *argv[] = {"/bin/sh", "-c", "(cat /etc/shadow); echo after", NULL};
         captured c;
 
         (void)state;
@@ -192,7 +192,7 @@ static void test_denial_in_a_child_is_126(void **state)
         assert_int_equal(c.res.status, OB_SANDBOX_VIOLATION);
         assert_int_equal(c.res.exit_code, 126);
         assert_true(c.res.n_violations >= 1);
-        assert_string_equal(c.res.violations[0].target, "/etc/passwd");
+        assert_string_equal(c.res.violations[0].target, "/etc/shadow");
         assert_string_equal(c.res.violations[0].capability, "FILE_READ");
         ob_sandbox_result_done(&c.res);
 }

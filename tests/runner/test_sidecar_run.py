@@ -17,7 +17,7 @@ TREE = r'''
 import os, threading, subprocess
 def attempt(who):
     try:
-        open('/etc/passwd'); print(who, 'READ', flush=True)
+        open('/etc/shadow'); print(who, 'READ', flush=True)
     except PermissionError:
         print(who, 'denied', flush=True)
 attempt('main')
@@ -26,7 +26,7 @@ if pid == 0:
     attempt('child'); os._exit(0)
 os.waitpid(pid, 0)
 t = threading.Thread(target=attempt, args=('thread',)); t.start(); t.join()
-r = subprocess.run(['/usr/bin/python3', '-I', '-c', 'open("/etc/passwd")'], capture_output=True)
+r = subprocess.run(['/usr/bin/python3', '-I', '-c', 'open("/etc/shadow")'], capture_output=True)
 print('subprocess', r.returncode, b'PermissionError' in r.stderr)
 '''
 
@@ -74,7 +74,7 @@ class SidecarRun(RunnerTest):
         for e in denied:
             self.assertEqual((e["capability"], e["target"], e["syscall"], e["policy_id"],
                               e["layer"]),
-                             ("FILE_READ", "/etc/passwd", "openat", "default-deny", "sidecar"))
+                             ("FILE_READ", "/etc/shadow", "openat", "default-deny", "sidecar"))
             self.assertEqual(e["sandbox_id"], res["sandbox_id"])
         self.assertEqual(len({e["pid"] for e in denied}), 3)  # main (+thread), child, subprocess
         self.assertEqual([e["type"] for e in evs][0], "SandboxStart")
