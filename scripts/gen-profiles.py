@@ -77,10 +77,10 @@ for name, m in list(sys.modules.items()):
 """
 
 
-# What the sandbox has without the profile (runner/rootfs.c, docs/compatibility.md)
-# or must never get from the host's /etc: not mounted by a profile.
-# /usr/local is this host's own, never part of a profile.
-OWN = ("/proc/", "/sys/", "/dev/", "/tmp/", "/etc/", "/usr/local/")
+# What the sandbox has without the profile (runner/rootfs.c: zoneinfo in every
+# run, docs/compatibility.md) or must never get from the host's /etc: not
+# mounted by a profile. /usr/local is this host's own, never part of a profile.
+OWN = ("/proc/", "/sys/", "/dev/", "/tmp/", "/etc/", "/usr/local/", "/usr/share/zoneinfo/")
 
 
 def data_root(path):
