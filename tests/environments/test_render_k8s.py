@@ -210,6 +210,42 @@ class RenderK8s(unittest.TestCase):
                 self.assertEqual(np["policyTypes"], ["Ingress", "Egress"])
                 self.assertEqual(np["egress"], [])  # the shipped templates grant no network
 
+    def test_random_limits(self):
+        """For random limits (the table's ranges, fractional CPUs included),
+        ResourceQuota, LimitRange, the pod's resources and /tmp's size are
+        the template's, for env render and template render alike."""
+        rng = random.Random(11)
+        d = os.path.join(self.tmp, "tpl-limits")
+        os.makedirs(d, exist_ok=True)
+        env = dict(self.env, OMNIBASE_TEMPLATE_DIR=d)
+        for i in range(12):
+            limits = {"memory_mb": rng.choice([32, 64, 100, 256, 1000, 4096, 65536,
+                                               rng.randint(32, 1 << 20)]),
+                      "cpus": rng.choice([0.01, 0.25, 0.5, 1, 1.5, 2, 7.123, 1024,
+                                          round(rng.uniform(0.01, 64), 3)]),
+                      "tmpfs_mb": rng.choice([1, 16, 64, 1000, rng.randint(1, 1 << 20)])}
+            tpl = {"name": "lim%d" % i, "description": "limits", "approved": True,
+                   "approved_by": "test", "data_classification": "synthetic",
+                   "profile": "shell",
+                   "capabilities": {"version": 1, "grants": [], "limits": limits},
+                   "ttl": {"default": "1h", "max": "1d"},
+                   "workspace_mb": rng.choice([16, 256, 1000, rng.randint(16, 4096)])}
+            with open(os.path.join(d, "lim%d.json" % i), "w") as f:
+                json.dump(tpl, f)
+            items = self.render("env", "render", "--template", "lim%d" % i, "--owner", "alice",
+                                "--backend", "kubernetes", env=env)
+            for o in items:
+                self.check_object(o)
+            shown = json.loads(self.run_ob("template", "show", "lim%d" % i, "--json",
+                                           env=env).stdout)
+            self.check_limits(shown, items)
+            t_items = self.render("template", "render", "lim%d" % i, "--backend", "kubernetes",
+                                  env=env)
+            st = [o for o in t_items if o["kind"] == "SandboxTemplate"][0]
+            res = st["spec"]["podTemplate"]["spec"]["containers"][0]["resources"]
+            self.assertEqual(res, items[-1]["spec"]["podTemplate"]["spec"]["containers"][0]
+                             ["resources"])
+
     def check_limits(self, t, items):
         """ResourceQuota, LimitRange and the pod's resources are the template's limits."""
         lim = t["capabilities"].get("limits", {})
