@@ -302,6 +302,7 @@ int ob_api_op_sandbox_run(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
                 opts.state_dir = ctx->state_dir;
                 opts.capture = true; /* as --json: into the result only */
                 opts.warm = ob_api_bool(args, "warm", false);
+                opts.owner = ctx->caller.name;
                 r = ob_sandbox_run(&opts, &res, err);
                 /* nothing ran: bad input (a missing profile, too many
                  * arguments) is the caller's; so is a limit raised above the

@@ -180,6 +180,11 @@ int ob_event_emit(ob_event_sink *sink, ob_event *ev)
 
         if (sink->next_seq == 0)
                 sink->next_seq = 1;
+        if (sink->owner && !cJSON_GetObjectItemCaseSensitive(ev->fields, "owner")) {
+                r = ob_event_add_string(ev, "owner", sink->owner);
+                if (r < 0)
+                        return r;
+        }
         ev->seq = sink->next_seq;
         if (ev->time_us == 0)
                 ev->time_us = now_us();

@@ -54,6 +54,8 @@ typedef struct ob_event_sink {
         uint64_t next_seq; /* first event gets 1 when 0 */
         void (*fn)(const char *line, void *userdata);
         void *userdata;
+        const char *owner; /* who started the run: added as "owner" to every
+                              event that has none (NULL: nothing added) */
 } ob_event_sink;
 
 /* "SandboxStart", ...; NULL when out of range. */

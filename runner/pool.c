@@ -311,14 +311,15 @@ static void take(pool *p, int fd, const cJSON *req, int fds[3], size_t n_fds)
                 reply(fd, "cold", "no pooled sandbox is ready");
                 goto refuse;
         }
-        ob_warm_request wr = {.argv = argv,
-                              .script_fd = script ? fds[2] : -1,
-                              .script_name = script,
-                              .audit_log = audit,
-                              .capture =
-                                  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "capture")),
-                              .stdout_fd = fds[0],
-                              .stderr_fd = fds[1]};
+        ob_warm_request wr = {
+            .argv = argv,
+            .script_fd = script ? fds[2] : -1,
+            .script_name = script,
+            .audit_log = audit,
+            .owner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "owner")),
+            .capture = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "capture")),
+            .stdout_fd = fds[0],
+            .stderr_fd = fds[1]};
         s->busy = true;
         s->client = fd;
         memcpy(s->fds, fds, sizeof(s->fds));

@@ -171,6 +171,8 @@ static int build_request(const ob_sandbox_options *opts, const ob_run_plan *plan
                 cJSON_AddStringToObject(o, "audit_log",
                                         abs_path(opts->audit_log, real, sizeof(real)));
         cJSON_AddBoolToObject(o, "capture", opts->capture);
+        if (opts->owner)
+                cJSON_AddStringToObject(o, "owner", opts->owner);
         *ret = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         return *ret ? 0 : -ENOMEM;

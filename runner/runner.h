@@ -446,6 +446,7 @@ typedef struct ob_warm_request {
         int script_fd;           /* the script, read to its end; -1: a command */
         const char *script_name; /* "script" or "script.EXT" */
         const char *audit_log;   /* NULL: the state directory's audit.jsonl */
+        const char *owner;       /* "owner" of the run's events (opts.owner); may be NULL */
         bool capture;
         int stdout_fd, stderr_fd; /* live output (unless capture); borrowed */
 } ob_warm_request;

@@ -278,6 +278,7 @@ typedef struct run_ctx {
         ob_launch_state *launch;          /* while runsc runs: for ob_launch_release */
         bool warm_ready;                  /* a pooled run's sidecar waits for its request */
         bool warm_taken;                  /* ... and has had it (used once, never again) */
+        char *warm_owner;                 /* the request's owner (sink.owner points here) */
 } run_ctx;
 
 /* The sink of every event of the run: the audit log, then (durable_line)
@@ -780,7 +781,7 @@ static int run_new(const ob_sandbox_options *opts, bool warm, ob_run **ret, ob_e
                    : getenv("OMNIBASE_RUNSC") && getenv("OMNIBASE_RUNSC")[0]
                        ? getenv("OMNIBASE_RUNSC")
                        : "runsc";
-        c->sink = (ob_event_sink){.fn = sink_line, .userdata = c};
+        c->sink = (ob_event_sink){.fn = sink_line, .userdata = c, .owner = opts->owner};
         *ret = run;
         return 0;
 }
@@ -1094,6 +1095,9 @@ int ob_run_warm_request(ob_run *run, const ob_warm_request *req, ob_error *err)
         if (req->script_fd >= 0 && (!req->script_name || !warm_script_name_ok(req->script_name)))
                 return ob_error_set(err, 0, 0, EINVAL, "bad script name");
         c->warm_taken = true; /* whatever happens now, never again */
+        if (req->owner && !(c->warm_owner = strdup(req->owner)))
+                return -ENOMEM;
+        c->sink.owner = c->warm_owner;
         r = ob_run_audit_open(req->audit_log, state, &c->audit, err);
         if (r < 0)
                 return r;
@@ -1157,6 +1161,7 @@ ob_run *ob_run_destroy(ob_run *run)
         }
         c->audit = ob_run_audit_close(c->audit);
         free(c->audit_record);
+        free(c->warm_owner);
         free(run->log);
         plan_done(&run->plan, run->profile);
         ob_sandbox_result_done(&run->res);

@@ -74,6 +74,10 @@ typedef struct ob_sandbox_options {
          * exactly; otherwise run cold (on_verbose says why). result->warm
          * says which it was. */
         bool warm;
+        /* Who started the run (the server's caller: api/ops_run.c), recorded
+         * as "owner" on every event of the run so that the audit log says
+         * it and an owner can read its own runs' events; NULL: not said. */
+        const char *owner;
 } ob_sandbox_options;
 
 /* A host file or directory mounted into the sandbox beside the grants (an

@@ -216,6 +216,11 @@ static const char *str_of(const cJSON *o, const char *key)
         return v->valuestring;
 }
 
+static const char *str_or_null(const cJSON *o, const char *key)
+{
+        return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
 static double num_of(const cJSON *o, const char *key)
 {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -856,6 +861,39 @@ static void test_sandbox_run_bounded_by_template(void **state)
         assert_null(strstr(str_of(out, "stdout"), "root:"));
         v = cJSON_GetArrayItem(cJSON_GetObjectItem(out, "violations"), 0);
         assert_string_equal(str_of(v, "target"), "/etc/shadow");
+        /* the log says who ran it, and that owner (not another) reads it back */
+        {
+                ob_api_ctx eve = ctx_of("eve", OB_API_OWNER);
+                char id[64];
+                cJSON *events = NULL, *e;
+                unsigned long long last = 0;
+                int mine = 0, types = 0;
+
+                snprintf(id, sizeof(id), "%s", str_of(out, "sandbox_id"));
+                assert_int_equal(
+                    ob_api_events_query(&owner, NULL, NULL, 0, 1000, &events, &last, &err), 0);
+                cJSON_ArrayForEach (e, events) {
+                        if (!str_or_null(e, "sandbox_id") ||
+                            strcmp(str_or_null(e, "sandbox_id"), id))
+                                continue;
+                        assert_string_equal(str_of(e, "owner"), "mallory");
+                        mine++;
+                        types |= streq(str_of(e, "type"), "SandboxStart")       ? 1
+                                 : streq(str_of(e, "type"), "CapabilityDenied") ? 2
+                                 : streq(str_of(e, "type"), "SandboxExit")      ? 4
+                                                                                : 0;
+                }
+                assert_int_equal(types, 7);
+                cJSON_Delete(events);
+                events = NULL;
+                assert_int_equal(
+                    ob_api_events_query(&eve, NULL, NULL, 0, 1000, &events, &last, &err), 0);
+                cJSON_ArrayForEach (e, events)
+                        assert_false(str_or_null(e, "sandbox_id") &&
+                                     streq(str_or_null(e, "sandbox_id"), id));
+                cJSON_Delete(events);
+                assert_true(mine >= 3);
+        }
         cJSON_Delete(out);
         assert_int_equal(entries(P("tpl-state/runs")), 0);
 }
