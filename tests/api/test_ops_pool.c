@@ -107,6 +107,26 @@ static void test_pool_through_the_table(void **unused)
         assert_string_equal(
             get(cJSON_GetArrayItem(get(out, "violations"), 0), "target")->valuestring,
             "/etc/shadow");
+        /* the pooled run's events say who ran it: the request carried the owner */
+        {
+                char id[64];
+                cJSON *events = NULL, *e;
+                unsigned long long last = 0;
+                int n = 0;
+
+                snprintf(id, sizeof(id), "%s", get(out, "sandbox_id")->valuestring);
+                assert_int_equal(
+                    ob_api_events_query(&owner, NULL, NULL, 0, 1000, &events, &last, &err), 0);
+                cJSON_ArrayForEach (e, events) {
+                        const char *sb = cJSON_GetStringValue(get(e, "sandbox_id"));
+                        if (!sb || strcmp(sb, id) != 0)
+                                continue;
+                        assert_string_equal(cJSON_GetStringValue(get(e, "owner")), "alice");
+                        n++;
+                }
+                assert_true(n >= 3); /* SandboxStart, CapabilityDenied, SandboxExit */
+                cJSON_Delete(events);
+        }
         cJSON_Delete(out);
 
         /* stop: only an admin; then nothing of it is left */
