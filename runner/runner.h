@@ -115,6 +115,8 @@ typedef struct ob_run_plan {
         size_t workload_arg; /* index in argv of the workload's argv[0] */
         bool hold;           /* an environment's PID 1: no workload (argv ends "--hold") */
         bool warm;           /* a pooled sandbox: the workload comes by request ("--wait") */
+        bool network;        /* NETWORK_CONNECT grants: a netns of the runner's (runner/network.h);
+                              * false: --network=none, the loopback is the sandbox's own */
 } ob_run_plan;
 
 /* Host pids backstop for a sandbox whose workload may have `pids` tasks

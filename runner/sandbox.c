@@ -652,7 +652,8 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
         if (run->cgroup_lock_fd < 0)
                 return ob_error_set(err, 0, 0, run->cgroup_lock_fd, "cgroup lock: %s",
                                     strerror(-run->cgroup_lock_fd));
-        if (ob_run_network_wanted(c->opts->caps))
+        c->plan->network = ob_run_network_wanted(c->opts->caps);
+        if (c->plan->network)
                 r = ob_run_network_setup(run->id, run->path, c->opts->caps, c->principal, &c->sink,
                                          &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
                                          &c->net, err);

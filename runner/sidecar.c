@@ -107,6 +107,8 @@ static const char *const sidecar_head[] = {OB_SIDECAR_BIN,
                                            "0",
                                            "--scratch",
                                            "/tmp",
+                                           "--scratch",
+                                           "/dev/shm",
                                            "--uid",
                                            "65534",
                                            "--gid",
@@ -188,6 +190,17 @@ static const char *const topology[] = {"/sys/devices/system/cpu/online",
 static const char *const nscd[] = {"/var/run/nscd/socket", "/run/nscd/socket", NULL};
 /* the sandbox's own /proc (gVisor's: only its processes) */
 static const char *const proc_reads[] = {"/proc", "/proc/*", NULL};
+/* The sandbox's own ptys: gVisor's devpts (/dev/ptmx is a link to
+ * pts/ptmx), only the terminals of the sandbox's processes. The BSD pty
+ * masters /dev/ptyXY that python's pty module probes after a failed
+ * openpty are not there: the kernel's ENOENT. Nothing under /dev is ever
+ * a host file (runner/mounts.c: /dev is reserved, no grant is mounted in it). */
+static const char *const ptys[] = {"/dev/ptmx", "/dev/pts", "/dev/pts/*", "/dev/pty*", NULL};
+/* Its own loopback, when the run has no network: with --network=none
+ * gVisor's netstack has nothing but lo, inside the sentry: no host socket
+ * is involved. A network run has none of these: its loopback is decided
+ * by NETWORK_CONNECT grants, as the BPF layer does (docs/network.md). */
+static const char *const loopback[] = {"127.0.0.0/8:*", "[::1]:*", "0.0.0.0:*", "[::]:*", NULL};
 
 /* Read (and exec) of a profile path, its subtree when it is a directory,
  * and reads of its siblings (the loader probes next to every library). The
@@ -229,7 +242,8 @@ static int grant_shared_dir(ob_capset *set, const ob_mount *m, const char *why)
 }
 
 /* What the workload needs from its own sandbox: the profile's paths (read,
- * exec), the script, /tmp itself, a few devices, the start-up probes. */
+ * exec), the script, /tmp and /dev/shm themselves, a few devices, its ptys,
+ * the start-up probes, its loopback when it has no network. */
 static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
 {
         /* /dev/tty opens only the caller's own controlling terminal (ENXIO
@@ -267,9 +281,16 @@ static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
                 /* below /tmp: `--scratch /tmp` (what the workload made is its own;
                  * grants bound under it and absent host paths are checked) */
                 r = add_grant(set, kind, "/tmp", "sandbox:tmp");
+                /* below /dev/shm: `--scratch /dev/shm`, the same */
+                if (r >= 0)
+                        r = add_grant(set, kind, "/dev/shm", "sandbox:shm");
+                for (size_t i = 0; r >= 0 && ptys[i]; i++)
+                        r = add_grant(set, kind, ptys[i], "sandbox:pty");
                 for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(devs); i++)
                         r = add_grant(set, kind, devs[i], "sandbox:dev");
         }
+        for (size_t i = 0; r >= 0 && !plan->network && loopback[i]; i++)
+                r = add_grant(set, OB_CAP_NETWORK_CONNECT, loopback[i], "sandbox:loopback");
         if (r < 0) {
                 ob_capset_free(set);
                 return r;

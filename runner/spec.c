@@ -58,6 +58,9 @@ static cJSON *build_mounts(const ob_run_plan *plan)
         cJSON_AddItemToArray(a, mount_obj("/proc", "proc", "proc", NULL));
         cJSON_AddItemToArray(a, mount_obj("/dev", "tmpfs", "tmpfs", dev_opts));
         cJSON_AddItemToArray(a, mount_obj("/tmp", "tmpfs", "tmpfs", tmp_opts));
+        /* the sandbox's own /dev/shm (sem_open, shm_open): gVisor's is root's
+         * 0755; the same options and bound as /tmp, in the same memory */
+        cJSON_AddItemToArray(a, mount_obj("/dev/shm", "tmpfs", "tmpfs", tmp_opts));
         for (size_t i = 0; i < plan->mounts.n; i++) {
                 const ob_mount *m = &plan->mounts.v[i];
                 const char *const *opts =

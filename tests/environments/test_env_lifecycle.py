@@ -202,6 +202,25 @@ class Environments(unittest.TestCase):
         ob("env", "delete", env_id, check=0)
         self.assertNothingLeft()
 
+    def test_02a_own_shm_loopback_pty_in_execs(self):
+        """An environment's execs have the sandbox's own /dev/shm (a
+        multiprocessing pool), loopback and ptys, like a run (issue 15
+        items 5-7): exit 0, no denial."""
+        env_id = create("--name", "own-test")
+        code = ("import multiprocessing as mp, os, socket, stat\n"
+                "print(oct(stat.S_IMODE(os.stat('/dev/shm').st_mode)))\n"
+                "pool = mp.get_context('fork').Pool(2)\n"
+                "print(pool.map(abs, [-1, -2]))\n"
+                "pool.close(); pool.join()\n"
+                "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)\n"
+                "c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()\n"
+                "c.sendall(b'lo'); print(a.recv(2).decode())\n"
+                "m, s = os.openpty(); os.write(m, b'pty\\n'); print(os.read(s, 8).decode().strip())\n")
+        rc, out, err = ob("env", "exec", env_id, "--", "/usr/bin/python3", "-c", code)
+        self.assertEqual((rc, out.split()), (0, ["0o1777", "[1,", "2]", "lo", "pty"]), err)
+        ob("env", "delete", env_id, check=0)
+        self.assertNothingLeft()
+
     def test_03_secrets_never_on_the_host(self):
         with tempfile.NamedTemporaryFile("w", dir="/var/tmp", delete=False) as f:
             f.write(SECRET)

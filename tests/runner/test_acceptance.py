@@ -21,7 +21,7 @@ elif what == "tcp":
     s = socket.socket()
     s.settimeout(3)
     try:
-        s.connect(("127.0.0.1", int(sys.argv[2])))
+        s.connect((sys.argv[2], int(sys.argv[3])))
         s.sendall(b"escaped")
         print("CONNECTED")
     except OSError as e:
@@ -38,6 +38,20 @@ elif what == "read":
         except OSError as e:
             print(p, "ERR", e.errno)
 '''
+
+
+def outward_address():
+    """The host's own address on its default route (no packet is sent), or
+    None when it has none."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))
+        addr = s.getsockname()[0]
+    except OSError:
+        addr = None
+    finally:
+        s.close()
+    return None if not addr or addr.startswith("127.") else addr
 
 
 class Acceptance(RunnerTest):
@@ -73,8 +87,14 @@ class Acceptance(RunnerTest):
                          [("FILE_READ", "/etc/shadow", "openat", "default-deny")])
 
     def test_no_caps_cannot_connect_out(self):
+        """A host server, on the host's loopback and on its outward address,
+        sees nothing. Outward: EPERM from the sidecar and a violation
+        (SandboxViolationError). 127.0.0.1 is the sandbox's own loopback
+        (--network=none: gVisor's netstack, issue 15 item 5): nothing
+        listens there, ECONNREFUSED, and it is no capability question."""
+        outward = outward_address() or "192.0.2.1"  # TEST-NET-1: no route, no server
         srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
+        srv.bind(("0.0.0.0", 0))
         srv.listen(1)
         srv.settimeout(0.2)
         port = srv.getsockname()[1]
@@ -92,7 +112,8 @@ class Acceptance(RunnerTest):
         t = threading.Thread(target=accept)
         t.start()
         try:
-            res = self.run_json(self.probe, "tcp", str(port))
+            res = self.run_json(self.probe, "tcp", outward, str(port))
+            own = self.run_json(self.probe, "tcp", "127.0.0.1", str(port))
         finally:
             done.set()
             t.join()
@@ -100,7 +121,9 @@ class Acceptance(RunnerTest):
         self.assertEqual(res["status"], "violation", res)
         self.assertEqual(res["stdout"].strip(), "ERR 1")  # EPERM from the sidecar
         self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
-                         [("NETWORK_CONNECT", "127.0.0.1:%d" % port)])
+                         [("NETWORK_CONNECT", "%s:%d" % (outward, port))])
+        self.assertEqual((own["status"], own["stdout"].strip(), own["violations"]),
+                         ("ok", "ERR 111", []), own)  # ECONNREFUSED: its own loopback
         self.assertEqual(got, [], "the host server saw a connection from the sandbox")
 
     def test_memory_limit_kills_100mb_keeps_10mb(self):
