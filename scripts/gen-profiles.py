@@ -141,7 +141,13 @@ def generate(name, spec):
         paths += extra
         link += modules
     elf = [f for p in link for f in elf_files(p)]
-    paths += sorted(libraries(elf) - set(paths))
+    # libraries the C library opens at run time (dlopen), not in any ldd
+    # closure: libgcc_s for a thread's exit and cancellation unwinding
+    dl = set(spec.get("dlopen", []))
+    for f in sorted(dl):
+        if not is_elf(f):
+            sys.exit(f"gen-profiles: {name}: dlopen {f} is not an ELF file on this host")
+    paths += sorted((libraries(elf + sorted(dl)) | dl) - set(paths))
     # a library below a mounted directory is mounted with it
     paths = [p for p in paths
              if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in paths)]

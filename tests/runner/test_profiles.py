@@ -24,6 +24,19 @@ class Profiles(RunnerTest):
                             "--check"], capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_thread_exit_under_python_minimal(self):
+        """glibc dlopens libgcc_s.so.1 to unwind a thread that exits (pthread_exit,
+        a daemon thread at shutdown): the profile has it, so no abort (134)."""
+        # the main thread's pthread_exit: the process ends 0 once it has
+        # unwound (on the host too), or aborts (134) when libgcc_s is missing
+        res = self.run_json(self.write("texit.py", (
+            "import ctypes\n"
+            "print('before', flush=True)\n"
+            "ctypes.CDLL(None).pthread_exit(None)\n")))
+        self.assertEqual(res["violations"], [], res)
+        self.assertEqual((res["status"], res["exit_code"], res["stdout"]), ("ok", 0, "before\n"),
+                         res)
+
     def test_python_data_runs_clean(self):
         """numpy and pandas with no grants: status ok, no violations."""
         res = self.run_json(self.write("data.py", (
