@@ -127,8 +127,10 @@ function render() {
 }
 
 function select(id) {
+  const changed = state.selected !== id;
   state.selected = id;
   const env = state.envs.find((e) => e.id === id);
+  if (changed) followEnvLog(env);
   $("x-env").textContent = env ? (env.name || env.id) : "(select an environment)";
   $("x-run").disabled = !env || !state.me || state.me.role === "observer";
   render();
@@ -224,21 +226,28 @@ async function exec(ev) {
   }
 }
 
-// ---- the audit stream (Server-Sent Events read with fetch, so that the
-// Authorization header goes along; resumes with Last-Event-ID) ----
+// ---- the audit stream and an environment's log (Server-Sent Events read
+// with fetch, so that the Authorization header goes along; resumed with
+// Last-Event-ID after a reconnect) ----
+
+function eventLine(id, type, ev) {
+  const denial = type === "CapabilityDenied";
+  const parts = [ev.time ? ev.time.slice(11, 19) : "", type, ev.env_id || ev.sandbox_id || ""];
+  if (denial) parts.push(ev.capability + " " + ev.target, "policy " + ev.policy_id);
+  else if (ev.exec_id) parts.push(ev.exec_id + (ev.command ? " " + ev.command : "") + (ev.status ? " " + ev.status : ""));
+  return el("li", { class: denial ? "denial" : "", "data-type": type, "data-seq": id }, parts.join("  "));
+}
+
+function append(list, li) {
+  list.append(li);
+  while (list.children.length > 500) list.firstChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
 
 function showEvent(id, type, data) {
   let ev;
   try { ev = JSON.parse(data); } catch (e) { return; }
-  const denial = type === "CapabilityDenied";
-  const parts = [ev.time ? ev.time.slice(11, 19) : "", type, ev.env_id || ev.sandbox_id || ""];
-  if (denial) parts.push(ev.capability + " " + ev.target, "policy " + ev.policy_id);
-  else if (ev.exec_id) parts.push(ev.exec_id + (ev.status ? " " + ev.status : ""));
-  const li = el("li", { class: denial ? "denial" : "", "data-type": type, "data-seq": id }, parts.join("  "));
-  const list = $("events");
-  list.append(li);
-  while (list.children.length > 500) list.firstChild.remove();
-  list.scrollTop = list.scrollHeight;
+  append($("events"), eventLine(id, type, ev));
   if (/^Environment|^Snapshot|^Exec/.test(type)) refreshSoon();
 }
 
@@ -247,39 +256,68 @@ function refreshSoon() {
   refreshSoon.t = setTimeout(refresh, 200);
 }
 
-async function stream() {
+// Reads the stream at path until it ends or signal aborts; on(id, type, data)
+// for each event; cursor.seq is the last id seen (sent back as Last-Event-ID).
+async function sse(path, cursor, on, signal) {
+  const headers = { "Accept": "text/event-stream" };
+  if (state.token) headers["Authorization"] = "Bearer " + state.token;
+  if (cursor.seq) headers["Last-Event-ID"] = String(cursor.seq);
+  const res = await fetch(path, { headers, signal });
+  if (!res.ok || !res.body) throw new Error(path + ": " + res.status);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
   for (;;) {
-    try {
-      const headers = { "Accept": "text/event-stream" };
-      if (state.token) headers["Authorization"] = "Bearer " + state.token;
-      if (state.lastSeq) headers["Last-Event-ID"] = String(state.lastSeq);
-      const res = await fetch("/events", { headers });
-      if (!res.ok || !res.body) throw new Error("events: " + res.status);
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let id = null, type = "message", data = "";
-          for (const line of block.split("\n")) {
-            if (line.startsWith("id:")) id = line.slice(3).trim();
-            else if (line.startsWith("event:")) type = line.slice(6).trim();
-            else if (line.startsWith("data:")) data += line.slice(5).trim();
-          }
-          if (id) state.lastSeq = Number(id);
-          if (data) showEvent(id, type, data);
-        }
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      let id = null, type = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("id:")) id = line.slice(3).trim();
+        else if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
       }
-    } catch (e) {
-      // fall through: reconnect after a pause
+      if (id) cursor.seq = Number(id);
+      if (data) on(id, type, data);
     }
+  }
+}
+
+// Follows path for as long as signal allows, reconnecting after a pause.
+async function follow(path, cursor, on, signal) {
+  while (!(signal && signal.aborted)) {
+    try {
+      await sse(path, cursor, on, signal);
+    } catch (e) {
+      // fall through: reconnect after a pause (or stop, when aborted)
+    }
+    if (signal && signal.aborted) return;
     await new Promise((r) => setTimeout(r, 2000));
   }
+}
+
+function stream() {
+  const cursor = { seq: 0 };
+  follow("/events", cursor, showEvent, null);
+}
+
+// The selected environment's own log (GET /sandboxes/{id}/logs): its
+// lifecycle, execs, secrets' names, denials; replaced on each selection.
+function followEnvLog(env) {
+  if (state.envLog) state.envLog.abort();
+  const list = $("env-log");
+  list.replaceChildren();
+  $("l-env").textContent = env ? (env.name || env.id) : "(select an environment)";
+  if (!env) return;
+  state.envLog = new AbortController();
+  follow("/sandboxes/" + encodeURIComponent(env.id) + "/logs", { seq: 0 }, (id, type, data) => {
+    let ev;
+    try { ev = JSON.parse(data); } catch (e) { return; }
+    append(list, eventLine(id, type, ev));
+  }, state.envLog.signal);
 }
 
 // ---- start ----

@@ -151,6 +151,17 @@ try {
   const dtext = await denial.first().textContent();
   check(dtext.includes("FILE_READ /etc/shadow") && dtext.includes("policy default-deny"),
     "the audit stream highlights the denial with its policy id");
+  // the selected environment's own log pane (GET /sandboxes/{id}/logs)
+  check((await page.getByTestId("l-env").textContent()) === "dash1", "the log pane follows the selection");
+  const envLog = page.locator("#env-log li");
+  await until("the environment's log", async () =>
+    (await page.locator('#env-log li[data-type="ExecExited"]').count()) >= 2 &&
+    (await page.locator("#env-log li.denial").count()) > 0, 30000);
+  const types = await envLog.evaluateAll((lis) => lis.map((li) => li.dataset.type));
+  check(types.includes("EnvironmentCreated") && types.includes("ExecStarted"),
+    "the log pane shows the environment's history from its creation: " + types.join(","));
+  check((await page.locator("#env-log li.denial").first().textContent()).includes("FILE_READ /etc/shadow"),
+    "the log pane shows the denial of its exec");
   await page.screenshot({ path: path.join(artifacts, "dashboard-denial.png"), fullPage: true });
 
   // an observer sees alice's environment, and nothing that would change it
