@@ -13,6 +13,7 @@
 #include "common/macros.h"
 #include "environments/env.h"
 #include "environments/render_k8s.h"
+#include "environments/seed.h"
 
 static void cjson_deletep(cJSON **j)
 {
@@ -326,11 +327,16 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
 {
         _cleanup_cjson_ cJSON *list = NULL;
         cJSON *items, *egress = NULL, *resolved = NULL;
+        ob_k8s_env_extras x = {0};
         ob_capset *caps = NULL;
         char ns[80];
         int k;
 
-        k = ob_env_caps(t->caps, r->id, &caps, err);
+        x.seed = r->seed;
+        x.secrets = r->secret_names;
+        k = r->seed ? ob_seed_manifest_sha256(r->seed, x.seed_manifest, err) : 0;
+        if (k >= 0)
+                k = ob_env_caps(t->caps, r->id, &caps, err);
         if (k >= 0)
                 k = ob_k8s_egress(caps, &egress, &resolved, err);
         if (k < 0) {
@@ -351,7 +357,7 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
         ob_capset_free(caps);
         if (k < 0)
                 return ob_error_set_code(err, "invalid", -k, "render: %s", strerror(-k));
-        cJSON_AddItemToArray(items, ob_k8s_sandbox(r, t, o));
+        cJSON_AddItemToArray(items, ob_k8s_sandbox(r, t, o, &x));
         *ret = TAKE_PTR(list);
         return 0;
 }

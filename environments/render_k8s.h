@@ -56,15 +56,30 @@ int ob_k8s_render_template(const ob_template *t, const ob_k8s_opts *o, cJSON **r
  * (render_k8s_net.c) */
 int ob_k8s_egress(const ob_capset *caps, cJSON **ret, cJSON **ret_resolved, ob_error *err);
 
+#define OB_K8S_SEED_DIR    "/usr/share/omnibase/seeds" /* in the image: seeds/ as installed */
+#define OB_K8S_SECRETS_DIR "/run/omnibase/secrets"     /* a file per secret, in the pod */
+#define OB_K8S_SECRET_NAME "omnibase-secrets"          /* the Secret the pod reads them from */
+
+/* What an environment's pod has beyond its template's: the seed, installed
+ * into the workspace by an init container that first checks the bundle in
+ * the image against the local MANIFEST's SHA-256; the secrets, files of a
+ * Secret on a memory-backed volume readable by the workload's group only. */
+typedef struct ob_k8s_env_extras {
+        const char *seed;       /* "name:version", or NULL */
+        char seed_manifest[65]; /* the local bundle's MANIFEST SHA-256 (hex) */
+        char *const *secrets;   /* names, NULL-terminated, or NULL */
+} ob_k8s_env_extras;
+
 /* The pod template's spec of an environment (or, id NULL, of a template);
- * its ConfigMaps are omnibase-capabilities<suffix> and omnibase-flags<suffix>.
- * (render_k8s_pod.c) */
+ * its ConfigMaps are omnibase-capabilities<suffix> and omnibase-flags<suffix>;
+ * x (may be NULL) the environment's seed and secrets. (render_k8s_pod.c) */
 int ob_k8s_pod_spec(const ob_template *t, const char *id, char *const *flags, const char *suffix,
-                    const ob_k8s_opts *o, cJSON **ret);
+                    const ob_k8s_opts *o, const ob_k8s_env_extras *x, cJSON **ret);
 /* The agent-sandbox objects (render_k8s_pod.c): a Sandbox named id whose
  * shutdownTime is expires_at; a SandboxTemplate named after t; a
  * SandboxWarmPool of n of it. */
-cJSON *ob_k8s_sandbox(const ob_env_record *r, const ob_template *t, const ob_k8s_opts *o);
+cJSON *ob_k8s_sandbox(const ob_env_record *r, const ob_template *t, const ob_k8s_opts *o,
+                      const ob_k8s_env_extras *x);
 cJSON *ob_k8s_sandbox_template(const ob_template *t, cJSON *egress, const ob_k8s_opts *o);
 cJSON *ob_k8s_warm_pool(const ob_template *t, int64_t n);
 /* "2026-12-07T12:00:00Z" into buf (>= 32). */

@@ -3,7 +3,9 @@
  * the sidecar as its entrypoint holding the capability set from a
  * ConfigMap, a read-only root, the workspace and /tmp sized like the local
  * ones, resources from the limits; and the agent-sandbox objects around
- * it: Sandbox (an environment), SandboxTemplate and SandboxWarmPool. */
+ * it: Sandbox (an environment), SandboxTemplate and SandboxWarmPool. An
+ * environment's seed is installed by an init container, its secrets are
+ * files of a Secret (docs/kubernetes.md). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +87,7 @@ static void add_env(cJSON *env, const char *name, const char *value)
 }
 
 static cJSON *container(const ob_template *t, const char *id, char *const *flags,
-                        const ob_k8s_opts *o)
+                        const ob_k8s_opts *o, const ob_k8s_env_extras *x)
 {
         static const char *const cmd[] = {OB_K8S_SIDECAR, "--caps", OB_K8S_CAPS_DIR "/caps.json",
                                           "--hold"};
@@ -110,6 +112,8 @@ static cJSON *container(const ob_template *t, const char *id, char *const *flags
         mounts = cJSON_AddArrayToObject(c, "volumeMounts");
         add_mount(mounts, "capabilities", OB_K8S_CAPS_DIR, NULL, true);
         add_mount(mounts, "flags", OB_ENV_FLAGS_FILE, "flags.json", true);
+        if (x && x->secrets && x->secrets[0])
+                add_mount(mounts, "secrets", OB_K8S_SECRETS_DIR, NULL, true);
         add_mount(mounts, "tmp", "/tmp", NULL, false);
         add_mount(mounts, "workspace", OB_ENV_WORKSPACE, NULL, false);
         cJSON_AddStringToObject(c, "workingDir", OB_ENV_WORKSPACE);
@@ -135,9 +139,87 @@ static void add_volume(cJSON *vols, const char *name, const char *cm, const char
         cJSON_AddItemToArray(vols, v);
 }
 
+/* The init step that installs the seed as ob_seed_install does locally
+ * (files 0644, directories 0755, MANIFEST kept, every mtime 1970-01-01),
+ * from the bundle in the image, after checking that its MANIFEST is the
+ * local one byte for byte (its SHA-256) and every file its MANIFEST's: the
+ * same bytes on both backends. A restarted pod whose workspace already has
+ * the seed keeps it. Runs as the workload's user, nothing else granted. */
+static cJSON *seed_container(const ob_template *t, const ob_k8s_env_extras *x, const char *image)
+{
+        static const char script[] = "set -eu\n"
+                                     "[ -e /workspace/seed ] && exit 0\n"
+                                     "cd '%s/%.*s/%s'\n"
+                                     "echo '%s  MANIFEST' | sha256sum --quiet --strict -c -\n"
+                                     "sha256sum --quiet --strict -c MANIFEST\n"
+                                     "t=/workspace/.seed.tmp\n"
+                                     "rm -rf \"$t\"\n"
+                                     "mkdir -m 0700 \"$t\"\n"
+                                     "while read -r sum path; do\n"
+                                     "  mkdir -p \"$t/$(dirname \"$path\")\"\n"
+                                     "  cp \"$path\" \"$t/$path\"\n"
+                                     "done < MANIFEST\n"
+                                     "cp MANIFEST \"$t/MANIFEST\"\n"
+                                     "find \"$t\" -type d -exec chmod 0755 {} +\n"
+                                     "find \"$t\" -type f -exec chmod 0644 {} +\n"
+                                     "find \"$t\" -exec touch -h -d @0 {} +\n"
+                                     "mv \"$t\" /workspace/seed\n";
+        cJSON *c = cJSON_CreateObject(), *cmd, *sc, *v, *mounts;
+        const char *colon = strchr(x->seed, ':');
+        char *text = NULL;
+
+        /* name and version were checked ([a-z0-9-], v[0-9]): nothing to quote */
+        if (!colon || asprintf(&text, script, OB_K8S_SEED_DIR, (int)(colon - x->seed), x->seed,
+                               colon + 1, x->seed_manifest) < 0)
+                text = NULL;
+        cmd = cJSON_AddArrayToObject(c, "command");
+        cJSON_AddItemToArray(cmd, cJSON_CreateString("/bin/sh"));
+        cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
+        cJSON_AddItemToArray(cmd, cJSON_CreateString(text ? text : ""));
+        free(text);
+        cJSON_AddStringToObject(c, "image", image);
+        cJSON_AddStringToObject(c, "imagePullPolicy", "IfNotPresent");
+        cJSON_AddStringToObject(c, "name", "seed");
+        cJSON_AddItemToObject(c, "resources", resources(t));
+        sc = cJSON_AddObjectToObject(c, "securityContext");
+        cJSON_AddFalseToObject(sc, "allowPrivilegeEscalation");
+        v = cJSON_AddArrayToObject(cJSON_AddObjectToObject(sc, "capabilities"), "drop");
+        cJSON_AddItemToArray(v, cJSON_CreateString("ALL"));
+        cJSON_AddFalseToObject(sc, "privileged");
+        cJSON_AddTrueToObject(sc, "readOnlyRootFilesystem");
+        cJSON_AddNumberToObject(sc, "runAsGroup", 65534);
+        cJSON_AddTrueToObject(sc, "runAsNonRoot");
+        cJSON_AddNumberToObject(sc, "runAsUser", 65534);
+        v = cJSON_AddObjectToObject(sc, "seccompProfile");
+        cJSON_AddStringToObject(v, "type", "RuntimeDefault");
+        mounts = cJSON_AddArrayToObject(c, "volumeMounts");
+        add_mount(mounts, "workspace", OB_ENV_WORKSPACE, NULL, false);
+        return c;
+}
+
+/* The secrets' volume: the Secret's keys named (a missing one keeps the
+ * pod from starting), root:65534 0440 on the Secret volume's tmpfs. */
+static void add_secrets_volume(cJSON *vols, char *const *names)
+{
+        cJSON *v = cJSON_CreateObject(), *s = cJSON_AddObjectToObject(v, "secret");
+        cJSON *items = cJSON_AddArrayToObject(s, "items");
+
+        cJSON_AddNumberToObject(s, "defaultMode", 0440);
+        for (size_t i = 0; names[i]; i++) {
+                cJSON *it = cJSON_CreateObject();
+                cJSON_AddStringToObject(it, "key", names[i]);
+                cJSON_AddStringToObject(it, "path", names[i]);
+                cJSON_AddItemToArray(items, it);
+        }
+        cJSON_AddFalseToObject(s, "optional");
+        cJSON_AddStringToObject(s, "secretName", OB_K8S_SECRET_NAME);
+        cJSON_AddStringToObject(v, "name", "secrets");
+        cJSON_AddItemToArray(vols, v);
+}
+
 /* See render_k8s.h. */
 int ob_k8s_pod_spec(const ob_template *t, const char *id, char *const *flags, const char *suffix,
-                    const ob_k8s_opts *o, cJSON **ret)
+                    const ob_k8s_opts *o, const ob_k8s_env_extras *x, cJSON **ret)
 {
         ob_limits l = ob_limits_effective(ob_capset_limits_const(t->caps));
         cJSON *spec = cJSON_CreateObject(), *v, *sc;
@@ -147,16 +229,25 @@ int ob_k8s_pod_spec(const ob_template *t, const char *id, char *const *flags, co
         snprintf(fl, sizeof(fl), "omnibase-flags%s", suffix);
         cJSON_AddFalseToObject(spec, "automountServiceAccountToken");
         v = cJSON_AddArrayToObject(spec, "containers");
-        cJSON_AddItemToArray(v, container(t, id, flags, o));
+        cJSON_AddItemToArray(v, container(t, id, flags, o, x));
         cJSON_AddFalseToObject(spec, "enableServiceLinks");
+        if (x && x->seed) {
+                v = cJSON_AddArrayToObject(spec, "initContainers");
+                cJSON_AddItemToArray(
+                    v, seed_container(t, x, o && o->image ? o->image : OB_K8S_DEFAULT_IMAGE));
+        }
         cJSON_AddStringToObject(spec, "runtimeClassName", OB_K8S_RUNTIME_CLASS);
         sc = cJSON_AddObjectToObject(spec, "securityContext");
+        if (x && x->secrets && x->secrets[0]) /* the secrets' files: group 65534 */
+                cJSON_AddNumberToObject(sc, "fsGroup", 65534);
         v = cJSON_AddObjectToObject(sc, "seccompProfile");
         cJSON_AddStringToObject(v, "type", "RuntimeDefault");
         cJSON_AddNumberToObject(spec, "terminationGracePeriodSeconds", 10);
         v = cJSON_AddArrayToObject(spec, "volumes");
         add_volume(v, "capabilities", caps, NULL, 0);
         add_volume(v, "flags", fl, NULL, 0);
+        if (x && x->secrets && x->secrets[0])
+                add_secrets_volume(v, x->secrets);
         add_volume(v, "tmp", NULL, "Memory", l.tmpfs_mb);
         add_volume(v, "workspace", NULL, NULL, t->workspace_mb);
         *ret = spec;
@@ -164,7 +255,7 @@ int ob_k8s_pod_spec(const ob_template *t, const char *id, char *const *flags, co
 }
 
 static cJSON *pod_template(const ob_template *t, const char *id, char *const *flags,
-                           const char *suffix, const ob_k8s_opts *o)
+                           const char *suffix, const ob_k8s_opts *o, const ob_k8s_env_extras *x)
 {
         cJSON *pt = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(pt, "metadata"), *spec;
         cJSON *ann = cJSON_AddObjectToObject(md, "annotations");
@@ -176,13 +267,14 @@ static cJSON *pod_template(const ob_template *t, const char *id, char *const *fl
         if (id)
                 cJSON_AddStringToObject(labels, "omnibase.dev/environment", id);
         cJSON_AddStringToObject(labels, "omnibase.dev/template", t->name);
-        ob_k8s_pod_spec(t, id, flags, suffix, o, &spec);
+        ob_k8s_pod_spec(t, id, flags, suffix, o, x, &spec);
         cJSON_AddItemToObject(pt, "spec", spec);
         return pt;
 }
 
 /* See render_k8s.h. */
-cJSON *ob_k8s_sandbox(const ob_env_record *r, const ob_template *t, const ob_k8s_opts *o)
+cJSON *ob_k8s_sandbox(const ob_env_record *r, const ob_template *t, const ob_k8s_opts *o,
+                      const ob_k8s_env_extras *x)
 {
         char ns[80], when[32];
         cJSON *sb, *spec;
@@ -190,7 +282,7 @@ cJSON *ob_k8s_sandbox(const ob_env_record *r, const ob_template *t, const ob_k8s
         snprintf(ns, sizeof(ns), "omnibase-%s", r->id);
         sb = ob_k8s_object(OB_K8S_SANDBOX_API, "Sandbox", r->id, ns, r->id);
         spec = cJSON_AddObjectToObject(sb, "spec");
-        cJSON_AddItemToObject(spec, "podTemplate", pod_template(t, r->id, r->flags, "", o));
+        cJSON_AddItemToObject(spec, "podTemplate", pod_template(t, r->id, r->flags, "", o, x));
         cJSON_AddStringToObject(spec, "shutdownPolicy", "Delete");
         ob_k8s_time(r->expires_at, when, sizeof(when));
         cJSON_AddStringToObject(spec, "shutdownTime", when);
@@ -210,7 +302,7 @@ cJSON *ob_k8s_sandbox_template(const ob_template *t, cJSON *egress, const ob_k8s
         cJSON_AddItemToObject(np, "egress", egress);
         cJSON_AddStringToObject(spec, "networkPolicyManagement", "Managed");
         cJSON_AddItemToObject(spec, "podTemplate",
-                              pod_template(t, NULL, t->flags_default, suffix, o));
+                              pod_template(t, NULL, t->flags_default, suffix, o, NULL));
         return st;
 }
 

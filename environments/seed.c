@@ -97,6 +97,29 @@ int ob_seed_find(const char *ref, char **ret_dir, ob_error *err)
                                  dirs[0], dirs[1]);
 }
 
+int ob_seed_manifest_sha256(const char *ref, char hex[65], ob_error *err)
+{
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        _cleanup_close_ int fd = -1;
+        uint8_t md[32];
+        uint64_t total = 0;
+        int r = ob_seed_find(ref, &dir, err);
+
+        if (r >= 0)
+                r = ob_seed_verify(dir, ref, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/MANIFEST", dir) < 0)
+                return -ENOMEM;
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || (r = seed_hash_fd(fd, -1, md, &total)) < 0)
+                return seed_corrupt(err, ref, "MANIFEST", "cannot read: %s",
+                                    strerror(fd < 0 ? errno : -r));
+        for (int i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        return 0;
+}
+
 int seed_corrupt(ob_error *err, const char *ref, const char *file, const char *fmt, ...)
 {
         if (err) {

@@ -25,6 +25,10 @@ int ob_seed_find(const char *ref, char **ret_dir, ob_error *err);
  * code "seed_corrupt" naming the first bad file ("seed synthetic:v1:
  * users.csv: SHA-256 mismatch"). */
 int ob_seed_verify(const char *dir, const char *ref, ob_error *err);
+/* Finds and verifies the bundle of ref, then its MANIFEST's SHA-256 as 64
+ * lowercase hex digits (the whole bundle's identity: every file's sum is in
+ * it) into hex. Same errors as ob_seed_find and ob_seed_verify. */
+int ob_seed_manifest_sha256(const char *ref, char hex[65], ob_error *err);
 /* Verifies, then copies the bundle into dest_dir/seed (made; must not exist)
  * with *at() calls and O_NOFOLLOW, files 0644 and directories 0755 owned by
  * uid:gid, every mtime set to 0 (1970-01-01): two installs are identical.

@@ -321,9 +321,11 @@ class RenderK8s(unittest.TestCase):
         with db:
             for i, st in ((1, "running"), (2, "deleted")):
                 db.execute("INSERT INTO environments (id, name, owner, template, state, "
-                           "created_at, expires_at, last_activity_at, seed, flags, memory_mb) "
+                           "created_at, expires_at, last_activity_at, seed, flags, memory_mb, "
+                           "secret_names) "
                            "VALUES (?, ?, 'bob', 'feature-default', ?, 1796640000, 1796812800, "
-                           "1796640000, 'synthetic:v1', '[\"dark-mode\"]', 512)",
+                           "1796640000, 'synthetic:v1', '[\"dark-mode\"]', 512, "
+                           "'[\"API_TOKEN\", \"DB_PASSWORD\"]')",
                            ("env-00000000000%d" % i, "stored-%d" % i, st))
         db.close()
         items = self.render("env", "render", "stored-1", "--backend", "kubernetes", env=env)
@@ -335,12 +337,105 @@ class RenderK8s(unittest.TestCase):
         self.assertEqual(items[-1]["spec"]["shutdownTime"], "2026-12-09T10:40:00Z")
         self.assertEqual(json.loads(items[10]["data"]["flags.json"]),
                          {"env_id": "env-000000000001", "flags": {"dark-mode": True}})
+        # the secrets: files of the Secret omnibase-secrets (its keys named, so a
+        # missing one keeps the pod from starting), 0440 for the workload's
+        # group on the Secret volume's tmpfs; no value is rendered (none is known)
+        pod = items[-1]["spec"]["podTemplate"]["spec"]
+        vol = [v for v in pod["volumes"] if v["name"] == "secrets"][0]["secret"]
+        self.assertEqual(vol, {"defaultMode": 0o440, "optional": False,
+                               "secretName": "omnibase-secrets",
+                               "items": [{"key": "API_TOKEN", "path": "API_TOKEN"},
+                                         {"key": "DB_PASSWORD", "path": "DB_PASSWORD"}]})
+        self.assertEqual(pod["securityContext"]["fsGroup"], 65534)
+        self.assertIn({"mountPath": "/run/omnibase/secrets", "name": "secrets", "readOnly": True},
+                      pod["containers"][0]["volumeMounts"])
+        self.assertNotIn("Secret", [o["kind"] for o in items])
+        # the seed: an init step that installs exactly the local bundle
+        self.assertEqual([c["name"] for c in pod["initContainers"]], ["seed"])
         p = self.run_ob("env", "render", "stored-2", "--backend", "kubernetes", env=env, ok=False)
         self.assertEqual(p.returncode, 125)
         p = self.run_ob("env", "render", "env-000000000002", "--backend", "kubernetes", env=env,
                         ok=False)
         self.assertEqual(p.returncode, 125)
         self.assertEqual(len(p.stderr.splitlines()), 1)
+
+    def seed_script(self, items):
+        pod = [o for o in items if o["kind"] == "Sandbox"][0]["spec"]["podTemplate"]["spec"]
+        init = pod["initContainers"][0]
+        self.assertEqual(init["command"][:2], ["/bin/sh", "-c"])
+        self.assertEqual(init["securityContext"]["runAsUser"], 65534)
+        self.assertEqual(init["volumeMounts"], [{"mountPath": "/workspace", "name": "workspace"}])
+        return init["command"][2]
+
+    def run_seed_script(self, script, seeds, workspace):
+        """The init step's script itself, run on this host as the workload's
+        user, with the image's seed directory and the pod's /workspace
+        replaced by host directories (the only change to its text)."""
+        self.assertEqual(script.count("/usr/share/omnibase/seeds/"), 1)
+        text = script.replace("/usr/share/omnibase/seeds", seeds).replace("/workspace", workspace)
+        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "/bin/sh", "-c", text], capture_output=True, text=True, timeout=60)
+
+    def test_seed_as_an_init_step(self):
+        """The init step installs the seed as ob_seed_install does (the same
+        files and bytes, MANIFEST kept, 0644/0755, mtimes 0), keeps an
+        installed one, and refuses a bundle in the image that is not the
+        local one (a changed file, or a MANIFEST rewritten to match)."""
+        items = self.render("env", "render", "--template", "feature-default", "--owner", "alice",
+                            "--seed", "synthetic:v1", "--backend", "kubernetes")
+        for o in items:
+            self.check_object(o)
+        script = self.seed_script(items)
+        src = os.path.join(SRC, "seeds", "synthetic", "v1")
+        os.chmod(self.tmp, 0o755)  # the workload's user walks to the copies
+        for case in ("good", "file", "manifest"):
+            seeds = os.path.join(self.tmp, "img-" + case)
+            shutil.copytree(os.path.join(SRC, "seeds"), seeds)
+            bundle = os.path.join(seeds, "synthetic", "v1")
+            ws = os.path.join(self.tmp, "ws-" + case)
+            os.makedirs(ws)
+            os.chmod(ws, 0o777)
+            if case != "good":
+                with open(os.path.join(bundle, "users.csv"), "a") as f:
+                    f.write("mallory,admin\n")
+            if case == "manifest":
+                import hashlib
+                lines = []
+                for line in open(os.path.join(bundle, "MANIFEST")):
+                    path = line[66:].rstrip("\n")
+                    data = open(os.path.join(bundle, path), "rb").read()
+                    lines.append("%s  %s\n" % (hashlib.sha256(data).hexdigest(), path))
+                with open(os.path.join(bundle, "MANIFEST"), "w") as f:
+                    f.writelines(lines)
+            p = self.run_seed_script(script, seeds, ws)
+            if case != "good":
+                self.assertNotEqual(p.returncode, 0, case)
+                self.assertFalse(os.path.exists(os.path.join(ws, "seed")), case)
+                continue
+            self.assertEqual(p.returncode, 0, p.stderr)
+            got = os.path.join(ws, "seed")
+            listed = sorted(line[66:].rstrip("\n") for line in open(os.path.join(src, "MANIFEST")))
+            files = sorted(os.path.relpath(os.path.join(d, f), got)
+                           for d, _, fs in os.walk(got) for f in fs)
+            self.assertEqual(files, sorted(listed + ["MANIFEST"]))
+            for rel in files:
+                with open(os.path.join(got, rel), "rb") as a, open(os.path.join(src, rel), "rb") as b:
+                    self.assertEqual(a.read(), b.read(), rel)
+                st = os.lstat(os.path.join(got, rel))
+                self.assertEqual((st.st_mode & 0o7777, st.st_mtime, st.st_uid), (0o644, 0, 65534))
+            for d, dirs, _ in os.walk(got):
+                st = os.lstat(d)
+                self.assertEqual((st.st_mode & 0o7777, st.st_mtime), (0o755, 0), d)
+            # a restarted pod keeps what it has
+            with open(os.path.join(got, "users.csv"), "a") as f:
+                f.write("kept\n")
+            self.assertEqual(self.run_seed_script(script, seeds, ws).returncode, 0)
+            self.assertTrue(open(os.path.join(got, "users.csv")).read().endswith("kept\n"))
+        # no seed, no init step
+        items = self.render("env", "render", "--template", "python-agent", "--owner", "alice",
+                            "--backend", "kubernetes")
+        pod = items[-1]["spec"]["podTemplate"]["spec"]
+        self.assertNotIn("initContainers", pod)
 
     def test_docs_example(self):
         """docs/kubernetes.md's example is what the command prints."""
