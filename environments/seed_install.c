@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs.h"
 #include "environments/seed.h"
 #include "environments/seed_internal.h"
 
@@ -256,20 +257,6 @@ static int parents(int tfd, const char *path, int op, uid_t uid, gid_t gid)
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return negative_errno();
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* Copies one listed file, hashing what it copies (the bytes installed are
  * the bytes checked). */
 static int copy_one(int src, int tfd, const seed_entry *e, uid_t uid, gid_t gid, uint64_t *total,
@@ -316,7 +303,7 @@ static int fill(int src, int dst, const char *tmp, const seed_bundle *b, uid_t u
         if (r < 0)
                 return r;
         mfd = openat(tfd, "MANIFEST", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (mfd < 0 || (r = write_all(mfd, b->manifest, b->manifest_len)) < 0 ||
+        if (mfd < 0 || (r = ob_write_all(mfd, b->manifest, b->manifest_len)) < 0 ||
             (r = finish_fd(mfd, 0644, uid, gid)) < 0)
                 return ob_error_set_code(err, "invalid", mfd < 0 ? errno : -r,
                                          "seed %s: cannot write MANIFEST", ref);
