@@ -251,6 +251,16 @@ static void setup_signals(void)
         sigaction(SIGHUP, &sa, NULL);
 }
 
+/* Whether the run has a network: the runner gives runsc --network=host
+ * exactly when the capability set grants some NETWORK_CONNECT. */
+static bool has_network_grant(const ob_capset *caps)
+{
+        for (size_t i = 0; i < ob_capset_count(caps, false); i++)
+                if (ob_capset_get(caps, false, i)->kind == OB_CAP_NETWORK_CONNECT)
+                        return true;
+        return false;
+}
+
 static int run(const options *o, ob_capset *caps, int channel_fd)
 {
         ob_supervisor sup = {.caps = caps, .channel_fd = channel_fd};
@@ -258,7 +268,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         void *filter = NULL;
         int r, status;
 
-        r = ob_filter_build(&filter);
+        r = ob_filter_build(&filter, has_network_grant(caps));
         if (r < 0) {
                 fprintf(stderr, "omnibase: building the seccomp filter: %s\n", strerror(-r));
                 return EXIT_SIDECAR_FAILED;
