@@ -278,6 +278,7 @@ typedef struct run_ctx {
         ob_launch_state *launch;          /* while runsc runs: for ob_launch_release */
         bool warm_ready;                  /* a pooled run's sidecar waits for its request */
         bool warm_taken;                  /* ... and has had it (used once, never again) */
+        const char *panic_log;            /* runsc --panic-log in the run directory */
 } run_ctx;
 
 /* The sink of every event of the run: the audit log, then (durable_line)
@@ -445,6 +446,38 @@ static void runsc_start_failure(const char *log, char *buf, size_t size)
         }
 }
 
+/* Whether gVisor's sentry crashed (runsc --panic-log holds a Go panic or a
+ * fatal runtime error): the sandbox died under the workload, which then
+ * "exits" with runsc's status (2) and no word of its own. buf gets the
+ * message: the panic's first line and the syscall handler it was in. */
+static bool sentry_crashed(const char *path, char *buf, size_t size)
+{
+        _cleanup_fclose_ FILE *f = path ? fopen(path, "re") : NULL;
+        char line[512], first[200] = "", where[160] = "";
+
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                const char *h = strstr(line, "/syscalls/linux.");
+                line[strcspn(line, "\n")] = '\0';
+                if (!first[0] &&
+                    (strncmp(line, "panic: ", 7) == 0 || strncmp(line, "fatal error: ", 13) == 0))
+                        snprintf(first, sizeof(first), "%.160s", line);
+                if (first[0] && !where[0] && h) {
+                        h += strlen("/syscalls/linux.");
+                        snprintf(where, sizeof(where), " in the sentry's %.*s",
+                                 (int)strcspn(h, "("), h);
+                }
+        }
+        if (!first[0])
+                return false;
+        snprintf(buf, size,
+                 "gVisor's sentry crashed (%s%s): the sandbox died under the workload "
+                 "(docs/compatibility.md)",
+                 first, where);
+        return true;
+}
+
 static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats *st,
                   ob_sandbox_result *res)
 {
@@ -508,6 +541,11 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                          lr->channel_message);
         } else {
                 res->status = OB_SANDBOX_OK;
+        }
+        if (res->status != OB_SANDBOX_ERROR &&
+            sentry_crashed(c->panic_log, res->message, sizeof(res->message))) {
+                res->status = OB_SANDBOX_ERROR; /* not the workload's status: runsc's */
+                res->exit_code = 125;
         }
         if (c->sidecar_denials > res->denials)
                 res->denials = c->sidecar_denials;
@@ -723,7 +761,8 @@ struct ob_run {
         bool res_taken;
         ob_run_dir dir;
         bool dir_made;
-        char *log; /* runsc's log in the run directory */
+        char *log;   /* runsc's log in the run directory */
+        char *panic; /* runsc's --panic-log: a sentry crash */
         ob_launch_state *launch;
         sigset_t old_mask;
         bool signals_blocked;
@@ -864,6 +903,9 @@ int ob_run_create(ob_run *run, ob_error *err)
         r = prepare(c, &run->dir, err);
         if (r >= 0 && asprintf(&run->log, "%s/runsc.log", run->dir.path) < 0)
                 r = -ENOMEM;
+        if (r >= 0 && asprintf(&run->panic, "%s/sentry-panic.log", run->dir.path) < 0)
+                r = -ENOMEM;
+        c->panic_log = run->panic;
         if (r >= 0)
                 run->step = STEP_CREATED;
         return r;
@@ -884,6 +926,7 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .runsc_root = run->dir.runsc_root,
                         .bundle = run->dir.bundle,
                         .log_path = run->log,
+                        .panic_log = run->panic,
                         .id = run->dir.id,
                         .timeout_ms = c->plan->hold || c->plan->warm
                                           ? 0 /* a pooled run's starts at its request */
@@ -1158,6 +1201,7 @@ ob_run *ob_run_destroy(ob_run *run)
         c->audit = ob_run_audit_close(c->audit);
         free(c->audit_record);
         free(run->log);
+        free(run->panic);
         plan_done(&run->plan, run->profile);
         ob_sandbox_result_done(&run->res);
         free(run);
