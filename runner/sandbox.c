@@ -542,7 +542,10 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
         } else {
                 res->status = OB_SANDBOX_OK;
         }
-        if (res->status != OB_SANDBOX_ERROR &&
+        /* only where the workload's own status would stand: a sentry that dies
+         * at a limit (the host pids backstop: "error initializing first
+         * thread") or at the deadline's kill keeps that verdict */
+        if (res->status == OB_SANDBOX_OK &&
             sentry_crashed(c->panic_log, res->message, sizeof(res->message))) {
                 res->status = OB_SANDBOX_ERROR; /* not the workload's status: runsc's */
                 res->exit_code = 125;
