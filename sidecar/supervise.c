@@ -442,9 +442,10 @@ static bool signal_start(ob_supervisor *sup, pid_t tid, const struct user_regs_s
                 sup->sends = ns;
         }
         sup->sends[sup->n_sends++] = s;
-        if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0)
-                sup->n_sends--; /* gone meanwhile */
-        return true;
+        if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) == 0)
+                return true;
+        sup->n_sends--; /* gone meanwhile, or cannot: resumed as usual */
+        return false;
 }
 
 /* A syscall stop (PTRACE_O_TRACESYSGOOD): only a signal call's sender is
