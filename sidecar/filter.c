@@ -121,6 +121,15 @@ int ob_filter_build(void **ret, bool hostnet)
                 r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_RECV), SCMP_SYS(recvmsg), 0);
         if (r == 0 && hostnet)
                 r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_RECV), SCMP_SYS(recvmmsg), 0);
+        /* and the calls that arm a timer, whose signal can come while the task
+         * is stopped as well */
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_SIGNAL), SCMP_SYS(alarm), 0);
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_SIGNAL), SCMP_SYS(setitimer), 0);
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_SIGNAL), SCMP_SYS(timer_settime),
+                                     0);
         tab = ob_syscall_table(&n);
         for (size_t i = 0; r == 0 && i < n; i++)
                 r = add_rule(ctx, &tab[i]);

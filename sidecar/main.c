@@ -278,6 +278,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         setup_signals();
         sup.main_pid = ob_spawn_workload(&o->cfg, filter);
         sup.spare_pid = o->relay_pid;
+        sup.async_all = o->cfg.tty_fd >= 0; /* a terminal signals its foreground job */
         ob_filter_free(filter);
         if (o->cfg.tty_fd >= 0)
                 close(o->cfg.tty_fd); /* the workload's alone: its end is the master's EOF */

@@ -232,6 +232,13 @@ typedef struct ob_supervisor {
         ob_signal_send *sends;
         size_t n_sends;
         bool recv_told; /* the line about recvfrom on TCP was written */
+        /* tasks that may get a signal from the kernel while stopped (they armed
+         * a timer, or made a child: SIGCHLD), whose resumes look at their
+         * queue (supervise.c); every task when async_all (a terminal's
+         * SIGINT, SIGWINCH) */
+        pid_t *async;
+        size_t n_async;
+        bool async_all;
 } ob_supervisor;
 
 /* Runs the supervision loop until every tracee is gone; returns the exit
