@@ -436,8 +436,13 @@ static int start(supervisor *sv, ob_error *err)
         /* the sidecar's channel is runsc's stdin: no --host-uds, no host socket reachable */
         const char *argv[] = {l->runsc, "--root",    l->runsc_root, net,        "--platform=ptrace",
                               "--log",  l->log_path, l->verb,       "--bundle", l->bundle,
-                              l->id,    NULL};
+                              l->id,    NULL,        NULL,          NULL};
 
+        if (l->panic_log) { /* a sentry crash, said in the verdict (runner/sandbox.c) */
+                memmove(&argv[7], &argv[5], 6 * sizeof(*argv));
+                argv[5] = "--panic-log";
+                argv[6] = l->panic_log;
+        }
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r = negative_errno();
                 closep(&out[0]);

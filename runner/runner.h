@@ -209,6 +209,7 @@ typedef struct ob_launch {
         const char *runsc_root;
         const char *bundle;
         const char *log_path;
+        const char *panic_log; /* runsc --panic-log: where a sentry crash is written; NULL: none */
         const char *id;
         const char *verb;   /* runsc's verb: NULL is "run" */
         int64_t timeout_ms; /* 0: no deadline */

@@ -279,6 +279,7 @@ typedef struct run_ctx {
         bool warm_ready;                  /* a pooled run's sidecar waits for its request */
         bool warm_taken;                  /* ... and has had it (used once, never again) */
         char *warm_owner;                 /* the request's owner (sink.owner points here) */
+        const char *panic_log;            /* runsc --panic-log in the run directory */
 } run_ctx;
 
 /* The sink of every event of the run: the audit log, then (durable_line)
@@ -446,6 +447,38 @@ static void runsc_start_failure(const char *log, char *buf, size_t size)
         }
 }
 
+/* Whether gVisor's sentry crashed (runsc --panic-log holds a Go panic or a
+ * fatal runtime error): the sandbox died under the workload, which then
+ * "exits" with runsc's status (2) and no word of its own. buf gets the
+ * message: the panic's first line and the syscall handler it was in. */
+static bool sentry_crashed(const char *path, char *buf, size_t size)
+{
+        _cleanup_fclose_ FILE *f = path ? fopen(path, "re") : NULL;
+        char line[512], first[200] = "", where[160] = "";
+
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                const char *h = strstr(line, "/syscalls/linux.");
+                line[strcspn(line, "\n")] = '\0';
+                if (!first[0] &&
+                    (strncmp(line, "panic: ", 7) == 0 || strncmp(line, "fatal error: ", 13) == 0))
+                        snprintf(first, sizeof(first), "%.160s", line);
+                if (first[0] && !where[0] && h) {
+                        h += strlen("/syscalls/linux.");
+                        snprintf(where, sizeof(where), " in the sentry's %.*s",
+                                 (int)strcspn(h, "("), h);
+                }
+        }
+        if (!first[0])
+                return false;
+        snprintf(buf, size,
+                 "gVisor's sentry crashed (%s%s): the sandbox died under the workload "
+                 "(docs/compatibility.md)",
+                 first, where);
+        return true;
+}
+
 static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats *st,
                   ob_sandbox_result *res)
 {
@@ -509,6 +542,14 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                          lr->channel_message);
         } else {
                 res->status = OB_SANDBOX_OK;
+        }
+        /* only where the workload's own status would stand: a sentry that dies
+         * at a limit (the host pids backstop: "error initializing first
+         * thread") or at the deadline's kill keeps that verdict */
+        if (res->status == OB_SANDBOX_OK &&
+            sentry_crashed(c->panic_log, res->message, sizeof(res->message))) {
+                res->status = OB_SANDBOX_ERROR; /* not the workload's status: runsc's */
+                res->exit_code = 125;
         }
         if (c->sidecar_denials > res->denials)
                 res->denials = c->sidecar_denials;
@@ -725,7 +766,8 @@ struct ob_run {
         bool res_taken;
         ob_run_dir dir;
         bool dir_made;
-        char *log; /* runsc's log in the run directory */
+        char *log;   /* runsc's log in the run directory */
+        char *panic; /* runsc's --panic-log: a sentry crash */
         ob_launch_state *launch;
         sigset_t old_mask;
         bool signals_blocked;
@@ -866,6 +908,9 @@ int ob_run_create(ob_run *run, ob_error *err)
         r = prepare(c, &run->dir, err);
         if (r >= 0 && asprintf(&run->log, "%s/runsc.log", run->dir.path) < 0)
                 r = -ENOMEM;
+        if (r >= 0 && asprintf(&run->panic, "%s/sentry-panic.log", run->dir.path) < 0)
+                r = -ENOMEM;
+        c->panic_log = run->panic;
         if (r >= 0)
                 run->step = STEP_CREATED;
         return r;
@@ -886,6 +931,7 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .runsc_root = run->dir.runsc_root,
                         .bundle = run->dir.bundle,
                         .log_path = run->log,
+                        .panic_log = run->panic,
                         .id = run->dir.id,
                         .timeout_ms = c->plan->hold || c->plan->warm
                                           ? 0 /* a pooled run's starts at its request */
@@ -1164,6 +1210,7 @@ ob_run *ob_run_destroy(ob_run *run)
         free(c->audit_record);
         free(c->warm_owner);
         free(run->log);
+        free(run->panic);
         plan_done(&run->plan, run->profile);
         ob_sandbox_result_done(&run->res);
         free(run);

@@ -251,6 +251,16 @@ static void setup_signals(void)
         sigaction(SIGHUP, &sa, NULL);
 }
 
+/* Whether the run has a network: the runner gives runsc --network=host
+ * exactly when the capability set grants some NETWORK_CONNECT. */
+static bool has_network_grant(const ob_capset *caps)
+{
+        for (size_t i = 0; i < ob_capset_count(caps, false); i++)
+                if (ob_capset_get(caps, false, i)->kind == OB_CAP_NETWORK_CONNECT)
+                        return true;
+        return false;
+}
+
 static int run(const options *o, ob_capset *caps, int channel_fd)
 {
         ob_supervisor sup = {.caps = caps, .channel_fd = channel_fd};
@@ -258,7 +268,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         void *filter = NULL;
         int r, status;
 
-        r = ob_filter_build(&filter);
+        r = ob_filter_build(&filter, has_network_grant(caps));
         if (r < 0) {
                 fprintf(stderr, "omnibase: building the seccomp filter: %s\n", strerror(-r));
                 return EXIT_SIDECAR_FAILED;
@@ -268,6 +278,7 @@ static int run(const options *o, ob_capset *caps, int channel_fd)
         setup_signals();
         sup.main_pid = ob_spawn_workload(&o->cfg, filter);
         sup.spare_pid = o->relay_pid;
+        sup.async_all = o->cfg.tty_fd >= 0; /* a terminal signals its foreground job */
         ob_filter_free(filter);
         if (o->cfg.tty_fd >= 0)
                 close(o->cfg.tty_fd); /* the workload's alone: its end is the master's EOF */

@@ -24,6 +24,8 @@ enum {
         OB_TRACE_PATH = 2,      /* path-bearing: resolved and checked */
         OB_TRACE_NET = 3,       /* address-bearing: sockaddr decoded and checked */
         OB_TRACE_FIXUP = 4,     /* allowed, with an argument gVisor refuses mended first */
+        OB_TRACE_SIGNAL = 5,    /* kill and kin: allowed, their targets woken once sent */
+        OB_TRACE_RECV = 6,      /* recvfrom/recvmsg asking for the sender (host network only) */
 };
 
 /* ---- the syscall table (syscalls.c) ---- */
@@ -143,7 +145,7 @@ int ob_loader_execed(pid_t tid, char **ret_path);
 /* ---- the filter (filter.c) ---- */
 
 /* Builds the libseccomp filter (not loaded); *ret is a scmp_filter_ctx. */
-int ob_filter_build(void **ret);
+int ob_filter_build(void **ret, bool hostnet);
 /* Loads it into the calling thread (no_new_privs must be set). */
 int ob_filter_load(void *ctx);
 /* Frees it; accepts NULL. */
@@ -198,6 +200,17 @@ int ob_wait_request(int chan, char ***ret_argv);
  * filter, execs. Returns the pid (already seized) or -errno. */
 pid_t ob_spawn_workload(const ob_sidecar_config *cfg, void *filter);
 
+/* A signal a tracee is sending (kill, tkill, tgkill, rt_sigqueueinfo,
+ * rt_tgsigqueueinfo, pidfd_send_signal), from the call's seccomp stop to its
+ * end: whom to wake once it is sent. */
+typedef struct ob_signal_send {
+        pid_t sender;
+        pid_t tid;    /* one thread; 0: none */
+        pid_t tgid;   /* every thread of a process; 0: none */
+        bool all;     /* a process group, every process or a pidfd: every tracee */
+        bool entered; /* its syscall-enter-stop was seen (gVisor stops there too) */
+} ob_signal_send;
+
 typedef struct ob_supervisor {
         const ob_capset *caps;
         int channel_fd; /* -1: events are only counted */
@@ -214,6 +227,18 @@ typedef struct ob_supervisor {
         bool main_done;
         bool main_execed;  /* the workload's exec happened (SandboxStart sent) */
         const char *argv0; /* for SandboxStart */
+        /* signals being sent by a tracee (kill, tgkill, ...): the sender runs
+         * to the call's end, then its targets are woken (supervise.c) */
+        ob_signal_send *sends;
+        size_t n_sends;
+        bool recv_told; /* the line about recvfrom on TCP was written */
+        /* tasks that may get a signal from the kernel while stopped (they armed
+         * a timer, or made a child: SIGCHLD), whose resumes look at their
+         * queue (supervise.c); every task when async_all (a terminal's
+         * SIGINT, SIGWINCH) */
+        pid_t *async;
+        size_t n_async;
+        bool async_all;
 } ob_supervisor;
 
 /* Runs the supervision loop until every tracee is gone; returns the exit

@@ -24,7 +24,7 @@
 
 #define SEIZE_OPTIONS                                                                              \
         (PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
-         PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL)
+         PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)
 
 #ifdef OB_COVERAGE
 void __gcov_reset(void);
