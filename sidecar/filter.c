@@ -100,6 +100,13 @@ int ob_filter_build(void **ret, bool hostnet)
         if (r == 0)
                 r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_FIXUP), SCMP_SYS(statx), 1,
                                      SCMP_A2(SCMP_CMP_MASKED_EQ, AT_NO_AUTOMOUNT, AT_NO_AUTOMOUNT));
+        /* gVisor 20221219 has no TCSETSF (tcsetattr(TCSAFLUSH): ENOTTY), which
+         * tty.setraw(), getpass and every line editor use: it becomes
+         * TCSETSW (TCSADRAIN) in the register; only the discarding of input
+         * typed but not yet read is lost (docs/compatibility.md) */
+        if (r == 0)
+                r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(OB_TRACE_FIXUP), SCMP_SYS(ioctl), 1,
+                                     SCMP_A1(SCMP_CMP_EQ, TCSETSF));
         /* gVisor 20221219 notifies no task of a signal sent while its target is
          * in a ptrace-stop (the signal stays pending, unseen until something
          * else interrupts the task): every signal sent by the workload traps,

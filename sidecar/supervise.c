@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -263,8 +264,12 @@ static bool on_seccomp(ob_supervisor *sup, pid_t tid)
                 recv_refuse(sup, tid, &regs);
                 return false;
         }
-        if (nr == __NR_statx && (regs.rdx & AT_NO_AUTOMOUNT)) { /* OB_TRACE_FIXUP */
-                regs.rdx &= ~(unsigned long long)AT_NO_AUTOMOUNT;
+        if ((nr == __NR_statx && (regs.rdx & AT_NO_AUTOMOUNT)) || /* OB_TRACE_FIXUP */
+            (nr == __NR_ioctl && regs.rsi == TCSETSF)) {
+                if (nr == __NR_statx)
+                        regs.rdx &= ~(unsigned long long)AT_NO_AUTOMOUNT;
+                else
+                        regs.rsi = TCSETSW;
                 if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0 && errno != ESRCH)
                         kill(tid, SIGKILL);
                 return false;
