@@ -43,22 +43,23 @@ static cJSON *resources(const ob_template *t)
         return res;
 }
 
-static cJSON *security_context(void)
+/* A container's securityContext: no privilege escalation, every capability
+ * dropped but add, read-only root, seccomp RuntimeDefault, as uid:uid. */
+static cJSON *security_context(int uid, const char *const *add, size_t n_add)
 {
         cJSON *sc = cJSON_CreateObject(), *caps, *v;
 
         cJSON_AddFalseToObject(sc, "allowPrivilegeEscalation");
         caps = cJSON_AddObjectToObject(sc, "capabilities");
-        cJSON_AddItemToObject(caps, "add",
-                              cJSON_CreateStringArray(sidecar_caps, ARRAY_SIZE(sidecar_caps)));
+        if (n_add)
+                cJSON_AddItemToObject(caps, "add", cJSON_CreateStringArray(add, (int)n_add));
         v = cJSON_AddArrayToObject(caps, "drop");
         cJSON_AddItemToArray(v, cJSON_CreateString("ALL"));
         cJSON_AddFalseToObject(sc, "privileged");
         cJSON_AddTrueToObject(sc, "readOnlyRootFilesystem");
-        /* the sidecar starts as root to drop the workload to 65534 */
-        cJSON_AddNumberToObject(sc, "runAsGroup", 0);
-        cJSON_AddFalseToObject(sc, "runAsNonRoot");
-        cJSON_AddNumberToObject(sc, "runAsUser", 0);
+        cJSON_AddNumberToObject(sc, "runAsGroup", uid);
+        cJSON_AddBoolToObject(sc, "runAsNonRoot", uid != 0);
+        cJSON_AddNumberToObject(sc, "runAsUser", uid);
         v = cJSON_AddObjectToObject(sc, "seccompProfile");
         cJSON_AddStringToObject(v, "type", "RuntimeDefault");
         return sc;
@@ -108,7 +109,9 @@ static cJSON *container(const ob_template *t, const char *id, char *const *flags
         cJSON_AddStringToObject(c, "imagePullPolicy", "IfNotPresent");
         cJSON_AddStringToObject(c, "name", "environment");
         cJSON_AddItemToObject(c, "resources", resources(t));
-        cJSON_AddItemToObject(c, "securityContext", security_context());
+        /* the sidecar starts as root to drop the workload to 65534 */
+        cJSON_AddItemToObject(c, "securityContext",
+                              security_context(0, sidecar_caps, ARRAY_SIZE(sidecar_caps)));
         mounts = cJSON_AddArrayToObject(c, "volumeMounts");
         add_mount(mounts, "capabilities", OB_K8S_CAPS_DIR, NULL, true);
         add_mount(mounts, "flags", OB_ENV_FLAGS_FILE, "flags.json", true);
@@ -164,7 +167,7 @@ static cJSON *seed_container(const ob_template *t, const ob_k8s_env_extras *x, c
                                      "find \"$t\" -type f -exec chmod 0644 {} +\n"
                                      "find \"$t\" -exec touch -h -d @0 {} +\n"
                                      "mv \"$t\" /workspace/seed\n";
-        cJSON *c = cJSON_CreateObject(), *cmd, *sc, *v, *mounts;
+        cJSON *c = cJSON_CreateObject(), *cmd, *mounts;
         const char *colon = strchr(x->seed, ':');
         char *text = NULL;
 
@@ -181,17 +184,7 @@ static cJSON *seed_container(const ob_template *t, const ob_k8s_env_extras *x, c
         cJSON_AddStringToObject(c, "imagePullPolicy", "IfNotPresent");
         cJSON_AddStringToObject(c, "name", "seed");
         cJSON_AddItemToObject(c, "resources", resources(t));
-        sc = cJSON_AddObjectToObject(c, "securityContext");
-        cJSON_AddFalseToObject(sc, "allowPrivilegeEscalation");
-        v = cJSON_AddArrayToObject(cJSON_AddObjectToObject(sc, "capabilities"), "drop");
-        cJSON_AddItemToArray(v, cJSON_CreateString("ALL"));
-        cJSON_AddFalseToObject(sc, "privileged");
-        cJSON_AddTrueToObject(sc, "readOnlyRootFilesystem");
-        cJSON_AddNumberToObject(sc, "runAsGroup", 65534);
-        cJSON_AddTrueToObject(sc, "runAsNonRoot");
-        cJSON_AddNumberToObject(sc, "runAsUser", 65534);
-        v = cJSON_AddObjectToObject(sc, "seccompProfile");
-        cJSON_AddStringToObject(v, "type", "RuntimeDefault");
+        cJSON_AddItemToObject(c, "securityContext", security_context(65534, NULL, 0));
         mounts = cJSON_AddArrayToObject(c, "volumeMounts");
         add_mount(mounts, "workspace", OB_ENV_WORKSPACE, NULL, false);
         return c;

@@ -17,6 +17,22 @@ import oblib  # noqa: E402
 from oblib import OMNIBASE, PRINCIPAL, pids_mentioning, skip_or_fail  # noqa: E402,F401
 
 
+def fill_script(path, mib):
+    """A workload that writes path 1 MiB at a time, up to mib MiB, and says
+    how far it got (and the errno that stopped it)."""
+    return ("n = 0\n"
+            "try:\n"
+            "    with open(%r, 'wb') as f:\n"
+            "        while n < %d:\n"
+            "            f.write(b'x' * 1024 * 1024)\n"
+            "            f.flush()\n"
+            "            n += 1\n"
+            "except OSError as e:\n"
+            "    print('stopped after', n, 'MiB errno', e.errno)\n"
+            "else:\n"
+            "    print('wrote', n, 'MiB')\n") % (path, mib)
+
+
 def require_runsc():
     oblib.require_runsc("the runner tests start runsc and create cgroups")
 

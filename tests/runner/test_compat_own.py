@@ -8,7 +8,7 @@ the BPF layer does), exec from /dev/shm, a rename out of /dev/shm into a
 read-only grant."""
 import os
 
-from runnerlib import RunnerTest, main
+from runnerlib import RunnerTest, fill_script, main
 
 POOLS = r'''
 import concurrent.futures, multiprocessing
@@ -117,20 +117,6 @@ os.rmdir("own")
 print(os.listdir("/dev/shm"))
 '''
 
-FILL = r'''
-n = 0
-try:
-    with open("/dev/shm/fill", "wb") as f:
-        while n < %d:
-            f.write(b"x" * 1024 * 1024)
-            f.flush()
-            n += 1
-except OSError as e:
-    print("stopped after", n, "MiB errno", e.errno)
-else:
-    print("wrote", n, "MiB")
-'''
-
 
 class CompatOwn(RunnerTest):
     def run_clean(self, code, *args, caps=None):
@@ -158,7 +144,7 @@ class CompatOwn(RunnerTest):
     def test_dev_shm_size_is_bounded(self):
         """Writing past tmpfs_mb fails with ENOSPC; the run goes on."""
         caps = self.caps(limits={"tmpfs_mb": 8, "memory_mb": 512})
-        out = self.run_clean(FILL % 200, caps=caps)
+        out = self.run_clean(fill_script("/dev/shm/fill", 200), caps=caps)
         words = out[0].split()
         self.assertEqual(words[0], "stopped", out)
         self.assertLessEqual(int(words[2]), 8)
@@ -169,7 +155,7 @@ class CompatOwn(RunnerTest):
         killed by the memory limit: its pages are the sandbox's memory."""
         mb = self.limit_above_baseline(64)
         caps = self.caps(limits={"tmpfs_mb": 1024, "memory_mb": mb})
-        res = self.run_json(self.write("fill.py", FILL % (mb + 200)), caps=caps)
+        res = self.run_json(self.write("fill.py", fill_script("/dev/shm/fill", mb + 200)), caps=caps)
         self.assertEqual((res["status"], res.get("limit"), res["exit_code"]),
                          ("limit_exceeded", "memory", 137), res)
         self.assertNotIn("wrote", res["stdout"])

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from runnerlib import OMNIBASE, RunnerTest, main, runsc_pids_under
+from runnerlib import OMNIBASE, RunnerTest, fill_script, main, runsc_pids_under
 
 FORK_BOMB = r'''
 import os, time
@@ -22,20 +22,6 @@ while n < 500:
         os._exit(0)
     n += 1
 print("forked", n, "errno", err, flush=True)
-'''
-
-FILL_TMP = r'''
-n = 0
-try:
-    with open("/tmp/fill", "wb") as f:
-        while n < 200:
-            f.write(b"x" * 1024 * 1024)
-            f.flush()
-            n += 1
-except OSError as e:
-    print("stopped after", n, "MiB errno", e.errno)
-else:
-    print("wrote", n, "MiB")
 '''
 
 
@@ -74,7 +60,7 @@ class Limits(RunnerTest):
                          ("ok", None, "started 2\n"), res)
 
     def test_tmp_filled_past_tmpfs_size(self):
-        script = self.write("fill.py", FILL_TMP)
+        script = self.write("fill.py", fill_script("/tmp/fill", 200))
         caps = self.caps(limits={"tmpfs_mb": 8, "memory_mb": 512})
         res = self.run_json(script, caps=caps)
         self.assertEqual(res["status"], "ok", res)
