@@ -604,7 +604,9 @@ class Rest(unittest.TestCase):
                                    and e.get("exec_id") in exec_ids
                                    and e.get("env_id") == env_id], 60,
                           "the gone client's exec to end")
-        self.assertEqual(exited[0]["exit_code"], "124")
+        # killed because its caller left: an error, "interrupted by HUP", not a timeout
+        self.assertEqual((exited[0]["status"], exited[0]["exit_code"]), ("error", "129"),
+                         exited[0])
         # the silent clients are dropped after the 30 s idle timeout
         for s in (half, body):
             s.settimeout(max(1.0, 45 - (time.time() - opened)))
