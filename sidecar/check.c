@@ -264,6 +264,23 @@ static bool makes_exclusive(const ob_syscall_info *s, const ob_path_arg *p, uint
  * scratch, a read or write of a missing path stays a denial: the mount mask
  * is what makes a host path missing in the sandbox, and an attempt on one
  * is reported (docs/sidecar.md). */
+/* The kernel's answer to making path's last name when its directory is not
+ * there (ENOENT) or is not a directory (ENOTDIR); 0 when it is one. */
+static int parent_absent(const char *path)
+{
+        char parent[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        struct stat st;
+
+        if (!slash || slash == path || (size_t)(slash - path) >= sizeof(parent))
+                return 0;
+        memcpy(parent, path, (size_t)(slash - path));
+        parent[slash - path] = '\0';
+        if (lstat(parent, &st) == 0)
+                return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        return errno == ENOENT || errno == ENOTDIR ? errno : 0;
+}
+
 static int kernel_answer(pid_t tid, const ob_syscall_info *s, const ob_path_arg *p,
                          const char *path, unsigned need, bool creates, int fails, uint64_t flags)
 {
@@ -287,7 +304,9 @@ static int kernel_answer(pid_t tid, const ob_syscall_info *s, const ob_path_arg 
                 return 0;
         if (fails)
                 return fails;
-        return creates ? 0 : absent;
+        if (creates) /* it makes the last name: it fails where that cannot go */
+                return absent == ENOTDIR ? ENOTDIR : parent_absent(path);
+        return absent;
 }
 
 /* Can this syscall put a symlink where there was none (see resolve.c)? */

@@ -52,11 +52,18 @@ class Compat(RunnerTest):
             "t('exec_tmp', lambda: subprocess.run(['/tmp/nope']))\n"
             "t('mkdir_usr', lambda: os.mkdir('/usr'))\n"
             "t('mkdir_own', lambda: (os.mkdir(d + '/x'), os.mkdir(d + '/x')))\n"
-            "t('cwd', lambda: subprocess.run(['/usr/bin/python3', '-c', '1'], cwd='/tmp/nope'))\n")
+            "t('cwd', lambda: subprocess.run(['/usr/bin/python3', '-c', '1'], cwd='/tmp/nope'))\n"
+            "open(d + '/file', 'w').close()\n"
+            "t('mkdir_no_parent', lambda: os.mkdir(d + '/gone/x'))\n"
+            "t('mkdir_under_file', lambda: os.mkdir(d + '/file/x'))\n"
+            "t('creat_under_file', lambda: open(d + '/file/x', 'w'))\n"
+            "t('mkstemp_no_dir', lambda: tempfile.mkstemp(dir=d + '/gone'))\n")
         self.assertEqual(out, ["unlink ENOENT", "unlink_own ENOENT", "rmdir ENOENT",
                                "open ENOENT", "open_deep ENOENT", "rename ENOENT",
                                "exec ENOENT", "exec_deep ENOENT", "exec_tmp ENOENT",
-                               "mkdir_usr EEXIST", "mkdir_own EEXIST", "cwd ENOENT"])
+                               "mkdir_usr EEXIST", "mkdir_own EEXIST", "cwd ENOENT",
+                               "mkdir_no_parent ENOENT", "mkdir_under_file ENOTDIR",
+                               "creat_under_file ENOTDIR", "mkstemp_no_dir ENOENT"])
 
     def test_item2_missing_host_path_is_still_a_denial(self):
         """Outside the sandbox's own, a read of a path the mount mask hides
