@@ -119,6 +119,20 @@ static const struct {
     {{"/usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"}, "/etc/ssl/certs"},
 };
 
+bool ob_rootfs_links_near(const char *dir)
+{
+        size_t dl = strlen(dir);
+
+        for (size_t i = 0; i < ARRAY_SIZE(shared_links); i++) {
+                const char *p = shared_links[i].link.path;
+                size_t pl = strlen(p);
+                if ((strncmp(p, dir, dl) == 0 && (p[dl] == '/' || p[dl] == '\0')) ||
+                    (strncmp(dir, p, pl) == 0 && dir[pl] == '/'))
+                        return true;
+        }
+        return false;
+}
+
 static bool plan_mounts(const ob_mount_plan *mounts, const char *destination)
 {
         for (size_t i = 0; i < mounts->n; i++)
