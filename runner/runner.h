@@ -116,6 +116,10 @@ int ob_libcache_open(const char *state_dir, bool create, char **ret_path);
  * of them keeps its mount. */
 int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_extra, bool network,
                   ob_mount_plan *mounts);
+/* Replaces the per-file binds of those /etc files (in run_path/etc) with
+ * one read-only noexec bind of the directory when nothing else is mounted
+ * or linked at, above or under /etc; 1 when it did, 0 when not (rootfs.c). */
+int ob_rootfs_etc_group(const char *run_path, ob_mount_plan *mounts, const ob_profile *profile);
 
 /* ---- the OCI runtime config (spec.c) ---- */
 

@@ -604,6 +604,12 @@ static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "library cache: %s", strerror(-r));
         ob_timing_mark(c->plan->timing, "create: library cache");
+        r = ob_rootfs_etc_group(run->path, &c->plan->mounts, c->plan->profile);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "the sandbox's /etc: %s", strerror(-r));
+        if (r > 0 && c->opts->on_verbose)
+                c->opts->on_verbose("sandbox /etc: one bind of the run's etc directory",
+                                    c->opts->userdata);
         r = ob_rootfs_prepare(run->rootfs, &c->plan->mounts, c->plan->profile, err);
         if (r < 0)
                 return r;

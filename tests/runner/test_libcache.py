@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The library cache (issue 13 §1, docs/runner.md §2): the profile's and the
 sidecar's library files that share a directory are one bind of a root-owned
-copy in STATE/libcache. A changed library makes a new copy; a cache that is
+copy in STATE/libcache (and the run's synthetic /etc files one bind of
+their directory). A changed library makes a new copy; a cache that is
 not root's, is writable by others, is a symlink or holds anything else is
 refused (the files are then bound one by one), and what the sandbox sees is
 the same either way."""
@@ -143,6 +144,30 @@ class LibCache(RunnerTest):
         self.assertEqual((res["status"], res["violations"]), ("ok", []), res)
         # not in the profile: absent (the kernel's ENOENT, no denial)
         self.assertEqual(res["stdout"].splitlines(), ["ENOENT", "read libc.so.6"], res)
+
+    def test_etc_one_bind_unless_something_else_is_there(self):
+        """The sandbox's /etc files are one bind of the run's etc directory,
+        the same view as one bind per file; a grant under /etc keeps them
+        per file (it needs its own mount point there)."""
+        script = self.write("etc.py", (
+            "import os\n"
+            "print(sorted(os.listdir('/etc')))\n"
+            "print(os.readlink('/etc/localtime'))\n"
+            "print(open('/etc/passwd').read().split(':')[0])\n"
+            "if os.path.exists('/etc/os-release'): print(len(open('/etc/os-release').read()) > 0)\n"))
+        want = ["['group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', 'passwd']",
+                "/usr/share/zoneinfo/Etc/UTC", "root"]
+        p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(), "-v")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("sandbox /etc: one bind of the run's etc directory", p.stderr)
+        self.assertEqual(p.stdout.splitlines(), want)
+        caps = self.caps(grants=[("FILE_READ", "/etc/os-release")], name="etc.json")
+        p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "-v")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("sandbox /etc: one bind", p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "['group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', 'os-release', "
+            "'passwd']", want[1], want[2], "True"])
 
 
 if __name__ == "__main__":
