@@ -154,19 +154,19 @@ class LibCache(RunnerTest):
             "print(sorted(os.listdir('/etc')))\n"
             "print(os.readlink('/etc/localtime'))\n"
             "print(open('/etc/passwd').read().split(':')[0])\n"
-            "if os.path.exists('/etc/os-release'): print(len(open('/etc/os-release').read()) > 0)\n"))
+            "if os.path.exists('/etc/debian_version'): print(len(open('/etc/debian_version').read()) > 0)\n"))
         want = ["['group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', 'passwd']",
                 "/usr/share/zoneinfo/Etc/UTC", "root"]
         p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(), "-v")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("sandbox /etc: one bind of the run's etc directory", p.stderr)
         self.assertEqual(p.stdout.splitlines(), want)
-        caps = self.caps(grants=[("FILE_READ", "/etc/os-release")], name="etc.json")
+        caps = self.caps(grants=[("FILE_READ", "/etc/debian_version")], name="etc.json")
         p = self.omnibase("sandbox", "run", script, "--capabilities", caps, "-v")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn("sandbox /etc: one bind", p.stderr)
         self.assertEqual(p.stdout.splitlines(), [
-            "['group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', 'os-release', "
+            "['debian_version', 'group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', "
             "'passwd']", want[1], want[2], "True"])
 
 
