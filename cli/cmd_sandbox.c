@@ -272,6 +272,14 @@ static void print_verbose(const char *line, void *userdata)
         fprintf(stderr, "omnibase: %s\n", line);
 }
 
+/* OMNIBASE_TIMING=1: the cost of each step of the run on stderr */
+static void print_timing(const char *line, void *userdata)
+{
+        const char *ms = strrchr(line, ' ');
+
+        fprintf(stderr, "omnibase: timing: %.*s: %s ms\n", (int)(ms - line), line, ms + 1);
+}
+
 static int open_events(run_args *a)
 {
         int fd;
@@ -388,6 +396,8 @@ static void fill_options(const run_args *a, const ob_capset *caps, ob_sandbox_op
         opts->userdata = a->events_out;
         opts->audit_log = a->audit_log;
         opts->warm = a->warm;
+        if (getenv("OMNIBASE_TIMING") && streq(getenv("OMNIBASE_TIMING"), "1"))
+                opts->on_timing = print_timing;
         /* `--events -` without --json: stdout is the event stream and nothing
          * else, so the workload cannot forge events on it (threat model F5) */
         if (a->events_out == stdout && !a->json)

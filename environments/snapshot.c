@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,123 @@
 #include "environments/snapshot-internal.h"
 
 #define META_MAX (64 * 1024)
+
+/* libarchive is loaded when a snapshot is first written or read, not at the
+ * start of every program that links this library: with libxml2 and ICU it
+ * is a dozen shared objects, 5-10 ms of every `omnibase` start at load here
+ * (docs/performance.md, "Cold start steps"). */
+#define LA_FUNCS(X)                                                                                \
+        X(archive_entry_filetype)                                                                  \
+        X(archive_entry_free)                                                                      \
+        X(archive_entry_hardlink)                                                                  \
+        X(archive_entry_new)                                                                       \
+        X(archive_entry_pathname)                                                                  \
+        X(archive_entry_perm)                                                                      \
+        X(archive_entry_set_filetype)                                                              \
+        X(archive_entry_set_mtime)                                                                 \
+        X(archive_entry_set_pathname)                                                              \
+        X(archive_entry_set_perm)                                                                  \
+        X(archive_entry_set_size)                                                                  \
+        X(archive_entry_set_symlink)                                                               \
+        X(archive_entry_size)                                                                      \
+        X(archive_entry_size_is_set)                                                               \
+        X(archive_entry_symlink)                                                                   \
+        X(archive_errno)                                                                           \
+        X(archive_error_string)                                                                    \
+        X(archive_read_data)                                                                       \
+        X(archive_read_free)                                                                       \
+        X(archive_read_new)                                                                        \
+        X(archive_read_next_header)                                                                \
+        X(archive_read_open_fd)                                                                    \
+        X(archive_read_support_filter_gzip)                                                        \
+        X(archive_read_support_format_tar)                                                         \
+        X(archive_write_add_filter_gzip)                                                           \
+        X(archive_write_close)                                                                     \
+        X(archive_write_data)                                                                      \
+        X(archive_write_free)                                                                      \
+        X(archive_write_header)                                                                    \
+        X(archive_write_new)                                                                       \
+        X(archive_write_open_fd)                                                                   \
+        X(archive_write_set_bytes_per_block)                                                       \
+        X(archive_write_set_format_pax_restricted)                                                 \
+        X(archive_write_set_options)
+
+static struct {
+#define LA_FIELD(f) __typeof__(f) *f;
+        LA_FUNCS(LA_FIELD)
+#undef LA_FIELD
+} la;
+static const char *la_failure;
+
+/* 0 when every function is there; -ELIBACC (la_failure says why) if not. */
+static int la_load(void)
+{
+        static int state; /* 0: not tried; 1: loaded; < 0: failed */
+        void *h;
+
+        if (state)
+                return state < 0 ? state : 0;
+        h = dlopen(OB_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                la_failure = dlerror();
+                return state = -ELIBACC;
+        }
+#define LA_SYM(f)                                                                                  \
+        if (!(la.f = (__typeof__(la.f))dlsym(h, #f))) {                                            \
+                la_failure = #f " is missing";                                                     \
+                return state = -ELIBACC;                                                           \
+        }
+        LA_FUNCS(LA_SYM)
+#undef LA_SYM
+        state = 1;
+        return 0;
+}
+
+static struct archive *la_write_new(void)
+{
+        return la_load() < 0 ? NULL : la.archive_write_new();
+}
+
+static struct archive *la_read_new(void)
+{
+        return la_load() < 0 ? NULL : la.archive_read_new();
+}
+
+/* every other call goes through the table, loaded by the two above */
+#define archive_entry_filetype                  la.archive_entry_filetype
+#define archive_entry_free                      la.archive_entry_free
+#define archive_entry_hardlink                  la.archive_entry_hardlink
+#define archive_entry_new                       la.archive_entry_new
+#define archive_entry_pathname                  la.archive_entry_pathname
+#define archive_entry_perm                      la.archive_entry_perm
+#define archive_entry_set_filetype              la.archive_entry_set_filetype
+#define archive_entry_set_mtime                 la.archive_entry_set_mtime
+#define archive_entry_set_pathname              la.archive_entry_set_pathname
+#define archive_entry_set_perm                  la.archive_entry_set_perm
+#define archive_entry_set_size                  la.archive_entry_set_size
+#define archive_entry_set_symlink               la.archive_entry_set_symlink
+#define archive_entry_size                      la.archive_entry_size
+#define archive_entry_size_is_set               la.archive_entry_size_is_set
+#define archive_entry_symlink                   la.archive_entry_symlink
+#define archive_errno                           la.archive_errno
+#define archive_error_string                    la.archive_error_string
+#define archive_read_data                       la.archive_read_data
+#define archive_read_free                       la.archive_read_free
+#define archive_read_next_header                la.archive_read_next_header
+#define archive_read_open_fd                    la.archive_read_open_fd
+#define archive_read_support_filter_gzip        la.archive_read_support_filter_gzip
+#define archive_read_support_format_tar         la.archive_read_support_format_tar
+#define archive_write_add_filter_gzip           la.archive_write_add_filter_gzip
+#define archive_write_close                     la.archive_write_close
+#define archive_write_data                      la.archive_write_data
+#define archive_write_free                      la.archive_write_free
+#define archive_write_header                    la.archive_write_header
+#define archive_write_open_fd                   la.archive_write_open_fd
+#define archive_write_set_bytes_per_block       la.archive_write_set_bytes_per_block
+#define archive_write_set_format_pax_restricted la.archive_write_set_format_pax_restricted
+#define archive_write_set_options               la.archive_write_set_options
+#define archive_write_new                       la_write_new
+#define archive_read_new                        la_read_new
 
 static void archive_writep(struct archive **a)
 {
@@ -217,7 +335,9 @@ static int write_archive(int fd, int rootfd, const char *header, const char *man
         int r;
 
         if (!a)
-                return -ENOMEM;
+                return la_failure ? ob_error_set(err, 0, 0, ELIBACC, "snapshot: libarchive: %s",
+                                                 la_failure)
+                                  : -ENOMEM;
         if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
             archive_write_set_options(a, "gzip:!timestamp,hdrcharset=BINARY") < ARCHIVE_WARN ||
@@ -292,6 +412,8 @@ static int open_archive(const char *path, bool verify, struct archive **ret, int
         r = verify ? ob_snap_verify_gzip(fd, err) : 0;
         if (r < 0)
                 return r;
+        if (!a && la_failure)
+                return ob_error_set(err, 0, 0, ELIBACC, "snapshot: libarchive: %s", la_failure);
         if (!a || archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
             archive_read_support_format_tar(a) != ARCHIVE_OK)
                 return -ENOMEM;

@@ -119,6 +119,20 @@ static const struct {
     {{"/usr/lib/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"}, "/etc/ssl/certs"},
 };
 
+bool ob_rootfs_links_near(const char *dir)
+{
+        size_t dl = strlen(dir);
+
+        for (size_t i = 0; i < ARRAY_SIZE(shared_links); i++) {
+                const char *p = shared_links[i].link.path;
+                size_t pl = strlen(p);
+                if ((strncmp(p, dir, dl) == 0 && (p[dl] == '/' || p[dl] == '\0')) ||
+                    (strncmp(dir, p, pl) == 0 && dir[pl] == '/'))
+                        return true;
+        }
+        return false;
+}
+
 static bool plan_mounts(const ob_mount_plan *mounts, const char *destination)
 {
         for (size_t i = 0; i < mounts->n; i++)
@@ -221,6 +235,7 @@ int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_
         const struct {
                 const char *name, *text;
         } gen[] = {{"hosts", hosts}, {"nsswitch.conf", nss}, {"hostname", host}};
+        _cleanup_free_ char *dir = NULL;
         int r = 0;
 
         snprintf(hosts, sizeof(hosts),
@@ -229,14 +244,17 @@ int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_
         snprintf(nss, sizeof(nss), "passwd: files\ngroup: files\nhosts: files%s\n",
                  network ? " dns" : "");
         snprintf(host, sizeof(host), "%s\n", hostname);
+        if (asprintf(&dir, "%s/etc", run_path) < 0)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0)
+                return negative_errno();
         for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(etc_files) + ARRAY_SIZE(gen); i++) {
                 const char *name = i < ARRAY_SIZE(etc_files) ? etc_files[i].name
                                                              : gen[i - ARRAY_SIZE(etc_files)].name;
                 const char *text = i < ARRAY_SIZE(etc_files) ? etc_files[i].text
                                                              : gen[i - ARRAY_SIZE(etc_files)].text;
                 _cleanup_free_ char *src = NULL, *dst = NULL;
-                if (asprintf(&src, "%s/%s", run_path, name) < 0 ||
-                    asprintf(&dst, "/etc/%s", name) < 0)
+                if (asprintf(&src, "%s/%s", dir, name) < 0 || asprintf(&dst, "/etc/%s", name) < 0)
                         return -ENOMEM;
                 r = ob_write_file(src, text);
                 if (r >= 0)
@@ -245,4 +263,63 @@ int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_
                         r = ob_mount_plan_add(mounts, src, dst, false, false, OB_MOUNT_WHY_ETC);
         }
         return r >= 0 ? add_shared_dirs(network, mounts) : r;
+}
+
+/* /etc as one read-only bind of the run's own etc directory instead of one
+ * bind per file, when the plan mounts nothing else at, above or under /etc
+ * and the profile makes no link there (a network run's CA certificates, a
+ * grant under /etc keep the binds per file). The directory then holds the
+ * files and the /etc/localtime link the rootfs would have had. */
+int ob_rootfs_etc_group(const char *run_path, ob_mount_plan *mounts, const ob_profile *profile)
+{
+        _cleanup_free_ char *dir = NULL, *prefix = NULL;
+        size_t n = 0, w = 0;
+        int r;
+
+        if (asprintf(&dir, "%s/etc", run_path) < 0 || asprintf(&prefix, "%s/", dir) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < mounts->n; i++) {
+                const ob_mount *m = &mounts->v[i];
+                bool under = strncmp(m->destination, "/etc", 4) == 0 &&
+                             (m->destination[4] == '/' || m->destination[4] == '\0');
+                if (!under)
+                        continue;
+                if (!streq(m->why, OB_MOUNT_WHY_ETC) || m->writable || m->is_dir ||
+                    strncmp(m->source, prefix, strlen(prefix)) != 0)
+                        return 0;
+                n++;
+        }
+        for (size_t i = 0; profile && i < profile->n_symlinks; i++)
+                if (strncmp(profile->symlinks[i].path, "/etc", 4) == 0 &&
+                    (profile->symlinks[i].path[4] == '/' || profile->symlinks[i].path[4] == '\0'))
+                        return 0;
+        if (n == 0)
+                return 0;
+        for (size_t i = 0; i < ARRAY_SIZE(shared_links); i++) {
+                const char *p = shared_links[i].link.path;
+                _cleanup_free_ char *link = NULL;
+                if (strncmp(p, "/etc/", 5) != 0 || !plan_mounts(mounts, shared_links[i].dir))
+                        continue;
+                if (asprintf(&link, "%s/%s", dir, p + 5) < 0)
+                        return -ENOMEM;
+                if (symlink(shared_links[i].link.target, link) < 0 && errno != EEXIST)
+                        return negative_errno();
+        }
+        for (size_t i = 0; i < mounts->n; i++) {
+                ob_mount *m = &mounts->v[i];
+                if (streq(m->why, OB_MOUNT_WHY_ETC)) {
+                        free(m->source);
+                        free(m->destination);
+                        free(m->why);
+                } else {
+                        mounts->v[w++] = *m;
+                }
+        }
+        mounts->n = w;
+        r = ob_mount_plan_add(mounts, dir, "/etc", false, true, OB_MOUNT_WHY_ETC);
+        if (r < 0)
+                return r;
+        mounts->v[mounts->n - 1].noexec = true; /* data only */
+        ob_mount_plan_sort(mounts);
+        return 1;
 }

@@ -94,6 +94,20 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
 #define OB_MOUNT_WHY_ETC      "sandbox /etc"
 #define OB_MOUNT_WHY_ZONEINFO "sandbox zoneinfo"
 #define OB_MOUNT_WHY_CA       "sandbox ca-certificates"
+#define OB_MOUNT_WHY_LIBCACHE "library cache"
+/* Does the rootfs get a link (rootfs.c's links to the shared directories)
+ * at, above or below dir? */
+bool ob_rootfs_links_near(const char *dir);
+/* Replaces each group of two or more read-only file binds of the profile
+ * and the sidecar's libraries that share a directory (and nothing else is
+ * mounted at, above or under) with one bind of a verified root-owned copy
+ * in STATE/libcache (libcache.c, docs/runner.md §2); a cache that cannot be
+ * used leaves the binds as they are (said through plan->log). -ENOMEM only. */
+int ob_libcache_apply(ob_mount_plan *plan, const ob_profile *profile, const char *state_dir);
+/* STATE/libcache, made (0700) when create and missing, as an fd (a
+ * directory owned by root, writable by no one else, not a symlink) and
+ * optionally its path; -errno (-EPERM, -ELOOP) when it is not that. */
+int ob_libcache_open(const char *state_dir, bool create, char **ret_path);
 /* Writes the sandbox's synthetic /etc files (passwd and group with root and
  * the sandbox user, hosts with localhost and hosts_extra, hostname,
  * nsswitch.conf: files, and dns in a network run) into run_path and adds
@@ -102,12 +116,27 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
  * of them keeps its mount. */
 int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_extra, bool network,
                   ob_mount_plan *mounts);
+/* Replaces the per-file binds of those /etc files (in run_path/etc) with
+ * one read-only noexec bind of the directory when nothing else is mounted
+ * or linked at, above or under /etc; 1 when it did, 0 when not (rootfs.c). */
+int ob_rootfs_etc_group(const char *run_path, ob_mount_plan *mounts, const ob_profile *profile);
 
 /* ---- the OCI runtime config (spec.c) ---- */
 
+/* Step timings (opts->on_timing): each mark reports the time since the
+ * last one. A NULL fn makes marks free. */
+typedef struct ob_timing {
+        ob_sandbox_line_fn fn;
+        void *userdata;
+        int64_t last_us;
+} ob_timing;
+void ob_timing_start(ob_timing *t, ob_sandbox_line_fn fn, void *userdata);
+void ob_timing_mark(ob_timing *t, const char *phase);
+
 typedef struct ob_run_plan {
         char id[OB_RUN_ID_LEN + 1];
-        char **argv; /* the process inside */
+        ob_timing *timing; /* may be NULL */
+        char **argv;       /* the process inside */
         ob_mount_plan mounts;
         ob_limits limits; /* effective */
         const ob_profile *profile;
@@ -367,8 +396,8 @@ const char *ob_sidecar_binary(void);
 /* The sidecar's fixed argv head, ending in "--"; returns its length. */
 size_t ob_sidecar_argv_head(const char *const **ret);
 /* Puts the sidecar in front of plan->argv and mounts it (with the shared
- * objects it lists) read-only. */
-int ob_sidecar_plan(ob_run_plan *plan, ob_error *err);
+ * objects it lists, kept in STATE/libcache unless dry) read-only. */
+int ob_sidecar_plan(ob_run_plan *plan, const char *state_dir, bool dry, ob_error *err);
 /* In run_path/sidecar (0700): the user's capability set and the profile's
  * (system paths, script, /tmp, devices), mounted read-only at OB_SIDECAR_RUN;
  * and the channel: ret_channel[0] is the runner's end (nonblocking),

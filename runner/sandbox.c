@@ -190,6 +190,7 @@ static int make_plan(const ob_sandbox_options *opts, bool warm, ob_run_plan *pla
         r = ob_profile_load(pname, &profile, err);
         if (r < 0)
                 return r;
+        ob_timing_mark(plan->timing, "plan: profile");
         plan->profile = profile;
         plan->mounts.log = opts->on_verbose;
         plan->mounts.userdata = opts->userdata;
@@ -201,8 +202,12 @@ static int make_plan(const ob_sandbox_options *opts, bool warm, ob_run_plan *pla
         if (r >= 0)
                 r = ob_mount_plan_add_grants(&plan->mounts, opts->caps);
         r = r < 0 ? r : add_binds(opts, plan, err);
+        ob_timing_mark(plan->timing, "plan: mounts (profile paths, grants)");
         if (r >= 0)
-                r = ob_sidecar_plan(plan, err);
+                r = ob_sidecar_plan(plan,
+                                    opts->state_dir ? opts->state_dir : ob_state_dir_default(),
+                                    opts->dry_run, err);
+        ob_timing_mark(plan->timing, "plan: sidecar --list-libs");
         if (r == -E2BIG)
                 r = ob_error_set(err, 0, 0, E2BIG, "more than %d mounts: narrow the grants",
                                  OB_SANDBOX_MAX_MOUNTS);
@@ -410,11 +415,13 @@ static void on_channel(const ob_channel_msg *m, void *userdata)
                 return;
         }
         if (m->type == OB_CHANNEL_SANDBOX_START) {
+                ob_timing_mark(c->plan->timing, "sandbox: runsc start to workload exec");
                 c->started = true;
                 if (c->launch) /* what the workload writes goes out live */
                         ob_launch_release(c->launch);
         }
         if (m->type == OB_CHANNEL_SANDBOX_EXIT) {
+                ob_timing_mark(c->plan->timing, "sandbox: workload exec to exit");
                 c->sidecar_denials = m->denials;
                 c->pids_refused = m->pids_refused;
                 if (c->plan->warm && c->launch) /* no wait for the sentry's teardown */
@@ -631,9 +638,23 @@ static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
         r = snapshot_script(c, run, err);
         if (r < 0)
                 return r;
+        ob_timing_mark(c->plan->timing, "create: script snapshot");
+        /* after the sidecar's capability files: they name the files */
+        r = ob_libcache_apply(&c->plan->mounts, c->plan->profile,
+                              c->opts->state_dir ? c->opts->state_dir : ob_state_dir_default());
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "library cache: %s", strerror(-r));
+        ob_timing_mark(c->plan->timing, "create: library cache");
+        r = ob_rootfs_etc_group(run->path, &c->plan->mounts, c->plan->profile);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, r, "the sandbox's /etc: %s", strerror(-r));
+        if (r > 0 && c->opts->on_verbose)
+                c->opts->on_verbose("sandbox /etc: one bind of the run's etc directory",
+                                    c->opts->userdata);
         r = ob_rootfs_prepare(run->rootfs, &c->plan->mounts, c->plan->profile, err);
         if (r < 0)
                 return r;
+        ob_timing_mark(c->plan->timing, "create: rootfs mount points");
         r = ob_spec_build(c->plan, &config);
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "cannot build config.json");
@@ -646,6 +667,7 @@ static int write_bundle(run_ctx *c, const ob_run_dir *run, ob_error *err)
         r = ob_write_file(path, text);
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "%s: %s", path, strerror(-r));
+        ob_timing_mark(c->plan->timing, "create: config.json");
         return 0;
 }
 
@@ -689,6 +711,7 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
 
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "%s/audit: %s", run->path, strerror(-r));
+        ob_timing_mark(c->plan->timing, "create: audit record");
         run->cgroup_lock_fd = ob_cgroup_lock(false, false);
         if (run->cgroup_lock_fd < 0)
                 return ob_error_set(err, 0, 0, run->cgroup_lock_fd, "cgroup lock: %s",
@@ -706,12 +729,15 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                 r = prepare_inbox(c, run, err);
         if (r >= 0)
                 ob_mount_plan_sort(&c->plan->mounts);
+        ob_timing_mark(c->plan->timing, "create: cgroup lock, network or /etc files");
         if (r >= 0 && c->plan->sidecar)
                 r = prepare_sidecar(c, run, err);
+        ob_timing_mark(c->plan->timing, "create: sidecar capability files");
         if (r >= 0)
                 r = write_bundle(c, run, err);
         if (r >= 0)
                 r = ob_cgroup_create(run->id, &c->plan->limits, err);
+        ob_timing_mark(c->plan->timing, "create: cgroups");
         return r;
 }
 
@@ -772,6 +798,7 @@ struct ob_run {
         sigset_t old_mask;
         bool signals_blocked;
         bool forget; /* ob_run_forget: free the handle, remove nothing */
+        ob_timing timing;
 };
 
 static int block_signals(sigset_t *old)
@@ -812,6 +839,8 @@ static int run_new(const ob_sandbox_options *opts, bool warm, ob_run **ret, ob_e
                        .chan = {-1, -1},
                        .denials = &run->budget};
         run->dir = (ob_run_dir){.lock_fd = -1, .cgroup_lock_fd = -1};
+        ob_timing_start(&run->timing, opts->on_timing, opts->userdata);
+        run->plan.timing = &run->timing;
         r = make_plan(opts, warm, &run->plan, &run->profile, err);
         if (r < 0) {
                 ob_run_destroy(run);
@@ -890,6 +919,7 @@ int ob_run_create(ob_run *run, ob_error *err)
                 r = ob_run_audit_open(opts->audit_log, state, &c->audit, err);
         if (r < 0)
                 return r;
+        ob_timing_mark(c->plan->timing, "create: audit log open");
         if (c->audit)
                 ob_run_audit_subscribe(c->audit, durable_line, c);
         if (opts->handle_signals) {
@@ -902,6 +932,7 @@ int ob_run_create(ob_run *run, ob_error *err)
         r = ob_run_dir_create(state, &run->dir, err);
         if (r < 0)
                 return r;
+        ob_timing_mark(c->plan->timing, "create: run directory (tmpfs, lock)");
         run->dir_made = true;
         memcpy(run->plan.id, run->dir.id, sizeof(run->dir.id));
         memcpy(run->res.sandbox_id, run->dir.id, sizeof(run->dir.id));
@@ -952,7 +983,9 @@ int ob_run_start(ob_run *run, ob_error *err)
                 c->net_launch = nl, l.net = &c->net_launch;
         if (!c->plan->warm)
                 emit_start(c);
+        ob_timing_mark(c->plan->timing, "start: SandboxStart event");
         r = ob_launch_start(&l, &run->launch, err);
+        ob_timing_mark(c->plan->timing, "start: fork runsc");
         if (r >= 0)
                 run->step = STEP_STARTED;
         c->launch = run->launch;
@@ -982,6 +1015,7 @@ int ob_run_finish(ob_run *run, ob_error *err)
         if (run->step != STEP_STARTED)
                 return ob_error_set(err, 0, 0, EINVAL, "the run was not started");
         ob_launch_finish(TAKE_PTR(run->launch), &lr);
+        ob_timing_mark(c->plan->timing, "sandbox: workload exit to runsc exit");
         c->launch = NULL;
         run->step = STEP_DONE;
         ob_cgroup_read(run->dir.id, &st);
@@ -993,6 +1027,7 @@ int ob_run_finish(ob_run *run, ob_error *err)
                 audit_conclude(c, &run->res);
         }
         ob_launch_result_done(&lr);
+        ob_timing_mark(c->plan->timing, "finish: cgroup stats, result, audit log sync");
         return r;
 }
 
@@ -1199,6 +1234,7 @@ ob_run *ob_run_destroy(ob_run *run)
                 if (!run->forget)
                         ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
                 ob_run_dir_done(&run->dir);
+                ob_timing_mark(c->plan->timing, "destroy: cgroups, unmount, remove");
         }
         if (run->signals_blocked) {
                 while (pending_signal(c->sigfd) > 0) /* handled: do not let them fire now */

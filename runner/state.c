@@ -309,3 +309,28 @@ done:
                 *ret_removed = removed;
         return 0;
 }
+
+static int64_t mono_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void ob_timing_start(ob_timing *t, ob_sandbox_line_fn fn, void *userdata)
+{
+        *t = (ob_timing){.fn = fn, .userdata = userdata, .last_us = fn ? mono_us() : 0};
+}
+
+void ob_timing_mark(ob_timing *t, const char *phase)
+{
+        char line[160];
+        int64_t now;
+
+        if (!t || !t->fn)
+                return;
+        now = mono_us();
+        snprintf(line, sizeof(line), "%s %.2f", phase, (double)(now - t->last_us) / 1000.0);
+        t->fn(line, t->userdata);
+        t->last_us = mono_us(); /* the callback's own time is not the next step's */
+}

@@ -78,6 +78,10 @@ typedef struct ob_sandbox_options {
          * as "owner" on every event of the run so that the audit log says
          * it and an owner can read its own runs' events; NULL: not said. */
         const char *owner;
+        /* The cost of each step of the run (docs/performance.md, "Cold
+         * start steps"): "PHASE MS" lines, each the time since the one
+         * before, from ob_sandbox_run()'s start to its end; NULL: none. */
+        ob_sandbox_line_fn on_timing;
 } ob_sandbox_options;
 
 /* A host file or directory mounted into the sandbox beside the grants (an
