@@ -41,4 +41,7 @@ def main():
           flush=True)
 
 
-main()
+# multiprocessing's spawn and forkserver children import the main module
+# again (as __mp_main__): only the real main runs the tests
+if __name__ == "__main__":
+    main()
