@@ -40,39 +40,13 @@ echo '{"version": 1, "grants": []}' >"$work/caps.json"
 # the bare bundle, as bench_runner.sh makes it
 "$omnibase" sandbox run "$hello" --capabilities "$work/caps.json" --dry-run 2>/dev/null \
     >"$work/plan.json"
-/usr/bin/python3 - "$work" <<'PY'
-import json, os, sys
-work = sys.argv[1]
-cfg = json.load(open(work + "/plan.json"))["config"]
-args = cfg["process"]["args"]
-cfg["process"]["args"] = args[args.index("--") + 1:]
-cfg["process"]["user"] = {"uid": 65534, "gid": 65534}
-for k in cfg["process"]["capabilities"]:
-    cfg["process"]["capabilities"][k] = []
-cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/omnibase/run"]
-rootfs = os.path.join(work, "bundle", "rootfs")
-os.makedirs(rootfs)
-for m in cfg["mounts"]:
-    dest = rootfs + m["destination"]
-    if m["type"] == "bind" and not os.path.isdir(m["source"]):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        open(dest, "a").close()
-    else:
-        os.makedirs(dest, exist_ok=True)
-for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
-                     ("usr/bin/python3", "python3.11")):
-    if not os.path.lexists(os.path.join(rootfs, link)):
-        os.symlink(target, os.path.join(rootfs, link))
-cfg["linux"]["cgroupsPath"] = "/omnibase-bench/bare"
-json.dump(cfg, open(os.path.join(work, "bundle", "config.json"), "w"), indent=1)
-PY
+"$src/benchmarks/bare_bundle.py" "$work/plan.json" "$work/bundle" --cgroup /omnibase-bench/bare
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 ms_since() { echo $((($(now_us) - $1) / 1000)); }
 bare_run() {
     local id=steps-$1 t0
-    /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/omnibase-bench/"+sys.argv[2]; json.dump(c,open(p,"w"))' \
-        "$work/bundle/config.json" "$id"
+    "$src/benchmarks/bare_bundle.py" --set-cgroup "$work/bundle/config.json" "/omnibase-bench/$id"
     t0=$(now_us)
     runsc --root "$bare_root" --network=none --platform=ptrace run --bundle "$work/bundle" "$id" \
         >"$work/out" 2>&1 </dev/null

@@ -79,44 +79,14 @@ host_run() { # $1 module, $2 out
 make_bundle() { # $1 module, $2 bundle dir
     "$omnibase" sandbox run "$runner" --capabilities "$work/caps.json" "${limits[@]}" \
         --dry-run -- "test.$1" 2>/dev/null >"$work/plan.json"
-    /usr/bin/python3 - "$work/plan.json" "$2" <<'PY'
-import json, os, sys
-plan = json.load(open(sys.argv[1]))
-bundle = sys.argv[2]
-cfg = plan["config"]
-args = cfg["process"]["args"]
-cfg["process"]["args"] = args[args.index("--") + 1:]
-cfg["process"]["user"] = {"uid": 65534, "gid": 65534}
-for k in cfg["process"]["capabilities"]:
-    cfg["process"]["capabilities"][k] = []
-cfg["mounts"] = [m for m in cfg["mounts"]
-                 if m["destination"] not in ("/omnibase/run", "/omnibase/sidecar/omnibase-sidecar")]
-cfg["mounts"].append({"destination": "/dev/shm", "type": "tmpfs", "source": "tmpfs",
-                      "options": ["nosuid", "nodev", "noexec", "mode=1777", "size=65536k"]})
-rootfs = os.path.join(bundle, "rootfs")
-os.makedirs(rootfs)
-for m in cfg["mounts"]:
-    dest = rootfs + m["destination"]
-    if m["type"] == "bind" and not os.path.isdir(m["source"]):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        open(dest, "a").close()
-    else:
-        os.makedirs(dest, exist_ok=True)
-for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
-                     ("usr/bin/python3", "python3.11")):
-    if not os.path.lexists(os.path.join(rootfs, link)):
-        os.symlink(target, os.path.join(rootfs, link))
-cfg["root"] = {"path": rootfs, "readonly": True}
-json.dump(cfg, open(os.path.join(bundle, "config.json"), "w"), indent=1)
-PY
+    "$src/benchmarks/bare_bundle.py" "$work/plan.json" "$2" --private-shm --no-sidecar
 }
 n_bare=0
 bare_run() { # $1 module, $2 out
     local id bundle
     n_bare=$((n_bare + 1)); id=compat-$$-$n_bare; bundle=$work/bundle-$n_bare
     make_bundle "$1" "$bundle"
-    /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/omnibase-compat/"+sys.argv[2]; json.dump(c,open(p,"w"))' \
-        "$bundle/config.json" "$id"
+    "$src/benchmarks/bare_bundle.py" --set-cgroup "$bundle/config.json" "/omnibase-compat/$id"
     timeout -k 5 "$limit" runsc --root "$bare_root" --network=none --platform=ptrace \
         run --bundle "$bundle" "$id" </dev/null >"$2.raw" 2>"$2.err" || true
     runsc --root "$bare_root" delete --force "$id" >/dev/null 2>&1 || true

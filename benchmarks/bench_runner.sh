@@ -36,41 +36,12 @@ CAPS
 # its mount points made by hand and its own cgroup parent; runsc sets the limits.
 "$omnibase" sandbox run "$hello" --capabilities "$work/caps.json" --dry-run 2>/dev/null \
     >"$work/plan.json"
-/usr/bin/python3 - "$work" <<'PY'
-import json, os, sys
-work = sys.argv[1]
-plan = json.load(open(work + "/plan.json"))
-cfg = plan["config"]
-# the baseline runs the workload itself as PID 1 (no sidecar: omnibase's
-# supervision is part of what is measured), as the unprivileged user
-args = cfg["process"]["args"]
-cfg["process"]["args"] = args[args.index("--") + 1:]
-cfg["process"]["user"] = {"uid": 65534, "gid": 65534}
-for k in cfg["process"]["capabilities"]:
-    cfg["process"]["capabilities"][k] = []
-cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/omnibase/run"]
-rootfs = os.path.join(work, "bundle", "rootfs")
-os.makedirs(rootfs)
-for m in cfg["mounts"]:
-    dest = rootfs + m["destination"]
-    if m["type"] == "bind" and not os.path.isdir(m["source"]):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        open(dest, "a").close()
-    else:
-        os.makedirs(dest, exist_ok=True)
-for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64"),
-                     ("usr/bin/python3", "python3.11")):
-    if not os.path.lexists(os.path.join(rootfs, link)):
-        os.symlink(target, os.path.join(rootfs, link))
-cfg["linux"]["cgroupsPath"] = "/omnibase-bench/bare"
-json.dump(cfg, open(os.path.join(work, "bundle", "config.json"), "w"), indent=1)
-PY
+"$src/benchmarks/bare_bundle.py" "$work/plan.json" "$work/bundle" --cgroup /omnibase-bench/bare
 
 now_ms() { date +%s%3N; }
 bare_run() {
     local id=bench-$1
-    /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["linux"]["cgroupsPath"]="/omnibase-bench/"+sys.argv[2]; json.dump(c,open(p,"w"))' \
-        "$work/bundle/config.json" "$id"
+    "$src/benchmarks/bare_bundle.py" --set-cgroup "$work/bundle/config.json" "/omnibase-bench/$id"
     local t0; t0=$(now_ms)
     runsc --root "$bare_root" --network=none --platform=ptrace run --bundle "$work/bundle" "$id" \
         >"$work/out" 2>&1 </dev/null
