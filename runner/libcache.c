@@ -39,20 +39,6 @@ typedef struct group_file {
         struct stat st;
 } group_file;
 
-static void cache_log(ob_mount_plan *plan, const char *fmt, ...) _printf_(2, 3);
-static void cache_log(ob_mount_plan *plan, const char *fmt, ...)
-{
-        char line[PATH_MAX * 2 + 256];
-        va_list ap;
-
-        if (!plan->log)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
-        va_end(ap);
-        plan->log(line, plan->userdata);
-}
-
 static bool eligible(const ob_mount *m)
 {
         return !m->is_dir && !m->writable && !m->noexec &&
@@ -353,12 +339,13 @@ static int apply_dir(ob_mount_plan *plan, const ob_profile *profile, const char 
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                cache_log(plan, "library cache: %s/%s refused or not made (%s): %zu binds in %s",
-                          state_dir, LIBCACHE_DIR, strerror(-r), n, dir);
+                ob_mount_plan_log(plan,
+                                  "library cache: %s/%s refused or not made (%s): %zu binds in %s",
+                                  state_dir, LIBCACHE_DIR, strerror(-r), n, dir);
                 return 0;
         }
-        cache_log(plan, "library cache: %s (%zu files) <- %s (%s)", dir, n, path,
-                  built ? "made" : "reused");
+        ob_mount_plan_log(plan, "library cache: %s (%zu files) <- %s (%s)", dir, n, path,
+                          built ? "made" : "reused");
         remove_group(plan, f, n);
         r = ob_mount_plan_add(plan, path, dir, false, true, OB_MOUNT_WHY_LIBCACHE);
         return r < 0 ? r : 1;

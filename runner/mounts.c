@@ -11,8 +11,7 @@
 
 #include "runner/runner.h"
 
-static void plan_log(ob_mount_plan *plan, const char *fmt, ...) _printf_(2, 3);
-static void plan_log(ob_mount_plan *plan, const char *fmt, ...)
+void ob_mount_plan_log(ob_mount_plan *plan, const char *fmt, ...)
 {
         char line[PATH_MAX * 2 + 256];
         va_list ap;
@@ -87,8 +86,9 @@ int ob_mount_plan_add_profile(ob_mount_plan *plan, const ob_profile *profile)
                 int r;
 
                 if (!realpath(p, real) || stat(real, &st) < 0) {
-                        plan_log(plan, "profile %s: %s does not exist on this host, skipped",
-                                 profile->name, p);
+                        ob_mount_plan_log(plan,
+                                          "profile %s: %s does not exist on this host, skipped",
+                                          profile->name, p);
                         continue;
                 }
                 r = ob_mount_plan_add(plan, real, p, false, S_ISDIR(st.st_mode), "profile");
@@ -262,8 +262,9 @@ static bool dir_free_of_hard_links(grant_ctx *g, const char *dir)
 
         if (fd >= 0 && !has_hard_links(fd, 0, &budget))
                 return true;
-        plan_log(g->plan, "%s: %s holds hard-linked files (or too many to check): searching it",
-                 g->why, dir);
+        ob_mount_plan_log(g->plan,
+                          "%s: %s holds hard-linked files (or too many to check): searching it",
+                          g->why, dir);
         return false;
 }
 
@@ -295,47 +296,50 @@ static int consider(grant_ctx *g, const char *path, bool whole_dir_ok)
         struct stat st;
 
         if (!realpath(path, real) || stat(real, &st) < 0) {
-                plan_log(g->plan, "%s: %s does not exist, not mounted", g->why, path);
+                ob_mount_plan_log(g->plan, "%s: %s does not exist, not mounted", g->why, path);
                 return 0;
         }
         if (S_ISDIR(st.st_mode)) {
                 if (!streq(real, path) && !dir_fully_granted(g, real) &&
                     !ob_pattern_match(g->grant->target, real)) {
-                        plan_log(g->plan, "%s: %s resolves to %s, outside the grant: not mounted",
-                                 g->why, path, real);
+                        ob_mount_plan_log(g->plan,
+                                          "%s: %s resolves to %s, outside the grant: not mounted",
+                                          g->why, path, real);
                         return 0;
                 }
                 if (!whole_dir_ok || !dir_fully_granted(g, path) || !dir_fully_granted(g, real))
                         return 1; /* search it instead */
         } else if (!S_ISREG(st.st_mode)) {
-                plan_log(g->plan, "%s: %s is not a regular file or directory, not mounted", g->why,
-                         path);
+                ob_mount_plan_log(g->plan, "%s: %s is not a regular file or directory, not mounted",
+                                  g->why, path);
                 return 0;
         } else if (!streq(real, path) &&
                    (!ob_pattern_match(g->grant->target, real) || !allowed_here(g, real))) {
-                plan_log(g->plan, "%s: %s resolves to %s, outside the grant: not mounted", g->why,
-                         path, real);
+                ob_mount_plan_log(g->plan, "%s: %s resolves to %s, outside the grant: not mounted",
+                                  g->why, path, real);
                 return 0;
         } else if (!allowed_here(g, path)) {
-                plan_log(g->plan, "%s: %s is denied, not mounted", g->why, path);
+                ob_mount_plan_log(g->plan, "%s: %s is denied, not mounted", g->why, path);
                 return 0;
         } else if (st.st_nlink > 1 && !streq(path, g->grant->target)) {
                 /* (a grant that names the file itself grants that inode) */
-                plan_log(g->plan,
-                         "%s: %s has %ju hard links (the same file under another name may be "
-                         "outside the grant or denied): not mounted",
-                         g->why, path, (uintmax_t)st.st_nlink);
+                ob_mount_plan_log(
+                    g->plan,
+                    "%s: %s has %ju hard links (the same file under another name may be "
+                    "outside the grant or denied): not mounted",
+                    g->why, path, (uintmax_t)st.st_nlink);
                 return 0;
         }
         if (reserved_destination(path)) {
-                plan_log(g->plan, "%s: %s is reserved inside the sandbox, not mounted", g->why,
-                         path);
+                ob_mount_plan_log(g->plan, "%s: %s is reserved inside the sandbox, not mounted",
+                                  g->why, path);
                 return 0;
         }
         if (S_ISDIR(st.st_mode) && !dir_free_of_hard_links(g, real))
                 return 1; /* search it instead: each hard-linked file is left out */
-        plan_log(g->plan, "%s: mount %s%s%s (%s)", g->why, path, streq(real, path) ? "" : " -> ",
-                 streq(real, path) ? "" : real, g->writable ? "rw" : "ro");
+        ob_mount_plan_log(g->plan, "%s: mount %s%s%s (%s)", g->why, path,
+                          streq(real, path) ? "" : " -> ", streq(real, path) ? "" : real,
+                          g->writable ? "rw" : "ro");
         return add_grant_mount(g, real, path, S_ISDIR(st.st_mode));
 }
 
@@ -346,8 +350,8 @@ static int walk(grant_ctx *g, const char *dir, unsigned depth)
         int r = 0;
 
         if (depth > OB_WALK_MAX_DEPTH) {
-                plan_log(g->plan, "%s: %s is deeper than %d levels, not searched", g->why, dir,
-                         OB_WALK_MAX_DEPTH);
+                ob_mount_plan_log(g->plan, "%s: %s is deeper than %d levels, not searched", g->why,
+                                  dir, OB_WALK_MAX_DEPTH);
                 return 0;
         }
         d = opendir(dir);
@@ -360,8 +364,9 @@ static int walk(grant_ctx *g, const char *dir, unsigned depth)
                         continue;
                 if (++g->entries > OB_WALK_MAX_ENTRIES) {
                         if (g->entries == OB_WALK_MAX_ENTRIES + 1)
-                                plan_log(g->plan, "%s: more than %d entries searched, stopped",
-                                         g->why, OB_WALK_MAX_ENTRIES);
+                                ob_mount_plan_log(g->plan,
+                                                  "%s: more than %d entries searched, stopped",
+                                                  g->why, OB_WALK_MAX_ENTRIES);
                         r = -ECANCELED;
                         break;
                 }
@@ -395,7 +400,7 @@ static int expand_grant(grant_ctx *g)
                 return r;
         g->prefix = prefix;
         if (prefix[0] != '/') {
-                plan_log(g->plan, "%s: not an absolute path pattern, not mounted", g->why);
+                ob_mount_plan_log(g->plan, "%s: not an absolute path pattern, not mounted", g->why);
                 return 0;
         }
         if (!wild) {
@@ -408,8 +413,8 @@ static int expand_grant(grant_ctx *g)
                 r = consider(g, prefix[0] ? prefix : "/", true);
                 if (r != 1)
                         return r;
-                plan_log(g->plan, "%s: a denial reaches under %s: searching it", g->why,
-                         prefix[0] ? prefix : "/");
+                ob_mount_plan_log(g->plan, "%s: a denial reaches under %s: searching it", g->why,
+                                  prefix[0] ? prefix : "/");
                 return walk(g, prefix[0] ? prefix : "/", 0);
         }
         /* other wildcards: walk the directory part of the literal prefix */
@@ -419,7 +424,7 @@ static int expand_grant(grant_ctx *g)
         *(strrchr(dir, '/') + 1) = '\0';
         if (strlen(dir) > 1)
                 dir[strlen(dir) - 1] = '\0';
-        plan_log(g->plan, "%s: searching %s", g->why, dir);
+        ob_mount_plan_log(g->plan, "%s: searching %s", g->why, dir);
         return walk(g, dir, 0);
 }
 
@@ -433,10 +438,10 @@ int ob_mount_plan_add_grants(ob_mount_plan *plan, const ob_capset *caps)
                 int r;
 
                 if (c->kind == OB_CAP_NETWORK_CONNECT) {
-                        plan_log(plan,
-                                 "NETWORK_CONNECT %s: not a mount (the egress allowlist, "
-                                 "docs/network.md)",
-                                 c->target);
+                        ob_mount_plan_log(plan,
+                                          "NETWORK_CONNECT %s: not a mount (the egress allowlist, "
+                                          "docs/network.md)",
+                                          c->target);
                         continue;
                 }
                 g.writable = c->kind == OB_CAP_FILE_WRITE;

@@ -70,6 +70,8 @@ typedef struct ob_mount_plan {
 } ob_mount_plan;
 
 void ob_mount_plan_done(ob_mount_plan *plan);
+/* A line for the plan's log (-v: each mount and why), when it has one. */
+void ob_mount_plan_log(ob_mount_plan *plan, const char *fmt, ...) _printf_(2, 3);
 /* Adds one read-only or writable bind; merges with an existing one at the
  * same destination (writable wins). */
 int ob_mount_plan_add(ob_mount_plan *plan, const char *source, const char *destination,
