@@ -18,5 +18,7 @@ def attempt(what, fn):
 attempt("read allowed.txt", lambda: open(os.path.join(data, "allowed.txt")).read().strip())
 attempt("read other.txt", lambda: open(os.path.join(data, "other.txt")).read().strip())
 attempt("read /etc/shadow", lambda: open("/etc/shadow").readline().strip())
-attempt("connect 127.0.0.1:22",
-        lambda: socket.create_connection(("127.0.0.1", 22), timeout=2).close())
+# outbound: 203.0.113.10 is a documentation address (TEST-NET-3); the
+# sandbox's own loopback (127.0.0.1) is its own and not a capability question
+attempt("connect 203.0.113.10:443",
+        lambda: socket.create_connection(("203.0.113.10", 443), timeout=2).close())
