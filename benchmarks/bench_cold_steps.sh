@@ -17,22 +17,9 @@ src=$PWD
 omnibase=${1:-$src/build/cli/omnibase}
 rounds=${2:-10}
 before=${3:-}
-[ "$(id -u)" -eq 0 ] || { echo "bench_cold_steps: run as root" >&2; exit 1; }
-command -v runsc >/dev/null || { echo "bench_cold_steps: runsc is not installed" >&2; exit 1; }
-[ -x "$omnibase" ] || { echo "bench_cold_steps: $omnibase is not built" >&2; exit 1; }
 [ -z "$before" ] || [ -x "$before" ] || { echo "bench_cold_steps: $before is not built" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/ob-steps-XXXXXX)
-export OMNIBASE_STATE_DIR=$work/state
-bare_root=$work/runsc-root
-cleanup() {
-    for id in $(runsc --root "$bare_root" list -q 2>/dev/null); do
-        runsc --root "$bare_root" delete --force "$id" >/dev/null 2>&1 || true
-    done
-    rmdir /sys/fs/cgroup/*/omnibase-bench/* /sys/fs/cgroup/*/omnibase-bench 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$src/benchmarks/bench_lib.sh"
+bench_setup bench_cold_steps "$omnibase" /tmp/ob-steps-XXXXXX omnibase-bench
 
 hello=$src/examples/hello.py
 echo '{"version": 1, "grants": []}' >"$work/caps.json"

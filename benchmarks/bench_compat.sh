@@ -19,10 +19,7 @@ cd "$(dirname "$0")/.."
 src=$PWD
 omnibase=${1:-$src/build/cli/omnibase}
 shift || true
-[ "$(id -u)" -eq 0 ] || { echo "bench_compat: run as root" >&2; exit 1; }
-command -v runsc >/dev/null || { echo "bench_compat: runsc is not installed" >&2; exit 1; }
-[ -x "$omnibase" ] || { echo "bench_compat: $omnibase is not built" >&2; exit 1; }
-[ -d /usr/lib/python3.11/test/test_os.py ] || [ -f /usr/lib/python3.11/test/test_os.py ] ||
+[ -f /usr/lib/python3.11/test/test_os.py ] ||
     { echo "bench_compat: install libpython3.11-testsuite (scripts/install-deps.sh)" >&2; exit 1; }
 limit=${COMPAT_TIMEOUT:-900}
 if [ $# -gt 0 ]; then
@@ -36,18 +33,8 @@ else
              test_fcntl test_posix)
 fi
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/ob-compat-XXXXXX")
-chmod 755 "$work"
-export OMNIBASE_STATE_DIR=$work/state
-bare_root=$work/runsc-root
-cleanup() {
-    for id in $(runsc --root "$bare_root" list -q 2>/dev/null); do
-        runsc --root "$bare_root" delete --force "$id" >/dev/null 2>&1 || true
-    done
-    rmdir /sys/fs/cgroup/*/omnibase-compat/*/ /sys/fs/cgroup/*/omnibase-compat 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$src/benchmarks/bench_lib.sh"
+bench_setup bench_compat "$omnibase" "${TMPDIR:-/var/tmp}/ob-compat-XXXXXX" omnibase-compat
 
 runner=$work/run_module.py
 install -m 0644 "$src/benchmarks/compat/run_module.py" "$runner"

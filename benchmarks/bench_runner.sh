@@ -11,21 +11,8 @@ cd "$(dirname "$0")/.."
 src=$PWD
 omnibase=${1:-$src/build-runner/cli/omnibase}
 rounds=${2:-15}
-[ "$(id -u)" -eq 0 ] || { echo "bench_runner: run as root" >&2; exit 1; }
-command -v runsc >/dev/null || { echo "bench_runner: runsc is not installed" >&2; exit 1; }
-[ -x "$omnibase" ] || { echo "bench_runner: $omnibase is not built" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/ob-bench-XXXXXX)
-export OMNIBASE_STATE_DIR=$work/state
-bare_root=$work/runsc-root
-cleanup() {
-    for id in $(runsc --root "$bare_root" list -q 2>/dev/null); do
-        runsc --root "$bare_root" delete --force "$id" >/dev/null 2>&1 || true
-    done
-    rmdir /sys/fs/cgroup/*/omnibase-bench/* /sys/fs/cgroup/*/omnibase-bench 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. "$src/benchmarks/bench_lib.sh"
+bench_setup bench_runner "$omnibase" /tmp/ob-bench-XXXXXX omnibase-bench
 
 hello=$src/examples/hello.py
 cat >"$work/caps.json" <<'CAPS'
