@@ -187,7 +187,7 @@ static int within_template(const ob_capset *caps, const ob_template *tpl, ob_err
                                          tpl->name);
         for (size_t i = 0; i < OB_LIMIT_COUNT; i++) {
                 const ob_limit_info *d = &ob_limit_table[i];
-                if (ob_limit_get(&mine, d) > ob_limit_get(&its, d))
+                if (ob_limit_looser(d, ob_limit_get(&mine, d), ob_limit_get(&its, d)))
                         return ob_error_set_code(err, "forbidden", EPERM,
                                                  "limit %s is above template %s's", d->key,
                                                  tpl->name);

@@ -539,7 +539,10 @@ const ob_api_op ob_api_tool_ops[] = {
                     "size of /tmp in MiB (as --tmpfs)"},
                    {"output_kb", OB_API_INTEGER, false, OB_API_BODY, NULL,
                     "output limit per stream in KiB (as --output): more kills the run "
-                    "(limit_exceeded)"}},
+                    "(limit_exceeded)"},
+                   {"write_mb", OB_API_INTEGER, false, OB_API_BODY, NULL,
+                    "at most this many MiB written under FILE_WRITE grants (as --write); the "
+                    "writes then land on the host when the run ends (docs/runner.md)"}},
         .output_schema = S_RUN,
         .http_status = 200,
         .call = ob_api_op_sandbox_run,

@@ -39,7 +39,7 @@ int ob_cap_kind_from_string(const char *name, ob_cap_kind *ret)
 /* Every limit unset. */
 ob_limits ob_limits_unset(void)
 {
-        return (ob_limits){OB_LIMIT_UNSET, OB_LIMIT_UNSET, OB_LIMIT_UNSET,
+        return (ob_limits){OB_LIMIT_UNSET, OB_LIMIT_UNSET, OB_LIMIT_UNSET, OB_LIMIT_UNSET,
                            OB_LIMIT_UNSET, OB_LIMIT_UNSET, OB_LIMIT_UNSET};
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The six limits, once: name, unit, default, bounds, CLI flag. The
+/* The seven limits, once: name, unit, default, bounds, CLI flag. The
  * capability file, the CLI, the runner, the result and the events all read
  * this table (docs/capabilities.md §limits). */
 #pragma once
@@ -17,9 +17,10 @@ typedef struct ob_limit_info {
         size_t off;       /* in ob_limits */
         int64_t def, min, max;
         bool fractional; /* "cpus": a number with at most 3 decimals, stored in thousandths */
+        bool zero_off;   /* 0 means "no bound" and is allowed below min ("write_mb") */
 } ob_limit_info;
 
-#define OB_LIMIT_COUNT 6
+#define OB_LIMIT_COUNT 7
 extern const ob_limit_info ob_limit_table[OB_LIMIT_COUNT];
 
 static inline int64_t *ob_limit_slot(ob_limits *l, const ob_limit_info *d)
@@ -30,6 +31,14 @@ static inline int64_t *ob_limit_slot(ob_limits *l, const ob_limit_info *d)
 static inline int64_t ob_limit_get(const ob_limits *l, const ob_limit_info *d)
 {
         return *(const int64_t *)((const char *)l + d->off);
+}
+
+/* Whether a grants more than b (0 is no bound where zero_off says so). */
+static inline bool ob_limit_looser(const ob_limit_info *d, int64_t a, int64_t b)
+{
+        if (d->zero_off && (a == 0 || b == 0))
+                return a == 0 && b != 0;
+        return a > b;
 }
 
 /* The entry of key (capability-file name) or flag; NULL when none. */

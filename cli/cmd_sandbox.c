@@ -38,7 +38,7 @@ static const char run_usage[] =
     "  --registry DIR --principal UUID  DIR/<uuid>.cedar.json\n"
     "  --profile NAME           python-minimal (scripts), python-data, shell (commands), or a "
     ".json path\n"
-    "  --timeout S  --memory MB  --cpus N  --pids N  --tmpfs MB  --output KB\n"
+    "  --timeout S  --memory MB  --cpus N  --pids N  --tmpfs MB  --output KB  --write MB\n"
     "                           lower a limit of the capability set\n"
     "  --json                   print one result object; capture output\n"
     "  --dry-run                print the plan, run nothing\n"

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
 #include "common/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,4 +63,60 @@ int ob_write_all(int fd, const void *buf, size_t len)
                 len -= (size_t)n;
         }
         return 0;
+}
+
+int ob_dir_each(int dirfd, int (*fn)(int dirfd, const char *name, void *userdata), void *userdata)
+{
+        int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        while (r >= 0 && (de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        r = fn(dirfd, de->d_name, userdata);
+        closedir(d);
+        return r;
+}
+
+typedef struct remove_ctx {
+        unsigned depth; /* left below the directory being emptied */
+        int first;      /* the first failure: the rest is still removed */
+} remove_ctx;
+
+static int remove_entry(int dirfd, const char *name, void *userdata)
+{
+        remove_ctx *c = userdata;
+        int r = ob_remove_at(dirfd, name, c->depth);
+
+        if (r < 0 && c->first == 0)
+                c->first = r;
+        return 0;
+}
+
+int ob_remove_at(int dirfd, const char *name, unsigned max_depth)
+{
+        remove_ctx c = {.depth = max_depth - 1};
+        int fd, r;
+
+        if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return -errno;
+        if (max_depth == 0)
+                return -ELOOP;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = ob_dir_each(fd, remove_entry, &c);
+        close(fd);
+        if (r < 0 || c.first < 0)
+                return r < 0 ? r : c.first;
+        return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }

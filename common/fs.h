@@ -16,3 +16,13 @@ char *ob_mountinfo_unescape(char *s);
 /* Writes all len bytes of buf to fd (retrying short writes and EINTR).
  * Returns 0, or -errno (-EIO when write wrote nothing). */
 int ob_write_all(int fd, const void *buf, size_t len);
+
+/* Calls fn(dirfd, name, userdata) on every entry of directory dirfd but "."
+ * and ".."; stops at the first negative return, which it returns. 0, or
+ * -errno when the directory cannot be read. */
+int ob_dir_each(int dirfd, int (*fn)(int dirfd, const char *name, void *userdata), void *userdata);
+
+/* Removes name under dirfd, a whole tree for a directory, never following a
+ * symbolic link; a tree deeper than max_depth is -ELOOP. 0 when it is gone
+ * (or was not there), else -errno. */
+int ob_remove_at(int dirfd, const char *name, unsigned max_depth);

@@ -21,7 +21,7 @@
 #include "environments/seed.h"
 #include "environments/snapshot.h"
 #include "environments/template.h"
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 #include "runner/runner.h"
 
 typedef struct secret_arg {

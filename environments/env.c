@@ -18,7 +18,7 @@
 #include "environments/secrets.h"
 #include "environments/seed.h"
 #include "environments/template.h"
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 #include "runner/runner.h"
 
 const char *ob_env_state_dir(const char *state_dir)

@@ -17,7 +17,7 @@
 
 #include "environments/env.h"
 #include "environments/template.h"
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 #include "runner/runner.h"
 #include "sidecar/ttyframe.h"
 

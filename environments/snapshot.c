@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "environments/snapshot-internal.h"
 
@@ -166,12 +167,6 @@ static void cjsonp(cJSON **j)
 static void treep(ob_snap_tree *t)
 {
         ob_snap_tree_done(t);
-}
-
-static void closedirp(DIR **d)
-{
-        if (*d)
-                closedir(*d);
 }
 
 /* The tree of dir and its MANIFEST. */
@@ -697,49 +692,22 @@ static int restore_all(restore_ctx *c, char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_e
         return 0;
 }
 
-/* Removes name under dfd and everything below it, following no symlink. */
-static int remove_at(int dfd, const char *name, int depth)
-{
-        _cleanup_(closedirp) DIR *d = NULL;
-        struct dirent *de;
-        int fd;
+/* fn on every top-level entry of a restored tree but lost+found. */
+typedef struct top_ctx {
+        int (*fn)(int, const char *);
+} top_ctx;
 
-        if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-                return 0;
-        if ((errno != EISDIR && errno != EPERM) || depth > OB_SNAP_MAX_DEPTH + 1)
-                return negative_errno();
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
-                return negative_errno();
-        }
-        while ((de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void)remove_at(dirfd(d), de->d_name, depth + 1);
-        return unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
+static int top_entry(int rootfd, const char *name, void *userdata)
+{
+        const top_ctx *t = userdata;
+        return streq(name, OB_SNAP_LOST_FOUND) ? 0 : t->fn(rootfd, name);
 }
 
 /* Calls fn on every top-level entry of rootfd but lost+found; stops at the
  * first negative return. */
 static int for_each_top(int rootfd, int (*fn)(int, const char *))
 {
-        int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_(closedirp) DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
-        int r = 0;
-
-        if (!d) {
-                r = negative_errno();
-                if (fd >= 0)
-                        close(fd);
-                return r;
-        }
-        while (r >= 0 && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
-                    !streq(de->d_name, OB_SNAP_LOST_FOUND))
-                        r = fn(rootfd, de->d_name);
-        return r;
+        return ob_dir_each(rootfd, top_entry, &(top_ctx){fn});
 }
 
 static int refuse_any(int rootfd, const char *name)
@@ -751,7 +719,7 @@ static int refuse_any(int rootfd, const char *name)
 
 static int remove_top(int rootfd, const char *name)
 {
-        (void)remove_at(rootfd, name, 0);
+        (void)ob_remove_at(rootfd, name, OB_SNAP_MAX_DEPTH + 2);
         return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "common/fs.h"
 #include "environments/env.h"
 #include "environments/snapshot.h"
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 #include "runner/runner.h"
 
 int ob_env_snapshot_meta(const ob_env_record *r, char **ret)

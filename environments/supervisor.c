@@ -28,7 +28,7 @@
 #include "environments/env.h"
 #include "environments/secrets.h"
 #include "environments/template.h"
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 #include "runner/runner.h"
 #include "sidecar/ttyframe.h"
 

@@ -280,6 +280,7 @@ static int add_grant_mount(grant_ctx *g, const char *real, const char *path, boo
                 return r;
         for (size_t i = 0; i < g->plan->n; i++)
                 if (streq(g->plan->v[i].destination, path)) {
+                        g->plan->v[i].grant_write |= g->writable;
                         if (g->plan->n > n)
                                 g->plan->v[i].noexec = !exec;
                         else if (exec)

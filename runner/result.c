@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <string.h>
 
+#include "capabilities/limits.h"
 #include "common/utf8.h"
 #include "runner/runner.h"
 
@@ -126,12 +127,11 @@ static cJSON *limits_json(const ob_limits *l)
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        cJSON_AddNumberToObject(o, "memory_mb", (double)l->memory_mb);
-        cJSON_AddNumberToObject(o, "cpus", (double)l->cpus_milli / 1000.0);
-        cJSON_AddNumberToObject(o, "pids", (double)l->pids);
-        cJSON_AddNumberToObject(o, "timeout_s", (double)l->timeout_s);
-        cJSON_AddNumberToObject(o, "tmpfs_mb", (double)l->tmpfs_mb);
-        cJSON_AddNumberToObject(o, "output_kb", (double)l->output_kb);
+        for (size_t i = 0; i < OB_LIMIT_COUNT; i++) {
+                const ob_limit_info *d = &ob_limit_table[i];
+                double v = (double)ob_limit_get(l, d);
+                cJSON_AddNumberToObject(o, d->key, d->fractional ? v / 1000.0 : v);
+        }
         return o;
 }
 

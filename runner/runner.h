@@ -57,8 +57,9 @@ typedef struct ob_mount {
         char *destination; /* path inside the sandbox */
         bool writable;
         bool is_dir;
-        bool noexec; /* a grant mount no FILE_EXEC grant covers (threat model F2) */
-        char *why;   /* "profile", "script", "FILE_READ /data/x (policy p1)" */
+        bool noexec;      /* a grant mount no FILE_EXEC grant covers (threat model F2) */
+        bool grant_write; /* a FILE_WRITE grant's host path: write_mb bounds it (write_bound.c) */
+        char *why;        /* "profile", "script", "FILE_READ /data/x (policy p1)" */
 } ob_mount;
 
 typedef struct ob_mount_plan {
@@ -209,9 +210,11 @@ const char *ob_state_dir_default(void);
 /* Makes runs/<id>/ (0700) with bundle/rootfs and runsc/, and holds its
  * lock for the life of the runner. */
 int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err);
-/* Everything one run leaves: runsc container, cgroups, mounts, directory.
- * Safe to call more than once; used by the runner and by gc. */
-void ob_run_cleanup(const char *runsc, const char *run_path, const char *id);
+/* Everything one run leaves: runsc container, cgroups, mounts, directory,
+ * and its write bound's staged writes, committed (write_bound.h). Safe to
+ * call more than once; used by the runner and by gc. Returns the commit's
+ * result (-errno with err set: the writes are kept for the next gc). */
+int ob_run_cleanup(const char *runsc, const char *run_path, const char *id, ob_error *err);
 /* Frees the struct, releasing the locks (does not remove anything). */
 void ob_run_dir_done(ob_run_dir *run);
 /* Removes a directory tree without following symlinks or crossing mounts. */

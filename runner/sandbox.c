@@ -15,6 +15,7 @@
 #include "runner/network.h"
 #include "runner/pool.h"
 #include "runner/runner.h"
+#include "runner/write_bound.h"
 #include "sidecar/sidecar.h"
 
 void ob_sandbox_options_init(ob_sandbox_options *opts)
@@ -34,7 +35,7 @@ static int merge_limits(const ob_limits *caps, const ob_limits *over, ob_limits 
                 int64_t c = ob_limit_get(caps, d), o = ob_limit_get(over, d);
                 if (o == OB_LIMIT_UNSET)
                         continue;
-                if (c != OB_LIMIT_UNSET && o > c)
+                if (c != OB_LIMIT_UNSET && ob_limit_looser(d, o, c))
                         return ob_error_set(err, 0, 0, EPERM,
                                             "limit %s: %lld is above the capability set's %lld "
                                             "(overrides may only lower a limit)",
@@ -243,9 +244,10 @@ static void verbose_limits_and_filter(const ob_sandbox_options *opts, const ob_r
                 return;
         snprintf(line, sizeof(line),
                  "limits: memory %" PRId64 " MiB, cpus %" PRId64 ".%03" PRId64 ", pids %" PRId64
-                 ", timeout %" PRId64 " s, tmpfs %" PRId64 " MiB, output %" PRId64 " KiB",
+                 ", timeout %" PRId64 " s, tmpfs %" PRId64 " MiB, output %" PRId64
+                 " KiB, writes %" PRId64 " MiB%s",
                  l->memory_mb, l->cpus_milli / 1000, l->cpus_milli % 1000, l->pids, l->timeout_s,
-                 l->tmpfs_mb, l->output_kb);
+                 l->tmpfs_mb, l->output_kb, l->write_mb, l->write_mb ? "" : " (no bound)");
         opts->on_verbose(line, opts->userdata);
         if (!plan->sidecar)
                 return;
@@ -285,6 +287,7 @@ typedef struct run_ctx {
         bool warm_taken;                  /* ... and has had it (used once, never again) */
         char *warm_owner;                 /* the request's owner (sink.owner points here) */
         const char *panic_log;            /* runsc --panic-log in the run directory */
+        char commit_failed[512];          /* the write bound's commit failed: why */
 } run_ctx;
 
 /* The sink of every event of the run: the audit log, then (durable_line)
@@ -569,6 +572,11 @@ static void judge(run_ctx *c, const ob_launch_result *lr, const ob_cgroup_stats 
                 res->status = OB_SANDBOX_VIOLATION;
                 res->exit_code = 126;
         }
+        if (c->commit_failed[0]) { /* the workload's writes did not all land */
+                res->status = OB_SANDBOX_ERROR;
+                res->exit_code = 125;
+                snprintf(res->message, sizeof(res->message), "%.250s", c->commit_failed);
+        }
 }
 
 /* runsc must be an executable file (a path, or a name found in $PATH):
@@ -729,6 +737,9 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                 r = prepare_inbox(c, run, err);
         if (r >= 0)
                 ob_mount_plan_sort(&c->plan->mounts);
+        if (r >= 0)
+                r = ob_write_bound_setup(run->path, run->id, c->plan->limits.write_mb,
+                                         &c->plan->mounts, err);
         ob_timing_mark(c->plan->timing, "create: cgroup lock, network or /etc files");
         if (r >= 0 && c->plan->sidecar)
                 r = prepare_sidecar(c, run, err);
@@ -1009,6 +1020,7 @@ int ob_run_finish(ob_run *run, ob_error *err)
         run_ctx *c = &run->c;
         ob_launch_result lr = {0};
         ob_cgroup_stats st;
+        ob_error commit_err = {0};
         char fail[512];
         int r = 0;
 
@@ -1022,6 +1034,10 @@ int ob_run_finish(ob_run *run, ob_error *err)
         runsc_start_failure(run->log, fail, sizeof(fail));
         if (fail[0] && !lr.signal && !lr.timed_out)
                 r = ob_error_set(err, 0, 0, EIO, "runsc: %s", fail);
+        /* the sandbox is gone: its staged writes land on the host now */
+        if (ob_write_bound_commit(run->dir.path, run->dir.id, &commit_err) < 0)
+                snprintf(c->commit_failed, sizeof(c->commit_failed), "%s",
+                         commit_err.message[0] ? commit_err.message : "write bound: commit failed");
         if (r >= 0) {
                 conclude(c, &lr, &st, &run->res);
                 audit_conclude(c, &run->res);
@@ -1232,7 +1248,8 @@ ob_run *ob_run_destroy(ob_run *run)
         if (run->dir_made) {
                 closep(&run->dir.cgroup_lock_fd); /* before cleanup: it may lock exclusively */
                 if (!run->forget)
-                        ob_run_cleanup(c->runsc, run->dir.path, run->dir.id);
+                        /* a failed commit was reported by finish; gc tries again */
+                        (void)ob_run_cleanup(c->runsc, run->dir.path, run->dir.id, &(ob_error){0});
                 ob_run_dir_done(&run->dir);
                 ob_timing_mark(c->plan->timing, "destroy: cgroups, unmount, remove");
         }

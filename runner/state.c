@@ -20,6 +20,7 @@
 #include "runner/network.h"
 #include "runner/pool.h"
 #include "runner/runner.h"
+#include "runner/write_bound.h"
 
 const char *ob_state_dir_default(void)
 {
@@ -205,9 +206,10 @@ static bool dir_has_entries(const char *path)
         return any;
 }
 
-void ob_run_cleanup(const char *runsc, const char *run_path, const char *id)
+int ob_run_cleanup(const char *runsc, const char *run_path, const char *id, ob_error *err)
 {
         _cleanup_free_ char *root = NULL;
+        int r;
 
         if (asprintf(&root, "%s/runsc", run_path) >= 0 && dir_has_entries(root)) {
                 /* a container state is left: the sandbox may still be running */
@@ -225,7 +227,11 @@ void ob_run_cleanup(const char *runsc, const char *run_path, const char *id)
         ob_run_network_teardown(id); /* netns, veth + tc, cgroup-v2 dir + BPF */
         (void)ob_cgroup_remove(id);
         umount_under(run_path);
+        /* a write bound's staged writes land (the runner's own finish did it
+         * unless it was killed); if they cannot, they are kept for gc */
+        r = ob_write_bound_commit(run_path, id, err);
         (void)ob_rm_rf(run_path);
+        return r;
 }
 
 static bool valid_run_name(const char *name)
@@ -242,6 +248,7 @@ static bool valid_run_name(const char *name)
 static int gc_one(const char *runsc, const char *runs, const char *name)
 {
         _cleanup_free_ char *path = NULL, *lock = NULL;
+        ob_error err = {0};
         _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
@@ -264,7 +271,8 @@ static int gc_one(const char *runsc, const char *runs, const char *name)
                         strerror(-r));
                 return 0;
         }
-        ob_run_cleanup(runsc, path, name);
+        if (ob_run_cleanup(runsc, path, name, &err) < 0)
+                fprintf(stderr, "omnibase: gc: %s: %s\n", name, err.message);
         return 1;
 }
 
@@ -300,6 +308,8 @@ int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *ret_remove
         closedir(d);
         if (r < 0)
                 return ob_error_set(err, 0, 0, r, "gc: %s", strerror(-r));
+        /* staged writes of runs whose run directory is gone */
+        (void)ob_write_bound_gc(state_dir);
 done:
         /* a killed pool daemon's socket and lock (its runs were above) */
         ob_pool_gc(state_dir);

@@ -46,6 +46,7 @@ typedef struct ob_limits {
         int64_t timeout_s;
         int64_t tmpfs_mb;
         int64_t output_kb;
+        int64_t write_mb; /* bytes the run may add under its FILE_WRITE grants; 0: no bound */
 } ob_limits;
 
 /* Defaults when nothing is said (DESIGN §4): no files, no network, 1 CPU,
@@ -56,6 +57,7 @@ typedef struct ob_limits {
 #define OB_DEFAULT_TIMEOUT_S  30
 #define OB_DEFAULT_TMPFS_MB   64
 #define OB_DEFAULT_OUTPUT_KB  1024
+#define OB_DEFAULT_WRITE_MB   0 /* FILE_WRITE grants write through, unbounded */
 
 /* A limits struct with every field OB_LIMIT_UNSET. */
 OB_EXPORT ob_limits ob_limits_unset(void);

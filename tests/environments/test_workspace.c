@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "common/fs.h"
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 #include "runner/runner.h"
 #include "test_util.h"
 

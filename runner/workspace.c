@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* An environment's /workspace: a sparse ext4 image, loop-mounted with
- * autoclear. Every step that makes something (image, mount point, loop
+/* A size-bounded directory: a sparse ext4 image, loop-mounted with
+ * autoclear. An environment's /workspace is one; a one-shot run's write
+ * bound (write_bound.c) is another. Every step that makes something (image, mount point, loop
  * device, mount) is undone on the error paths of the function that made it.
  * docs/environments-workspace.md. */
 #define _GNU_SOURCE
-#include "environments/workspace.h"
+#include "runner/workspace.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* An environment's /workspace (issue 10; issue 9's size bound): a sparse
+/* A size-bounded directory (issue 9's size bound): an environment's
+ * /workspace (issue 10) and the upper layer of a run's write bound
+ * (write_bound.h). A sparse
  * ext4 image env_dir/workspace.img of size_mb, loop-mounted (LOOP_CONFIGURE
  * with autoclear, so the loop device goes with the last unmount) on
  * env_dir/workspace, its root owned by uid:gid 0755. This host's ext4 has no
