@@ -16,7 +16,7 @@
 
 #include "cli/env_tty.h"
 #include "common/macros.h"
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 static const int restore_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
 

@@ -19,7 +19,7 @@
 #include "environments/template.h"
 #include "runner/workspace.h"
 #include "runner/runner.h"
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 static void store_closep(ob_store **s)
 {

@@ -30,7 +30,7 @@
 #include "environments/template.h"
 #include "runner/workspace.h"
 #include "runner/runner.h"
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 #define START_TIMEOUT_MS 60000
 #define STOP_GRACE_MS    10000

@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "events/event.h"
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 
 #define OB_RUN_ID_LEN       19 /* "ob-" + 16 hex digits */
 #define OB_CGROUP_PARENT    "omnibase"
@@ -300,7 +300,7 @@ typedef struct ob_exec_spec {
         const char *const *argv;  /* the command (NULL-terminated, at most OB_SANDBOX_MAX_ARGS) */
         const char *cwd;          /* inside the sandbox; NULL: "/" */
         int stdout_fd, stderr_fd; /* the command's, passed as they are; -1: /dev/null */
-        const ob_exec_tty *tty;   /* NULL: none; else stdin is framed (sidecar/ttyframe.h) and
+        const ob_exec_tty *tty;   /* NULL: none; else stdin is framed (channel/ttyframe.h) and
                                    * the terminal's output is on stdout_fd */
 } ob_exec_spec;
 

@@ -31,7 +31,7 @@
 #include "common/json.h"
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 #define HEADER_MAX  (1024 * 1024)
 #define HEADER_VARS 256

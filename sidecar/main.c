@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 
 #include "common/error.h"
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 #include "sidecar/sidecar.h"
 
 #define EXIT_SIDECAR_FAILED 125

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "common/macros.h"
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 #include "sidecar/sidecar.h"
 
 static int track(ob_supervisor *sup, pid_t pid)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/macros.h"
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 #include "sidecar/sidecar.h"
 
 #define REQUEST_MAX  (1024 * 1024)

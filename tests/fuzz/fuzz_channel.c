@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 
 /* CHECK() vanishes under NDEBUG (Release); this does not */
 #define CHECK(x)                                                                                   \

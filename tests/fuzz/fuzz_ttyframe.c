@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 /* CHECK() vanishes under NDEBUG (Release); this does not */
 #define CHECK(x)                                                                                   \

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 
 static ob_channel_msg denied(void)
 {

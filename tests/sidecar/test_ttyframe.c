@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The framing of a PTY exec's input (sidecar/ttyframe.h): round trips,
+/* The framing of a PTY exec's input (channel/ttyframe.h): round trips,
  * partial frames, every kind of garbage, and every split of a stream. */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 static void data_roundtrip(void **state)
 {

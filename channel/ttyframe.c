@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sidecar/ttyframe.h"
+#include "channel/ttyframe.h"
 
 static unsigned be16(const uint8_t *p)
 {

@@ -8,7 +8,7 @@
 
 #include "common/json.h"
 #include "common/utf8.h"
-#include "sidecar/channel.h"
+#include "channel/channel.h"
 
 typedef enum field_kind { FIELD_STRING, FIELD_INT } field_kind;
 typedef bool (*string_check_fn)(const char *s);
