@@ -53,10 +53,13 @@ static int op_pool_status(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret,
 static int op_pool_start(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_error *err)
 {
         const char *name = ob_api_str(args, "template");
-        ob_pool_options o = {.limits = ob_limits_unset(), .state_dir = ctx->state_dir};
+        ob_pool_options o;
         ob_template *tpl = NULL;
         long long size = ob_api_int(args, "size", 2);
         int r;
+
+        ob_pool_options_init(&o);
+        o.state_dir = ctx->state_dir;
 
         if (size < 1 || size > OB_POOL_MAX_SIZE)
                 return ob_error_set_code(err, "invalid", EINVAL, "size %lld: want 1 to %d", size,

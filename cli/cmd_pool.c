@@ -68,12 +68,13 @@ static int parse_start(int argc, char **argv, start_args *a)
 static int pool_start(int argc, char **argv)
 {
         start_args a = {.size = 2};
-        ob_pool_options o = {.limits = ob_limits_unset()};
+        ob_pool_options o;
         ob_template *tpl = NULL;
         ob_capset *caps = NULL;
         ob_error err = {0};
         int pid = 0, r;
 
+        ob_pool_options_init(&o);
         if (parse_start(argc, argv, &a) < 0)
                 return OB_EXIT_FAILURE;
         if (a.template) {

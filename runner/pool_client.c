@@ -350,6 +350,11 @@ static _Noreturn void become_daemon(const ob_pool_options *o, int notify)
         _exit(ob_pool_serve(o, 3));
 }
 
+void ob_pool_options_init(ob_pool_options *opts)
+{
+        *opts = (ob_pool_options){.struct_size = sizeof(*opts), .limits = ob_limits_unset()};
+}
+
 int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err)
 {
         char dir[4096], buf[600];
@@ -358,6 +363,11 @@ int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err)
         pid_t pid;
 
         *err = (ob_error){0};
+        if (opts->struct_size != sizeof(*opts))
+                return ob_error_set(err, 0, 0, EINVAL,
+                                    "ob_pool_options: struct_size %zu, this library's is %zu "
+                                    "(initialise it with ob_pool_options_init)",
+                                    opts->struct_size, sizeof(*opts));
         if (!opts->caps)
                 return ob_error_set(err, 0, 0, EINVAL, "a capability set is needed");
         if (opts->size > OB_POOL_MAX_SIZE)

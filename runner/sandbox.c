@@ -20,7 +20,10 @@
 
 void ob_sandbox_options_init(ob_sandbox_options *opts)
 {
-        *opts = (ob_sandbox_options){.stdout_fd = 1, .stderr_fd = 2, .limits = ob_limits_unset()};
+        *opts = (ob_sandbox_options){.struct_size = sizeof(*opts),
+                                     .stdout_fd = 1,
+                                     .stderr_fd = 2,
+                                     .limits = ob_limits_unset()};
 }
 
 /* Overrides only lower what the capability set says (or set what it does
@@ -836,10 +839,17 @@ static int pending_signal(int sigfd)
 
 static int run_new(const ob_sandbox_options *opts, bool warm, ob_run **ret, ob_error *err)
 {
-        ob_run *run = calloc(1, sizeof(*run));
+        ob_run *run = NULL;
         run_ctx *c;
         int r;
 
+        /* one version so far; a later one accepts this size too */
+        if (opts->struct_size != sizeof(*opts))
+                return ob_error_set(err, 0, 0, EINVAL,
+                                    "ob_sandbox_options: struct_size %zu, this library's is %zu "
+                                    "(initialise it with ob_sandbox_options_init)",
+                                    opts->struct_size, sizeof(*opts));
+        run = calloc(1, sizeof(*run));
         if (!run)
                 return -ENOMEM;
         c = &run->c;

@@ -39,8 +39,11 @@ OB_EXPORT const char *ob_sandbox_ended_by_to_string(ob_sandbox_status ended_by);
  * message about the plan. The pointer is valid during the call only. */
 typedef void (*ob_sandbox_line_fn)(const char *line, void *userdata);
 
-/* What to run and how. Zero-initialise with ob_sandbox_options_init(). */
+/* What to run and how. Initialise with ob_sandbox_options_init(), which sets
+ * struct_size: the library refuses a struct of another size (fields are only
+ * ever added at the end; a later library takes an older, shorter one). */
 typedef struct ob_sandbox_options {
+        size_t struct_size;      /* sizeof(ob_sandbox_options) of the caller's header */
         const ob_capset *caps;   /* required: grants, denials, limits, principal */
         const char *profile;     /* profile name or path to a .json; NULL: "python-minimal"
                                     for a script, "shell" for a command */
@@ -168,7 +171,9 @@ OB_EXPORT int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *
  * and replaced. It listens on STATE_DIR/pool/pool.sock (0600, root only). */
 #define OB_POOL_MAX_SIZE 16
 
+/* Initialise with ob_pool_options_init() (struct_size, as for a run). */
 typedef struct ob_pool_options {
+        size_t struct_size;    /* sizeof(ob_pool_options) of the caller's header */
         const ob_capset *caps; /* required */
         const char *profile;   /* NULL: "python-minimal" */
         size_t size;           /* 1..OB_POOL_MAX_SIZE; 0: 2 */
@@ -180,6 +185,8 @@ typedef struct ob_pool_options {
 /* Starts the pool daemon (detached; it outlives the caller) and returns once
  * its first sandbox is booted: *ret_pid (may be NULL) its pid. -EEXIST when
  * one runs; -EIO with err when it could not boot one (it is gone then). */
+/* Zero fields, limits unset, struct_size set. */
+OB_EXPORT void ob_pool_options_init(ob_pool_options *opts);
 OB_EXPORT int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err);
 /* The pool's state as one JSON object (malloc'd): pid, size, ready,
  * booting, busy, destroying, taken, cold_refusals, booted, boot_failures,

@@ -105,15 +105,23 @@ static void run(bool lower_timeout, ob_sandbox_result *res)
 
 static void test_pool_api(void **st)
 {
-        ob_pool_options po = {.caps = caps, .size = 1, .state_dir = state};
+        ob_pool_options po;
         ob_sandbox_result warm = {0}, cold = {0};
         ob_error err = {0};
         char *json = NULL;
         int pid = 0;
 
+        ob_pool_options_init(&po);
+        po.caps = caps;
+        po.size = 1;
+        po.state_dir = state;
+
         (void)st;
-        po.limits = ob_limits_unset();
         assert_int_equal(ob_pool_status(state, &json, &err), -ENOENT);
+        po.struct_size = 0; /* not set up by ob_pool_options_init */
+        assert_int_equal(ob_pool_start(&po, &pid, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "ob_pool_options: struct_size 0"));
+        po.struct_size = sizeof(po);
         assert_int_equal(ob_pool_start(&po, &pid, &err), 0);
         assert_true(pid > 0);
         assert_int_equal(ob_pool_start(&po, NULL, &err), -EEXIST);

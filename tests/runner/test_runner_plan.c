@@ -339,6 +339,13 @@ static void test_run_input_checks(void **state)
         o.profile = NULL;
         o.dry_run = true;
         o.state_dir = P("state");
+        /* a struct not set up by ob_sandbox_options_init, or of another size */
+        o.struct_size = 0;
+        assert_int_equal(ob_sandbox_run(&o, &res, &err), -EINVAL);
+        assert_non_null(strstr(err.message, "struct_size 0, this library's is"));
+        o.struct_size = sizeof(o) - sizeof(void *);
+        assert_int_equal(ob_sandbox_run(&o, &res, &err), -EINVAL);
+        o.struct_size = sizeof(o);
         assert_int_equal(ob_sandbox_run(&o, &res, &err), 0);
         assert_non_null(strstr(res.plan_json, "\"profile\":\t\"shell\""));
         assert_int_equal(access(P("state"), F_OK), -1); /* nothing made */
