@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "audit/audit-internal.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/macros.h"
 
@@ -246,19 +247,6 @@ static int build_batch(ob_audit_log *log, const struct stat *st, off_t torn,
         return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t k = write(fd, buf, len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                buf += k, len -= (size_t)k;
-        }
-        return 0;
-}
-
 /* Under the lock: repairs a torn tail, writes b and makes it durable. */
 static int commit_batch(ob_audit_log *log, const struct stat *st, off_t torn, const batch *b)
 {
@@ -268,7 +256,7 @@ static int commit_batch(ob_audit_log *log, const struct stat *st, off_t torn, co
 
         if (torn > 0 && ftruncate(log->fd, base) < 0)
                 return negative_errno();
-        r = write_all(log->fd, b->buf, b->len);
+        r = ob_write_all(log->fd, b->buf, b->len);
         if (r >= 0 && fdatasync(log->fd) < 0)
                 r = negative_errno();
         if (r >= 0 && base == 0 && fsync(log->dir_fd) < 0)
@@ -421,7 +409,7 @@ static int start_new_file(ob_audit_log *log, const char *rotated, batch *b)
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (fd < 0)
                 return negative_errno();
-        r = write_all(fd, b->buf, b->len);
+        r = ob_write_all(fd, b->buf, b->len);
         if (r >= 0 && fdatasync(fd) < 0)
                 r = negative_errno();
         if (r >= 0 && rename(tmp, log->path) < 0)

@@ -57,6 +57,14 @@ static inline void fclosep(FILE **f)
         })
 
 /* -errno of the last failed libc call, never 0. */
+/* Frees a NULL-terminated array of strings and the array (NULL is fine). */
+static inline void ob_strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
 static inline int negative_errno(void)
 {
         return errno > 0 ? -errno : -EIO;

@@ -47,7 +47,7 @@ int ob_strv_from_json(const char *text, char ***ret)
                 return -ENOMEM;
         cJSON_ArrayForEach (it, root) {
                 if (!cJSON_IsString(it) || !(v[n] = strdup(it->valuestring))) {
-                        ob_strv_free(v, n);
+                        ob_strv_free_n(v, n);
                         return cJSON_IsString(it) ? -ENOMEM : -EBADMSG;
                 }
                 n++;
@@ -91,8 +91,8 @@ void ob_env_record_done(ob_env_record *r)
         free(r->template_name);
         free(r->reason);
         free(r->seed);
-        ob_strv_free(r->flags, ob_strv_len(r->flags));
-        ob_strv_free(r->secret_names, ob_strv_len(r->secret_names));
+        ob_strv_free_n(r->flags, ob_strv_len(r->flags));
+        ob_strv_free_n(r->secret_names, ob_strv_len(r->secret_names));
         free(r->approved_by);
         free(r->idempotency_key);
         *r = (ob_env_record){0};

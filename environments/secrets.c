@@ -26,7 +26,7 @@ void ob_secret_free(void *p, size_t len)
         free(p);
 }
 
-void ob_strv_free(char **v, size_t n)
+void ob_strv_free_n(char **v, size_t n)
 {
         if (!v)
                 return;
@@ -41,21 +41,6 @@ static int fsync_dir(const char *path)
 
         if (fd < 0 || fsync(fd) < 0)
                 return negative_errno();
-        return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-        size_t off = 0;
-
-        while (off < len) {
-                ssize_t n = write(fd, (const char *)data + off, len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? negative_errno() : -EIO;
-                off += (size_t)n;
-        }
         return 0;
 }
 
@@ -122,7 +107,7 @@ static int key_create(const char *state_dir, const char *path, ob_error *err)
                 return ob_error_set_code(err, "invalid", errno, "%s: %m", state_dir);
         r = RAND_bytes(key, sizeof(key)) == 1 ? 0 : -EIO;
         if (r == 0)
-                r = write_all(fd, key, sizeof(key));
+                r = ob_write_all(fd, key, sizeof(key));
         explicit_bzero(key, sizeof(key));
         if (r == 0 && (fchmod(fd, 0400) < 0 || fsync(fd) < 0))
                 r = negative_errno();
@@ -384,7 +369,7 @@ static int store_blob(int dfd, const char *name, const uint8_t *blob, size_t len
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return negative_errno();
-        r = write_all(fd, blob, len);
+        r = ob_write_all(fd, blob, len);
         if (r == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
                 r = negative_errno();
         if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
@@ -550,7 +535,7 @@ static int list_dir(int dfd, bool all, char ***ret, size_t *ret_n)
         }
         closedir(d);
         if (r < 0) {
-                ob_strv_free(v, n);
+                ob_strv_free_n(v, n);
                 return r;
         }
         if (n > 0)
@@ -619,7 +604,7 @@ int ob_secrets_rotate(const char *env_dir, const uint8_t key[32], const char *en
                                          strerror(-r));
         o = calloc(n_names + n + 1, sizeof(*o));
         if (!o) {
-                ob_strv_free(names, n_names);
+                ob_strv_free_n(names, n_names);
                 return -ENOMEM;
         }
         /* Phase 1: open (or generate) everything, changing nothing. */
@@ -652,7 +637,7 @@ int ob_secrets_rotate(const char *env_dir, const uint8_t key[32], const char *en
                                               strerror(-r));
         }
         opened_free(o, n_open);
-        ob_strv_free(names, n_names);
+        ob_strv_free_n(names, n_names);
         return r < 0 ? r : 0;
 }
 
@@ -667,7 +652,7 @@ static int wipe_one(int dfd, const char *name)
                         size_t k = (size_t)(st.st_size - off) < sizeof(zeros)
                                        ? (size_t)(st.st_size - off)
                                        : sizeof(zeros);
-                        int r = write_all(fd, zeros, k);
+                        int r = ob_write_all(fd, zeros, k);
                         if (r < 0)
                                 return r;
                         off += (off_t)k;
@@ -693,7 +678,7 @@ int ob_secrets_revoke_all(const char *env_dir, ob_error *err)
         r = dfd < 0 ? dfd : list_dir(dfd, true, &names, &n);
         for (size_t i = 0; i < n && r >= 0; i++)
                 r = wipe_one(dfd, names[i]);
-        ob_strv_free(names, n);
+        ob_strv_free_n(names, n);
         if (r == 0 && fsync(dfd) < 0)
                 r = negative_errno();
         if (r == 0 && rmdir(path) < 0 && errno != ENOENT)

@@ -59,11 +59,11 @@ int ob_secrets_get(const char *env_dir, const uint8_t key[32], const char *env_i
                    uint8_t **ret_value, size_t *ret_len, ob_error *err);
 
 /* The names held, sorted; *ret an array of *ret_n malloc'd strings (free
- * with ob_strv_free; NULL and 0 when there are none). */
+ * with ob_strv_free_n; NULL and 0 when there are none). */
 int ob_secrets_list(const char *env_dir, char ***ret, size_t *ret_n, ob_error *err);
 
 /* Frees n strings of v and v itself; accepts NULL. */
-void ob_strv_free(char **v, size_t n);
+void ob_strv_free_n(char **v, size_t n);
 
 /* Re-seals every secret under a fresh nonce; the names in generated[0..n)
  * get a new random value (ob_secret_generate) instead, and are made if

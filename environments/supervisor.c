@@ -160,7 +160,7 @@ static int exec_env(supervisor *sv, char ***ret, size_t *ret_n, ob_error *err)
                 return r;
         env = calloc(n_names + 4, sizeof(char *));
         if (!env) {
-                ob_strv_free(names, n_names);
+                ob_strv_free_n(names, n_names);
                 return -ENOMEM;
         }
         if (asprintf(&env[n++], "OMNIBASE_ENV_ID=%s", sv->id) < 0 ||
@@ -186,7 +186,7 @@ static int exec_env(supervisor *sv, char ***ret, size_t *ret_n, ob_error *err)
                 ob_secret_free(value, len);
         }
         explicit_bzero(key, sizeof(key));
-        ob_strv_free(names, n_names);
+        ob_strv_free_n(names, n_names);
         if (r < 0) {
                 strv_free_n(env, n);
                 return r;

@@ -21,13 +21,6 @@
 #define TEMPLATE_WORKSPACE_DEF 256
 #define TEMPLATE_TEXT_MAX      4096 /* description, approved_by, classification */
 
-void template_strv_free(char **v)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 ob_template *ob_template_free(ob_template *t)
 {
         if (!t)
@@ -40,8 +33,8 @@ ob_template *ob_template_free(ob_template *t)
         free(t->profile);
         ob_capset_free(t->caps);
         free(t->default_seed);
-        template_strv_free(t->flags_available);
-        template_strv_free(t->flags_default);
+        ob_strv_free(t->flags_available);
+        ob_strv_free(t->flags_default);
         free(t);
         return NULL;
 }
@@ -142,7 +135,7 @@ static int parse_flag_list(const ob_json_doc *doc, const cJSON *arr, const char 
                 if (r == 0 && !(v[i++] = strdup(it->valuestring)))
                         r = -ENOMEM;
                 if (r < 0) {
-                        template_strv_free(v);
+                        ob_strv_free(v);
                         return r;
                 }
         }

@@ -155,7 +155,7 @@ int ob_template_list(char ***ret, ob_error *err)
         for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
                 int r = list_dir(dirs[i], &v, &n);
                 if (r < 0) {
-                        template_strv_free(v);
+                        ob_strv_free(v);
                         return ob_error_set_code(err, "invalid", -r, "cannot list %s: %s", dirs[i],
                                                  strerror(-r));
                 }

@@ -12,7 +12,6 @@
 #define TEMPLATE_MAX_BYTES (256 * 1024)
 
 /* Frees a NULL-terminated vector of strings; accepts NULL. */
-void template_strv_free(char **v);
 /* [a-z0-9][a-z0-9-]*, 1..max bytes. */
 bool template_name_valid(const char *s, size_t max);
 /* "48h" → seconds: one positive integer, one unit s|m|h|d, at most 365d (the

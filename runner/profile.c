@@ -12,13 +12,6 @@
 #define PROFILE_MAX_BYTES (256 * 1024)
 #define PROFILE_MAX_ITEMS 1024
 
-static void strv_free(char **v)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 ob_profile *ob_profile_free(ob_profile *p)
 {
         if (!p)
@@ -26,8 +19,8 @@ ob_profile *ob_profile_free(ob_profile *p)
         free(p->name);
         free(p->file);
         free(p->description);
-        strv_free(p->interpreter);
-        strv_free(p->paths);
+        ob_strv_free(p->interpreter);
+        ob_strv_free(p->paths);
         for (size_t i = 0; i < p->n_symlinks; i++) {
                 free(p->symlinks[i].path);
                 free(p->symlinks[i].target);
@@ -66,14 +59,14 @@ static int parse_strv(const ob_json_doc *doc, const cJSON *arr, bool paths, cons
         cJSON_ArrayForEach (it, arr) {
                 if (!cJSON_IsString(it) || !it->valuestring[0] ||
                     (paths && !is_clean_abs_path(it->valuestring))) {
-                        strv_free(v);
+                        ob_strv_free(v);
                         return ob_json_error(err, doc, it, false, EINVAL, "expected %s",
                                              paths ? "an absolute canonical path without '*'"
                                                    : "a non-empty string");
                 }
                 v[i] = strdup(it->valuestring);
                 if (!v[i++]) {
-                        strv_free(v);
+                        ob_strv_free(v);
                         return -ENOMEM;
                 }
         }

@@ -210,6 +210,23 @@ const char *ob_state_dir_default(void);
 /* Makes runs/<id>/ (0700) with bundle/rootfs and runsc/, and holds its
  * lock for the life of the runner. */
 int ob_run_dir_create(const char *state_dir, ob_run_dir *ret, ob_error *err);
+/* The teardown record: what a run makes beyond its directory, one word a
+ * line in runs/<id>/made, written *before* the thing is made (a runner
+ * killed in between leaves a record of something absent: undoing it is a
+ * no-op). ob_run_cleanup() undoes exactly what the record lists; a run with
+ * no record (killed before its first, or made by an older runner) gets the
+ * whole sweep. The live owner of a run is the process that holds its lock
+ * (the runner, a pool daemon, an environment's supervisor): gc never takes
+ * a run whose lock is held. */
+typedef enum ob_run_made {
+        OB_MADE_RUNSC = 1 << 0,   /* a container in runs/<id>/runsc */
+        OB_MADE_NETWORK = 1 << 1, /* netns, veth + tc, cgroup-v2 dir + BPF (runner/network.c) */
+        OB_MADE_CGROUPS = 1 << 2, /* the v1 cgroups and the shared parent */
+        OB_MADE_WRITES = 1 << 3,  /* the write bound's image and overlays (write_bound.h) */
+        OB_MADE_ALL = (1 << 4) - 1,
+} ob_run_made;
+int ob_run_record_made(const char *run_path, ob_run_made what);
+
 /* Everything one run leaves: runsc container, cgroups, mounts, directory,
  * and its write bound's staged writes, committed (write_bound.h). Safe to
  * call more than once; used by the runner and by gc. Returns the commit's

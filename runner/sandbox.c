@@ -55,13 +55,6 @@ static int merge_limits(const ob_limits *caps, const ob_limits *over, ob_limits 
         return 0;
 }
 
-static void strv_free(char **v)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 static int strv_push(char ***v, size_t *n, const char *s)
 {
         char **nv;
@@ -165,7 +158,7 @@ static int add_binds(const ob_sandbox_options *opts, ob_run_plan *plan, ob_error
 
 static void plan_done(ob_run_plan *plan, ob_profile *profile)
 {
-        strv_free(plan->argv);
+        ob_strv_free(plan->argv);
         plan->argv = NULL;
         ob_mount_plan_done(&plan->mounts);
         ob_profile_free(profile);
@@ -729,6 +722,8 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                                     strerror(-run->cgroup_lock_fd));
         c->plan->network = ob_run_network_wanted(c->opts->caps);
         if (c->plan->network)
+                r = ob_run_record_made(run->path, OB_MADE_NETWORK);
+        if (r >= 0 && c->plan->network)
                 r = ob_run_network_setup(run->id, run->path, c->opts->caps, c->principal, &c->sink,
                                          &c->plan->mounts, c->opts->on_verbose, c->opts->userdata,
                                          &c->net, err);
@@ -740,6 +735,8 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
                 r = prepare_inbox(c, run, err);
         if (r >= 0)
                 ob_mount_plan_sort(&c->plan->mounts);
+        if (r >= 0 && c->plan->limits.write_mb > 0)
+                r = ob_run_record_made(run->path, OB_MADE_WRITES);
         if (r >= 0)
                 r = ob_write_bound_setup(run->path, run->id, c->plan->limits.write_mb,
                                          &c->plan->mounts, err);
@@ -749,6 +746,8 @@ static int prepare(run_ctx *c, ob_run_dir *run, ob_error *err)
         ob_timing_mark(c->plan->timing, "create: sidecar capability files");
         if (r >= 0)
                 r = write_bundle(c, run, err);
+        if (r >= 0)
+                r = ob_run_record_made(run->path, OB_MADE_CGROUPS);
         if (r >= 0)
                 r = ob_cgroup_create(run->id, &c->plan->limits, err);
         ob_timing_mark(c->plan->timing, "create: cgroups");
@@ -1005,6 +1004,9 @@ int ob_run_start(ob_run *run, ob_error *err)
         if (!c->plan->warm)
                 emit_start(c);
         ob_timing_mark(c->plan->timing, "start: SandboxStart event");
+        r = ob_run_record_made(run->dir.path, OB_MADE_RUNSC);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "%s/made: %s", run->dir.path, strerror(-r));
         r = ob_launch_start(&l, &run->launch, err);
         ob_timing_mark(c->plan->timing, "start: fork runsc");
         if (r >= 0)

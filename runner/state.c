@@ -206,12 +206,60 @@ static bool dir_has_entries(const char *path)
         return any;
 }
 
+static const char *const made_words[] = {"runsc", "network", "cgroups", "writes"};
+
+int ob_run_record_made(const char *run_path, ob_run_made what)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        char line[16];
+
+        if (asprintf(&path, "%s/made", run_path) < 0)
+                return -ENOMEM;
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        for (size_t i = 0; i < ARRAY_SIZE(made_words); i++)
+                if (what & (1u << i)) {
+                        int n = snprintf(line, sizeof(line), "%s\n", made_words[i]);
+                        int r = ob_write_all(fd, line, (size_t)n);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* What the record says was made; everything when there is no record or it
+ * holds a word this runner does not know (fail safe: sweep it all). */
+static unsigned read_made(const char *run_path)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[64];
+        unsigned made = 0;
+
+        if (asprintf(&path, "%s/made", run_path) < 0 || !(f = fopen(path, "re")))
+                return OB_MADE_ALL;
+        while (fgets(line, sizeof(line), f)) {
+                size_t i;
+                line[strcspn(line, "\n")] = '\0';
+                for (i = 0; i < ARRAY_SIZE(made_words) && !streq(line, made_words[i]); i++)
+                        ;
+                if (i == ARRAY_SIZE(made_words))
+                        return OB_MADE_ALL;
+                made |= 1u << i;
+        }
+        return made;
+}
+
 int ob_run_cleanup(const char *runsc, const char *run_path, const char *id, ob_error *err)
 {
         _cleanup_free_ char *root = NULL;
-        int r;
+        unsigned made = read_made(run_path);
+        int r = 0;
 
-        if (asprintf(&root, "%s/runsc", run_path) >= 0 && dir_has_entries(root)) {
+        if ((made & OB_MADE_RUNSC) && asprintf(&root, "%s/runsc", run_path) >= 0 &&
+            dir_has_entries(root)) {
                 /* a container state is left: the sandbox may still be running */
                 const char *kill_args[] = {"--root", root, "kill", "--all", id, "KILL", NULL};
                 const char *del_args[] = {"--root", root, "delete", "--force", id, NULL};
@@ -224,12 +272,15 @@ int ob_run_cleanup(const char *runsc, const char *run_path, const char *id, ob_e
                 (void)ob_runsc_call(runsc, kill_args, netns_fd, 5000);
                 (void)ob_runsc_call(runsc, del_args, netns_fd, 10000);
         }
-        ob_run_network_teardown(id); /* netns, veth + tc, cgroup-v2 dir + BPF */
-        (void)ob_cgroup_remove(id);
+        if (made & OB_MADE_NETWORK)
+                ob_run_network_teardown(id); /* netns, veth + tc, cgroup-v2 dir + BPF */
+        if (made & OB_MADE_CGROUPS)
+                (void)ob_cgroup_remove(id);
         umount_under(run_path);
         /* a write bound's staged writes land (the runner's own finish did it
          * unless it was killed); if they cannot, they are kept for gc */
-        r = ob_write_bound_commit(run_path, id, err);
+        if (made & OB_MADE_WRITES)
+                r = ob_write_bound_commit(run_path, id, err);
         (void)ob_rm_rf(run_path);
         return r;
 }

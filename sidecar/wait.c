@@ -45,13 +45,6 @@ static int read_line(int fd, char **ret)
         return 0;
 }
 
-static void strv_free(char **v)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 /* {"argv": [STRING, ...]} with 1..REQUEST_ARGS non-empty strings and no
  * other key; *ret a NULL-terminated malloc'd vector. */
 static int parse_request(const char *line, char ***ret)
@@ -82,7 +75,7 @@ static int parse_request(const char *line, char ***ret)
         *ret = TAKE_PTR(argv);
         r = 0;
 out:
-        strv_free(argv);
+        ob_strv_free(argv);
         cJSON_Delete(root);
         return r;
 }

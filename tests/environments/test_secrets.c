@@ -166,7 +166,7 @@ static void test_roundtrip_and_tamper(void **state)
         assert_int_equal(n, 2);
         assert_string_equal(names[0], "API_TOKEN");
         assert_string_equal(names[1], "OTHER");
-        ob_strv_free(names, n);
+        ob_strv_free_n(names, n);
         assert_int_equal(ob_secrets_revoke_all(env, &err), 0);
         assert_int_equal(access(blob_path, F_OK), -1);
         _cleanup_free_ char *sd = NULL;

@@ -312,6 +312,58 @@ static void test_gc_dead_and_live(void **state)
         close(held);
 }
 
+/* gc undoes what a dead run's teardown record lists, no more: a fake runsc
+ * logs its calls; the run whose record lacks "runsc" gets none, the run
+ * that lists it and the run with no record (the sweep) get theirs. */
+static void test_gc_follows_the_teardown_record(void **state)
+{
+        const char *ids[] = {"ob-00000000000000a1", "ob-00000000000000a2", "ob-00000000000000a3"};
+        const char *records[] = {"cgroups\n", "cgroups\nrunsc\n", NULL};
+        char path[128], fake[PATH_MAX], log[4096] = "";
+        ob_error err = {0};
+        unsigned removed = 0;
+        FILE *f;
+
+        (void)state;
+        snprintf(fake, sizeof(fake), "%s", P("runsc.sh"));
+        f = fopen(fake, "w");
+        assert_non_null(f);
+        fprintf(f, "#!/bin/sh\necho \"$@\" >> %s\n", P("runsc.log"));
+        fclose(f);
+        assert_int_equal(chmod(fake, 0755), 0);
+        mkdir(P("runs"), 0700);
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "runs/%s", ids[i]);
+                mkdir(P(path), 0700);
+                snprintf(path, sizeof(path), "runs/%s/lock", ids[i]);
+                touch(path);
+                snprintf(path, sizeof(path), "runs/%s/runsc", ids[i]);
+                mkdir(P(path), 0700);
+                snprintf(path, sizeof(path), "runs/%s/runsc/%s", ids[i], ids[i]);
+                mkdir(P(path), 0700); /* a container's state: the sandbox may live */
+                if (records[i]) {
+                        snprintf(path, sizeof(path), "runs/%s/made", ids[i]);
+                        f = fopen(P(path), "w");
+                        assert_non_null(f);
+                        fputs(records[i], f);
+                        fclose(f);
+                }
+        }
+        assert_int_equal(ob_sandbox_gc(tmp, fake, &removed, &err), 0);
+        assert_int_equal(removed, 3);
+        f = fopen(P("runsc.log"), "r");
+        assert_non_null(f);
+        assert_true(fread(log, 1, sizeof(log) - 1, f) > 0);
+        fclose(f);
+        assert_null(strstr(log, ids[0]));
+        assert_non_null(strstr(log, ids[1]));
+        assert_non_null(strstr(log, ids[2]));
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "runs/%s", ids[i]);
+                assert_int_equal(access(P(path), F_OK), -1);
+        }
+}
+
 static void test_run_input_checks(void **state)
 {
         ob_sandbox_options o;
@@ -362,6 +414,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_plan_limits, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rootfs_never_follows_symlinks, setup, teardown),
             cmocka_unit_test_setup_teardown(test_gc_dead_and_live, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_gc_follows_the_teardown_record, setup, teardown),
             cmocka_unit_test_setup_teardown(test_run_input_checks, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
