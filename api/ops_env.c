@@ -203,7 +203,7 @@ static int secret_specs(const cJSON *obj, secret_files *s, ob_error *err)
 
 static int op_create(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_error *err)
 {
-        ob_env_create_opts o = {0};
+        ob_env_create_opts o;
         const char *flags[MAX_FLAGS + 1];
         _cleanup_(secret_files_done) secret_files sec = {0};
         ob_env_record rec = {0};
@@ -211,6 +211,7 @@ static int op_create(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_e
         bool existed = false;
         int r;
 
+        ob_env_create_opts_init(&o);
         o.owner = ob_api_str(args, "owner");
         if (!o.owner)
                 o.owner = ctx->caller.name;
@@ -290,12 +291,14 @@ static int op_exec(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob_err
         const char *argv[MAX_ARGV + 1];
         const char *in = ob_api_str(args, "stdin");
         const cJSON *to = cJSON_GetObjectItemCaseSensitive(args, "timeout_s");
-        ob_env_exec_opts o = {.cwd = ob_api_str(args, "cwd")};
+        ob_env_exec_opts o;
         _cleanup_close_ int fin = -1, fout = -1, ferr = -1;
         _cleanup_free_ char *json = NULL;
         char id[OB_ENV_ID_LEN + 1];
         int r, code = 0;
 
+        ob_env_exec_opts_init(&o);
+        o.cwd = ob_api_str(args, "cwd");
         r = env_id(ctx, args, id, err);
         if (r >= 0)
                 r = strv(cJSON_GetObjectItemCaseSensitive(args, "argv"), argv, ARRAY_SIZE(argv),

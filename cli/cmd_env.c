@@ -158,7 +158,7 @@ static int cmd_create(int argc, char **argv)
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {}};
-        ob_env_create_opts o = {0};
+        ob_env_create_opts o;
         const char *flags[OB_ENV_MAX_FLAGS + 1], *secrets[MAX_LIST_ARGS + 1];
         size_t n_secrets = 0;
         ob_env_record rec = {0};
@@ -166,6 +166,7 @@ static int cmd_create(int argc, char **argv)
         bool existed = false;
         int c, r;
 
+        ob_env_create_opts_init(&o);
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'o':
@@ -355,10 +356,11 @@ static int run_exec(const char *id, ob_env_exec_opts *o);
 
 static int cmd_exec(int argc, char **argv)
 {
-        ob_env_exec_opts o = {.fds = {0, 1, 2}, .winch_fd = -1};
+        ob_env_exec_opts o;
         const char *id;
         int r;
 
+        ob_env_exec_opts_init(&o);
         r = exec_options(argc, argv, &o);
         if (r != 0)
                 return r < 0 ? 0 : r;
@@ -442,9 +444,12 @@ static int cmd_shell(int argc, char **argv)
         static const char *const shell[] = {"/bin/sh", "-l", NULL};
         static const struct option opts[] = {
             {"cwd", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'}, {}};
-        ob_env_exec_opts o = {.fds = {0, 1, 2}, .winch_fd = -1, .argv = shell, .tty = true};
+        ob_env_exec_opts o;
         int c;
 
+        ob_env_exec_opts_init(&o);
+        o.argv = shell;
+        o.tty = true;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'C')
                         o.cwd = optarg;

@@ -194,7 +194,8 @@ static int64_t plan_now(void)
 /* The record to render: the stored one, or a plan from the options. */
 static int get_record(render_args *a, ob_env_record *rec, ob_template **tpl, ob_error *err)
 {
-        ob_env_create_opts o = {.owner = a->owner,
+        ob_env_create_opts o = {.struct_size = sizeof(o),
+                                .owner = a->owner,
                                 .template_name = a->template_name,
                                 .ttl = a->ttl,
                                 .seed = a->seed,

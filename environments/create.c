@@ -398,6 +398,11 @@ static int fill_record(create_ctx *c, int64_t now, const char *id, ob_env_record
         return 0;
 }
 
+void ob_env_create_opts_init(ob_env_create_opts *o)
+{
+        *o = (ob_env_create_opts){.struct_size = sizeof(*o)};
+}
+
 int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_record *ret,
                   bool *ret_existed, ob_error *err)
 {
@@ -408,6 +413,11 @@ int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_rec
         char ttl[24];
         int r;
 
+        if (o->struct_size != sizeof(*o))
+                return ob_error_set_code(err, "invalid", EINVAL,
+                                         "ob_env_create_opts: struct_size %zu, this library's is "
+                                         "%zu (initialise it with ob_env_create_opts_init)",
+                                         o->struct_size, sizeof(*o));
         r = check(&c, err);
         if (r >= 0)
                 r = fill_record(&c, (int64_t)time(NULL), NULL, &rec) < 0 ? -ENOMEM : 0;

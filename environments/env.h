@@ -83,27 +83,8 @@ int ob_env_supervise(const char *state_dir, const char *id, int notify);
 /* $OMNIBASE_SUPERVISOR, the build tree's binary, or the installed one. */
 const char *ob_env_supervisor_binary(void);
 
-/* ---- the operations (env.c) ---- */
+/* ---- the operations (env.c): the public ones are in <omnibase/environment.h> ---- */
 
-typedef struct ob_env_create_opts {
-        const char *owner;
-        const char *template_name;
-        const char *ttl;             /* a duration; NULL: the template's default */
-        const char *seed;            /* "name:version"; NULL: the template's default */
-        const char *const *flags;    /* NULL-terminated; NULL: the template's defaults */
-        const char *const *secrets;  /* "NAME=@FILE", NULL-terminated (may be NULL) */
-        const char *name;            /* NULL: the id */
-        const char *idempotency_key; /* may be NULL */
-        const char *approved_by;     /* for a TTL past max_ttl_without_approval */
-        const char *restore_from;    /* a snapshot archive: its tree is the workspace (no seed) */
-} ob_env_create_opts;
-
-/* Validates everything, checks the quota (in one transaction with the
- * insert), makes the workspace (seed installed), flags and secrets, starts
- * the supervisor and waits for the sandbox. On any error nothing is left
- * (no row, directory, mount, loop device, sandbox). *ret the new record. */
-int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_record *ret,
-                  bool *ret_existed, ob_error *err);
 /* A pure plan of ob_env_create (the Kubernetes renderer's input): the same
  * checks (owner, template approved, TTL, seed, flags; no secrets), and the
  * record a create at now would make, its id derived from the inputs and now
@@ -115,59 +96,10 @@ int ob_env_plan(const ob_env_create_opts *o, int64_t now, ob_env_record *ret, ob
  * /workspace (read, write, exec), flags file (read) and /etc/profile (read,
  * for env shell's login shell). *ret the caller's. */
 int ob_env_caps(const ob_capset *tpl_caps, const char *id, ob_capset **ret, ob_error *err);
-int ob_env_get(const char *state_dir, const char *id_or_name, ob_env_record *ret, ob_error *err);
-int ob_env_list(const char *state_dir, const char *owner, bool all, ob_env_record **ret,
-                size_t *ret_n, ob_error *err);
-
-typedef struct ob_env_exec_opts {
-        const char *const *argv;
-        const char *cwd;    /* NULL: /workspace */
-        int64_t timeout_ms; /* 0: none */
-        int fds[3];         /* the command's stdin, stdout, stderr */
-        /* A pseudo-terminal inside (env exec -t, env shell): the command's
-         * stdin, stdout and stderr are its slave; what it writes comes out
-         * on fds[1]. rows, cols: its first size (0: 24x80); term: TERM
-         * inside (NULL: xterm). winch_fd (-1: none) is readable when the
-         * caller's terminal changed size (a SIGWINCH): it is drained and the
-         * new size read from fds[0] (TIOCGWINSZ) and sent in. The caller
-         * sets its own terminal's modes (raw) itself. */
-        bool tty;
-        unsigned rows, cols;
-        const char *term;
-        int winch_fd;
-} ob_env_exec_opts;
-/* Runs a command in a running environment (through its supervisor);
- * *ret the result as `sandbox run --json` gives it (plus env_id), malloc'd
- * JSON, and *ret_exit_code what `env exec` exits with. */
-int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec_opts *o,
-                char **ret_json, int *ret_exit_code, ob_error *err);
-int ob_env_extend(const char *state_dir, const char *id_or_name, const char *ttl,
-                  const char *approved_by, ob_env_record *ret, ob_error *err);
-/* set: "name=on" / "name=off" strings. */
-int ob_env_flags(const char *state_dir, const char *id_or_name, const char *const *set,
-                 ob_env_record *ret, ob_error *err);
-int ob_env_stop(const char *state_dir, const char *id_or_name, ob_error *err);
-int ob_env_start(const char *state_dir, const char *id_or_name, ob_error *err);
-int ob_env_delete(const char *state_dir, const char *id_or_name, ob_error *err);
-/* The workspace as a snapshot archive at out (NULL: state_dir/snapshots/
- * <id>-<time>.tar.gz); *ret_path malloc'd, ret_hash the tree hash. */
-int ob_env_snapshot(const char *state_dir, const char *id_or_name, const char *out, char **ret_path,
-                    char ret_hash[65], ob_error *err);
-/* A new environment from a snapshot: its template, flags and seed name from
- * the archive's meta, owner and name given (NULL owner: the archive's). */
-int ob_env_restore(const char *state_dir, const char *archive, const char *owner, const char *name,
-                   ob_env_record *ret, ob_error *err);
-/* Back to the post-seed state: every process killed (the sandbox is
- * restarted), the workspace as it was right after the seed, secrets
- * re-sealed (SecretRotated), flags back to the template's defaults. */
-int ob_env_reset(const char *state_dir, const char *id_or_name, ob_error *err);
 /* env logs: the record, and the environment's last activity now (reading
  * its logs keeps it from the idle stop). */
 int ob_env_logs_touch(const char *state_dir, const char *id_or_name, ob_env_record *ret,
                       ob_error *err);
-/* Expires what is past its TTL and has no supervisor, marks environments
- * whose supervisor died failed and removes their sandboxes; *ret_n counts. */
-int ob_env_sweep(const char *state_dir, unsigned *ret_n, ob_error *err);
 
 /* ---- shared by the supervisor and the operations (env.c, create.c) ---- */
 

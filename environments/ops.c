@@ -216,6 +216,11 @@ static int exec_call(const char *state_dir, const ob_env_record *rec, const char
         return parse_answer(line, "result", ret_obj, err);
 }
 
+void ob_env_exec_opts_init(ob_env_exec_opts *o)
+{
+        *o = (ob_env_exec_opts){.struct_size = sizeof(*o), .fds = {0, 1, 2}, .winch_fd = -1};
+}
+
 int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec_opts *o,
                 char **ret_json, int *ret_exit_code, ob_error *err)
 {
@@ -224,7 +229,14 @@ int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec
         _cleanup_free_ char *req_text = NULL;
         cJSON *req, *argv, *result = NULL;
         const cJSON *code;
-        int r = lookup(state_dir, id_or_name, &s, &rec, err);
+        int r;
+
+        if (o->struct_size != sizeof(*o))
+                return ob_error_set_code(err, "invalid", EINVAL,
+                                         "ob_env_exec_opts: struct_size %zu, this library's is "
+                                         "%zu (initialise it with ob_env_exec_opts_init)",
+                                         o->struct_size, sizeof(*o));
+        r = lookup(state_dir, id_or_name, &s, &rec, err);
 
         if (r < 0)
                 return r;

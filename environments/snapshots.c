@@ -98,12 +98,13 @@ int ob_env_restore(const char *state_dir, const char *archive, const char *owner
 {
         _cleanup_free_ char *text = NULL;
         const char *flags[OB_ENV_MAX_FLAGS + 2] = {""};
-        ob_env_create_opts o = {0};
+        ob_env_create_opts o;
         cJSON *meta;
         const cJSON *f, *fl;
         size_t n = 0;
         int r = ob_snapshot_read_meta(archive, &text, err);
 
+        ob_env_create_opts_init(&o);
         if (r < 0)
                 return r;
         meta = cJSON_Parse(text);

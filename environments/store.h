@@ -9,10 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <omnibase/environment.h>
+
 #include "common/error.h"
 
 /* Names: [a-z0-9][a-z0-9-]{0,62}; owners: [A-Za-z0-9][A-Za-z0-9._@-]{0,63}. */
-#define OB_ENV_ID_LEN     16 /* "env-" + 12 lowercase hex digits */
 #define OB_ENV_NAME_MAX   63
 #define OB_ENV_OWNER_MAX  64
 #define OB_ENV_MAX_FLAGS  64
@@ -21,18 +22,6 @@
 #define OB_K8S_MAX_GROUPS 8   /* per role in $OMNIBASE_CONFIG's "kubernetes" */
 #define OB_K8S_GROUP_MAX  128 /* a group name: printable ASCII */
 
-typedef enum ob_env_state {
-        OB_ENV_CREATING,
-        OB_ENV_RUNNING,
-        OB_ENV_STOPPED,
-        OB_ENV_EXPIRED,
-        OB_ENV_DELETING,
-        OB_ENV_DELETED,
-        OB_ENV_FAILED,
-} ob_env_state;
-
-/* "creating", "running", ...; NULL for a bad value. */
-const char *ob_env_state_to_string(ob_env_state s);
 /* -EINVAL for an unknown word. */
 int ob_env_state_from_string(const char *s, ob_env_state *ret);
 
@@ -79,34 +68,6 @@ int ob_env_name_check(const char *name, ob_error *err);
 int ob_env_owner_check(const char *owner, ob_error *err);
 int ob_env_flag_check(const char *flag, ob_error *err);
 
-/* One environment. Times are Unix seconds. Strings are malloc'd and owned by
- * the record (ob_env_record_done). */
-typedef struct ob_env_record {
-        char id[OB_ENV_ID_LEN + 1];
-        char *name;
-        char *owner;
-        char *template_name;
-        ob_env_state state;
-        char *reason; /* why failed/stopped/expired, or NULL */
-        int64_t created_at;
-        int64_t expires_at;
-        int64_t last_activity_at;
-        char *seed;             /* "synthetic:v1" or NULL */
-        char **flags;           /* the flags that are on, sorted, NULL-terminated (may be NULL) */
-        char **secret_names;    /* sorted, NULL-terminated (may be NULL) */
-        int64_t memory_mb;      /* the environment's memory limit (for the owner quota) */
-        char *approved_by;      /* who approved a TTL beyond the limit, or NULL */
-        char *idempotency_key;  /* or NULL */
-        int64_t supervisor_pid; /* 0 when none */
-} ob_env_record;
-
-void ob_env_record_done(ob_env_record *r);
-/* The --json object: id, name, owner, template, state, reason, created_at,
- * expires_at, last_activity_at (ISO-8601 UTC), seed, feature_flags,
- * secrets (names only), memory_mb, approved_by. *ret malloc'd, one line,
- * no newline. */
-int ob_env_record_to_json(const ob_env_record *r, char **ret);
-
 typedef struct ob_store ob_store;
 
 /* Opens (making state_dir, 0700, and the database, 0600) and migrates.
@@ -136,7 +97,6 @@ int ob_store_get(ob_store *s, const char *id_or_name, ob_env_record *ret, ob_err
  * (ob_env_records_free). */
 int ob_store_list(ob_store *s, const char *owner, bool all, ob_env_record **ret, size_t *ret_n,
                   ob_error *err);
-void ob_env_records_free(ob_env_record *v, size_t n);
 
 /* Compare-and-set: moves id from any state in `from` (a bitmask of
  * 1u << state; 0 = any) to `to` with reason (may be NULL). -ENOENT
