@@ -18,15 +18,18 @@
  * refused and the files are bound one by one as before. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit/audit-internal.h"
+#include "common/fs.h"
 #include "runner/runner.h"
 
 #define LIBCACHE_DIR  "libcache"
@@ -287,6 +290,8 @@ static int cache_entry(const char *state_dir, const char *dir, const ob_mount_pl
         r = entry_ok(entry, f, n);
         if (r < 0)
                 return r;
+        /* used now: gc leaves an entry used within OB_LIBCACHE_KEEP_S alone */
+        (void)futimens(entry, NULL);
         return asprintf(ret_path, "%s/%s", top_path, key) < 0 ? -ENOMEM : 0;
 }
 
@@ -388,4 +393,82 @@ int ob_libcache_apply(ob_mount_plan *plan, const ob_profile *profile, const char
         }
         ob_mount_plan_sort(plan);
         return 0;
+}
+
+/* Whether some process's mount namespace holds a bind of entry `key` (a
+ * sandbox's gofer binds it in its own namespace: the host's mount table does
+ * not show it): a mount whose root within its filesystem (mountinfo's 4th
+ * field) ends in /libcache/<key>, keys being unique. A /proc that cannot be
+ * read counts as yes. */
+static bool entry_in_use(const char *key)
+{
+        DIR *proc = opendir("/proc");
+        struct dirent *de;
+        char suffix[128], line[PATH_MAX * 2 + 256];
+        size_t sl;
+        bool used = !proc;
+
+        snprintf(suffix, sizeof(suffix), "/%s/%s", LIBCACHE_DIR, key);
+        sl = strlen(suffix);
+        while (!used && proc && (de = readdir(proc))) {
+                char path[300], root[PATH_MAX];
+                FILE *f;
+                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/mountinfo", de->d_name);
+                f = fopen(path, "re");
+                while (f && !used && fgets(line, sizeof(line), f)) {
+                        size_t rl;
+                        if (sscanf(line, "%*s %*s %*s %4095s", root) != 1)
+                                continue;
+                        ob_mountinfo_unescape(root);
+                        rl = strlen(root);
+                        used = rl >= sl && streq(root + rl - sl, suffix);
+                }
+                if (f)
+                        fclose(f);
+        }
+        if (proc)
+                closedir(proc);
+        return used;
+}
+
+typedef struct gc_ctx {
+        const char *top_path;
+        time_t now;
+        unsigned removed;
+} gc_ctx;
+
+static int gc_entry(int top, const char *name, void *userdata)
+{
+        gc_ctx *g = userdata;
+        char path[PATH_MAX];
+        const char *tmp = strstr(name, ".tmp.");
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", g->top_path, name);
+        if (tmp) { /* a build in progress, or a crashed one's */
+                long pid = strtol(tmp + 5, NULL, 10);
+                if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+                        return 0;
+        } else if (fstatat(top, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+                   g->now - st.st_mtime < OB_LIBCACHE_KEEP_S || entry_in_use(name)) {
+                return 0;
+        }
+        if (ob_remove_at(top, name, 4) == 0)
+                g->removed++;
+        return 0;
+}
+
+unsigned ob_libcache_gc(const char *state_dir)
+{
+        _cleanup_free_ char *top_path = NULL;
+        _cleanup_close_ int top = ob_libcache_open(state_dir, false, &top_path);
+        gc_ctx g = {.now = time(NULL)};
+
+        if (top < 0)
+                return 0;
+        g.top_path = top_path;
+        (void)ob_dir_each(top, gc_entry, &g);
+        return g.removed;
 }

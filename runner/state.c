@@ -361,6 +361,8 @@ int ob_sandbox_gc(const char *state_dir, const char *runsc, unsigned *ret_remove
                 return ob_error_set(err, 0, 0, r, "gc: %s", strerror(-r));
         /* staged writes of runs whose run directory is gone */
         (void)ob_write_bound_gc(state_dir);
+        /* library cache entries nothing uses (an upgraded library's old copy) */
+        (void)ob_libcache_gc(state_dir);
 done:
         /* a killed pool daemon's socket and lock (its runs were above) */
         ob_pool_gc(state_dir);

@@ -9,8 +9,10 @@ the same either way."""
 import json
 import os
 import re
+import subprocess
+import time
 
-from runnerlib import RunnerTest, main
+from runnerlib import OMNIBASE, RunnerTest, main
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE_LINE = re.compile(r"library cache: (\S+) \((\d+) files\) <- (\S+) \((made|reused)\)")
@@ -173,6 +175,60 @@ class LibCache(RunnerTest):
         self.assertEqual(p.stdout.splitlines(), [
             "['debian_version', 'group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', "
             "'passwd']", want[1], want[2], "True"])
+
+    def test_gc_removes_what_no_sandbox_uses(self):
+        """gc removes an entry no run used in the last hour that no
+        sandbox has bound (an upgraded library's old copy), and a dead
+        build's temporary directory; it keeps a recently used entry, one a
+        running sandbox binds (in its gofer's mount namespace) whatever its
+        age, and a live build's directory."""
+        _, used, _ = self.cat()
+        entry = self.entry_of(used)
+        top = os.path.dirname(entry)
+        old = time.time() - 2 * 3600
+        dead = os.path.join(top, os.path.basename(entry) + ".tmp.%d" % dead_pid())
+        live = os.path.join(top, os.path.basename(entry) + ".tmp.%d" % os.getpid())
+        os.mkdir(dead, 0o700)
+        os.mkdir(live, 0o700)
+        self.gc()  # everything is recent, or live
+        self.assertEqual(sorted(os.listdir(top)),
+                         sorted(os.path.basename(p) for p in (entry, live)))
+        os.rmdir(live)
+        # bound by a running sandbox: kept however old
+        sync = os.path.join(self.tmp, "sync")
+        os.mkdir(sync)
+        go = os.path.join(sync, "go")
+        waiter = subprocess.Popen(
+            [OMNIBASE, "sandbox", "run", "--capabilities",
+             self.caps(grants=[("FILE_READ", sync + "/*")], name="sync.json"), "--profile",
+             self.profile, "--", "/bin/sh", "-c",
+             "echo ready; while [ ! -e %s ]; do sleep 0.05; done" % go],
+            env=self.env, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(waiter.stdout.readline(), "ready\n")
+            os.utime(entry, (old, old))
+            self.gc()
+            self.assertTrue(os.path.isdir(entry))
+        finally:
+            open(go, "w").close()
+            waiter.communicate(timeout=60)
+        self.assertEqual(waiter.returncode, 0)
+        os.utime(entry, (old, old))
+        self.gc()
+        self.assertFalse(os.path.exists(entry))
+        out, used, _ = self.cat()  # made again when needed
+        self.assertEqual((out, used[0][3]), ("A1\nB1\n", "made"))
+
+    def gc(self):
+        p = self.omnibase("gc")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+
+def dead_pid():
+    """A pid no process has: one of ours that was reaped."""
+    p = subprocess.Popen(["/bin/true"])
+    p.wait()
+    return p.pid
 
 
 if __name__ == "__main__":
