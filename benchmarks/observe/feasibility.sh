@@ -24,17 +24,8 @@ commit=${3:-611e6e1247a0691f5fd198f411c68b3bc79d90af}
 omnibase=$build/cli/omnibase
 sink=$build/benchmarks/observe_sink
 . "$src/benchmarks/bench_lib.sh"
+. "$src/benchmarks/observe/sink_lib.sh"
 bench_setup feasibility "$omnibase" /tmp/ob-observe-feas-XXXXXX omnibase-observe-feas
-sink_pid=
-feas_cleanup() {
-    exec 9>&- 2>/dev/null || true
-    if [ -n "$sink_pid" ]; then
-        kill -CONT "$sink_pid" 2>/dev/null || true
-        kill -TERM "$sink_pid" 2>/dev/null && wait "$sink_pid" 2>/dev/null || true
-    fi
-    bench_cleanup
-}
-trap feas_cleanup EXIT
 
 echo '{"version": 1, "grants": []}' >"$work/caps.json"
 attempts='import os, socket, struct
@@ -75,27 +66,8 @@ print("done", flush=True)'
 "$omnibase" sandbox run --profile python-minimal --capabilities "$work/caps.json" --dry-run \
     -- /usr/bin/python3 -c "$attempts" 2>/dev/null >"$work/plan.json"
 "$src/benchmarks/bare_bundle.py" "$work/plan.json" "$work/bundle" --cgroup "/$bench_cgroup/a"
-python3 - "$src/benchmarks/observe/points.txt" "$work/sink.sock" >"$work/pod-init.json" <<'EOF'
-import json, sys
-ctx = ["time", "thread_id", "group_id", "cwd"]
-points = []
-for line in open(sys.argv[1]):
-    line = line.split("#")[0].split()
-    if line:
-        p = {"name": line[0], "context_fields": ctx}
-        if len(line) > 1:
-            p["optional_fields"] = line[1].split(",")
-        points.append(p)
-print(json.dumps({"trace_session": {"name": "Default", "points": points, "sinks": [
-    {"name": "remote", "config": {"endpoint": sys.argv[2]}}]}}))
-EOF
 mkdir "$work/raw"
-"$sink" "$work/sink.sock" "$work/sink.stats" "$work/raw" &
-sink_pid=$!
-while [ ! -S "$work/sink.sock" ]; do
-    kill -0 "$sink_pid" 2>/dev/null || { echo "feasibility: the sink did not start" >&2; exit 1; }
-    sleep 0.01
-done
+observe_sink_start "$sink" "$work/sink.sock" "$work/sink.stats" "$work/raw"
 monitored=(--root "$bare_root" --network=none --platform=ptrace --pod-init-config "$work/pod-init.json")
 
 echo "== 1. the workload in a bare runsc run, with runtime monitoring"
@@ -151,5 +123,5 @@ kill -CONT "$sink_pid"
 echo >&9
 exec 9>&-
 wait "$runsc_pid" || true
-kill -TERM "$sink_pid"; wait "$sink_pid" || true; sink_pid=
+observe_sink_stop
 echo "-- sink, after it resumed (connection 2): $(sed -n 2p "$work/sink.stats")"
