@@ -65,6 +65,9 @@ done
 observe_sink_start "$sink" "$work/sink.sock" "$work/sink.stats"
 
 now_ms() { date +%s%3N; }
+# user + system CPU of the run and of the processes it waited for (runsc's
+# sandbox and gofer), in ms
+cpu_ms() { tail -n 1 "$work/cpu" | awk '{printf "%d", ($1 + $2) * 1000}'; }
 check_out() { # $1: what ran
     grep -q "^done" "$work/out" || { echo "bench_observe: $1 failed:" >&2; cat "$work/out" >&2; exit 1; }
 }
@@ -74,16 +77,18 @@ bare_run() { # $1 workload, $2 extra runsc flags
     "$src/benchmarks/bare_bundle.py" --set-cgroup "$work/bundle-$1/config.json" "/$bench_cgroup/$id"
     local t0; t0=$(now_ms)
     # shellcheck disable=SC2086
-    runsc --root "$bare_root" --network=none --platform=ptrace $2 run --bundle "$work/bundle-$1" \
+    /usr/bin/time -o "$work/cpu" -f "%U %S" \
+        runsc --root "$bare_root" --network=none --platform=ptrace $2 run --bundle "$work/bundle-$1" \
         "$id" >"$work/out" 2>&1 </dev/null || true
-    echo $(( $(now_ms) - t0 ))
+    echo $(( $(now_ms) - t0 )) "$(cpu_ms)"
     check_out "bare runsc run ($1)"
 }
 omni_run() { # $1 workload
     local t0; t0=$(now_ms)
-    "$omnibase" sandbox run --profile python-minimal --capabilities "$work/caps.json" \
+    /usr/bin/time -o "$work/cpu" -f "%U %S" \
+        "$omnibase" sandbox run --profile python-minimal --capabilities "$work/caps.json" \
         -- /usr/bin/python3 -c "${code[$1]}" >"$work/out" 2>&1 </dev/null || true
-    echo $(( $(now_ms) - t0 ))
+    echo $(( $(now_ms) - t0 )) "$(cpu_ms)"
     check_out "omnibase sandbox run ($1)"
 }
 monitored="--pod-init-config $work/pod-init.json"
@@ -114,16 +119,18 @@ printf 'observation cost, %d alternated rounds (ms; median / p90; issue 13 targe
 k=0
 for w in $workloads; do
     for s in a b c; do
-        eval "${s}_med=\$(median <\"\$work/\$w.\$s\")"
-        eval "${s}_p90=\$(quantile 0.9 <\"\$work/\$w.\$s\")"
+        eval "${s}_med=\$(cut -d' ' -f1 <\"\$work/\$w.\$s\" | median)"
+        eval "${s}_p90=\$(cut -d' ' -f1 <\"\$work/\$w.\$s\" | quantile 0.9)"
+        eval "${s}_cpu=\$(cut -d' ' -f2 <\"\$work/\$w.\$s\" | median)"
     done
     printf '%-7s (a) bare %6s / %5s   (b) runtime monitoring %6s / %5s   (c) omnibase (ptrace) %6s / %5s\n' \
         "$w" "$a_med" "$a_p90" "$b_med" "$b_p90" "$c_med" "$c_p90"
-    awk -v a="$a_med" -v b="$b_med" -v c="$c_med" \
-        'BEGIN {printf "        ratios b/a %.3f  c/a %.3f\n", b / a, c / a}'
-    paste "$work/$w.b" "$work/$w.a" | awk '{print $1 - $2}' | median |
+    printf '        CPU (user+sys, median)  (a) %s  (b) %s  (c) %s\n' "$a_cpu" "$b_cpu" "$c_cpu"
+    awk -v a="$a_med" -v b="$b_med" -v c="$c_med" -v ac="$a_cpu" -v bc="$b_cpu" -v cc="$c_cpu" \
+        'BEGIN {printf "        ratios wall b/a %.3f  c/a %.3f;  CPU b/a %.3f  c/a %.3f\n", b / a, c / a, bc / ac, cc / ac}'
+    paste -d' ' "$work/$w.b" "$work/$w.a" | awk '{print $1 - $3}' | median |
         awk '{printf "        median paired b-a %+.1f ms;", $1}'
-    paste "$work/$w.c" "$work/$w.a" | awk '{print $1 - $2}' | median |
+    paste -d' ' "$work/$w.c" "$work/$w.a" | awk '{print $1 - $3}' | median |
         awk '{printf " c-a %+.1f ms\n", $1}'
     k=$((k + 1))
     awk -v nw=2 -v k="$k" 'NR > nw && (NR - nw - k) % nw == 0' "$work/sink.stats" |
