@@ -1,11 +1,12 @@
 # Sourced after bench_lib.sh by the runtime-monitoring benchmarks: start
 # observe_sink on $work/sink.sock and write $work/pod-init.json, a session of
-# benchmarks/observe/points.txt sent to it; stop it (at exit too: the
-# sentries' connections end when their sandboxes do).
+# benchmarks/observe/points.txt sent to it (with $OBSERVE_RETRIES set, the
+# sentry retries that many times before it drops a point: pod_init.py);
+# stop it (at exit too: the sentries' connections end when their sandboxes do).
 #   observe_sink_start SINK_BINARY STATS_FILE [RAW_DIR]   sets sink_pid
 observe_sink_start() {
     "$src/benchmarks/observe/pod_init.py" "$src/benchmarks/observe/points.txt" \
-        "$work/sink.sock" >"$work/pod-init.json"
+        "$work/sink.sock" ${OBSERVE_RETRIES:+"$OBSERVE_RETRIES"} >"$work/pod-init.json"
     "$@" &
     sink_pid=$!
     trap observe_cleanup EXIT
