@@ -15,7 +15,7 @@
 # p90, the ratios b/a and c/a, and what the sink received (messages per run,
 # the sentry's dropped count). Needs root, runsc and a build.
 #
-#   benchmarks/bench_observe.sh [BUILD_DIR] [ROUNDS]   (default: build, 5)
+#   [OBSERVE_RETRIES=N] benchmarks/bench_observe.sh [BUILD_DIR] [ROUNDS]   (default: build, 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -112,8 +112,10 @@ quantile() { # $1: 0.5 or 0.9 (nearest rank)
     sort -n | awk -v q="$1" '{a[NR]=$1} END {i=int(q*NR+0.999999); if (i<1) i=1; print a[i]}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf 'observation cost, %d alternated rounds (ms; median / p90; issue 13 target: b/a <= 1.10 on import), runsc %s, load %s\n' \
-    "$rounds" "$(runsc --version | awk 'NR==1 {print $3}')" "$load"
+printf 'observation cost, %d alternated rounds (ms; median / p90; issue 13 target: b/a <= 1.10 on import)\n' \
+    "$rounds"
+printf 'runsc %s, remote sink retries %s, host load at the end %s\n' \
+    "$(runsc --version | awk 'NR==1 {print $3}')" "${OBSERVE_RETRIES:-0}" "$load"
 # The sink's connections, in order: warm-up import, warm-up stat, then the
 # rounds alternating import and stat.
 k=0

@@ -9,7 +9,13 @@
 # then 3. whether the sentry drops points when the sink falls behind: the
 # sink is stopped (SIGSTOP) while a sandbox makes 3,000 opens; the session's
 # dropped count is read with `runsc trace list`, then the sink resumes and
-# the workload makes 10 more opens (their header carries the dropped count).
+# the workload makes 10 more opens (their header carries the dropped count);
+# and 4. what gVisor itself answers, with no sidecar check, when another uid
+# opens read-only what PID 1 holds (PID 1 root and non-dumpable as the
+# sidecar, holding a socket and a file in a 0700 directory; the child as
+# 65534, no capabilities, no_new_privs): the sidecar's open check is what
+# stands between the two today, so this decides whether read-only opens
+# could go untrapped.
 # Prints the workload's own view (errno of each attempt), every point whose
 # result is an error or whose path is one of the attempts, and the events.
 #
@@ -71,7 +77,8 @@ observe_sink_start "$sink" "$work/sink.sock" "$work/sink.stats" "$work/raw"
 monitored=(--root "$bare_root" --network=none --platform=ptrace --pod-init-config "$work/pod-init.json")
 
 echo "== 1. the workload in a bare runsc run, with runtime monitoring"
-runsc "${monitored[@]}" run --bundle "$work/bundle" feas-1 </dev/null 2>&1 || true
+runsc "${monitored[@]}" run --bundle "$work/bundle" feas-1 </dev/null >"$work/feas-1.out" 2>&1 || true
+cat "$work/feas-1.out"
 echo "-- points received (result is an error, or a path of the attempts):"
 "$src/benchmarks/observe/decode.py" "$gvisor_git" "$commit" "$work/raw/conn-1.bin" |
     grep -E 'errorno|etc/|/tmp/|os.py|/data|run.sh|address|Syscall' || true
@@ -79,7 +86,9 @@ echo "-- sink: $(cat "$work/sink.stats")"
 
 echo "== 2. the same workload under omnibase sandbox run (the sidecar's events)"
 "$omnibase" sandbox run --profile python-minimal --capabilities "$work/caps.json" \
-    --events "$work/events.jsonl" -- /usr/bin/python3 -c "$attempts" </dev/null 2>&1 || true
+    --events "$work/events.jsonl" -- /usr/bin/python3 -c "$attempts" </dev/null \
+    >"$work/feas-omni.out" 2>&1 || true
+cat "$work/feas-omni.out"
 python3 - "$work/events.jsonl" <<'EOF'
 import json, sys
 for line in open(sys.argv[1]):
@@ -125,3 +134,52 @@ exec 9>&-
 wait "$runsc_pid" || true
 observe_sink_stop
 echo "-- sink, after it resumed (connection 2): $(sed -n 2p "$work/sink.stats")"
+
+echo "== 4. PID 1's descriptors and /proc/1, gVisor alone (no sidecar check)"
+cat >"$work/pid1.py" <<'EOF'
+import ctypes, os, socket
+libc = ctypes.CDLL(None)
+libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0, as the sidecar
+held = socket.socketpair()
+os.makedirs("/tmp/rootonly", mode=0o700)
+with open("/tmp/rootonly/caps.json", "w") as f:
+    f.write("{}")
+held_file = open("/tmp/rootonly/caps.json")
+pid = os.fork()
+if pid == 0:
+    os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    def attempt(what, fn):
+        try:
+            fn(); print(f"   {what}: opened", flush=True)
+        except OSError as e:
+            print(f"   {what}: {os.strerror(e.errno)}", flush=True)
+    for p in ("mem", "environ", "exe", "maps", "root/tmp/rootonly/caps.json"):
+        attempt("open /proc/1/" + p, lambda p=p: os.close(os.open("/proc/1/" + p, os.O_RDONLY)))
+    attempt("list /proc/1/cwd", lambda: os.listdir("/proc/1/cwd"))
+    for fd in sorted(os.listdir("/proc/1/fd"), key=int):
+        attempt(f"open /proc/1/fd/{fd} -> {os.readlink('/proc/1/fd/' + fd)}",
+                lambda fd=fd: os.close(os.open("/proc/1/fd/" + fd, os.O_RDONLY)))
+    os._exit(0)
+os.waitpid(pid, 0)
+EOF
+chmod 644 "$work/pid1.py"
+echo "{\"version\": 1, \"grants\": [{\"capability\": \"FILE_READ\", \"target\": \"$work/pid1.py\"}]}" \
+    >"$work/caps-pid1.json"
+"$omnibase" sandbox run --profile python-minimal --capabilities "$work/caps-pid1.json" --dry-run \
+    -- /usr/bin/python3 "$work/pid1.py" 2>/dev/null >"$work/plan-pid1.json"
+"$src/benchmarks/bare_bundle.py" "$work/plan-pid1.json" "$work/bundle-pid1" \
+    --cgroup "/$bench_cgroup/c"
+python3 - "$work/bundle-pid1/config.json" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    cfg = json.load(f)
+cfg["process"]["user"] = {"uid": 0, "gid": 0}  # PID 1 as root, as the sidecar
+for k in cfg["process"]["capabilities"]:
+    cfg["process"]["capabilities"][k] = ["CAP_SETUID", "CAP_SETGID"]
+with open(sys.argv[1], "w") as f:
+    json.dump(cfg, f)
+EOF
+runsc --root "$bare_root" --network=none --platform=ptrace run --bundle "$work/bundle-pid1" \
+    feas-3 </dev/null >"$work/pid1.out" 2>&1 || true
+cat "$work/pid1.out"
