@@ -183,3 +183,15 @@ EOF
 runsc --root "$bare_root" --network=none --platform=ptrace run --bundle "$work/bundle-pid1" \
     feas-3 </dev/null >"$work/pid1.out" 2>&1 || true
 cat "$work/pid1.out"
+echo "-- and what the sidecar holds as PID 1 while the workload runs (omnibase, its check on):"
+"$omnibase" sandbox run --profile python-minimal --capabilities "$work/caps.json" \
+    -- /usr/bin/python3 -c 'import os
+for fd in sorted(os.listdir("/proc/1/fd"), key=int):
+    try:
+        os.close(os.open("/proc/1/fd/" + fd, os.O_RDONLY)); r = "opened"
+    except OSError as e:
+        r = os.strerror(e.errno)
+    link = os.readlink("/proc/1/fd/" + fd)
+    print(f"   open /proc/1/fd/{fd} -> {link}: {r}")
+' </dev/null >"$work/pid1-omni.out" 2>/dev/null || true
+cat "$work/pid1-omni.out"
