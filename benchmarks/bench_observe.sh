@@ -19,28 +19,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-build=$(realpath "${1:-build}")
 rounds=${2:-5}
-omnibase=$build/cli/omnibase
-sink=$build/benchmarks/observe_sink
-. "$src/benchmarks/bench_lib.sh"
 . "$src/benchmarks/observe/sink_lib.sh"
-bench_setup bench_observe "$omnibase" /tmp/ob-bench-observe-XXXXXX omnibase-bench-observe
-[ -x "$sink" ] || { echo "bench_observe: $sink is not built" >&2; exit 1; }
+observe_setup bench_observe "${1:-build}" /tmp/ob-bench-observe-XXXXXX omnibase-bench-observe
 
 echo '{"version": 1, "grants": []}' >"$work/caps.json"
-MODULES="abc argparse array ast atexit base64 bdb binascii bisect builtins bz2 cProfile calendar
-cmath cmd code codecs codeop colorsys compileall configparser contextlib contextvars copy copyreg
-csv dataclasses datetime decimal difflib dis doctest enum errno faulthandler fcntl filecmp
-fileinput fnmatch fractions ftplib functools gc genericpath getopt getpass gettext glob graphlib
-grp gzip hashlib heapq hmac imaplib inspect io ipaddress itertools keyword linecache locale lzma
-mailbox marshal math mimetypes mmap modulefinder netrc ntpath nturl2path numbers opcode operator
-optparse os pathlib pdb pickle pickletools pkgutil platform plistlib poplib posix posixpath pprint
-profile pstats pty pwd py_compile pyclbr pydoc pyexpat queue quopri random re"
 declare -A code
+modules=$(tr '\n' ' ' <"$src/benchmarks/stdlib100.txt")
 code[import]="import warnings; warnings.simplefilter('ignore')
-for m in '$(echo $MODULES)'.split(): __import__(m)
-print('done', len('$(echo $MODULES)'.split()))"
+for m in '$modules'.split(): __import__(m)
+print('done', len('$modules'.split()))"
 code[stat]="import os
 d = '/usr/lib/python3.11'
 fs = sorted(p for p in (os.path.join(d, f) for f in os.listdir(d)) if p.endswith('.py') and os.path.isfile(p))
@@ -98,7 +86,7 @@ for w in $workloads; do
     bare_run "$w" "" >/dev/null; bare_run "$w" "$monitored" >/dev/null; omni_run "$w" >/dev/null
     : >"$work/$w.a"; : >"$work/$w.b"; : >"$work/$w.c"
 done
-for i in $(seq 1 "$rounds"); do
+for _ in $(seq 1 "$rounds"); do
     for w in $workloads; do
         bare_run "$w" "" >>"$work/$w.a"
         bare_run "$w" "$monitored" >>"$work/$w.b"

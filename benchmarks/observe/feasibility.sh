@@ -24,14 +24,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
-build=$(realpath "${1:?build dir}")
 gvisor_git=${2:?a gVisor git directory (fetch google/gvisor)}
 commit=${3:-611e6e1247a0691f5fd198f411c68b3bc79d90af}
-omnibase=$build/cli/omnibase
-sink=$build/benchmarks/observe_sink
-. "$src/benchmarks/bench_lib.sh"
 . "$src/benchmarks/observe/sink_lib.sh"
-bench_setup feasibility "$omnibase" /tmp/ob-observe-feas-XXXXXX omnibase-observe-feas
+observe_setup feasibility "${1:?build dir}" /tmp/ob-observe-feas-XXXXXX omnibase-observe-feas
 
 echo '{"version": 1, "grants": []}' >"$work/caps.json"
 attempts='import os, socket, struct
