@@ -49,14 +49,8 @@ chmod 644 "$W/caps.json"
 OPENS_WL="import os
 for _ in range($OPENS):
     os.close(os.open('$W/f.txt', os.O_RDONLY))"
-MODULES="abc argparse array ast atexit base64 bdb binascii bisect builtins bz2 cProfile calendar
-cmath cmd code codecs codeop colorsys compileall configparser contextlib contextvars copy copyreg
-csv dataclasses datetime decimal difflib dis doctest enum errno faulthandler fcntl filecmp
-fileinput fnmatch fractions ftplib functools gc genericpath getopt getpass gettext glob graphlib
-grp gzip hashlib heapq hmac imaplib inspect io ipaddress itertools keyword linecache locale lzma
-mailbox marshal math mimetypes mmap modulefinder netrc ntpath nturl2path numbers opcode operator
-optparse os pathlib pdb pickle pickletools pkgutil platform plistlib poplib posix posixpath pprint
-profile pstats pty pwd py_compile pyclbr pydoc pyexpat queue quopri random re"
+# 100 standard-library modules, also bench_observe.sh's import workload
+MODULES=$(cat "$(dirname "$0")/stdlib100.txt")
 IMPORTS_WL="import warnings; warnings.simplefilter('ignore')
 for m in '$(echo $MODULES)'.split(): __import__(m)"
 DENIALS=2000

@@ -19,6 +19,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \
     python3-kubernetes python3-yaml python3-numpy python3-pandas \
     strace libpython3.11-testsuite \
+    python3-protobuf protobuf-compiler \
     chromium wrk \
     clang-format git
 
