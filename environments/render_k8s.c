@@ -13,6 +13,8 @@
 #include "common/macros.h"
 #include "environments/env.h"
 #include "environments/render_k8s.h"
+#include "runner/network.h"
+#include "runner/runner.h"
 #include "environments/seed.h"
 
 static void cjson_deletep(cJSON **j)
@@ -283,20 +285,52 @@ static cJSON *config_map(const char *name, const char *ns, const char *id, const
         return o;
 }
 
-/* The capability set (the capability file's text, as caps.json is
- * locally) and flags.json ({"env_id", "flags"}, as locally). */
-static int config_maps(cJSON *items, const ob_capset *caps, char *const *flags, const char *id,
-                       const char *ns, const char *suffix)
+/* The sidecar's second capability file, as a local run writes it: what the
+ * workload needs from its own sandbox (the profile's paths, /tmp, /dev/shm,
+ * devices, ptys, probes), from the runner's own pure plan of the template's
+ * sandbox (ob_run_new: nothing is made or cached). */
+static int profile_caps_text(const char *profile, const ob_capset *caps, char **ret, ob_error *err)
 {
-        _cleanup_free_ char *text = NULL, *fl = NULL;
+        ob_sandbox_options o;
+        ob_run *run = NULL;
+        ob_capset *prof = NULL;
+        int r;
+
+        ob_sandbox_options_init(&o);
+        o.caps = caps;
+        o.profile = profile;
+        o.hold = true;
+        o.dry_run = true;
+        r = ob_run_new(&o, &run, err);
+        if (r >= 0)
+                r = ob_sidecar_profile_caps(ob_run_plan_get(run), ob_run_network_wanted(caps),
+                                            &prof);
+        if (r >= 0)
+                r = ob_capset_to_json(prof, ret);
+        ob_capset_free(prof);
+        ob_run_destroy(run);
+        return r;
+}
+
+/* The capability sets (the capability files' text, as caps.json and
+ * profile-caps.json are locally) and flags.json ({"env_id", "flags"}, as
+ * locally). */
+static int config_maps(cJSON *items, const ob_capset *caps, const char *profile, char *const *flags,
+                       const char *id, const char *ns, const char *suffix, ob_error *err)
+{
+        _cleanup_free_ char *text = NULL, *prof = NULL, *fl = NULL;
         char name[128];
-        cJSON *doc, *f;
+        cJSON *doc, *f, *cm;
         int r = ob_capset_to_json(caps, &text);
 
+        if (r >= 0)
+                r = profile_caps_text(profile, caps, &prof, err);
         if (r < 0)
                 return r;
         snprintf(name, sizeof(name), "omnibase-capabilities%s", suffix);
-        cJSON_AddItemToArray(items, config_map(name, ns, id, "caps.json", text));
+        cm = config_map(name, ns, id, "caps.json", text);
+        cJSON_AddStringToObject(cJSON_GetObjectItem(cm, "data"), "profile-caps.json", prof);
+        cJSON_AddItemToArray(items, cm);
         doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "env_id", id ? cJSON_CreateString(id) : cJSON_CreateNull());
         f = cJSON_AddObjectToObject(doc, "flags");
@@ -353,10 +387,12 @@ int ob_k8s_render_env(const ob_env_record *r, const ob_template *t, const ob_k8s
         for (int i = 0; i < 3; i++)
                 cJSON_AddItemToArray(items, role_obj(i, ns, r->id));
         add_bindings(items, r, ns, o);
-        k = config_maps(items, caps, r->flags, r->id, ns, "");
+        k = config_maps(items, caps, t->profile, r->flags, r->id, ns, "", err);
         ob_capset_free(caps);
+        if (k < 0 && !err->message[0])
+                ob_error_set_code(err, "invalid", -k, "render: %s", strerror(-k));
         if (k < 0)
-                return ob_error_set_code(err, "invalid", -k, "render: %s", strerror(-k));
+                return k;
         cJSON_AddItemToArray(items, ob_k8s_sandbox(r, t, o, &x));
         *ret = TAKE_PTR(list);
         return 0;
@@ -378,11 +414,13 @@ int ob_k8s_render_template(const ob_template *t, const ob_k8s_opts *o, cJSON **r
         snprintf(suffix, sizeof(suffix), "-%s", t->name);
         list = new_list(&items);
         cJSON_AddItemToArray(items, runtime_class());
-        k = config_maps(items, t->caps, t->flags_default, NULL, NULL, suffix);
+        k = config_maps(items, t->caps, t->profile, t->flags_default, NULL, NULL, suffix, err);
         if (k < 0) {
                 cJSON_Delete(egress);
                 cJSON_Delete(resolved);
-                return ob_error_set_code(err, "invalid", -k, "render: %s", strerror(-k));
+                if (!err->message[0])
+                        ob_error_set_code(err, "invalid", -k, "render: %s", strerror(-k));
+                return k;
         }
         tpl = ob_k8s_sandbox_template(t, egress, o);
         annotate_resolved(tpl, resolved);

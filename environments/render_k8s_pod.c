@@ -14,6 +14,7 @@
 #include "common/macros.h"
 #include "environments/env.h"
 #include "environments/render_k8s.h"
+#include "runner/runner.h"
 
 static const char *const sidecar_caps[] = {"SETUID",     "SETGID", "SETPCAP",
                                            "SYS_PTRACE", "KILL",   "DAC_READ_SEARCH"};
@@ -87,15 +88,33 @@ static void add_env(cJSON *env, const char *name, const char *value)
         cJSON_AddItemToArray(env, e);
 }
 
+/* The sidecar's command: the head a local run gives it (both capability
+ * files, /tmp and /dev/shm as scratch, the sandbox user), without the
+ * channel on fd 0 and the "--" that ends it, then --hold. */
+static cJSON *sidecar_command(void)
+{
+        const char *const *head;
+        size_t n = ob_sidecar_argv_head(&head);
+        cJSON *cmd = cJSON_CreateArray();
+
+        for (size_t i = 0; i + 1 < n; i++) {
+                if (streq(head[i], "--channel-fd")) {
+                        i++;
+                        continue;
+                }
+                cJSON_AddItemToArray(cmd, cJSON_CreateString(head[i]));
+        }
+        cJSON_AddItemToArray(cmd, cJSON_CreateString("--hold"));
+        return cmd;
+}
+
 static cJSON *container(const ob_template *t, const char *id, char *const *flags,
                         const ob_k8s_opts *o, const ob_k8s_env_extras *x)
 {
-        static const char *const cmd[] = {OB_K8S_SIDECAR, "--caps", OB_K8S_CAPS_DIR "/caps.json",
-                                          "--hold"};
         cJSON *c = cJSON_CreateObject(), *env, *mounts;
         char list[OB_ENV_MAX_FLAGS * (OB_ENV_FLAG_MAX + 1) + 1] = "";
 
-        cJSON_AddItemToObject(c, "command", cJSON_CreateStringArray(cmd, ARRAY_SIZE(cmd)));
+        cJSON_AddItemToObject(c, "command", sidecar_command());
         env = cJSON_AddArrayToObject(c, "env");
         if (id)
                 add_env(env, "OMNIBASE_ENV_ID", id);
@@ -118,6 +137,7 @@ static cJSON *container(const ob_template *t, const char *id, char *const *flags
         if (x && x->secrets && x->secrets[0])
                 add_mount(mounts, "secrets", OB_K8S_SECRETS_DIR, NULL, true);
         add_mount(mounts, "tmp", "/tmp", NULL, false);
+        add_mount(mounts, "shm", "/dev/shm", NULL, false);
         add_mount(mounts, "workspace", OB_ENV_WORKSPACE, NULL, false);
         cJSON_AddStringToObject(c, "workingDir", OB_ENV_WORKSPACE);
         return c;
@@ -242,6 +262,8 @@ int ob_k8s_pod_spec(const ob_template *t, const char *id, char *const *flags, co
         if (x && x->secrets && x->secrets[0])
                 add_secrets_volume(v, x->secrets);
         add_volume(v, "tmp", NULL, "Memory", l.tmpfs_mb);
+        /* the sandbox's own /dev/shm, as locally: a tmpfs of tmpfs_mb */
+        add_volume(v, "shm", NULL, "Memory", l.tmpfs_mb);
         add_volume(v, "workspace", NULL, NULL, t->workspace_mb);
         *ret = spec;
         return 0;

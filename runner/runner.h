@@ -431,6 +431,12 @@ int ob_sidecar_plan(ob_run_plan *plan, const char *state_dir, bool dry, ob_error
  * (system paths, script, /tmp, devices), mounted read-only at OB_SIDECAR_RUN;
  * and the channel: ret_channel[0] is the runner's end (nonblocking),
  * ret_channel[1] runsc's stdin. Both close-on-exec, owned by the caller. */
+/* What the workload needs from its own sandbox, as the sidecar's second
+ * capability file (profile-caps.json): the plan's profile paths, the
+ * sandbox's /tmp, /dev/shm, devices, ptys, probes, and its own loopback
+ * when it has no network of ours (network false). Pure: the Kubernetes
+ * renderer calls it on a plan too. *ret the caller's. */
+int ob_sidecar_profile_caps(const ob_run_plan *plan, bool network, ob_capset **ret);
 int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run_path,
                        int ret_channel[2], ob_error *err);
 

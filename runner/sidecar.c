@@ -346,7 +346,7 @@ static int grant_shared_dir(ob_capset *set, const ob_mount *m, const char *why)
 /* What the workload needs from its own sandbox: the profile's paths (read,
  * exec), the script, /tmp and /dev/shm themselves, a few devices, its ptys,
  * the start-up probes, its loopback when it has no network. */
-static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
+int ob_sidecar_profile_caps(const ob_run_plan *plan, bool network, ob_capset **ret)
 {
         /* /dev/tty opens only the caller's own controlling terminal (ENXIO
          * without one): an exec's pty (env exec -t), where an interactive
@@ -391,7 +391,7 @@ static int profile_caps(const ob_run_plan *plan, ob_capset **ret)
                 for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(devs); i++)
                         r = add_grant(set, kind, devs[i], "sandbox:dev");
         }
-        for (size_t i = 0; r >= 0 && !plan->network && loopback[i]; i++)
+        for (size_t i = 0; r >= 0 && !network && loopback[i]; i++)
                 r = add_grant(set, OB_CAP_NETWORK_CONNECT, loopback[i], "sandbox:loopback");
         if (r < 0) {
                 ob_capset_free(set);
@@ -426,7 +426,7 @@ int ob_sidecar_prepare(ob_run_plan *plan, const ob_capset *caps, const char *run
                 return -ENOMEM;
         if (mkdir(dir, 0700) < 0)
                 return ob_error_set(err, 0, 0, errno, "%s: %s", dir, strerror(errno));
-        r = profile_caps(plan, &prof);
+        r = ob_sidecar_profile_caps(plan, plan->network, &prof);
         if (r >= 0)
                 r = write_caps(dir, "profile-caps.json", prof);
         ob_capset_free(prof);

@@ -98,6 +98,12 @@ def load_crds():
     return out
 
 
+def pod_profile(items):
+    """The profile the rendered pod's image holds (its annotation)."""
+    pt = items[-1]["spec"]["podTemplate"]
+    return pt["metadata"]["annotations"]["omnibase.dev/profile"]
+
+
 class RenderK8s(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -451,6 +457,46 @@ class RenderK8s(unittest.TestCase):
         got = self.run_ob("env", "render", "--template", "net-demo", "--owner", "alice",
                           "--backend", "kubernetes", env=env).stdout
         self.assertEqual(got, want)
+
+    def test_the_sidecar_gets_what_a_local_run_gives_it(self):
+        """The pod's sidecar holds both capability files a local run's does:
+        the environment's and profile-caps.json (the profile's paths, the
+        sandbox's /tmp and /dev/shm, devices, ptys; its loopback only without
+        a network grant), from the runner's own plan of the template's sandbox;
+        the same flags (scratch dirs, the sandbox user); a /dev/shm tmpfs of
+        tmpfs_mb as locally."""
+        for tpl, env, network in (("python-agent", self.env, False),
+                                  ("net", self.network_template("10.9.0.0/16:443"), True)):
+            items = self.render("env", "render", "--template", tpl, "--owner", "alice",
+                                "--backend", "kubernetes", env=env)
+            cm = [o for o in items if o["kind"] == "ConfigMap"
+                  and o["metadata"]["name"] == "omnibase-capabilities"][0]
+            prof = json.loads(cm["data"]["profile-caps.json"])
+            grants = {(g["capability"], g["target"]) for g in prof["grants"]}
+            pod = items[-1]["spec"]["podTemplate"]["spec"]
+            with open(os.path.join(SRC, "profiles",
+                                   pod_profile(items) + ".json")) as f:
+                paths = [q for q in json.load(f)["paths"] if os.path.exists(q)]
+            self.assertTrue(paths, tpl)
+            for q in paths:
+                self.assertIn(("FILE_READ", q), grants, tpl)
+            for q in ("/tmp", "/dev/shm", "/dev/null", "/dev/ptmx"):
+                self.assertIn(("FILE_WRITE", q), grants, tpl)
+            self.assertEqual(("NETWORK_CONNECT", "127.0.0.0/8:*") in grants, not network, tpl)
+            cmd = pod["containers"][0]["command"]
+            self.assertEqual(cmd[-1], "--hold")
+            for flag in (["--caps", "/omnibase/run/caps.json"],
+                         ["--caps", "/omnibase/run/profile-caps.json"],
+                         ["--scratch", "/tmp"], ["--scratch", "/dev/shm"], ["--uid", "65534"]):
+                self.assertTrue(any(cmd[i:i + 2] == flag for i in range(len(cmd))), (tpl, flag))
+            self.assertNotIn("--channel-fd", cmd)
+            shm = [v for v in pod["volumes"] if v["name"] == "shm"][0]
+            tmp = [v for v in pod["volumes"] if v["name"] == "tmp"][0]
+            self.assertEqual(shm["emptyDir"], tmp["emptyDir"])
+            self.assertIn({"mountPath": "/dev/shm", "name": "shm"},
+                          pod["containers"][0]["volumeMounts"])
+            for o in items:
+                self.check_object(o)
 
     def network_template(self, denial, extra_grants=()):
         d = os.path.join(self.tmp, "tpl-" + str(abs(hash((denial, *extra_grants)))))
