@@ -22,14 +22,10 @@ from runnerlib import RunnerTest, main
 
 FIXERS = "/usr/lib/python3.11/lib2to3/tests/data/fixers"  # no __pycache__ in it
 
-BYTECODE = r'''
-import errno, os, subprocess, sys
-# a -O child: none of the stdlib's opt-1 caches exist, importlib writes them
-# (and makes fixers/__pycache__); it skips a cache on any OSError
-subprocess.run([sys.executable, "-O", "-c",
-                "import sys; sys.path.insert(0, %(fixers)r)\n"
-                "import parrot_example, _compat_pickle, json.decoder; print('imported')"],
-               check=True)
+# What each workload starts with: attempt() prints NAME and SUCCEEDED or the
+# errno's name; excl opens a new file; connect() a Unix socket.
+PRELUDE = r'''
+import errno, os, socket
 def attempt(name, f):
     try:
         f()
@@ -37,6 +33,19 @@ def attempt(name, f):
     except OSError as e:
         print(name, errno.errorcode[e.errno])
 excl = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+def connect(path, kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_UNIX, kind) as s:
+        s.connect(path)
+'''
+
+BYTECODE = PRELUDE + r'''
+import subprocess, sys
+# a -O child: none of the stdlib's opt-1 caches exist, importlib writes them
+# (and makes fixers/__pycache__); it skips a cache on any OSError
+subprocess.run([sys.executable, "-O", "-c",
+                "import sys; sys.path.insert(0, %(fixers)r)\n"
+                "import parrot_example, _compat_pickle, json.decoder; print('imported')"],
+               check=True)
 attempt("mkdir", lambda: os.mkdir(%(fixers)r + "/__pycache__"))
 attempt("tmp", lambda: os.open("/usr/lib/python3.11/__pycache__/x.cpython-311.pyc.1234", excl))
 attempt("pyc", lambda: os.open("/usr/lib/python3.11/__pycache__/x.cpython-311.opt-2.pyc", excl))
@@ -47,15 +56,7 @@ attempt("granted", lambda: os.mkdir(%(data)r + "/pkg/__pycache__"))
 attempt("granted-pyc", lambda: os.open(%(data)r + "/__pycache__/m.cpython-311.pyc", excl))
 '''
 
-NOT_CACHES = r'''
-import errno, os
-def attempt(name, f):
-    try:
-        f()
-        print(name, "SUCCEEDED")
-    except OSError as e:
-        print(name, errno.errorcode[e.errno])
-excl = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+NOT_CACHES = PRELUDE + r'''
 attempt("module", lambda: open("/usr/lib/python3.11/os.py", "a"))
 attempt("other", lambda: os.open("/usr/lib/python3.11/__pycache__/x.txt", excl))
 attempt("pyc-beside", lambda: os.open("/usr/lib/python3.11/x.pyc", excl))
@@ -63,17 +64,8 @@ attempt("user-file", lambda: os.open(%(data)r + "/notes.txt", excl))
 attempt("unmounted", lambda: os.open("/opt/app/__pycache__/m.cpython-311.pyc", excl))
 '''
 
-SOCKETS = r'''
-import errno, logging.handlers, os, socket
-def attempt(name, f):
-    try:
-        f()
-        print(name, "SUCCEEDED")
-    except OSError as e:
-        print(name, errno.errorcode[e.errno])
-def connect(path, kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_UNIX, kind) as s:
-        s.connect(path)
+SOCKETS = PRELUDE + r'''
+import logging.handlers
 # it ignores a failed connect, as C's openlog() does: no syslog here
 attempt("syslog", lambda: logging.handlers.SysLogHandler(address="/dev/log"))
 attempt("dev-dgram", lambda: connect("/dev/log", socket.SOCK_DGRAM))
@@ -89,17 +81,7 @@ def send():
 attempt("sendto", send)
 '''
 
-HOST_PATHS = r'''
-import errno, socket
-def attempt(name, f):
-    try:
-        f()
-        print(name, "SUCCEEDED")
-    except OSError as e:
-        print(name, errno.errorcode[e.errno])
-def connect(path):
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(path)
+HOST_PATHS = PRELUDE + r'''
 attempt("docker", lambda: connect("/var/run/docker.sock"))
 attempt("dbus", lambda: connect("/run/dbus/system_bus_socket"))
 '''
