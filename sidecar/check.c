@@ -309,6 +309,15 @@ static int kernel_answer(pid_t tid, const ob_syscall_info *s, const ob_path_arg 
         return absent;
 }
 
+/* Does a rule of the set (a user's denial) decide FILE_WRITE of path? Then
+ * a denial is the user's own word, and it stays reported. */
+static bool rule_decides(const ob_capset *caps, const char *path)
+{
+        ob_decision d = {0};
+
+        return decide(caps, OB_CAP_FILE_WRITE, path, &d) < 0 || d.rule;
+}
+
 /* A bytecode cache that an interpreter makes next to a module on a
  * read-only mount (`python -O` children writing `__pycache__/NAME.opt-1.pyc`
  * into the profile's /usr/lib/python3.11): importlib skips the cache on any
@@ -332,7 +341,8 @@ static int bytecode_answer(const ob_capset *caps, pid_t tid, const ob_syscall_in
                 return 0;
         memcpy(parent, path, (size_t)(slash - path));
         parent[slash - path] = '\0';
-        if (decide(caps, OB_CAP_FILE_READ, parent, &d) < 0 || !d.allowed)
+        if (rule_decides(caps, path) || decide(caps, OB_CAP_FILE_READ, parent, &d) < 0 ||
+            !d.allowed)
                 return 0;
         if (ob_tracee_fsids(tid, &uid, &gid) < 0 || !workload_reaches(path, uid, gid))
                 return 0;
@@ -563,14 +573,15 @@ static int check_inet(const ob_capset *caps, const struct sockaddr_storage *ss, 
  * clients) and where the workload can walk to it: the kernel's ENOENT or
  * ENOTDIR, nothing reported. A missing host path elsewhere (a daemon's
  * socket the mount mask left out) stays a denial, as for open. */
-static int absent_socket(pid_t tid, const char *path)
+static int absent_socket(const ob_capset *caps, pid_t tid, const char *path)
 {
         struct stat st;
         uid_t uid;
         gid_t gid;
         int e;
 
-        if (lstat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+        if (rule_decides(caps, path) || lstat(path, &st) == 0 ||
+            (errno != ENOENT && errno != ENOTDIR))
                 return 0;
         e = errno;
         if (ob_tracee_fsids(tid, &uid, &gid) < 0 || !workload_reaches(path, uid, gid))
@@ -613,7 +624,7 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
                         deny(v, fails);
                 return 0;
         }
-        if (!is_bind && (r = absent_socket(tid, v->target)))
+        if (!is_bind && (r = absent_socket(caps, tid, v->target)))
                 unreport(v, r);
         return 0;
 }

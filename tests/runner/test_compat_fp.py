@@ -62,6 +62,8 @@ attempt("other", lambda: os.open("/usr/lib/python3.11/__pycache__/x.txt", excl))
 attempt("pyc-beside", lambda: os.open("/usr/lib/python3.11/x.pyc", excl))
 attempt("user-file", lambda: os.open(%(data)r + "/notes.txt", excl))
 attempt("unmounted", lambda: os.open("/opt/app/__pycache__/m.cpython-311.pyc", excl))
+# a cache a denial of the user's names: the user's word, reported
+attempt("denied", lambda: os.open("/usr/lib/python3.11/__pycache__/y.cpython-311.pyc", excl))
 '''
 
 SOCKETS = PRELUDE + r'''
@@ -84,6 +86,8 @@ attempt("sendto", send)
 HOST_PATHS = PRELUDE + r'''
 attempt("docker", lambda: connect("/var/run/docker.sock"))
 attempt("dbus", lambda: connect("/run/dbus/system_bus_socket"))
+# a missing socket of its own /dev that a denial of the user's names
+attempt("denied", lambda: connect("/dev/log"))
 '''
 
 ABSTRACT = r'''
@@ -140,18 +144,21 @@ class CompatFalsePositives(RunnerTest):
         self.assertFalse(os.path.exists(os.path.join(data, "pkg", "__pycache__")))
 
     def test_other_writes_into_read_only_mounts_stay_denials(self):
-        data, caps = self.data_grant()
+        data, _ = self.data_grant()
+        caps = self.caps(grants=[("FILE_READ", data), ("FILE_READ", data + "/*")],
+                         denials=[("FILE_WRITE", "/usr/lib/python3.11/__pycache__/y.*")])
         res = self.run_json(self.write("w.py", NOT_CACHES % {"data": data}), caps=caps)
         self.assertEqual(res["stdout"].splitlines(), [
             "module EACCES", "other EACCES", "pyc-beside EACCES", "user-file EACCES",
-            "unmounted EACCES"], res)
+            "unmounted EACCES", "denied EACCES"], res)
         self.assertEqual((res["status"], res["exit_code"]), ("violation", 126), res)
         self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]], [
             ("FILE_WRITE", "/usr/lib/python3.11/os.py"),
             ("FILE_WRITE", "/usr/lib/python3.11/__pycache__/x.txt"),
             ("FILE_WRITE", "/usr/lib/python3.11/x.pyc"),
             ("FILE_WRITE", data + "/notes.txt"),
-            ("FILE_WRITE", "/opt/app/__pycache__/m.cpython-311.pyc")])
+            ("FILE_WRITE", "/opt/app/__pycache__/m.cpython-311.pyc"),
+            ("FILE_WRITE", "/usr/lib/python3.11/__pycache__/y.cpython-311.pyc")])
 
     # -- 2: missing socket paths in the sandbox's own space ------------------
     def test_missing_unix_sockets_of_its_own_are_enoent(self):
@@ -161,13 +168,16 @@ class CompatFalsePositives(RunnerTest):
 
     def test_missing_host_socket_paths_stay_denials(self):
         """A daemon's socket the mount mask left out: the attempt is
-        reported, as a read of a missing host file is."""
-        res = self.run_json(self.write("w.py", HOST_PATHS))
-        self.assertEqual(res["stdout"].splitlines(), ["docker EACCES", "dbus EACCES"], res)
+        reported, as a read of a missing host file is; and a missing
+        socket of the sandbox's own that a user's denial names."""
+        caps = self.caps(denials=[("FILE_WRITE", "/dev/log")])
+        res = self.run_json(self.write("w.py", HOST_PATHS), caps=caps)
+        self.assertEqual(res["stdout"].splitlines(), ["docker EACCES", "dbus EACCES",
+                                                      "denied EACCES"], res)
         self.assertEqual((res["status"], res["exit_code"]), ("violation", 126), res)
         self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]], [
             ("FILE_WRITE", "/var/run/docker.sock"),
-            ("FILE_WRITE", "/run/dbus/system_bus_socket")])
+            ("FILE_WRITE", "/run/dbus/system_bus_socket"), ("FILE_WRITE", "/dev/log")])
 
     # -- 3: the abstract namespace -------------------------------------------
     def test_abstract_unix_sockets_are_its_own(self):
