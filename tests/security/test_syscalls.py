@@ -240,7 +240,10 @@ class SyscallAttacks(AttackTest):
                 if p and p.poll() is None:
                     p.kill()
                 if p:
-                    p.communicate()
+                    p.wait()
+                    for f in (p.stdin, p.stdout, p.stderr):
+                        if f:
+                            f.close()
         res = json.loads(out)
         self.ids.append(res["sandbox_id"])
         got = self.verdicts(res)
