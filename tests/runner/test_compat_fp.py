@@ -8,7 +8,9 @@
 2. a connect to a Unix socket that is not there in the sandbox's own /dev or
    scratch (/dev/log of logging's SysLogHandler): ENOENT, not reported;
 3. a connect to an abstract Unix socket: the sandbox's own namespace
-   (gVisor's), allowed and not reported.
+   (gVisor's), allowed and not reported;
+4. a recvfrom() on TCP in a run with no network: the hostinet workaround
+   (EOPNOTSUPP, issue 15 item 12) is for network runs only.
 
 Each compatibility case runs with no grants (or a FILE_READ grant) under the
 default profile and wants status ok, exit 0 and no violations. The cases
@@ -118,6 +120,23 @@ except OSError as e:
 '''
 
 
+RECVFROM = r'''
+import socket, threading
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+def serve():
+    c, _ = srv.accept()
+    with c:
+        c.sendall(b"hello")
+t = threading.Thread(target=serve)
+t.start()
+with socket.create_connection(srv.getsockname()) as c:
+    print(c.recvfrom(64))
+t.join()
+'''
+
+
 class CompatFalsePositives(RunnerTest):
     def run_clean(self, code, caps=None):
         res = self.run_json(self.write("w.py", code), caps=caps)
@@ -183,6 +202,17 @@ class CompatFalsePositives(RunnerTest):
     def test_abstract_unix_sockets_are_its_own(self):
         out = self.run_clean(ABSTRACT)
         self.assertEqual(out, ["ABSTRACT PING", "dgram", "nobody ECONNREFUSED"])
+
+
+    # -- 4: recvfrom on TCP in a run with no network ---------------------------
+    def test_recvfrom_on_its_own_loopback(self):
+        """The hostinet recvfrom workaround (issue 15 item 12) is for network
+        runs only; the sandbox's own loopback grants made every run one
+        (test_socket's BasicTCPTest.testRecvFrom: EOPNOTSUPP)."""
+        res = self.run_json(self.write("w.py", RECVFROM))
+        self.assertEqual((res["status"], res["exit_code"], res["violations"]), ("ok", 0, []), res)
+        self.assertEqual(res["stdout"].splitlines(), ["(b'hello', None)"], res)
+        self.assertEqual(res["stderr"], "", res)
 
 
 if __name__ == "__main__":
