@@ -309,6 +309,54 @@ static int kernel_answer(pid_t tid, const ob_syscall_info *s, const ob_path_arg 
         return absent;
 }
 
+/* Does a rule of the set (a user's denial) decide FILE_WRITE of path? Then
+ * a denial is the user's own word, and it stays reported. */
+static bool rule_decides(const ob_capset *caps, const char *path)
+{
+        ob_decision d = {0};
+
+        return decide(caps, OB_CAP_FILE_WRITE, path, &d) < 0 || d.rule;
+}
+
+/* A bytecode cache that an interpreter makes next to a module on a
+ * read-only mount (`python -O` children writing `__pycache__/NAME.opt-1.pyc`
+ * into the profile's /usr/lib/python3.11): importlib skips the cache on any
+ * OSError, and the mount refuses the write whatever the sidecar says. Not a
+ * capability question where the run may read the directory (a profile path
+ * or a FILE_READ grant): the errno gVisor gives (own.c), nothing reported.
+ * Any other write there stays a denial (docs/compatibility.md). */
+static int bytecode_answer(const ob_capset *caps, pid_t tid, const ob_syscall_info *s,
+                           const ob_path_arg *p, const char *path)
+{
+        bool dir = strncmp(s->name, "mkdir", 5) == 0;
+        bool opens = p->access == OB_ACCESS_OPEN || p->access == OB_ACCESS_OPENAT2;
+        const char *slash = strrchr(path, '/');
+        char parent[OB_SIDECAR_MAX_PATH + 1];
+        ob_decision d = {0};
+        uid_t uid;
+        gid_t gid;
+
+        if ((!dir && !opens && !streq(s->name, "creat")) || !ob_bytecode_cache_name(path, dir) ||
+            !slash || slash == path || (size_t)(slash - path) >= sizeof(parent))
+                return 0;
+        memcpy(parent, path, (size_t)(slash - path));
+        parent[slash - path] = '\0';
+        if (rule_decides(caps, path) || decide(caps, OB_CAP_FILE_READ, parent, &d) < 0 ||
+            !d.allowed)
+                return 0;
+        if (ob_tracee_fsids(tid, &uid, &gid) < 0 || !workload_reaches(path, uid, gid))
+                return 0;
+        return ob_readonly_answer(parent, uid, gid);
+}
+
+/* Turns a denial into the kernel's answer e, with nothing to report. */
+static void unreport(ob_verdict *v, int e)
+{
+        free(TAKE_PTR(v->target));
+        *v = (ob_verdict){.layer = v->layer};
+        deny(v, e);
+}
+
 /* Can this syscall put a symlink where there was none (see resolve.c)? */
 static bool makes_links(const ob_syscall_info *s)
 {
@@ -424,11 +472,10 @@ static int check_path(const ob_capset *caps, pid_t tid, const ob_syscall_info *s
                         if (!check_cap(caps, order[k].kind, &path, creates, EACCES, v))
                                 continue;
                         e = kernel_answer(tid, s, &s->p[i], v->target, need, creates, fails, flags);
-                        if (e) { /* not a capability question: nothing to report */
-                                free(TAKE_PTR(v->target));
-                                *v = (ob_verdict){.layer = v->layer};
-                                deny(v, e);
-                        }
+                        if (!e && order[k].kind == OB_CAP_FILE_WRITE && creates)
+                                e = bytecode_answer(caps, tid, s, &s->p[i], v->target);
+                        if (e) /* not a capability question: nothing to report */
+                                unreport(v, e);
                         return 0;
                 }
                 /* allowed as written, but the kernel fails at a missing
@@ -521,8 +568,29 @@ static int check_inet(const ob_capset *caps, const struct sockaddr_storage *ss, 
         return 0;
 }
 
+/* A connect or send to a socket path that is not there, in the sandbox's
+ * own space (a scratch directory, gVisor's own /dev: /dev/log of syslog
+ * clients) and where the workload can walk to it: the kernel's ENOENT or
+ * ENOTDIR, nothing reported. A missing host path elsewhere (a daemon's
+ * socket the mount mask left out) stays a denial, as for open. */
+static int absent_socket(const ob_capset *caps, pid_t tid, const char *path)
+{
+        struct stat st;
+        uid_t uid;
+        gid_t gid;
+        int e;
+
+        if (rule_decides(caps, path) || lstat(path, &st) == 0 ||
+            (errno != ENOENT && errno != ENOTDIR))
+                return 0;
+        e = errno;
+        if (ob_tracee_fsids(tid, &uid, &gid) < 0 || !workload_reaches(path, uid, gid))
+                return 0;
+        return ob_scratch_owns_absent(path, uid) || ob_dev_owns_absent(path) ? e : 0;
+}
+
 static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un *un, size_t len,
-                      bool is_bind, int error, ob_verdict *v)
+                      bool is_bind, ob_verdict *v)
 {
         char name[sizeof(un->sun_path) + 1] = {0};
         size_t plen = len - offsetof(struct sockaddr_un, sun_path);
@@ -532,15 +600,13 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
         if (len <= offsetof(struct sockaddr_un, sun_path))
                 return 0; /* unnamed / autobind */
         memcpy(name, un->sun_path, MIN(plen, sizeof(un->sun_path)));
-        if (name[0] == '\0') {
-                /* the abstract namespace is not a file: no capability names it */
-                if (is_bind)
-                        return 0;
-                deny(v, error);
-                v->capability = "NETWORK_CONNECT";
-                v->policy_id = "default-deny";
-                return asprintf(&v->target, "unix:@%s", name + 1) < 0 ? -ENOMEM : 0;
-        }
+        /* The abstract namespace is the sandbox's own: gVisor's sentry serves
+         * every AF_UNIX socket itself, with --network=host too (hostinet is
+         * for AF_INET/6 only), so an abstract name reaches only a socket a
+         * process of the sandbox bound (measured: docs/compatibility.md;
+         * tests/security/test_syscalls.py keeps a host's unreachable). */
+        if (name[0] == '\0')
+                return 0;
         r = ob_resolve_path_fails(tid, AT_FDCWD, name, !is_bind, &path, &fails);
         if (r == -EACCES) { /* could not be resolved for sure: deny, report */
                 deny(v, EACCES);
@@ -553,8 +619,13 @@ static int check_unix(const ob_capset *caps, pid_t tid, const struct sockaddr_un
                 deny(v, -r);
                 return 0;
         }
-        if (!check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v) && fails)
-                deny(v, fails); /* the kernel's answer, given before a thread can change it */
+        if (!check_cap(caps, OB_CAP_FILE_WRITE, &path, is_bind, EACCES, v)) {
+                if (fails) /* the kernel's answer, given before a thread can change it */
+                        deny(v, fails);
+                return 0;
+        }
+        if (!is_bind && (r = absent_socket(caps, tid, v->target)))
+                unreport(v, r);
         return 0;
 }
 
@@ -576,8 +647,7 @@ static int check_addr(const ob_capset *caps, pid_t tid, uint64_t addr, uint64_t 
         case AF_NETLINK:
                 return 0; /* disconnect; the kernel's own sockets */
         case AF_UNIX:
-                return check_unix(caps, tid, (struct sockaddr_un *)&ss, (size_t)len, is_bind, error,
-                                  v);
+                return check_unix(caps, tid, (struct sockaddr_un *)&ss, (size_t)len, is_bind, v);
         case AF_INET:
         case AF_INET6:
                 if (is_bind)

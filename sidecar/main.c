@@ -252,12 +252,19 @@ static void setup_signals(void)
 }
 
 /* Whether the run has a network: the runner gives runsc --network=host
- * exactly when the capability set grants some NETWORK_CONNECT. */
+ * exactly when the user's capability set grants some NETWORK_CONNECT. The
+ * sandbox's own loopback grants (`sandbox:loopback`, runner/sidecar.c) are
+ * written only for a run with no network (gVisor's netstack): they do not
+ * count. (A user's grant spelled with that policy id would only lose its
+ * run the hostinet recvfrom workaround: the user's own sandbox.) */
 static bool has_network_grant(const ob_capset *caps)
 {
-        for (size_t i = 0; i < ob_capset_count(caps, false); i++)
-                if (ob_capset_get(caps, false, i)->kind == OB_CAP_NETWORK_CONNECT)
+        for (size_t i = 0; i < ob_capset_count(caps, false); i++) {
+                const ob_capability *g = ob_capset_get(caps, false, i);
+                if (g->kind == OB_CAP_NETWORK_CONNECT &&
+                    !(g->policy_id && streq(g->policy_id, "sandbox:loopback")))
                         return true;
+        }
         return false;
 }
 

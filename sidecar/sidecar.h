@@ -131,6 +131,20 @@ bool ob_scratch_allows(const char *path, bool creates);
  * the workload's own (see scratch.c); uid: the workload's fsuid. */
 bool ob_scratch_owns_absent(const char *path, uid_t uid);
 
+/* ---- the sandbox's own answers (own.c) ---- */
+
+/* Whether the mount path (absolute, resolved) lies in is read-only. */
+bool ob_mount_readonly(const char *path);
+/* Whether path names a bytecode cache: a `__pycache__` directory (dir), or
+ * a `*.pyc` / `*.pyc.<digits>` file in one. */
+bool ob_bytecode_cache_name(const char *path, bool dir);
+/* The errno gVisor gives a workload (uid, gid) making a name in dir when
+ * dir is a directory on a read-only mount (EACCES or EROFS), else 0. */
+int ob_readonly_answer(const char *dir, uid_t uid, gid_t gid);
+/* Whether a missing path under /dev is in gVisor's own /dev (its nearest
+ * existing directory is on /dev's filesystem). */
+bool ob_dev_owns_absent(const char *path);
+
 /* ---- the dynamic loader (loader.c) ---- */
 
 /* Whether path (resolved, absolute) is a dynamic loader, which is never an

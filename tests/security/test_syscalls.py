@@ -4,17 +4,22 @@ sockets, namespaces (unshare without a user namespace, setns), mount,
 ptrace and kill of PID 1, bpf, keyctl/add_key, chroot, module loading,
 perf_event_open; and reaching a host Unix socket (under the test's tmp dir
 and under /run) by every path: its own path, a granted directory around it,
-/proc/1/root, /proc/self/root, and the abstract namespace.
+/proc/1/root, /proc/self/root, and the abstract namespace (of the host, and
+of a network run's netns, where runsc's own control socket is).
 
 unshare(CLONE_NEWNS), unshare(CLONE_NEWUSER|CLONE_NEWNS), mknod of a device on
 /tmp and a child killing PID 1 succeeded before the sidecar was integrated
 (finding F3, F4): they are in test_regressions.py."""
+import json
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import seclib
-from seclib import AttackTest, main
+from seclib import OMNIBASE, AttackTest, main
 
 PROBE = seclib.PROBE + "import signal, socket, time\n"
 
@@ -52,6 +57,29 @@ ATTACKS = {
     "setuid_root": "sc(105, 0)",
     "setgid_root": "sc(106, 0)",
 }
+
+# A host process in the run's netns: binds an abstract name, shows that a
+# process of that netns reaches it, then counts what it accepts until its
+# stdin closes.
+LISTENER = r'''
+import select, socket, sys
+srv = socket.socket(socket.AF_UNIX)
+srv.bind("\0" + sys.argv[1])
+srv.listen(8)
+with socket.socket(socket.AF_UNIX) as c:
+    c.connect("\0" + sys.argv[1])
+    srv.accept()[0].close()
+print("bound and reachable", flush=True)
+n = 0
+while True:
+    r, _, _ = select.select([srv, sys.stdin], [], [])
+    if srv in r:
+        srv.accept()[0].close()
+        n += 1
+    if sys.stdin in r and not sys.stdin.read(1):
+        break
+print("accepted", n)
+'''
 
 CHILD_VS_PID1 = r'''
 pid = os.fork()
@@ -147,8 +175,9 @@ class SyscallAttacks(AttackTest):
             caps = self.caps(grants=[("FILE_READ", sockdir + "/*"),
                                      ("FILE_WRITE", sockdir + "/*"),
                                      ("FILE_WRITE", paths[1])])
-            res = self.run_py(code, caps=caps, denied=[
-                ("NETWORK_CONNECT", "unix:@" + abstract[1:], "connect")])
+            # the abstract namespace is gVisor's own: no capability question,
+            # nothing reported; the connect is refused (nobody bound it there)
+            res = self.run_py(code, caps=caps)
         finally:
             stop.set()
             t.join()
@@ -160,7 +189,69 @@ class SyscallAttacks(AttackTest):
         for name in list(targets) + ["dgram"]:
             self.assertTrue(got.get(name, "").startswith("blocked"),
                             "%s: %s" % (name, got.get(name)))
+        self.assertEqual(got["abstract"], "blocked ECONNREFUSED", res["stdout"])
+        self.assertNotIn("unix:@", str(res["violations"]))
         self.assertEqual(accepted, [], "a host socket accepted a connection from the sandbox")
+
+    def test_host_abstract_socket_in_the_runs_netns(self):
+        """A network run (NETWORK_CONNECT grant) runs runsc with
+        --network=host inside the runner's netns, where runsc's own control
+        socket is an abstract name: a host process's abstract socket in that
+        netns, and runsc's control socket, must not be reachable (gVisor
+        serves AF_UNIX itself). The listener is in the run's netns for sure:
+        a host process there connects to it first."""
+        sync = os.path.join(self.tmp, "sync")
+        os.makedirs(sync)
+        os.chmod(sync, 0o777)
+        name = "ob-sec-netns-%d" % os.getpid()
+        code = PROBE + (
+            "ready, go = %r, %r\n"
+            "open(ready + '.tmp', 'w').write(socket.gethostname())\n"
+            "os.rename(ready + '.tmp', ready)\n"
+            "while not os.path.exists(go):\n"
+            "    time.sleep(0.05)\n"
+            "for label, n in (('host_abstract', %r),\n"
+            "                 ('runsc_control', 'runsc-sandbox.' + socket.gethostname())):\n"
+            "    attempt(label, lambda: socket.socket(socket.AF_UNIX).connect('\\0' + n))\n"
+        ) % (sync + "/ready", sync + "/go", name)
+        caps = self.caps(grants=[("NETWORK_CONNECT", "10.0.0.5:443"), ("FILE_WRITE", sync),
+                                 ("FILE_WRITE", sync + "/*")])
+        script = self.write("netns.py", code)
+        run = subprocess.Popen([OMNIBASE, "sandbox", "run", script, "--capabilities", caps,
+                                "--json"], env=self.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        listener = None
+        try:
+            while not os.path.exists(sync + "/ready") and run.poll() is None:
+                time.sleep(0.05)
+            self.assertIsNone(run.poll(), "the run ended before it was ready")
+            with open(sync + "/ready") as f:
+                netns = "/run/netns/omnibase-" + f.read().strip()
+            listener = subprocess.Popen(
+                ["nsenter", "--net=" + netns, sys.executable, "-c", LISTENER, name],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.assertEqual(listener.stdout.readline().strip(), "bound and reachable")
+            open(sync + "/go", "w").close()
+            out, err = run.communicate(timeout=120)
+            listener.stdin.close()
+            accepted = listener.stdout.read().strip()
+        finally:
+            for p in (run, listener):
+                if p and p.poll() is None:
+                    p.kill()
+                if p:
+                    p.wait()
+                    for f in (p.stdin, p.stdout, p.stderr):
+                        if f:
+                            f.close()
+        res = json.loads(out)
+        self.ids.append(res["sandbox_id"])
+        got = self.verdicts(res)
+        self.assertEqual(got.get("host_abstract"), "blocked ECONNREFUSED", res)
+        self.assertEqual(got.get("runsc_control"), "blocked ECONNREFUSED", res)
+        self.assertEqual(accepted, "accepted 0", "a host abstract socket in the run's netns "
+                         "accepted a connection from the sandbox")
+        self.assertEqual((res["status"], res["violations"]), ("ok", []), res)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The sidecar's /etc/hosts reader (names an address has) and its scratch
- * directories (what the workload made there is its own), on real files. */
+/* The sidecar's /etc/hosts reader (names an address has), its scratch
+ * directories (what the workload made there is its own) and its bytecode
+ * cache names (own.c), on real files. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -142,12 +143,41 @@ static void test_scratch(void **state)
         assert_false(ob_scratch_allows("/", false));
 }
 
+static void test_bytecode_cache_names(void **state)
+{
+        static const char *const caches[] = {
+            "/usr/lib/python3.11/__pycache__/os.cpython-311.pyc",
+            "/usr/lib/python3.11/__pycache__/_compat_pickle.cpython-311.opt-1.pyc.140629589670064",
+            "/d/__pycache__/m.pyc"};
+        static const char *const others[] = {"/usr/lib/python3.11/os.py",
+                                             "/usr/lib/python3.11/x.pyc",
+                                             "/usr/lib/python3.11/__pycache__/x.txt",
+                                             "/usr/lib/python3.11/__pycache__/.pyc",
+                                             "/d/__pycache__/m.pyc.",
+                                             "/d/__pycache__/m.pyc.12x",
+                                             "/d/__pycache__/m.pyco",
+                                             "/d/not__pycache__/m.pyc",
+                                             "/__pycache__.pyc",
+                                             "m.pyc"};
+        (void)state;
+        for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
+                assert_true(ob_bytecode_cache_name(caches[i], false));
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+                assert_false(ob_bytecode_cache_name(others[i], false));
+        assert_true(ob_bytecode_cache_name("/usr/lib/python3.11/json/__pycache__", true));
+        assert_false(ob_bytecode_cache_name("/usr/lib/python3.11/json/pycache", true));
+        assert_false(ob_bytecode_cache_name("/usr/lib/python3.11/json/__pycache__x", true));
+        /* a directory on a read-write mount: no answer, the denial stands */
+        assert_int_equal(ob_readonly_answer(dir, 65534, 65534), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_hosts_names, setup, teardown),
             cmocka_unit_test_setup_teardown(test_hosts_unreadable, setup, teardown),
             cmocka_unit_test_setup_teardown(test_scratch, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bytecode_cache_names, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,6 +211,9 @@ def unix(addr, bind=False):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     return (s.bind if bind else s.connect)(addr)
 attempt('unix-path', lambda: unix(%(srv)r))
+# abstract names are left to the kernel: inside gVisor the sandbox's own
+# namespace (tests/security/test_syscalls.py: a host's is unreachable); here,
+# on the host's kernel, the test's own listener answers
 attempt('unix-abstract', lambda: unix('\\0ob-test-abstract-%(pid)d'))
 attempt('bind-abstract', lambda: unix('\\0ob-mine-%(pid)d', True))
 attempt('bind-path', lambda: unix(%(w)r + '/mine.sock', True))
@@ -238,14 +241,13 @@ print('sendmmsg', sc(307, u.fileno(), buf(hdr * 2), 2, 0))
         abstract.close()
         h.eq(run.rc, 0, run)
         h.eq(run.out.splitlines(), [
-            "unix-path EACCES", "unix-abstract EPERM", "bind-abstract ok", "bind-path EACCES",
+            "unix-path EACCES", "unix-abstract ok", "bind-abstract ok", "bind-path EACCES",
             "bind-granted ok", "bind-autobind ok", "unspec ok", "family (-1, 1)",
             "efault-connect (-1, 14)", "efault-sendmsg (-1, 14)", "efault-sendmmsg (-1, 14)",
             "sendmsg EPERM", "sendmmsg (-1, 1)"], run)
         d = run.denials()
         h.eq([(e["capability"], e["target"], e["syscall"]) for e in d], [
             ("FILE_WRITE", srv_path, "connect"),
-            ("NETWORK_CONNECT", "unix:@ob-test-abstract-%d" % os.getpid(), "connect"),
             ("FILE_WRITE", w + "/mine.sock", "bind"),
             ("NETWORK_CONNECT", "family:5", "sendto"),
             ("NETWORK_CONNECT", "10.9.8.7:53", "sendmsg"),
