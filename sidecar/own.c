@@ -9,26 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs.h"
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
-
-/* mountinfo's octal escapes (\040 for a space...), in place */
-static void unescape(char *s)
-{
-        char *o = s;
-
-        for (; *s; s++, o++) {
-                if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-                    s[3] >= '0' && s[3] <= '7') {
-                        *o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-                        s += 3;
-                } else
-                        *o = *s;
-        }
-        *o = '\0';
-}
 
 /* Is mount point mp path itself or a directory above it? */
 static bool covers(const char *mp, const char *path)
@@ -64,7 +49,7 @@ bool ob_mount_readonly(const char *path)
                 /* id parent major:minor root MOUNT_POINT OPTIONS ... */
                 if (sscanf(line, "%*s %*s %*s %*s %4096s %255s", mp, opts) != 2)
                         continue;
-                unescape(mp);
+                ob_mountinfo_unescape(mp);
                 if (!covers(mp, path) || strlen(mp) < strlen(best))
                         continue;
                 snprintf(best, sizeof(best), "%s", mp);
