@@ -198,6 +198,31 @@ class CompatFalsePositives(RunnerTest):
             ("FILE_WRITE", "/var/run/docker.sock"),
             ("FILE_WRITE", "/run/dbus/system_bus_socket"), ("FILE_WRITE", "/dev/log")])
 
+    # -- 2b: missing paths in the sandbox's own /dev --------------------------
+    def test_missing_dev_paths_are_enoent(self):
+        """A path gVisor's own /dev does not have (/dev/vsock, read by
+        test_socket) is the kernel's ENOENT, for a read, an unlink or a name
+        under a missing directory, as under /tmp; making a new name in /dev
+        stays a denial, and so does a missing /dev path a user's denial
+        names."""
+        code = PRELUDE + r'''
+attempt("read", lambda: open("/dev/vsock", "rb"))
+attempt("unlink", lambda: os.unlink("/dev/not-there"))
+attempt("under", lambda: os.open("/dev/no-dir/x", excl))
+'''
+        self.assertEqual(self.run_clean(code),
+                         ["read ENOENT", "unlink ENOENT", "under ENOENT"])
+        code = PRELUDE + r'''
+attempt("create", lambda: os.open("/dev/new-file", excl))
+attempt("denied", lambda: open("/dev/vsock", "rb"))
+'''
+        res = self.run_json(self.write("d.py", code),
+                            caps=self.caps(denials=[("FILE_READ", "/dev/vsock")]))
+        self.assertEqual(res["stdout"].splitlines(), ["create EACCES", "denied EACCES"], res)
+        self.assertEqual((res["status"], res["exit_code"]), ("violation", 126), res)
+        self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
+                         [("FILE_WRITE", "/dev/new-file"), ("FILE_READ", "/dev/vsock")])
+
     # -- 3: the abstract namespace -------------------------------------------
     def test_abstract_unix_sockets_are_its_own(self):
         out = self.run_clean(ABSTRACT)
