@@ -79,6 +79,7 @@ class Host:
                              stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == "ready"
         self.servers.append(p)
+        self.logs = getattr(self, "logs", []) + [log]
         return log
 
     def teardown(self):
@@ -86,6 +87,10 @@ class Host:
             p.kill()
             p.wait()
         self.servers = []
+        for log in getattr(self, "logs", []):  # nothing of the test left in /tmp
+            if os.path.exists(log):
+                os.unlink(log)
+        self.logs = []
         sh("ip", "netns", "del", self.ns, check=False)
         sh("ip", "link", "del", self.root_if, check=False)
 
