@@ -32,6 +32,16 @@ int ob_error_set_code(ob_error *err, const char *code, int errnum, const char *f
         return errnum > 0 ? -errnum : (errnum < 0 ? errnum : -EINVAL);
 }
 
+int ob_error_struct_size(ob_error *err, const char *type, size_t got, size_t want)
+{
+        if (got == want)
+                return 0;
+        return ob_error_set_code(err, "invalid", EINVAL,
+                                 "%s: struct_size %zu, this library's is %zu (initialise it with "
+                                 "%s_init)",
+                                 type, got, want, type);
+}
+
 int ob_read_file(const char *path, size_t max_len, char **ret, size_t *ret_len)
 {
         _cleanup_close_ int fd = -1;

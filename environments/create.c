@@ -413,11 +413,9 @@ int ob_env_create(const char *state_dir, const ob_env_create_opts *o, ob_env_rec
         char ttl[24];
         int r;
 
-        if (o->struct_size != sizeof(*o))
-                return ob_error_set_code(err, "invalid", EINVAL,
-                                         "ob_env_create_opts: struct_size %zu, this library's is "
-                                         "%zu (initialise it with ob_env_create_opts_init)",
-                                         o->struct_size, sizeof(*o));
+        r = ob_error_struct_size(err, "ob_env_create_opts", o->struct_size, sizeof(*o));
+        if (r < 0)
+                return r;
         r = check(&c, err);
         if (r >= 0)
                 r = fill_record(&c, (int64_t)time(NULL), NULL, &rec) < 0 ? -ENOMEM : 0;

@@ -231,11 +231,9 @@ int ob_env_exec(const char *state_dir, const char *id_or_name, const ob_env_exec
         const cJSON *code;
         int r;
 
-        if (o->struct_size != sizeof(*o))
-                return ob_error_set_code(err, "invalid", EINVAL,
-                                         "ob_env_exec_opts: struct_size %zu, this library's is "
-                                         "%zu (initialise it with ob_env_exec_opts_init)",
-                                         o->struct_size, sizeof(*o));
+        r = ob_error_struct_size(err, "ob_env_exec_opts", o->struct_size, sizeof(*o));
+        if (r < 0)
+                return r;
         r = lookup(state_dir, id_or_name, &s, &rec, err);
 
         if (r < 0)

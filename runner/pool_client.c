@@ -363,11 +363,9 @@ int ob_pool_start(const ob_pool_options *opts, int *ret_pid, ob_error *err)
         pid_t pid;
 
         *err = (ob_error){0};
-        if (opts->struct_size != sizeof(*opts))
-                return ob_error_set(err, 0, 0, EINVAL,
-                                    "ob_pool_options: struct_size %zu, this library's is %zu "
-                                    "(initialise it with ob_pool_options_init)",
-                                    opts->struct_size, sizeof(*opts));
+        r = ob_error_struct_size(err, "ob_pool_options", opts->struct_size, sizeof(*opts));
+        if (r < 0)
+                return r;
         if (!opts->caps)
                 return ob_error_set(err, 0, 0, EINVAL, "a capability set is needed");
         if (opts->size > OB_POOL_MAX_SIZE)

@@ -842,12 +842,9 @@ static int run_new(const ob_sandbox_options *opts, bool warm, ob_run **ret, ob_e
         run_ctx *c;
         int r;
 
-        /* one version so far; a later one accepts this size too */
-        if (opts->struct_size != sizeof(*opts))
-                return ob_error_set(err, 0, 0, EINVAL,
-                                    "ob_sandbox_options: struct_size %zu, this library's is %zu "
-                                    "(initialise it with ob_sandbox_options_init)",
-                                    opts->struct_size, sizeof(*opts));
+        r = ob_error_struct_size(err, "ob_sandbox_options", opts->struct_size, sizeof(*opts));
+        if (r < 0)
+                return r;
         run = calloc(1, sizeof(*run));
         if (!run)
                 return -ENOMEM;
