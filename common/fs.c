@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 int ob_mkdir_p(const char *path, mode_t mode)
@@ -118,4 +119,11 @@ int ob_remove_at(int dirfd, const char *name, unsigned max_depth)
         if (r < 0 || c.first < 0)
                 return r < 0 ? r : c.first;
         return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+}
+
+bool ob_fd_is_dev_null(int fd)
+{
+        struct stat st;
+
+        return fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -16,6 +17,9 @@ char *ob_mountinfo_unescape(char *s);
 /* Writes all len bytes of buf to fd (retrying short writes and EINTR).
  * Returns 0, or -errno (-EIO when write wrote nothing). */
 int ob_write_all(int fd, const void *buf, size_t len);
+
+/* Whether fd is open on /dev/null (the character device 1:3). */
+bool ob_fd_is_dev_null(int fd);
 
 /* Calls fn(dirfd, name, userdata) on every entry of directory dirfd but "."
  * and ".."; stops at the first negative return, which it returns. 0, or

@@ -47,6 +47,7 @@ void ob_env_config_defaults(ob_env_config *c)
             .default_ttl_s = 48 * 3600,
             .max_ttl_without_approval_s = 7 * 86400,
             .idle_stop_after_s = 24 * 3600,
+            .exec_spare_idle_s = 10 * 60,
         };
 }
 
@@ -296,6 +297,8 @@ static int config_apply(const char *path, const ob_json_doc *doc, ob_env_config 
                                             err);
                 else if (streq(k, "idle_stop_after"))
                         r = config_duration(path, doc, v, true, &c->idle_stop_after_s, err);
+                else if (streq(k, "exec_spare_idle"))
+                        r = config_duration(path, doc, v, true, &c->exec_spare_idle_s, err);
                 else if (streq(k, "kubernetes"))
                         r = config_k8s(path, doc, v, c, err);
                 else if (streq(k, "api"))

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "environments/env.h"
 #include "environments/template.h"
 #include "runner/workspace.h"
@@ -201,9 +202,14 @@ static int exec_call(const char *state_dir, const ob_env_record *rec, const char
                                          "%s: its supervisor does not answer (%s)", rec->id,
                                          strerror(-r));
         }
-        const int passed[3] = {sp[0], fds[1], fds[2]};
+        /* no stdin (/dev/null): passed as it is, no relay here and none in
+         * the sandbox (runner/exec.c) */
+        bool none = !o->tty && ob_fd_is_dev_null(fds[0]);
+        const int passed[3] = {none ? fds[0] : sp[0], fds[1], fds[2]};
         r = ob_ctl_send(ctl, request, passed, 3);
         close(sp[0]);
+        if (none)
+                closep(&sp[1]);
         *x = (exec_relay){.in = fds[0], .out = sp[1], .tty = o->tty, .winch_fd = -1};
         if (o->tty)
                 x->winch_fd = o->winch_fd;

@@ -35,6 +35,7 @@ typedef struct ob_env_config {
         int64_t default_ttl_s;              /* default 48h */
         int64_t max_ttl_without_approval_s; /* default 7d (total lifetime from created_at) */
         int64_t idle_stop_after_s;          /* default 24h; 0 = never */
+        int64_t exec_spare_idle_s;          /* default 10m; 0 = no spare exec kept */
         /* "kubernetes": {"admin_groups": [...], "observer_groups": [...]}: the
          * groups the rendered Admin and Observer roles are bound to (none by
          * default). Inline, so that the struct stays a value. */

@@ -59,6 +59,8 @@ struct supervisor {
         int listen_fd, sig_fd;
         sv_exec execs[OB_ENV_MAX_EXECS];
         unsigned exec_seq;
+        ob_exec_spare *spare; /* the next exec's runsc exec + sidecar, already up */
+        int64_t spare_idle_s; /* kept this long after the last exec; 0: never kept */
         int64_t idle_s;
         int64_t last_activity; /* wall seconds */
         bool ending;
@@ -113,6 +115,30 @@ static void emit(supervisor *sv, ob_event_type type, const char *const *kv, size
 }
 
 /* ---- exec ---- */
+
+/* The spare for the next exec (runner/exec.c): made when the sandbox is
+ * up and after each exec (not beside a running one: measured, on two cores
+ * its boot slows that exec more than it saves the next), unless one is
+ * there or spares are off; dropped
+ * spare_idle_s after the last exec (its runsc exec is host memory), when
+ * it dies, and before the sandbox stops. The next exec after a drop is a
+ * cold one and makes a new spare. */
+static void make_spare(supervisor *sv)
+{
+        ob_run_exec_target_info t;
+        ob_error err = {0};
+
+        if (sv->spare || sv->spare_idle_s <= 0 || sv->ending || !sv->run ||
+            ob_run_exec_target(sv->run, &t) < 0)
+                return;
+        if (ob_exec_spare_start(&t, &sv->spare, &err) < 0)
+                fprintf(stderr, "omnibase-supervisor %s: a spare exec: %s\n", sv->id, err.message);
+}
+
+static void drop_spare(supervisor *sv)
+{
+        sv->spare = ob_exec_spare_free(sv->spare);
+}
 
 /* Each denial of an exec is on the audit log with the environment, its
  * owner and the exec's id. */
@@ -276,7 +302,8 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
         ob_exec_io io = {.stdin_fd = fds[0],
                          .timeout_ms = to_j ? (int64_t)to_j->valuedouble : 0,
                          .on_msg = on_exec_msg,
-                         .userdata = e};
+                         .userdata = e,
+                         .spare = TAKE_PTR(sv->spare)};
         r = ob_exec_start(&t, &spec, (const char *const *)env, n_env, &io, &e->x, &err);
         strv_free_n(env, n_env);
         if (r < 0)
@@ -319,6 +346,7 @@ static void exec_done(supervisor *sv, sv_exec *e)
         ob_sandbox_result_done(&res);
         sv->last_activity = now_s();
         (void)ob_store_touch(sv->store, sv->id, sv->last_activity, NULL);
+        make_spare(sv);
 }
 
 /* ---- requests ---- */
@@ -409,6 +437,7 @@ static void op_reset(supervisor *sv, int *client)
         const char *kv[] = {"sandbox_id", ob_run_id(sv->run)};
         emit(sv, OB_EVENT_ENVIRONMENT_RESET, kv, 2);
         answer_ok(client, NULL, NULL);
+        make_spare(sv);
 }
 
 static void begin_end(supervisor *sv, ob_env_state final, const char *reason)
@@ -559,6 +588,7 @@ static void stop_sandbox(supervisor *sv)
 {
         ob_run_exec_target_info t;
 
+        drop_spare(sv);
         for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
                 if (sv->execs[i].x) {
                         sv->execs[i].x = ob_exec_free(sv->execs[i].x);
@@ -582,6 +612,8 @@ static int next_timeout(supervisor *sv, int t)
 
         if (sv->idle_s > 0 && sv->last_activity + sv->idle_s < due)
                 due = sv->last_activity + sv->idle_s;
+        if (sv->spare && sv->last_activity + sv->spare_idle_s < due)
+                due = sv->last_activity + sv->spare_idle_s;
         if (due <= now)
                 return 0;
         if (due - now < INT32_MAX / 1000 && (t < 0 || (due - now) * 1000 < t))
@@ -597,6 +629,8 @@ static void check_deadlines(supervisor *sv)
                 begin_end(sv, OB_ENV_EXPIRED, "its TTL ran out");
                 return;
         }
+        if (sv->spare && now >= sv->last_activity + sv->spare_idle_s)
+                drop_spare(sv);
         if (sv->idle_s <= 0 || now < sv->last_activity + sv->idle_s)
                 return;
         for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
@@ -616,14 +650,15 @@ static void check_deadlines(supervisor *sv)
 }
 
 #define EXEC_FDS (OB_EXEC_POLLFDS + 1) /* the exec's, and its client's socket */
-#define LOOP_FDS (OB_LAUNCH_POLLFDS + 2 + OB_ENV_MAX_EXECS * EXEC_FDS)
+#define LOOP_FDS (OB_LAUNCH_POLLFDS + 3 + OB_ENV_MAX_EXECS * EXEC_FDS)
+#define SPARE_FD (OB_LAUNCH_POLLFDS + 2)
 
 static void loop(supervisor *sv)
 {
         while (!sv->ending) {
                 struct pollfd fds[LOOP_FDS];
                 int timeout = -1, t;
-                size_t base = OB_LAUNCH_POLLFDS + 2;
+                size_t base = OB_LAUNCH_POLLFDS + 3;
 
                 if (ob_run_pollfds(sv->run, fds, &timeout) == 0) {
                         begin_end(sv, OB_ENV_FAILED, "the sandbox ended by itself");
@@ -631,6 +666,8 @@ static void loop(supervisor *sv)
                 }
                 fds[OB_LAUNCH_POLLFDS] = (struct pollfd){.fd = sv->listen_fd, .events = POLLIN};
                 fds[OB_LAUNCH_POLLFDS + 1] = (struct pollfd){.fd = sv->sig_fd, .events = POLLIN};
+                fds[SPARE_FD] = (struct pollfd){.fd = sv->spare ? ob_exec_spare_fd(sv->spare) : -1,
+                                                .events = POLLIN};
                 for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++) {
                         struct pollfd *f = fds + base + i * EXEC_FDS;
                         for (size_t k = 0; k < EXEC_FDS; k++)
@@ -666,6 +703,8 @@ static void loop(supervisor *sv)
                         if (!ob_exec_step(e->x, f))
                                 exec_done(sv, e);
                 }
+                if (fds[SPARE_FD].revents && sv->spare) /* it died unused */
+                        drop_spare(sv);
                 if (fds[OB_LAUNCH_POLLFDS].revents)
                         accept_clients(sv);
                 if (fds[OB_LAUNCH_POLLFDS + 1].revents) {
@@ -761,6 +800,7 @@ int ob_env_supervise(const char *state_dir, const char *id, int notify)
         if (r >= 0)
                 r = ob_store_get(sv.store, id, &sv.rec, &err);
         sv.idle_s = r >= 0 ? cfg.idle_stop_after_s : 0;
+        sv.spare_idle_s = r >= 0 ? cfg.exec_spare_idle_s : 0;
         sv.last_activity = now_s();
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
@@ -792,6 +832,7 @@ int ob_env_supervise(const char *state_dir, const char *id, int notify)
                 (void)!write(notify, line, strlen(line));
                 close(notify);
                 notify = -1;
+                make_spare(&sv);
                 loop(&sv);
                 finish(&sv);
         }

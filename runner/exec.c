@@ -4,18 +4,30 @@
  * seccomp filter and ptrace checks as a one-shot workload. The sidecar's
  * channel is a socketpair given to runsc exec as stdin: events come back on
  * it; the header (environment variables, secrets among them) and the
- * command's stdin go in on it, so nothing secret is in a host argv. */
+ * command's stdin go in on it, so nothing secret is in a host argv.
+ *
+ * A spare is such a runsc exec started before there is a command: its
+ * sidecar loads, builds its filter and waits for the header, which then
+ * carries the command and its directory too; its stdout and stderr are
+ * pipes that a host relay copies to the caller's. That takes runsc exec's
+ * start and the sidecar's off the path of a request (docs/environments.md
+ * §Exec). */
+#define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "runner/runner.h"
 
@@ -23,10 +35,11 @@
 static const char *const sidecar_caps[] = {"CAP_SETUID",     "CAP_SETGID", "CAP_SETPCAP",
                                            "CAP_SYS_PTRACE", "CAP_KILL",   "CAP_DAC_READ_SEARCH"};
 
-int ob_exec_header(const char *const *env, size_t n, const ob_exec_tty *tty, char **ret,
-                   size_t *ret_len)
+int ob_exec_header(const char *const *env, size_t n, const ob_exec_spec *spec, bool cmd,
+                   bool no_stdin, char **ret, size_t *ret_len)
 {
         cJSON *root = cJSON_CreateObject(), *vars = cJSON_AddObjectToObject(root, "env");
+        const ob_exec_tty *tty = spec->tty;
         char *text;
         size_t len;
         int r = vars ? 0 : -ENOMEM;
@@ -50,6 +63,16 @@ int ob_exec_header(const char *const *env, size_t n, const ob_exec_tty *tty, cha
                     !cJSON_AddStringToObject(t, "term", tty->term ? tty->term : "xterm"))
                         r = -ENOMEM;
         }
+        if (r >= 0 && cmd) {
+                cJSON *a = cJSON_AddArrayToObject(root, "argv");
+                for (size_t i = 0; a && spec->argv[i]; i++)
+                        if (!cJSON_AddItemToArray(a, cJSON_CreateString(spec->argv[i])))
+                                a = NULL;
+                if (!a || !cJSON_AddStringToObject(root, "cwd", spec->cwd ? spec->cwd : "/"))
+                        r = -ENOMEM;
+        }
+        if (r >= 0 && no_stdin && !tty && !cJSON_AddFalseToObject(root, "stdin"))
+                r = -ENOMEM;
         text = r >= 0 ? cJSON_PrintUnformatted(root) : NULL;
         ob_json_delete_wiped(root); /* it holds the variables, secrets among them */
         if (r >= 0 && !text)
@@ -77,7 +100,7 @@ static int build_argv(const ob_run_exec_target_info *t, const ob_exec_spec *spec
         size_t n_head = ob_sidecar_argv_head(&head), n_cmd = 0, n = 0;
         const char **argv;
 
-        while (spec->argv[n_cmd])
+        while (spec->argv && spec->argv[n_cmd])
                 if (++n_cmd > OB_SANDBOX_MAX_ARGS)
                         return -E2BIG;
         argv = calloc(16 + 2 * ARRAY_SIZE(sidecar_caps) + n_head + n_cmd, sizeof(char *));
@@ -99,7 +122,8 @@ static int build_argv(const ob_run_exec_target_info *t, const ob_exec_spec *spec
         for (size_t i = 0; i + 1 < n_head; i++)
                 argv[n++] = head[i];
         argv[n++] = "--exec-stdio";
-        argv[n++] = "--";
+        if (n_cmd > 0) /* else a spare's: the command comes in the header */
+                argv[n++] = "--";
         for (size_t i = 0; i < n_cmd; i++)
                 argv[n++] = spec->argv[i];
         argv[n] = NULL;
@@ -114,7 +138,7 @@ int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec
         int sp[2], r;
         pid_t pid;
 
-        if (!spec->argv || !spec->argv[0])
+        if (spec->argv && !spec->argv[0]) /* NULL: a spare's, from its header */
                 return ob_error_set(err, 0, 0, EINVAL, "exec: no command");
         if (spec->cwd && spec->cwd[0] != '/')
                 return ob_error_set(err, 0, 0, EINVAL, "exec: --cwd %s is not absolute", spec->cwd);
@@ -138,15 +162,151 @@ int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec
         return 0;
 }
 
+/* ---- a spare: runsc exec of a sidecar that waits for its command ---- */
+
+#define SPARE_END_MS 2000
+
+struct ob_exec_spare {
+        pid_t pid; /* runsc exec */
+        int pidfd, chan;
+        int out, err; /* read ends of the sidecar's stdout and stderr */
+};
+
+ob_exec_spare *ob_exec_spare_free(ob_exec_spare *s)
+{
+        if (!s)
+                return NULL;
+        /* the end of its channel ends the sidecar inside (it waits for its
+         * header), then runsc exec; only a stuck one is killed */
+        closep(&s->chan);
+        if (s->pid > 0) {
+                struct pollfd f = {.fd = s->pidfd, .events = POLLIN};
+                if (s->pidfd < 0 || poll(&f, 1, SPARE_END_MS) <= 0)
+                        kill(s->pid, SIGKILL);
+                (void)waitpid(s->pid, NULL, 0);
+        }
+        closep(&s->pidfd);
+        closep(&s->out);
+        closep(&s->err);
+        free(s);
+        return NULL;
+}
+
+int ob_exec_spare_start(const ob_run_exec_target_info *t, ob_exec_spare **ret, ob_error *err)
+{
+        ob_exec_spare *s = calloc(1, sizeof(*s));
+        ob_exec_spec spec = {.argv = NULL};
+        int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = 0;
+
+        if (!s)
+                return ob_error_set(err, 0, 0, ENOMEM, "exec: %s", strerror(ENOMEM));
+        s->pidfd = s->chan = s->out = s->err = -1;
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+                r = ob_error_set(err, 0, 0, errno, "exec: pipes: %s", strerror(errno));
+        spec.stdout_fd = out[1];
+        spec.stderr_fd = errp[1];
+        if (r >= 0)
+                r = ob_run_exec_spawn(t, &spec, &s->pid, &s->chan, err);
+        closep(&out[1]);
+        closep(&errp[1]);
+        s->out = out[0];
+        s->err = errp[0];
+        if (r >= 0 && (s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0)) < 0)
+                r = ob_error_set(err, 0, 0, errno, "exec: pidfd_open: %s", strerror(errno));
+        if (r < 0) {
+                ob_exec_spare_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int ob_exec_spare_fd(const ob_exec_spare *s)
+{
+        return s->pidfd;
+}
+
+/* A host child that copies a spare's stdout and stderr to the caller's
+ * fds with blocking writes (a slow reader holds it, never the caller's
+ * poll loop), draining without copying once a destination is gone, and
+ * ends when both have ended. It keeps no other fd of the caller's. */
+static _Noreturn void output_relay(int fds[4])
+{
+        static char buf[65536];
+        bool open_[2] = {true, true}, broken[2] = {false, false};
+        int hi = 7;
+
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        signal(SIGPIPE, SIG_IGN);
+        for (int i = 0; i < 4; i++)
+                hi = fds[i] >= hi ? fds[i] + 1 : hi;
+        for (int i = 0; i < 4; i++)
+                if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, hi + i)) < 0)
+                        _exit(1);
+        for (int i = 0; i < 4; i++)
+                if (fds[i] >= 0 && (fds[i] = dup2(fds[i], 3 + i)) < 0)
+                        _exit(1);
+        (void)syscall(SYS_close_range, 7, ~0U, 0);
+        while (open_[0] || open_[1]) {
+                struct pollfd f[2] = {{.fd = open_[0] ? 3 : -1, .events = POLLIN},
+                                      {.fd = open_[1] ? 4 : -1, .events = POLLIN}};
+                if (poll(f, 2, -1) < 0 && errno != EINTR)
+                        _exit(1);
+                for (int i = 0; i < 2; i++) {
+                        ssize_t n;
+                        if (!f[i].revents)
+                                continue;
+                        n = read(3 + i, buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0) {
+                                open_[i] = false;
+                                continue;
+                        }
+                        if (!broken[i] &&
+                            (fds[2 + i] < 0 || ob_write_all(5 + i, buf, (size_t)n) < 0))
+                                broken[i] = true;
+                }
+        }
+        _exit(0);
+}
+
+static int start_output_relay(ob_exec_spare *s, const ob_exec_spec *spec, pid_t *ret_pid,
+                              int *ret_pidfd)
+{
+        int fds[4] = {s->out, s->err, spec->stdout_fd, spec->stderr_fd};
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                output_relay(fds);
+        closep(&s->out);
+        closep(&s->err);
+        *ret_pid = pid;
+        *ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (*ret_pidfd < 0) {
+                int r = negative_errno();
+                kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                return r;
+        }
+        return 0;
+}
+
 /* ---- one exec, driven from the caller's poll loop ---- */
 
 #define EXEC_STDIN_BUF (64 * 1024)
+#define RELAY_END_MS   5000 /* after runsc exec: the output's last bytes */
 
 struct ob_exec {
         char *runsc, *runsc_root, *id;
         int netns_fd; /* borrowed from the run */
         pid_t pid;    /* runsc exec */
         int pidfd, chan, stdin_fd;
+        pid_t relay_pid; /* a spare's output relay (output_relay), else 0 */
+        int relay_pidfd;
+        int64_t relay_deadline_ms; /* set when runsc exec ended: the relay's last bytes */
         int wait_status;
         bool reaped, chan_eof, stdin_eof, shut_wr, started, exited, timed_out, bad;
         bool kill_pending, cancelled;
@@ -168,6 +328,11 @@ ob_exec *ob_exec_free(ob_exec *x)
                 kill(x->pid, SIGKILL);
                 (void)waitpid(x->pid, NULL, 0);
         }
+        if (x->relay_pid > 0) {
+                kill(x->relay_pid, SIGKILL);
+                (void)waitpid(x->relay_pid, NULL, 0);
+        }
+        closep(&x->relay_pidfd);
         closep(&x->pidfd);
         closep(&x->chan);
         closep(&x->stdin_fd);
@@ -190,31 +355,50 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
                   ob_error *err)
 {
         ob_exec *x = calloc(1, sizeof(*x));
+        ob_exec_spare *sp = io->spare; /* ours now, whatever happens */
+        bool no_stdin;
         int r;
 
-        if (!x)
+        if (!x) {
+                ob_exec_spare_free(sp);
                 return -ENOMEM;
-        x->pidfd = x->chan = -1;
+        }
+        x->pidfd = x->chan = x->relay_pidfd = -1;
         x->stdin_fd = io->stdin_fd;
+        no_stdin = x->stdin_fd < 0 || (!spec->tty && ob_fd_is_dev_null(x->stdin_fd));
         x->netns_fd = t->netns_fd;
         x->on_msg = io->on_msg;
         x->userdata = io->userdata;
         x->runsc = strdup(t->runsc);
         x->runsc_root = strdup(t->runsc_root);
         x->id = strdup(t->id);
-        r = x->runsc && x->runsc_root && x->id
-                ? ob_exec_header(env, n_env, spec->tty, &x->out, &x->out_len)
-                : -ENOMEM;
+        if (!spec->argv || !spec->argv[0])
+                r = -EINVAL;
+        else if (x->runsc && x->runsc_root && x->id)
+                r = ob_exec_header(env, n_env, spec, sp != NULL, no_stdin, &x->out, &x->out_len);
+        else
+                r = -ENOMEM;
         if (r < 0) {
                 x->stdin_fd = -1; /* the caller's still */
                 ob_exec_free(x);
-                return ob_error_set(err, 0, 0, -r, "exec: the environment variables: %s",
+                ob_exec_spare_free(sp);
+                return ob_error_set(err, 0, 0, -r, "exec: %s: %s",
+                                    r == -EINVAL ? "no command" : "the environment variables",
                                     strerror(-r));
         }
-        if (x->stdin_fd < 0)
-                x->stdin_eof = true;
-        r = ob_run_exec_spawn(t, spec, &x->pid, &x->chan, err);
-        if (r >= 0 && (x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0)) < 0)
+        if (sp) {
+                /* the spare's: runsc exec and its sidecar are already up */
+                r = start_output_relay(sp, spec, &x->relay_pid, &x->relay_pidfd);
+                if (r < 0)
+                        r = ob_error_set(err, 0, 0, -r, "exec: output relay: %s", strerror(-r));
+                x->pid = sp->pid;
+                sp->pid = 0;
+                x->pidfd = TAKE_FD(sp->pidfd);
+                x->chan = TAKE_FD(sp->chan);
+                ob_exec_spare_free(sp);
+        } else
+                r = ob_run_exec_spawn(t, spec, &x->pid, &x->chan, err);
+        if (r >= 0 && x->pidfd < 0 && (x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0)) < 0)
                 r = ob_error_set(err, 0, 0, errno, "exec: pidfd_open: %s", strerror(errno));
         if (r >= 0 && fcntl(x->chan, F_SETFL, O_NONBLOCK) < 0)
                 r = ob_error_set(err, 0, 0, errno, "exec: %s", strerror(errno));
@@ -222,6 +406,10 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
                 x->stdin_fd = -1; /* the caller's still */
                 ob_exec_free(x);
                 return r;
+        }
+        if (no_stdin) {
+                closep(&x->stdin_fd); /* /dev/null: nothing to read */
+                x->stdin_eof = true;
         }
         x->started_ms = ob_mono_ms();
         x->deadline_ms = io->timeout_ms > 0 ? x->started_ms + io->timeout_ms : 0;
@@ -235,15 +423,20 @@ size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_
 
         for (size_t i = 0; i < OB_EXEC_POLLFDS; i++)
                 fds[i] = (struct pollfd){.fd = -1};
-        if (x->reaped)
+        if (x->reaped && x->relay_pid <= 0)
                 return 0;
         fds[0] = (struct pollfd){.fd = x->chan_eof ? -1 : x->chan, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = want_out && !x->shut_wr ? x->chan : -1, .events = POLLOUT};
         fds[2] = (struct pollfd){.fd = x->out_off >= x->out_len && !x->stdin_eof ? x->stdin_fd : -1,
                                  .events = POLLIN};
         fds[3] = (struct pollfd){.fd = x->pidfd, .events = POLLIN};
+        fds[4] = (struct pollfd){.fd = x->relay_pid > 0 ? x->relay_pidfd : -1, .events = POLLIN};
         *ret_timeout_ms = -1;
-        if (x->deadline_ms && !x->timed_out) {
+        if (x->reaped) { /* only the output relay is left */
+                fds[0] = fds[1] = fds[2] = fds[3] = (struct pollfd){.fd = -1};
+                int64_t left = x->relay_deadline_ms - ob_mono_ms();
+                *ret_timeout_ms = left < 0 ? 0 : (int)left;
+        } else if (x->deadline_ms && !x->timed_out) {
                 int64_t left = x->deadline_ms - ob_mono_ms();
                 *ret_timeout_ms = left < 0 ? 0 : (int)(left > INT32_MAX ? INT32_MAX : left);
         }
@@ -392,9 +585,20 @@ bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
                 /* the sidecar is gone: its last lines are already in the socket */
                 if (!x->chan_eof)
                         read_channel(x);
-                return false;
+                x->relay_deadline_ms = ob_mono_ms() + RELAY_END_MS;
         }
-        return true;
+        if (x->relay_pid > 0 &&
+            (fds[4].revents || (x->reaped && ob_mono_ms() >= x->relay_deadline_ms))) {
+                /* its end: every holder of the output is gone; or past the
+                 * bound, something inside still holds it (it is cut) */
+                if (!fds[4].revents)
+                        kill(x->relay_pid, SIGKILL);
+                if (waitpid(x->relay_pid, NULL, fds[4].revents ? WNOHANG : 0) == x->relay_pid) {
+                        x->relay_pid = 0;
+                        closep(&x->relay_pidfd);
+                }
+        }
+        return !x->reaped || x->relay_pid > 0;
 }
 
 /* The result as `omnibase sandbox run` would give it: the command's exit

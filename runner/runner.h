@@ -337,22 +337,37 @@ typedef struct ob_exec_spec {
 int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec, pid_t *ret_pid,
                       int *ret_chan, ob_error *err);
 /* The header line: {"env": {NAME: value...}} (and "tty": {rows, cols,
- * term} when tty is not NULL) and '\n', from "NAME=value" strings. *ret
- * malloc'd (wipe it: it may hold secrets). */
-int ob_exec_header(const char *const *env, size_t n, const ob_exec_tty *tty, char **ret,
-                   size_t *ret_len);
+ * term} when spec->tty is not NULL; with cmd, spec's "argv" and "cwd" for
+ * a spare; with no_stdin and no tty, "stdin": false) and '\n', from
+ * "NAME=value" strings. *ret malloc'd (wipe it: it may hold secrets). */
+int ob_exec_header(const char *const *env, size_t n, const ob_exec_spec *spec, bool cmd,
+                   bool no_stdin, char **ret, size_t *ret_len);
+
+/* A spare: runsc exec of a sidecar started before its command is known
+ * (spec->argv NULL for ob_run_exec_spawn), waiting for the header that
+ * brings it; handed to ob_exec_start (io->spare), which then spends no
+ * time on runsc exec or the sidecar's start. Its pidfd (ob_exec_spare_fd)
+ * turns readable if it died unused; free it then. Freeing an unused one
+ * ends its sidecar inside (the end of its channel) and runsc exec. */
+typedef struct ob_exec_spare ob_exec_spare;
+int ob_exec_spare_start(const ob_run_exec_target_info *t, ob_exec_spare **ret, ob_error *err);
+int ob_exec_spare_fd(const ob_exec_spare *s);
+ob_exec_spare *ob_exec_spare_free(ob_exec_spare *s); /* accepts NULL */
 
 /* One exec from start to result, driven from the caller's poll loop like a
  * run: start → pollfds/step until step says false → take_result → free.
- * Its stdout/stderr go straight to spec's fds; stdin (io->stdin_fd, -1:
+ * Its stdout/stderr go straight to spec's fds (through a relay with a
+ * spare: step says false once the relay has written the last byte); stdin (io->stdin_fd, -1:
  * none) and the environment variables go in over the channel. */
-#define OB_EXEC_POLLFDS 4
+#define OB_EXEC_POLLFDS 5
 typedef void (*ob_exec_msg_fn)(const ob_channel_msg *msg, void *userdata);
 typedef struct ob_exec_io {
-        int stdin_fd;          /* read to its end and given to the command; the exec owns it */
+        int stdin_fd;          /* read to its end and given to the command; the exec owns it
+                                * (/dev/null counts as none: the sidecar makes no relay) */
         int64_t timeout_ms;    /* 0: none; past it the command is killed (124) */
         ob_exec_msg_fn on_msg; /* each message of the exec's sidecar (may be NULL) */
         void *userdata;
+        ob_exec_spare *spare; /* NULL: a runsc exec of its own; else taken, even on failure */
 } ob_exec_io;
 typedef struct ob_exec ob_exec;
 int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,

@@ -7,7 +7,10 @@
  * process's argv or environ), then the workload's stdin as raw bytes until
  * the host shuts its side down. A small relay child copies those bytes into
  * a pipe that becomes the workload's fd 0, so the workload never holds the
- * channel.
+ * channel. A header with "stdin": false (the host has none for it) leaves
+ * fd 0 on /dev/null and forks no relay: a fork in the sentry is not free.
+ * A spare's header brings its command ("argv") and directory ("cwd") too
+ * (runner/exec.c).
  *
  * With "tty" in the header (env exec -t, env shell) the workload gets a
  * pseudo-terminal opened here, inside the sandbox: the slave is its
@@ -72,11 +75,13 @@ static int parse_tty(const cJSON *tty, struct winsize *ret)
 }
 
 /* Sets each member of {"env": {NAME: "value", ...}} in our environment,
- * which the workload inherits. Returns 1 when the header asks for a tty
- * (its size in *ret_ws), else 0. */
-static int apply_header(const char *line, struct winsize *ret_ws)
+ * which the workload inherits; a spare exec's "argv" (its command) and
+ * "cwd" (an absolute directory) go to *info. Returns 1 when the header
+ * asks for a tty (its size in *ret_ws), else 0. */
+static int apply_header(const char *line, struct winsize *ret_ws, ob_exec_stdio_info *info,
+                        bool *ret_no_stdin)
 {
-        cJSON *root = cJSON_Parse(line), *env, *v, *tty;
+        cJSON *root = cJSON_Parse(line), *env, *v, *tty, *argv, *cwd, *in;
         int n = 0, r = 0;
 
         if (!root || !cJSON_IsObject(root)) {
@@ -85,8 +90,17 @@ static int apply_header(const char *line, struct winsize *ret_ws)
         }
         tty = cJSON_GetObjectItemCaseSensitive(root, "tty");
         env = cJSON_GetObjectItemCaseSensitive(root, "env");
-        if (env && !cJSON_IsObject(env))
+        argv = cJSON_GetObjectItemCaseSensitive(root, "argv");
+        cwd = cJSON_GetObjectItemCaseSensitive(root, "cwd");
+        in = cJSON_GetObjectItemCaseSensitive(root, "stdin");
+        *ret_no_stdin = cJSON_IsFalse(in);
+        if ((env && !cJSON_IsObject(env)) || (in && !cJSON_IsFalse(in)) ||
+            (cwd && (!cJSON_IsString(cwd) || cwd->valuestring[0] != '/')))
                 r = -EBADMSG;
+        if (r >= 0 && argv)
+                r = ob_argv_from_json(argv, &info->argv);
+        if (r >= 0 && cwd && !(info->cwd = strdup(cwd->valuestring)))
+                r = -ENOMEM;
         if (r < 0)
                 env = NULL;
         cJSON_ArrayForEach (v, env) {
@@ -411,6 +425,7 @@ int ob_exec_stdio(int chan, ob_exec_stdio_info *ret)
         _cleanup_free_ char *line = NULL, *rest = NULL;
         struct winsize ws = {0};
         size_t rest_len = 0;
+        bool no_stdin = false;
         int p[2], r;
         pid_t pid;
 
@@ -418,12 +433,14 @@ int ob_exec_stdio(int chan, ob_exec_stdio_info *ret)
         r = read_header(chan, &line, &rest, &rest_len);
         if (r < 0)
                 return r;
-        r = apply_header(line, &ws);
+        r = apply_header(line, &ws, ret, &no_stdin);
         explicit_bzero(line, strlen(line));
         if (r < 0)
                 return r;
         if (r == 1)
                 return start_tty(chan, &ws, rest, rest_len, ret);
+        if (no_stdin) /* fd 0 stays /dev/null: no relay to fork */
+                return rest_len == 0 ? 0 : -EBADMSG;
         if (pipe2(p, O_CLOEXEC) < 0)
                 return negative_errno();
         pid = fork();

@@ -152,7 +152,9 @@ static int parse_args(int argc, char **argv, options *o)
                 return i >= argc && !o->exec_stdio && !(o->hold && o->wait) && o->channel_fd >= 0
                            ? 0
                            : -EINVAL;
-        if (i >= argc || (o->exec_stdio && o->channel_fd < 0))
+        if (o->exec_stdio) /* the command here, or a spare's in the header */
+                return o->channel_fd < 0 ? -EINVAL : (o->cfg.argv = i < argc ? argv + i : NULL, 0);
+        if (i >= argc)
                 return -EINVAL;
         o->cfg.argv = argv + i;
         return 0;
@@ -268,25 +270,20 @@ static bool has_network_grant(const ob_capset *caps)
         return false;
 }
 
-static int run(const options *o, ob_capset *caps, int channel_fd)
+/* The filter is built before a request or an exec's header is waited
+ * for: a pooled sandbox and a spare exec have it ready. */
+static int run(const options *o, ob_capset *caps, int channel_fd, void *filter)
 {
         ob_supervisor sup = {.caps = caps, .channel_fd = channel_fd};
         ob_channel_msg ex = {.type = OB_CHANNEL_SANDBOX_EXIT};
-        void *filter = NULL;
-        int r, status;
+        int status;
 
-        r = ob_filter_build(&filter, has_network_grant(caps));
-        if (r < 0) {
-                fprintf(stderr, "omnibase: building the seccomp filter: %s\n", strerror(-r));
-                return EXIT_SIDECAR_FAILED;
-        }
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         setup_signals();
         sup.main_pid = ob_spawn_workload(&o->cfg, filter);
         sup.spare_pid = o->relay_pid;
         sup.async_all = o->cfg.tty_fd >= 0; /* a terminal signals its foreground job */
-        ob_filter_free(filter);
         if (o->cfg.tty_fd >= 0)
                 close(o->cfg.tty_fd); /* the workload's alone: its end is the master's EOF */
         if (sup.main_pid < 0) {
@@ -348,6 +345,8 @@ int main(int argc, char **argv)
         options o = {.channel_fd = -1, .cfg.tty_fd = -1};
         ob_exec_stdio_info io = {.tty_fd = -1};
         ob_capset *caps = NULL;
+        void *filter = NULL;
+        bool ok = false;
         int fd, r;
 
         if (argc == 2 && streq(argv[1], "--list-libs")) {
@@ -372,23 +371,31 @@ int main(int argc, char **argv)
                 close(fd);
                 return EXIT_SIDECAR_FAILED;
         }
-        if (o.exec_stdio && (r = ob_exec_stdio(fd, &io)) < 0) {
+        if (!o.hold && (r = ob_filter_build(&filter, has_network_grant(caps))) < 0)
+                fprintf(stderr, "omnibase: building the seccomp filter: %s\n", strerror(-r));
+        else if (o.exec_stdio && (r = ob_exec_stdio(fd, &io)) < 0)
                 fprintf(stderr, "omnibase: reading the exec's header: %s\n", strerror(-r));
-                ob_capset_free(caps);
-                close(fd);
-                return EXIT_SIDECAR_FAILED;
-        }
-        if (o.wait && (r = ob_wait_request(fd, &o.cfg.argv)) < 0) {
+        else if (o.exec_stdio && !o.cfg.argv == !io.argv)
+                fprintf(stderr, "omnibase: the exec's command must come %s\n",
+                        io.argv ? "in its header or on the command line, not both"
+                                : "on the command line or in its header");
+        else if (io.cwd && chdir(io.cwd) < 0)
+                fprintf(stderr, "omnibase: the exec's directory %s: %s\n", io.cwd, strerror(errno));
+        else if (o.wait && (r = ob_wait_request(fd, &o.cfg.argv)) < 0) {
                 if (r != -EPIPE) /* EPIPE: the pool went away before a request */
                         fprintf(stderr, "omnibase: waiting for the pool's request: %s\n",
                                 strerror(-r));
-                ob_capset_free(caps);
-                close(fd);
-                return EXIT_SIDECAR_FAILED;
+        } else {
+                if (io.argv)
+                        o.cfg.argv = io.argv;
+                o.cfg.tty_fd = io.tty_fd;
+                o.relay_pid = io.relay_pid;
+                ok = true;
         }
-        o.cfg.tty_fd = io.tty_fd;
-        o.relay_pid = io.relay_pid;
-        r = o.hold ? hold(fd) : run(&o, caps, fd);
+        r = !ok ? EXIT_SIDECAR_FAILED : o.hold ? hold(fd) : run(&o, caps, fd, filter);
+        ob_filter_free(filter);
+        ob_strv_free(io.argv);
+        free(io.cwd);
         ob_capset_free(caps);
         close(fd);
         return r;

@@ -195,6 +195,8 @@ typedef struct ob_sidecar_config {
 typedef struct ob_exec_stdio_info {
         int tty_fd;      /* the pty's slave (ours to close once the workload has it); -1: none */
         pid_t relay_pid; /* with a tty: the relay, which must outlive the workload to drain */
+        char **argv;     /* the header's "argv" (a spare exec's command), else NULL; malloc'd */
+        char *cwd;       /* the header's "cwd", else NULL; malloc'd */
 } ob_exec_stdio_info;
 
 /* The stdio of an exec into a running environment (execio.c): reads the
@@ -209,6 +211,10 @@ int ob_exec_stdio(int chan, ob_exec_stdio_info *ret);
  * one request line {"argv": [...]}; *ret_argv the workload's argv
  * (NULL-terminated, malloc'd, kept for the life of the process). */
 int ob_wait_request(int chan, char ***ret_argv);
+/* A JSON array of 1..OB_SANDBOX_MAX_ARGS strings, the first not empty, as
+ * a NULL-terminated malloc'd vector (wait.c); -EBADMSG otherwise. */
+struct cJSON;
+int ob_argv_from_json(const struct cJSON *a, char ***ret);
 
 /* Forks the workload: drops privileges, waits to be seized, loads the
  * filter, execs. Returns the pid (already seized) or -errno. */

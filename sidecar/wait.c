@@ -11,12 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <omnibase/sandbox.h>
+
 #include "common/macros.h"
 #include "channel/channel.h"
 #include "sidecar/sidecar.h"
 
 #define REQUEST_MAX  (1024 * 1024)
-#define REQUEST_ARGS 256
+#define REQUEST_ARGS OB_SANDBOX_MAX_ARGS
 
 /* One line from a blocking fd, byte by byte (nothing past it is read);
  * *ret malloc'd, NUL-terminated. */
@@ -45,37 +47,39 @@ static int read_line(int fd, char **ret)
         return 0;
 }
 
-/* {"argv": [STRING, ...]} with 1..REQUEST_ARGS non-empty strings and no
- * other key; *ret a NULL-terminated malloc'd vector. */
-static int parse_request(const char *line, char ***ret)
+int ob_argv_from_json(const cJSON *a, char ***ret)
 {
-        cJSON *root = cJSON_Parse(line), *a, *v;
+        const cJSON *v;
         char **argv = NULL;
         size_t n = 0;
-        int r = -EBADMSG;
 
-        a = root && cJSON_IsObject(root) && cJSON_GetArraySize(root) == 1
-                ? cJSON_GetObjectItemCaseSensitive(root, "argv")
-                : NULL;
         if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > REQUEST_ARGS)
-                goto out;
+                return -EBADMSG;
         argv = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *));
-        if (!argv) {
-                r = -ENOMEM;
-                goto out;
-        }
+        if (!argv)
+                return -ENOMEM;
         cJSON_ArrayForEach (v, a) {
-                if (!cJSON_IsString(v) || !v->valuestring[0])
-                        goto out;
+                if (!cJSON_IsString(v) || (n == 0 && !v->valuestring[0])) {
+                        ob_strv_free(argv);
+                        return -EBADMSG;
+                }
                 if (!(argv[n++] = strdup(v->valuestring))) {
-                        r = -ENOMEM;
-                        goto out;
+                        ob_strv_free(argv);
+                        return -ENOMEM;
                 }
         }
-        *ret = TAKE_PTR(argv);
-        r = 0;
-out:
-        ob_strv_free(argv);
+        *ret = argv;
+        return 0;
+}
+
+/* {"argv": [STRING, ...]} and no other key. */
+static int parse_request(const char *line, char ***ret)
+{
+        cJSON *root = cJSON_Parse(line);
+        int r = -EBADMSG;
+
+        if (root && cJSON_IsObject(root) && cJSON_GetArraySize(root) == 1)
+                r = ob_argv_from_json(cJSON_GetObjectItemCaseSensitive(root, "argv"), ret);
         cJSON_Delete(root);
         return r;
 }

@@ -150,6 +150,7 @@ static void test_config_defaults(void **state)
         assert_int_equal(d.default_ttl_s, 48 * 3600);
         assert_int_equal(d.max_ttl_without_approval_s, 7 * 86400);
         assert_int_equal(d.idle_stop_after_s, 24 * 3600);
+        assert_int_equal(d.exec_spare_idle_s, 600);
 
         /* The default file, when absent, is all defaults (skip if this host
          * has one). */
@@ -176,7 +177,8 @@ static void test_config_values(void **state)
         _cleanup_free_ char *p = write_config(
             "good.json", "{\n  \"max_environments_per_owner\": 5,\n"
                          "  \"max_memory_mb_per_owner\": 4096,\n  \"default_ttl\": \"12h\",\n"
-                         "  \"max_ttl_without_approval\": 1209600,\n  \"idle_stop_after\": 0\n}\n");
+                         "  \"max_ttl_without_approval\": 1209600,\n  \"idle_stop_after\": 0,\n"
+                         "  \"exec_spare_idle\": \"90s\"\n}\n");
         _cleanup_free_ char *q = write_config("partial.json", "{\"default_ttl\": \"30m\"}");
         ob_env_config c;
         ob_error err = {0};
@@ -187,6 +189,7 @@ static void test_config_values(void **state)
         assert_int_equal(c.default_ttl_s, 12 * 3600);
         assert_int_equal(c.max_ttl_without_approval_s, 14 * 86400);
         assert_int_equal(c.idle_stop_after_s, 0);
+        assert_int_equal(c.exec_spare_idle_s, 90);
         /* By $OMNIBASE_CONFIG; keys not given keep their defaults. */
         assert_int_equal(setenv("OMNIBASE_CONFIG", q, 1), 0);
         assert_int_equal(ob_env_config_load(NULL, &c, &err), 0);

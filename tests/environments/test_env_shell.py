@@ -27,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from oblib import OMNIBASE, pids_mentioning, require_runsc  # noqa: E402
+from oblib import OMNIBASE, pids_mentioning, require_runsc, wait_for  # noqa: E402
 
 STATE = None
 ENV_ID = None
@@ -68,27 +68,28 @@ def sandbox_processes():
     return [line.split()[-1] for line in lines if line.strip()]
 
 
-def runsc_execs():
-    """The host's runsc exec processes of this state dir."""
+def runsc_execs(spares=False):
+    """The host's runsc exec processes of this state dir: those of execs,
+    or (spares=True) the supervisor's spares (a sidecar with no command
+    yet: its command line ends with --exec-stdio; docs/environments.md
+    §Exec)."""
     found = []
     for p in pids_mentioning(STATE):
         try:
             with open("/proc/%d/cmdline" % p, "rb") as f:
-                if b"\0exec\0" in f.read():
-                    found.append(p)
+                cmd = f.read()
+            if b"\0exec\0" in cmd and cmd.endswith(b"\0--exec-stdio\0") == spares:
+                found.append(p)
         except OSError:
             pass
     return found
 
 
-def wait_for(what, cond):
-    deadline = time.time() + DEADLINE_S
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)  # polling a condition, with a deadline
-    raise AssertionError("timed out waiting for " + what)
+def only_sidecars_inside():
+    """Inside, only the environment's PID 1 and the spare's sidecar if the
+    host has a spare: no process of an exec."""
+    procs = sandbox_processes()
+    return procs == ["omnibase-sideca"] * (1 + len(runsc_execs(spares=True)))
 
 
 class Session:
@@ -210,9 +211,9 @@ class Shell(unittest.TestCase):
         s.proc.kill()
         s.proc.wait()
         # nothing of the session left: inside, only the environment's PID 1
-        # (the sidecar holding it); outside, no runsc exec
-        wait_for("the session's end inside",
-                 lambda: sandbox_processes() == ["omnibase-sideca"])
+        # (the sidecar holding it) and the next exec's spare; outside, no
+        # runsc exec but the spare's
+        wait_for("the session's end inside", only_sidecars_inside)
         wait_for("runsc exec's end", lambda: not runsc_execs())
         # the environment serves on
         _, out, _ = ob("env", "exec", ENV_ID, "--", "/bin/echo", "still here", check=0)
@@ -225,8 +226,7 @@ class Shell(unittest.TestCase):
         s.proc.send_signal(signal.SIGTERM)
         self.assertEqual(s.wait(), -signal.SIGTERM)
         self.assertEqual(termios.tcgetattr(s.slave), s.cooked, "SIGTERM left the terminal raw")
-        wait_for("the session's end inside",
-                 lambda: sandbox_processes() == ["omnibase-sideca"])
+        wait_for("the session's end inside", only_sidecars_inside)
 
     def test_05_exec_t_from_a_non_terminal(self):
         rc, out, err = ob("env", "exec", "-t", ENV_ID, "--", "/bin/sh", "-c",

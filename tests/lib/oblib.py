@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import sys
+import time
 
 OMNIBASE = os.environ.get("OMNIBASE_BIN", "omnibase")
 OMNIBASED = os.environ.get("OMNIBASED_BIN", "omnibased")
@@ -54,3 +55,15 @@ def netns_names():
         return set(os.listdir("/run/netns"))
     except OSError:
         return set()
+
+
+def wait_for(what, cond, deadline_s=60):
+    """Polls cond until it gives something true, which it returns; fails
+    naming what after deadline_s."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)  # polling a condition, with a deadline
+    raise AssertionError("timed out waiting for " + what)

@@ -3,8 +3,10 @@
  * PID 1 is the sidecar in --hold mode, and commands run in it one after
  * another by `runsc exec` of a sidecar: stdout, stderr, stdin, variables
  * sent over the channel, exit codes, a denial in a child (126), a timeout
- * (124) after which the sandbox still serves, a missing command (125), and
- * nothing left once the run is destroyed. Skips (77) without root or runsc. */
+ * (124) after which the sandbox still serves, a missing command (125), a
+ * directory, and nothing left once the run is destroyed; each of them
+ * twice, cold and through a spare (runner/exec.c), and a spare nobody
+ * took ends. Skips (77) without root or runsc. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 static char tmp[64];
 static ob_capset *caps;
 static ob_run *run;
+static bool warm; /* the "warm" group: every exec takes a spare started just before */
 
 static char *P(const char *rel)
 {
@@ -120,8 +123,8 @@ static void drain(int fd, char *buf, size_t size)
 
 /* Runs argv in the held sandbox from one poll loop with the run's own fds,
  * stdin_text (may be NULL) as its stdin. */
-static void exec_in(const char *const *argv, const char *stdin_text, const char *const *env,
-                    size_t n_env, int64_t timeout_ms, captured *ret)
+static void exec_in_dir(const char *const *argv, const char *cwd, const char *stdin_text,
+                        const char *const *env, size_t n_env, int64_t timeout_ms, captured *ret)
 {
         ob_run_exec_target_info t;
         int out[2], errp[2], in[2] = {-1, -1};
@@ -139,8 +142,10 @@ static void exec_in(const char *const *argv, const char *stdin_text, const char 
                                  (ssize_t)strlen(stdin_text));
                 close(in[1]);
         }
-        ob_exec_spec spec = {.argv = argv, .stdout_fd = out[1], .stderr_fd = errp[1]};
+        ob_exec_spec spec = {.argv = argv, .cwd = cwd, .stdout_fd = out[1], .stderr_fd = errp[1]};
         ob_exec_io io = {.stdin_fd = in[0], .timeout_ms = timeout_ms};
+        if (warm && ob_exec_spare_start(&t, &io.spare, &err) < 0)
+                fail_msg("%s", err.message);
         if (ob_exec_start(&t, &spec, env, n_env, &io, &x, &err) < 0)
                 fail_msg("%s", err.message);
         close(out[1]);
@@ -160,6 +165,12 @@ static void exec_in(const char *const *argv, const char *stdin_text, const char 
         x = ob_exec_free(x);
         drain(out[0], ret->out, sizeof(ret->out));
         drain(errp[0], ret->err, sizeof(ret->err));
+}
+
+static void exec_in(const char *const *argv, const char *stdin_text, const char *const *env,
+                    size_t n_env, int64_t timeout_ms, captured *ret)
+{
+        exec_in_dir(argv, NULL, stdin_text, env, n_env, timeout_ms, ret);
 }
 
 static void test_output_stdin_env_and_exit_code(void **state)
@@ -228,6 +239,71 @@ static void test_missing_command_is_125(void **state)
         ob_sandbox_result_done(&c.res);
 }
 
+static void test_directory_and_no_stdin(void **state)
+{
+        const char *argv[] = {"/bin/sh", "-c", "pwd; cat; echo end", NULL};
+        const char *bad[] = {"/bin/true", NULL};
+        captured c;
+
+        (void)state;
+        /* no stdin at all: the command reads /dev/null (nothing), not a hang */
+        exec_in_dir(argv, "/tmp", NULL, NULL, 0, 0, &c);
+        assert_string_equal(c.out, "/tmp\nend\n");
+        assert_int_equal(c.res.exit_code, 0);
+        ob_sandbox_result_done(&c.res);
+        exec_in_dir(bad, "/no/such/dir", NULL, NULL, 0, 0, &c);
+        assert_int_equal(c.res.status, OB_SANDBOX_ERROR);
+        assert_int_equal(c.res.exit_code, 125);
+        assert_non_null(strstr(c.err, "/no/such/dir"));
+        ob_sandbox_result_done(&c.res);
+}
+
+/* How many sidecars the sandbox runs, counted from inside (this exec's
+ * own included). */
+static int sidecars_inside(void)
+{
+        const char *argv[] = {"/bin/sh", "-c",
+                              "n=0; for f in /proc/[0-9]*/cmdline; do "
+                              "case \"$(tr '\\0' ' ' <$f 2>/dev/null)\" in "
+                              "*omnibase-sidecar*) n=$((n+1));; esac; done; echo $n",
+                              NULL};
+        captured c;
+        bool was = warm;
+
+        warm = false;
+        exec_in(argv, NULL, NULL, 0, 0, &c);
+        warm = was;
+        assert_int_equal(c.res.exit_code, 0);
+        ob_sandbox_result_done(&c.res);
+        return atoi(c.out);
+}
+
+/* A spare nobody took: its sidecar inside and its runsc exec end when it
+ * is freed, and nothing of it is left. */
+static void test_an_unused_spare_ends(void **state)
+{
+        ob_run_exec_target_info t;
+        ob_exec_spare *sp = NULL;
+        ob_error err = {0};
+        int base = sidecars_inside(), n = base, tries = 0;
+
+        (void)state;
+        assert_int_equal(ob_run_exec_target(run, &t), 0);
+        if (ob_exec_spare_start(&t, &sp, &err) < 0)
+                fail_msg("%s", err.message);
+        while (n == base && tries++ < 100) /* each count is an exec: no sleep needed */
+                n = sidecars_inside();
+        assert_int_equal(n, base + 1);
+        sp = ob_exec_spare_free(sp);
+        assert_int_equal(sidecars_inside(), base);
+}
+
+static int setup_warm(void **state)
+{
+        warm = true;
+        return setup(state);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -235,6 +311,12 @@ int main(void)
             cmocka_unit_test(test_denial_in_a_child_is_126),
             cmocka_unit_test(test_timeout_kills_the_command_and_the_sandbox_serves_on),
             cmocka_unit_test(test_missing_command_is_125),
+            cmocka_unit_test(test_directory_and_no_stdin),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        const struct CMUnitTest spare_only[] = {
+            cmocka_unit_test(test_an_unused_spare_ends),
+        };
+        int r = cmocka_run_group_tests_name("cold", tests, setup, teardown);
+        r += cmocka_run_group_tests_name("warm", tests, setup_warm, teardown);
+        return r + cmocka_run_group_tests_name("spare", spare_only, setup, teardown);
 }

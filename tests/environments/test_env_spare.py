@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""The supervisor's spare exec (docs/environments.md §Exec) with real runsc:
+a `runsc exec` of a sidecar started before there is a command, which the
+next `env exec` takes. Shown here: the exec really goes through it (that
+runsc exec serves the command and is gone after, a new spare replaces it)
+with the same output, directory, stdin, exit status, variables, secrets
+and denials (126, CapabilityDenied with env_id) as a cold exec; no secret
+in any host process's argv or environ while a spare waits; a spare killed
+on the host is dropped and leaves nothing inside, and execs go on; with
+`exec_spare_idle` the spare is dropped after that much idleness (nothing
+inside but PID 1), and with 0 there is never one; nothing is left after
+delete. Every wait polls a condition with a deadline."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from oblib import OMNIBASE, pids_mentioning, require_runsc, wait_for  # noqa: E402
+
+STATE = None
+SECRET = "spare-secret-6f1c0e9a2b"
+
+
+def ob(*args, stdin=b"", check=None, config="default"):
+    env = dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+               OMNIBASE_CONFIG=os.path.join(STATE + "-cfg", config + ".json"))
+    p = subprocess.run([OMNIBASE] + list(args), input=stdin, capture_output=True, env=env,
+                       timeout=180)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    if check is not None and p.returncode != check:
+        raise AssertionError("omnibase %s: exit %d (wanted %d)\nstdout: %s\nstderr: %s"
+                             % (" ".join(args), p.returncode, check, out, err))
+    return p.returncode, out, err
+
+
+def argv_of(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
+def children(pid):
+    kids = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+            kids += [int(c) for c in f.read().split()]
+    return kids
+
+
+def supervisor(env_id, config="default"):
+    _, out, _ = ob("env", "show", env_id, "--json", check=0, config=config)
+    return json.loads(out)["supervisor_pid"]
+
+
+def spares(env_id, config="default"):
+    """The supervisor's runsc execs of a sidecar with no command yet."""
+    return [c for c in children(supervisor(env_id, config))
+            if "exec" in argv_of(c) and argv_of(c)[-1] == "--exec-stdio"]
+
+
+def inside(env_id, config="default"):
+    """The commands running in the environment's sandbox (runsc ps)."""
+    for c in children(supervisor(env_id, config)):
+        a = argv_of(c)
+        if "run" in a and "--root" in a:
+            p = subprocess.run(["runsc", "--root", a[a.index("--root") + 1], "ps", a[-1]],
+                               capture_output=True, timeout=30)
+            return [line.split()[-1] for line in p.stdout.decode().splitlines()[1:]
+                    if line.strip()]
+    raise AssertionError("no runsc run under the supervisor")
+
+
+def audit_lines():
+    with open(os.path.join(STATE, "audit.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class Spare(unittest.TestCase):
+    def create(self, config="default", *extra):
+        _, out, _ = ob("env", "create", "--owner", "alice", "--template", "python-agent",
+                       *extra, check=0, config=config)
+        return out.strip()
+
+    def test_01_an_exec_goes_through_the_spare_as_a_cold_one_would(self):
+        secret_file = os.path.join(STATE + "-cfg", "token")
+        with open(secret_file, "w") as f:
+            f.write(SECRET)
+        env_id = self.create("default", "--secret", "API_TOKEN=@" + secret_file)
+        (first,) = wait_for("the first spare", lambda: spares(env_id))
+        # nothing secret is on any host process while a spare waits
+        for pid in pids_mentioning(STATE) + [supervisor(env_id)]:
+            for what in ("cmdline", "environ"):
+                try:
+                    with open("/proc/%d/%s" % (pid, what), "rb") as f:
+                        self.assertNotIn(SECRET.encode(), f.read(), (pid, what))
+                except OSError:
+                    pass
+        rc, out, err = ob("env", "exec", env_id, "--cwd", "/tmp", "--", "/bin/sh", "-c",
+                          "pwd; echo id=$OMNIBASE_ENV_ID; echo tok=$API_TOKEN; cat; "
+                          "echo oops >&2; exit 3", stdin=b"in put\n")
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(out, "/tmp\nid=%s\ntok=%s\nin put\n" % (env_id, SECRET))
+        self.assertEqual(err, "oops\n")
+        # that runsc exec served the command and ended; a new spare is there
+        self.assertEqual(argv_of(first), [])
+        (second,) = wait_for("the next spare", lambda: spares(env_id))
+        self.assertNotEqual(second, first)
+        # a denial through the spare: 126, one line, on the audit log
+        rc, out, err = ob("env", "exec", env_id, "--json", "--", "/bin/cat", "/etc/shadow")
+        self.assertEqual(rc, 126, err)
+        self.assertEqual(argv_of(second), [])
+        res = json.loads(out)
+        self.assertEqual(res["status"], "violation")
+        self.assertEqual(res["violations"][0]["target"], "/etc/shadow")
+        self.assertTrue([e for e in audit_lines() if e["type"] == "CapabilityDenied"
+                         and e.get("env_id") == env_id and e.get("target") == "/etc/shadow"])
+        # a missing directory is one error, as cold
+        rc, _, err = ob("env", "exec", env_id, "--cwd", "/no/such/dir", "--", "/bin/true")
+        self.assertEqual(rc, 125)
+        self.assertIn("/no/such/dir", err)
+        ob("env", "delete", env_id, check=0)
+        self.assertEqual(pids_mentioning(env_id), [])
+
+    def test_02_a_spare_killed_on_the_host_is_dropped(self):
+        env_id = self.create()
+        (spare,) = wait_for("the spare", lambda: spares(env_id))
+        os.kill(spare, signal.SIGKILL)
+        # its sidecar inside ends with it (the supervisor closes its channel):
+        # inside, PID 1 and at most a new spare's sidecar, never the old one's
+        wait_for("the old spare's end", lambda: spare not in spares(env_id))
+        wait_for("only PID 1 inside",
+                 lambda: inside(env_id) == ["omnibase-sideca"] * (1 + len(spares(env_id))))
+        rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", "still here")
+        self.assertEqual((rc, out), (0, "still here\n"), err)
+        wait_for("a new spare", lambda: spares(env_id))
+        ob("env", "delete", env_id, check=0)
+
+    def test_03_an_idle_spare_is_dropped(self):
+        env_id = self.create("idle2s")
+        rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", "one", config="idle2s")
+        self.assertEqual((rc, out), (0, "one\n"), err)
+        wait_for("the spare's drop", lambda: not spares(env_id, "idle2s"))
+        wait_for("only PID 1 inside", lambda: inside(env_id, "idle2s") == ["omnibase-sideca"])
+        rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", "two", config="idle2s")
+        self.assertEqual((rc, out), (0, "two\n"), err)
+        wait_for("a spare again", lambda: spares(env_id, "idle2s"))
+        ob("env", "delete", env_id, check=0, config="idle2s")
+
+    def test_04_no_spare_when_they_are_off(self):
+        env_id = self.create("off")
+        for word in ("one", "two"):
+            rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", word, config="off")
+            self.assertEqual((rc, out), (0, word + "\n"), err)
+            self.assertEqual(spares(env_id, "off"), [])
+        self.assertEqual(inside(env_id, "off"), ["omnibase-sideca"])
+        ob("env", "delete", env_id, check=0, config="off")
+
+
+def main():
+    global STATE
+    require_runsc("environments start runsc sandboxes, cgroups and loop devices")
+    STATE = tempfile.mkdtemp(prefix="ob-spare-", dir="/var/tmp")
+    os.mkdir(STATE + "-cfg", 0o700)
+    for name, cfg in (("default", {}), ("idle2s", {"exec_spare_idle": "2s"}),
+                      ("off", {"exec_spare_idle": 0})):
+        with open(os.path.join(STATE + "-cfg", name + ".json"), "w") as f:
+            json.dump(dict(cfg, max_environments_per_owner=10), f)
+    ok = False
+    try:
+        prog = unittest.main(exit=False, verbosity=2)
+        ok = prog.result.wasSuccessful()
+    finally:
+        envs = os.path.join(STATE, "envs")
+        for e in os.listdir(envs) if os.path.isdir(envs) else []:
+            ob("env", "delete", e)
+        ob("gc")
+        left = pids_mentioning(STATE)
+        if left:
+            print("left behind: %s" % left, file=sys.stderr)
+            ok = False
+        shutil.rmtree(STATE, ignore_errors=True)
+        shutil.rmtree(STATE + "-cfg", ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
