@@ -2,8 +2,11 @@
 # Environments (issue 10): create → running, `omnibase env exec` of /bin/true
 # and of python hello against a bare `runsc exec` into the same running
 # sandbox (alternated in one run: the baseline runs the command directly,
-# without the sidecar's seccomp + ptrace and without the supervisor), host
-# memory of one idle environment, and delete. Needs root and runsc.
+# without the sidecar's seccomp + ptrace and without the supervisor), each
+# through the supervisor's spare and, in a second environment with
+# exec_spare_idle 0, without one; then back to back (the next exec comes
+# while the spare made after the last one still boots); host memory of one
+# idle environment, and delete. Needs root and runsc.
 #
 #   benchmarks/bench_env.sh [OMNIBASE_BINARY] [ROUNDS]   (default: build/cli/omnibase, 15)
 set -euo pipefail
@@ -44,25 +47,34 @@ done
 id=$("$omnibase" env create --owner bench --template python-agent)
 run=$(ls "$OMNIBASE_STATE_DIR/runs")
 root=$OMNIBASE_STATE_DIR/runs/$run/runsc
-echo 'print("hello from the sandbox")' >"$work/state/envs/$id/workspace/hello.py"
-chown 65534:65534 "$work/state/envs/$id/workspace/hello.py"
+# the same environment with no spare exec: every exec is a runsc exec of its own
+echo '{"max_environments_per_owner": 100, "exec_spare_idle": 0}' >"$work/cold.json"
+cid=$(OMNIBASE_CONFIG=$work/cold.json "$omnibase" env create --owner bench --template python-agent)
+for e in "$id" "$cid"; do
+    echo 'print("hello from the sandbox")' >"$work/state/envs/$e/workspace/hello.py"
+    chown 65534:65534 "$work/state/envs/$e/workspace/hello.py"
+done
 
 bare() { timed runsc --root "$root" exec -cwd /workspace "$run" "$@"; }
 omni() { timed "$omnibase" env exec "$id" -- "$@"; }
+cold() { timed "$omnibase" env exec "$cid" -- "$@"; }
 for cmd in true hello; do
     case $cmd in
         true) argv=(/bin/true) ;;
         hello) argv=(/usr/bin/python3 /workspace/hello.py) ;;
     esac
-    bare "${argv[@]}" >/dev/null; omni "${argv[@]}" >/dev/null   # warm-up
-    : >"$work/bare-$cmd.ms"; : >"$work/omni-$cmd.ms"
+    bare "${argv[@]}" >/dev/null; omni "${argv[@]}" >/dev/null; cold "${argv[@]}" >/dev/null  # warm-up
+    : >"$work/bare-$cmd.ms"; : >"$work/omni-$cmd.ms"; : >"$work/cold-$cmd.ms"; : >"$work/b2b-$cmd.ms"
     for i in $(seq 1 "$rounds"); do
         bare "${argv[@]}" >>"$work/bare-$cmd.ms"
         omni "${argv[@]}" >>"$work/omni-$cmd.ms"
+        cold "${argv[@]}" >>"$work/cold-$cmd.ms"
     done
     if [ "$cmd" = hello ]; then
         grep -q "hello from the sandbox" "$work/out" || { echo "exec failed:" >&2; cat "$work/out" >&2; exit 1; }
     fi
+    # back to back: the spare made after one exec is still booting when the next comes
+    for i in $(seq 1 "$rounds"); do omni "${argv[@]}" >>"$work/b2b-$cmd.ms"; done
 done
 
 rss_of() { # KiB of every process whose command line contains $1
@@ -75,17 +87,24 @@ rss_of() { # KiB of every process whose command line contains $1
 }
 sup=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["supervisor_pid"])' \
       "$("$omnibase" env show "$id" --json)")
-sandbox_rss=$(rss_of "$OMNIBASE_STATE_DIR/runs/$run")
+sandbox_rss=$(rss_of "$OMNIBASE_STATE_DIR/runs/$run/")
+spare_rss=$(rss_of "--exec-stdio")
 sup_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status")
 
 printf 'environments (%d alternated rounds for exec, 5 for create/delete; ms, medians):\n' "$rounds"
 printf '  env create → running               %s   all: %s\n' "$(median <"$work/create.ms")" "$(tr '\n' ' ' <"$work/create.ms")"
 printf '  env delete                         %s   all: %s\n' "$(median <"$work/delete.ms")" "$(tr '\n' ' ' <"$work/delete.ms")"
+ratio() { awk -v o="$1" -v b="$2" 'BEGIN {printf "%.3f", o / b}'; }
 for cmd in true hello; do
     b=$(median <"$work/bare-$cmd.ms"); o=$(median <"$work/omni-$cmd.ms")
-    printf '  exec %-6s bare runsc exec %6s   omnibase env exec %6s   ratio %s (target <= 1.10)\n' \
-        "$cmd" "$b" "$o" "$(awk -v o="$o" -v b="$b" 'BEGIN {printf "%.3f", o / b}')"
+    c=$(median <"$work/cold-$cmd.ms"); bb=$(median <"$work/b2b-$cmd.ms")
+    printf '  exec %-6s bare runsc exec %6s   env exec (spare) %6s   env exec (no spare) %6s\n' \
+        "$cmd" "$b" "$o" "$c"
+    printf '              ratios: spare/bare %s (target <= 1.10), no spare/bare %s, spare/no spare %s\n' \
+        "$(ratio "$o" "$b")" "$(ratio "$c" "$b")" "$(ratio "$o" "$c")"
+    printf '              back to back (spare still booting): %s, /bare %s   all: %s\n' \
+        "$bb" "$(ratio "$bb" "$b")" "$(tr '\n' ' ' <"$work/b2b-$cmd.ms")"
 done
-printf 'host memory of one idle environment: sandbox (runsc) %d KiB RSS, supervisor %d KiB\n' \
-    "$sandbox_rss" "$sup_rss"
+printf 'host memory of one idle environment: sandbox (runsc, the spare'"'"'s runsc exec included) %d KiB RSS, of which the spare'"'"'s runsc exec %d KiB; supervisor %d KiB\n' \
+    "$sandbox_rss" "$spare_rss" "$sup_rss"
 printf 'host load average during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
