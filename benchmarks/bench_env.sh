@@ -88,7 +88,10 @@ rss_of() { # KiB of every process whose command line contains $1
 sup=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["supervisor_pid"])' \
       "$("$omnibase" env show "$id" --json)")
 sandbox_rss=$(rss_of "$OMNIBASE_STATE_DIR/runs/$run/")
-spare_rss=$(rss_of "--exec-stdio")
+spare_rss=0
+for pid in $(pgrep -P "$sup" -f -- '--exec-stdio$'); do
+    spare_rss=$((spare_rss + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")))
+done
 sup_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status")
 
 printf 'environments (%d alternated rounds for exec, 5 for create/delete; ms, medians):\n' "$rounds"
