@@ -8,8 +8,9 @@ and denials (126, CapabilityDenied with env_id) as a cold exec; no secret
 in any host process's argv or environ while a spare waits; a spare killed
 on the host is dropped and leaves nothing inside, and execs go on; with
 `exec_spare_idle` the spare is dropped after that much idleness (nothing
-inside but PID 1), and with 0 there is never one; nothing is left after
-delete. Every wait polls a condition with a deadline."""
+inside but PID 1), and with 0 there is never one; a command running beside
+a waiting spare can neither write into its channel or output nor signal it
+(an attack that fails); nothing is left after delete. Every wait polls a condition with a deadline."""
 import json
 import os
 import shutil
@@ -161,6 +162,76 @@ class Spare(unittest.TestCase):
             self.assertEqual(spares(env_id, "off"), [])
         self.assertEqual(inside(env_id, "off"), ["omnibase-sideca"])
         ob("env", "delete", env_id, check=0, config="off")
+
+    def test_05_a_workload_cannot_reach_a_waiting_spare(self):
+        """A command still running when a spare is made (two execs at once)
+        sees the spare's sidecar in /proc; it can neither write to the
+        spare's channel or output (its fds through /proc), nor signal it;
+        the next exec through that spare is unharmed."""
+        env_id = self.create()
+        probe = os.path.join(STATE, "envs", env_id, "workspace", "probe.py")
+        with open(probe, "w") as f:
+            f.write(PROBE)
+        os.chown(probe, 65534, 65534)
+        env = dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+                   OMNIBASE_CONFIG=os.path.join(STATE + "-cfg", "default.json"))
+        a = subprocess.Popen([OMNIBASE, "env", "exec", env_id, "--json", "--", "/usr/bin/python3",
+                              "/workspace/probe.py"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+        wait_for("the probe's start", lambda: os.path.exists(probe + ".ready"))
+        # a second exec ends while the probe runs: its spare is made then
+        rc, _, err = ob("env", "exec", env_id, "--", "/bin/true")
+        self.assertEqual(rc, 0, err)
+        out, err = a.communicate(timeout=120)
+        res = json.loads(out)
+        found = json.loads(open(probe + ".out").read())
+        self.assertTrue(found["spares"], "the probe saw no spare: %s" % found)
+        self.assertEqual(found["opened"], [], found)
+        self.assertEqual(found["killed"], [], found)
+        # the attempts are denials of the probe's own exec (126)
+        self.assertEqual(res["status"], "violation", res)
+        rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", "unharmed")
+        self.assertEqual((rc, out, err), (0, "unharmed\n", ""))
+        ob("env", "delete", env_id, check=0)
+
+
+PROBE = r"""
+import json, os, signal, time
+open("/workspace/probe.py.ready", "w").close()
+spares, opened, killed, mine = [], [], [], set()
+pid = os.getpid()
+while pid > 1:  # this exec's own sidecar was a spare too: not a waiting one
+    mine.add(pid)
+    pid = int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+deadline = time.time() + 60
+while not spares and time.time() < deadline:
+    for p in os.listdir("/proc"):
+        try:
+            cmd = open("/proc/%s/cmdline" % p, "rb").read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if (b"omnibase-sidecar" in cmd[0] and cmd[-2:] == [b"--exec-stdio", b""]
+                and int(p) not in mine):
+            spares.append(int(p))
+    time.sleep(0.05)
+for pid in spares:
+    for fd in range(10):
+        try:
+            f = os.open("/proc/%d/fd/%d" % (pid, fd), os.O_WRONLY)
+        except OSError:
+            continue
+        target = os.readlink("/proc/self/fd/%d" % f)
+        os.close(f)
+        if target != "/dev/null":  # its fd 0: nothing of the spare's
+            opened.append("%d/%d %s" % (pid, fd, target))
+    try:
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+    except OSError:
+        pass
+with open("/workspace/probe.py.out", "w") as f:
+    json.dump({"spares": spares, "opened": opened, "killed": killed}, f)
+"""
 
 
 def main():
