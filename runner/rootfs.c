@@ -185,7 +185,8 @@ int ob_rootfs_prepare(const char *rootfs, const ob_mount_plan *mounts, const ob_
 /* The sandbox's own /etc files, never the host's (docs/compatibility.md):
  * the sandbox user (uid/gid 65534, what the workload runs as) and root in
  * passwd and group, an nsswitch.conf that reads only files, /etc/hosts with
- * localhost, /etc/hostname with the sandbox's host name. */
+ * localhost, /etc/hostname with the sandbox's host name; and netbase's
+ * public services and protocols tables (add_netbase). */
 static const struct {
         const char *name, *text;
 } etc_files[] = {
@@ -208,6 +209,36 @@ static const struct {
      * here so that their links in /etc/ssl/certs resolve */
     {"/usr/local/share/ca-certificates", OB_MOUNT_WHY_CA, true},
 };
+
+/* Public tables of Debian's netbase package, copied into the run's /etc
+ * (not bound: /etc stays one bind, ob_rootfs_etc_group): service and
+ * protocol names (getservbyname, getprotobyname). A missing one is
+ * skipped. */
+static const char *const netbase_files[] = {"services", "protocols"};
+#define NETBASE_MAX (1024 * 1024)
+
+static int add_netbase(const char *dir, ob_mount_plan *mounts)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(netbase_files); i++) {
+                _cleanup_free_ char *host = NULL, *src = NULL, *dst = NULL, *text = NULL;
+                size_t len;
+                int r;
+                if (asprintf(&host, "/etc/%s", netbase_files[i]) < 0 ||
+                    asprintf(&src, "%s/%s", dir, netbase_files[i]) < 0 ||
+                    asprintf(&dst, "/etc/%s", netbase_files[i]) < 0)
+                        return -ENOMEM;
+                if (ob_read_file(host, NETBASE_MAX, &text, &len) < 0 || strlen(text) != len)
+                        continue;
+                r = ob_write_file(src, text);
+                if (r >= 0)
+                        (void)chmod(src, 0644);
+                if (r >= 0)
+                        r = ob_mount_plan_add(mounts, src, dst, false, false, OB_MOUNT_WHY_ETC);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static int add_shared_dirs(bool network, ob_mount_plan *mounts)
 {
@@ -262,6 +293,8 @@ int ob_rootfs_etc(const char *run_path, const char *hostname, const char *hosts_
                 if (r >= 0)
                         r = ob_mount_plan_add(mounts, src, dst, false, false, OB_MOUNT_WHY_ETC);
         }
+        if (r >= 0)
+                r = add_netbase(dir, mounts);
         return r >= 0 ? add_shared_dirs(network, mounts) : r;
 }
 

@@ -15,7 +15,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     libbpf-dev libelf-dev zlib1g-dev libsystemd-dev libcmocka-dev libssl-dev \
     libsqlite3-dev sqlite3 libarchive-dev e2fsprogs libmicrohttpd-dev curl openssl \
     bpftool \
-    runsc iproute2 procps psmisc dbus-daemon dbus-bin \
+    runsc iproute2 procps psmisc dbus-daemon dbus-bin netbase \
     gcovr python3-jsonschema python3-minimal ca-certificates groff-base bash-completion \
     python3-kubernetes python3-yaml python3-numpy python3-pandas \
     strace libpython3.11-testsuite \

@@ -88,6 +88,16 @@ class CompatEtc(RunnerTest):
         self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
                          [("FILE_READ", "/etc/shadow")])
 
+    def test_item8_service_and_protocol_names(self):
+        """netbase's public tables (/etc/services, /etc/protocols) are the
+        host's package data copied in: getservbyname/getprotobyname work
+        with no denial, in a run with no network too."""
+        out = self.run_clean(
+            "import socket\n"
+            "print(socket.getservbyname('http', 'tcp'), socket.getservbyport(22, 'tcp'))\n"
+            "print(socket.getprotobyname('tcp'), socket.getprotobyname('udp'))\n")
+        self.assertEqual(out, ["80 ssh", "6 17"])
+
     # -- item 9: time zones and CA certificates ----------------------------
     def test_item9_zoneinfo(self):
         """localtime is UTC (the host's zone is not shown); zoneinfo works."""
