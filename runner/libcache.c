@@ -148,7 +148,10 @@ int ob_libcache_open(const char *state_dir, bool create, char **ret_path)
 
         if (asprintf(&path, "%s/%s", state_dir, LIBCACHE_DIR) < 0)
                 return -ENOMEM;
-        if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+        /* the state directory too: a fresh one's first run plans (and
+         * keeps the sidecar's library list) before it makes the run's */
+        if (create &&
+            (ob_mkdir_p(state_dir, 0700) < 0 || (mkdir(path, 0700) < 0 && errno != EEXIST)))
                 return negative_errno();
         fd = open_root_dir(AT_FDCWD, path);
         if (fd >= 0 && ret_path)
@@ -450,6 +453,12 @@ static int gc_entry(int top, const char *name, void *userdata)
         if (tmp) { /* a build in progress, or a crashed one's */
                 long pid = strtol(tmp + 5, NULL, 10);
                 if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+                        return 0;
+        } else if (strncmp(name, OB_SIDECAR_LIBS_PREFIX, strlen(OB_SIDECAR_LIBS_PREFIX)) == 0) {
+                /* a sidecar binary's library list (runner/sidecar.c): each
+                 * read touches it; an old one is a replaced binary's */
+                if (fstatat(top, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+                    g->now - st.st_mtime < OB_LIBCACHE_KEEP_S)
                         return 0;
         } else if (fstatat(top, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
                    g->now - st.st_mtime < OB_LIBCACHE_KEEP_S || entry_in_use(name)) {

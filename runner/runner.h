@@ -113,10 +113,13 @@ int ob_libcache_apply(ob_mount_plan *plan, const ob_profile *profile, const char
 int ob_libcache_open(const char *state_dir, bool create, char **ret_path);
 /* gc: removes the cache entries no sandbox has bound (in any process's
  * mount namespace) and no run used in the last OB_LIBCACHE_KEEP_S (each use
- * sets the entry's mtime), and the temporary directories of builds whose
- * process is gone. A removed entry is made again by the next run that needs
+ * sets the entry's mtime), the sidecar library lists (OB_SIDECAR_LIBS_PREFIX
+ * files, one per sidecar binary, touched when read) no run read in that
+ * time, and the temporary directories and files of builds whose process is
+ * gone. A removed entry or list is made again by the next run that needs
  * it. Returns how many were removed. */
-#define OB_LIBCACHE_KEEP_S 3600
+#define OB_LIBCACHE_KEEP_S     3600
+#define OB_SIDECAR_LIBS_PREFIX "sidecar-libs-"
 unsigned ob_libcache_gc(const char *state_dir);
 /* Writes the sandbox's synthetic /etc files (passwd and group with root and
  * the sandbox user, hosts with localhost and hosts_extra, hostname,

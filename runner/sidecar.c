@@ -106,7 +106,7 @@ static int list_libs_name(const char *binary, char ret[128])
         if (r >= 0)
                 r = ob_audit_sha256_hex(text, strlen(text), NULL, 0, hex);
         if (r >= 0)
-                snprintf(ret, 128, "sidecar-libs-%s", hex);
+                snprintf(ret, 128, OB_SIDECAR_LIBS_PREFIX "%s", hex);
         return r;
 }
 
@@ -154,6 +154,8 @@ static int list_libs_cached(const char *binary, const char *state_dir, bool dry,
                 libs = calloc(1, (size_t)st.st_size + 1);
                 if (libs && read(fd, libs, (size_t)st.st_size) == st.st_size &&
                     libs_present(libs)) {
+                        if (!dry) /* in use: gc keeps it (ob_libcache_gc) */
+                                (void)futimens(fd, NULL);
                         *ret = TAKE_PTR(libs);
                         return 0;
                 }

@@ -162,7 +162,8 @@ class LibCache(RunnerTest):
             "print(os.readlink('/etc/localtime'))\n"
             "print(open('/etc/passwd').read().split(':')[0])\n"
             "if os.path.exists('/etc/debian_version'): print(len(open('/etc/debian_version').read()) > 0)\n"))
-        want = ["['group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', 'passwd']",
+        want = ["['group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', 'passwd', "
+                "'protocols', 'services']",
                 "/usr/share/zoneinfo/Etc/UTC", "root"]
         p = self.omnibase("sandbox", "run", script, "--capabilities", self.caps(), "-v")
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -174,7 +175,7 @@ class LibCache(RunnerTest):
         self.assertNotIn("sandbox /etc: one bind", p.stderr)
         self.assertEqual(p.stdout.splitlines(), [
             "['debian_version', 'group', 'hostname', 'hosts', 'localtime', 'nsswitch.conf', "
-            "'passwd']", want[1], want[2], "True"])
+            "'passwd', 'protocols', 'services']", want[1], want[2], "True"])
 
     def test_gc_removes_what_no_sandbox_uses(self):
         """gc removes an entry no run used in the last hour that no
@@ -190,9 +191,19 @@ class LibCache(RunnerTest):
         live = os.path.join(top, os.path.basename(entry) + ".tmp.%d" % os.getpid())
         os.mkdir(dead, 0o700)
         os.mkdir(live, 0o700)
-        self.gc()  # everything is recent, or live
+        # the sidecar's library lists: the one in use (read by the run
+        # above, so touched), and a replaced binary's, two hours old
+        (lists,) = [[n for n in os.listdir(top) if n.startswith("sidecar-libs-")]]
+        self.assertEqual(len(lists), 1, lists)
+        stale = os.path.join(top, "sidecar-libs-" + "0" * 64)
+        with open(stale, "w") as f:
+            f.write("gone\t/no/such/lib\n")
+        os.utime(stale, (old, old))
+        os.utime(os.path.join(top, lists[0]), (old, old))
+        _, used, _ = self.cat()  # reads the list: it is in use again
+        self.gc()  # everything else is recent, or live
         self.assertEqual(sorted(os.listdir(top)),
-                         sorted(os.path.basename(p) for p in (entry, live)))
+                         sorted(os.path.basename(p) for p in (entry, live)) + lists)
         os.rmdir(live)
         # bound by a running sandbox: kept however old
         sync = os.path.join(self.tmp, "sync")

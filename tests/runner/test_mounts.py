@@ -29,9 +29,10 @@ class Mounts(RunnerTest):
         lines = dict(l.split(" ", 1) for l in res["stdout"].splitlines())
         self.assertEqual(lines["/"], "DIR ['bin', 'dev', 'etc', 'lib', 'lib64', 'omnibase', "
                                      "'proc', 'sys', 'tmp', 'usr']")
-        # the sandbox's own synthetic files only (docs/compatibility.md)
+        # the sandbox's own synthetic files and netbase's public tables only
+        # (docs/compatibility.md)
         self.assertEqual(lines["/etc"], "DIR ['group', 'hostname', 'hosts', 'localtime', "
-                                        "'nsswitch.conf', 'passwd']")
+                                        "'nsswitch.conf', 'passwd', 'protocols', 'services']")
         # outside the view: the sidecar denies the read before the kernel says ENOENT
         self.assertEqual(lines["/home"], "ERR 13")
         self.assertEqual(lines["/usr/bin"], "DIR ['python3', 'python3.11']")
