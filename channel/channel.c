@@ -350,7 +350,11 @@ int ob_channel_send(int fd, const ob_channel_msg *msg)
         if (r < 0)
                 return r;
         while (off < len) {
+                /* a socket; or a pipe or file (a pod's PID 1 writes its
+                 * events to its stdout: docs/kubernetes.md) */
                 ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+                if (n < 0 && errno == ENOTSOCK)
+                        n = write(fd, line + off, len - off);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -89,8 +89,10 @@ static void add_env(cJSON *env, const char *name, const char *value)
 }
 
 /* The sidecar's command: the head a local run gives it (both capability
- * files, /tmp and /dev/shm as scratch, the sandbox user), without the
- * channel on fd 0 and the "--" that ends it, then --hold. */
+ * files, /tmp and /dev/shm as scratch, the sandbox user), its channel on
+ * fd 1 instead of 0 (the pod has no supervisor: its SandboxStart and
+ * SandboxExit go to the container's log), without the "--" that ends it,
+ * then --hold. */
 static cJSON *sidecar_command(void)
 {
         const char *const *head;
@@ -99,7 +101,8 @@ static cJSON *sidecar_command(void)
 
         for (size_t i = 0; i + 1 < n; i++) {
                 if (streq(head[i], "--channel-fd")) {
-                        i++;
+                        cJSON_AddItemToArray(cmd, cJSON_CreateString(head[i++]));
+                        cJSON_AddItemToArray(cmd, cJSON_CreateString("1"));
                         continue;
                 }
                 cJSON_AddItemToArray(cmd, cJSON_CreateString(head[i]));

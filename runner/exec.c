@@ -550,6 +550,8 @@ static void kill_command(ob_exec *x)
         char pid[24];
         const char *args[] = {"--root", x->runsc_root, "kill", "--pid", pid, x->id, "KILL", NULL};
 
+        if (x->reaped) /* over (its output relay may still be writing) */
+                return;
         if (!x->started) {
                 /* runsc exec's death would not end what it started inside:
                  * the kill waits for the command's pid (SandboxStart) */
@@ -578,7 +580,7 @@ bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
                 x->stdin_eof = true, x->out_off = x->out_len;
         if (fds[1].revents || (fds[2].revents && x->out_len) || (x->stdin_eof && !x->shut_wr))
                 write_channel(x);
-        if (x->deadline_ms && !x->timed_out && ob_mono_ms() >= x->deadline_ms)
+        if (!x->reaped && x->deadline_ms && !x->timed_out && ob_mono_ms() >= x->deadline_ms)
                 time_out(x);
         if (fds[3].revents && waitpid(x->pid, &x->wait_status, WNOHANG) == x->pid) {
                 x->reaped = true;

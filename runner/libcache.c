@@ -148,10 +148,7 @@ int ob_libcache_open(const char *state_dir, bool create, char **ret_path)
 
         if (asprintf(&path, "%s/%s", state_dir, LIBCACHE_DIR) < 0)
                 return -ENOMEM;
-        /* the state directory too: a fresh one's first run plans (and
-         * keeps the sidecar's library list) before it makes the run's */
-        if (create &&
-            (ob_mkdir_p(state_dir, 0700) < 0 || (mkdir(path, 0700) < 0 && errno != EEXIST)))
+        if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
                 return negative_errno();
         fd = open_root_dir(AT_FDCWD, path);
         if (fd >= 0 && ret_path)

@@ -163,15 +163,19 @@ static int parse_args(int argc, char **argv, options *o)
 /* The channel handed over as an open socket (the runner gives runsc one
  * end of a socketpair as stdin: no host socket needs to be reachable).
  * It moves above 2 (close-on-exec) and /dev/null takes its place, so the
- * workload never holds it. Returns the new fd or -errno. */
-static int adopt_channel_fd(int fd)
+ * workload never holds it. Returns the new fd or -errno. With --hold,
+ * which only writes its two events, a pipe or file will do: a pod's PID 1
+ * (environments/render_k8s_pod.c) writes them to its stdout, the
+ * container's log. */
+static int adopt_channel_fd(int fd, bool hold)
 {
         struct stat st;
         int nfd, null;
 
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        if (!S_ISSOCK(st.st_mode))
+        if (!S_ISSOCK(st.st_mode) &&
+            !(hold && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))))
                 return -ENOTSOCK;
         nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (nfd < 0)
@@ -322,6 +326,7 @@ static int hold(int channel_fd)
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGHUP);
         sigprocmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN); /* a pod's log reader gone must not end PID 1 */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         st.pid = getpid();
         if (ob_channel_send(channel_fd, &st) < 0)
@@ -357,7 +362,7 @@ int main(int argc, char **argv)
                 return usage();
         /* first the channel: the runner accepts one connection, then unlinks;
          * or it is already open */
-        fd = o.channel ? connect_channel(o.channel) : adopt_channel_fd(o.channel_fd);
+        fd = o.channel ? connect_channel(o.channel) : adopt_channel_fd(o.channel_fd, o.hold);
         if (fd < 0) {
                 if (o.channel)
                         fprintf(stderr, "omnibase: %s: connecting to the event channel: %s\n",

@@ -5,7 +5,8 @@ server): core kinds against the official Kubernetes Python client's models
 (unknown fields, wrong types and missing required fields are failures),
 agent-sandbox kinds against the shipped CRDs' openAPIV3Schema with unknown
 fields refused; YAML equals JSON; byte-identical output; DNS-1123 names;
-a denial inside a grant as `except`, a host name refused in one line.
+a denial inside a grant as `except`, a host name refused in one line; and
+the rendered pod's container run with runsc as a kubelet would make it.
 The NetworkPolicy's meaning against the local allowlist is test_render_net.c."""
 import glob
 import json
@@ -102,6 +103,70 @@ def pod_profile(items):
     """The profile the rendered pod's image holds (its annotation)."""
     pt = items[-1]["spec"]["podTemplate"]
     return pt["metadata"]["annotations"]["omnibase.dev/profile"]
+
+
+def pod_bundle(items, w):
+    """An OCI bundle in w/bundle of the rendered Sandbox's container, made as
+    a kubelet would make it, with this host's /usr and the build's sidecar
+    standing in for the image."""
+    pod = items[-1]["spec"]["podTemplate"]["spec"]
+    c = pod["containers"][0]
+    sc = c["securityContext"]
+    cms = {o["metadata"]["name"]: o["data"] for o in items if o["kind"] == "ConfigMap"}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    build = os.environ.get("OMNIBASE_BUILD_DIR", os.path.join(SRC, "build"))
+    sidecar = os.path.join(build, "sidecar", "omnibase-sidecar-plain")
+    if not os.path.exists(sidecar):  # the sanitizer build's uninstrumented copy, or this
+        sidecar = os.path.join(build, "sidecar", "omnibase-sidecar")
+    rootfs = os.path.join(w, "bundle", "rootfs")
+    os.makedirs(rootfs)
+    for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
+        os.symlink(target, os.path.join(rootfs, link))
+
+    def bind(src, dst, ro=True):
+        return {"destination": dst, "type": "bind", "source": src,
+                "options": ["rbind", "ro" if ro else "rw", "nosuid", "nodev"]}
+    mounts = [{"destination": "/proc", "type": "proc", "source": "proc"},
+              bind("/usr", "/usr"), bind(sidecar, c["command"][0])]
+    for m in c["volumeMounts"]:
+        v = vols[m["name"]]
+        if "configMap" in v:
+            d = os.path.join(w, "cm-" + m["name"])
+            os.makedirs(d)
+            for key, text in cms[v["configMap"]["name"]].items():
+                with open(os.path.join(d, key), "w") as f:
+                    f.write(text)
+                os.chmod(os.path.join(d, key), v["configMap"]["defaultMode"])
+            src = os.path.join(d, m["subPath"]) if "subPath" in m else d
+            mounts.append(bind(src, m["mountPath"], m.get("readOnly", False)))
+        elif v["emptyDir"].get("medium") == "Memory":
+            mounts.append({"destination": m["mountPath"], "type": "tmpfs", "source": "tmpfs",
+                           "options": ["nosuid", "nodev", "mode=1777"]})
+        else:
+            d = os.path.join(w, "dir-" + m["name"])
+            os.makedirs(d)
+            os.chmod(d, 0o777)
+            mounts.append(bind(d, m["mountPath"], False))
+    caps = ["CAP_" + n for n in sc["capabilities"]["add"]]
+    config = {
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs", "readonly": sc["readOnlyRootFilesystem"]},
+        "hostname": "pod",
+        "process": {
+            "terminal": False,
+            "user": {"uid": sc["runAsUser"], "gid": sc["runAsGroup"]},
+            "cwd": c["workingDir"],
+            "args": c["command"] + c.get("args", []),
+            "env": ["PATH=/usr/bin:/bin"] + ["%s=%s" % (e["name"], e["value"])
+                                             for e in c["env"]],
+            "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+            "noNewPrivileges": not sc["allowPrivilegeEscalation"],
+        },
+        "mounts": mounts,
+        "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")]},
+    }
+    with open(os.path.join(w, "bundle", "config.json"), "w") as f:
+        json.dump(config, f)
 
 
 class RenderK8s(unittest.TestCase):
@@ -489,7 +554,8 @@ class RenderK8s(unittest.TestCase):
                          ["--caps", "/omnibase/run/profile-caps.json"],
                          ["--scratch", "/tmp"], ["--scratch", "/dev/shm"], ["--uid", "65534"]):
                 self.assertTrue(any(cmd[i:i + 2] == flag for i in range(len(cmd))), (tpl, flag))
-            self.assertNotIn("--channel-fd", cmd)
+            # no supervisor in a pod: the events go to the container's log
+            self.assertTrue(any(cmd[i:i + 2] == ["--channel-fd", "1"] for i in range(len(cmd))))
             shm = [v for v in pod["volumes"] if v["name"] == "shm"][0]
             tmp = [v for v in pod["volumes"] if v["name"] == "tmp"][0]
             self.assertEqual(shm["emptyDir"], tmp["emptyDir"])
@@ -497,6 +563,44 @@ class RenderK8s(unittest.TestCase):
                           pod["containers"][0]["volumeMounts"])
             for o in items:
                 self.check_object(o)
+
+    def test_the_rendered_pod_runs_its_sidecar_in_gvisor(self):
+        """No cluster here, but gVisor is: the rendered pod's container, as
+        the kubelet would make it (its command, user, capabilities, working
+        directory, environment, read-only root; the ConfigMaps' files at
+        their mount paths, memory emptyDirs as tmpfs, the workspace a
+        directory), run with runsc. The image stands in as this host's /usr
+        and the build's sidecar at the path the image must hold it. The
+        sidecar loads both rendered capability files, says SandboxStart on
+        its stdout (the container's log), holds, and at SIGTERM says
+        SandboxExit and exits 0."""
+        if os.geteuid() != 0 or not shutil.which("runsc"):
+            skip_or_fail("the rendered pod's run needs root and runsc")
+        items = self.render("env", "render", "--template", "python-agent", "--owner", "alice",
+                            "--backend", "kubernetes")
+        w = tempfile.mkdtemp(prefix="pod-", dir=self.tmp)
+        root, cid = os.path.join(w, "runsc"), "obt-pod-" + os.path.basename(w)[4:].lower()
+        pod_bundle(items, w)
+        p = subprocess.Popen(["runsc", "--root", root, "--network=none", "run", "--bundle",
+                              os.path.join(w, "bundle"), cid], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            start = json.loads(p.stdout.readline())
+            self.assertEqual((start["type"], start["argv0"], start["pid"]),
+                             ("SandboxStart", "(environment)", 1), start)
+            subprocess.run(["runsc", "--root", root, "kill", cid, "TERM"], check=True,
+                           timeout=60)
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+            end = [json.loads(line) for line in out.decode().splitlines()]
+            self.assertEqual([e["type"] for e in end], ["SandboxExit"], out)
+            self.assertEqual(end[0]["exit_code"], 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            subprocess.run(["runsc", "--root", root, "delete", "--force", cid],
+                           capture_output=True, timeout=60)
 
     def network_template(self, denial, extra_grants=()):
         d = os.path.join(self.tmp, "tpl-" + str(abs(hash((denial, *extra_grants)))))

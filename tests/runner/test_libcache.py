@@ -191,8 +191,11 @@ class LibCache(RunnerTest):
         live = os.path.join(top, os.path.basename(entry) + ".tmp.%d" % os.getpid())
         os.mkdir(dead, 0o700)
         os.mkdir(live, 0o700)
-        # the sidecar's library lists: the one in use (read by the run
-        # above, so touched), and a replaced binary's, two hours old
+        # the sidecar's library lists: the one in use (read by the runs
+        # here, so touched; a fresh state directory's first run plans before
+        # the directory exists and does not keep it), and a replaced
+        # binary's, two hours old
+        self.cat()
         (lists,) = [[n for n in os.listdir(top) if n.startswith("sidecar-libs-")]]
         self.assertEqual(len(lists), 1, lists)
         stale = os.path.join(top, "sidecar-libs-" + "0" * 64)
