@@ -75,6 +75,9 @@ for cmd in true hello; do
     fi
     # back to back: the spare made after one exec is still booting when the next comes
     for i in $(seq 1 "$rounds"); do omni "${argv[@]}" >>"$work/b2b-$cmd.ms"; done
+    # an agent's pace: 300 ms to read a result before the next command (not timed)
+    : >"$work/paced-$cmd.ms"
+    for i in $(seq 1 "$rounds"); do sleep 0.3; omni "${argv[@]}" >>"$work/paced-$cmd.ms"; done
 done
 
 rss_of() { # KiB of every process whose command line contains $1
@@ -101,12 +104,15 @@ ratio() { awk -v o="$1" -v b="$2" 'BEGIN {printf "%.3f", o / b}'; }
 for cmd in true hello; do
     b=$(median <"$work/bare-$cmd.ms"); o=$(median <"$work/omni-$cmd.ms")
     c=$(median <"$work/cold-$cmd.ms"); bb=$(median <"$work/b2b-$cmd.ms")
+    pc=$(median <"$work/paced-$cmd.ms")
     printf '  exec %-6s bare runsc exec %6s   env exec (spare) %6s   env exec (no spare) %6s\n' \
         "$cmd" "$b" "$o" "$c"
     printf '              ratios: spare/bare %s (target <= 1.10), no spare/bare %s, spare/no spare %s\n' \
         "$(ratio "$o" "$b")" "$(ratio "$c" "$b")" "$(ratio "$o" "$c")"
     printf '              back to back (spare still booting): %s, /bare %s   all: %s\n' \
         "$bb" "$(ratio "$bb" "$b")" "$(tr '\n' ' ' <"$work/b2b-$cmd.ms")"
+    printf '              300 ms apart (an agent reading each result): %s, /bare %s\n' \
+        "$pc" "$(ratio "$pc" "$b")"
 done
 printf 'host memory of one idle environment: sandbox (runsc, the spare'"'"'s runsc exec included) %d KiB RSS, of which the spare'"'"'s runsc exec %d KiB; supervisor %d KiB\n' \
     "$sandbox_rss" "$spare_rss" "$sup_rss"
