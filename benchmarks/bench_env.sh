@@ -33,7 +33,8 @@ trap cleanup EXIT
 
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-timed() { local t0; t0=$(now_ms); "$@" >"$work/out" 2>&1 </dev/null; echo $(( $(now_ms) - t0 )); }
+# stdout and stderr apart: an exec whose caller merges them does not take the spare
+timed() { local t0; t0=$(now_ms); "$@" >"$work/out" 2>"$work/err" </dev/null; echo $(( $(now_ms) - t0 )); }
 
 # create → running, and delete (fresh environments each round)
 : >"$work/create.ms"; : >"$work/delete.ms"
@@ -71,7 +72,7 @@ for cmd in true hello; do
         cold "${argv[@]}" >>"$work/cold-$cmd.ms"
     done
     if [ "$cmd" = hello ]; then
-        grep -q "hello from the sandbox" "$work/out" || { echo "exec failed:" >&2; cat "$work/out" >&2; exit 1; }
+        grep -q "hello from the sandbox" "$work/out" || { echo "exec failed:" >&2; cat "$work/out" "$work/err" >&2; exit 1; }
     fi
     # back to back: the spare made after one exec is still booting when the next comes
     for i in $(seq 1 "$rounds"); do omni "${argv[@]}" >>"$work/b2b-$cmd.ms"; done

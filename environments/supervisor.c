@@ -117,9 +117,9 @@ static void emit(supervisor *sv, ob_event_type type, const char *const *kv, size
 /* ---- exec ---- */
 
 /* The spare for the next exec (runner/exec.c): made when the sandbox is
- * up and after each exec (not beside a running one: measured, on two cores
- * its boot slows that exec more than it saves the next), unless one is
- * there or spares are off; dropped
+ * up and when the last running exec ends (not beside a running one:
+ * measured, on two cores its boot slows that exec more than it saves the
+ * next), unless one is there or spares are off; dropped
  * spare_idle_s after the last exec (its runsc exec is host memory), when
  * it dies, and before the sandbox stops. The next exec after a drop is a
  * cold one and makes a new spare. */
@@ -131,6 +131,9 @@ static void make_spare(supervisor *sv)
         if (sv->spare || sv->spare_idle_s <= 0 || sv->ending || !sv->run ||
             ob_run_exec_target(sv->run, &t) < 0)
                 return;
+        for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                if (sv->execs[i].x)
+                        return;
         if (ob_exec_spare_start(&t, &sv->spare, &err) < 0)
                 fprintf(stderr, "omnibase-supervisor %s: a spare exec: %s\n", sv->id, err.message);
 }
@@ -138,6 +141,32 @@ static void make_spare(supervisor *sv)
 static void drop_spare(supervisor *sv)
 {
         sv->spare = ob_exec_spare_free(sv->spare);
+}
+
+static bool same_file(int a, int b)
+{
+        struct stat x, y;
+        return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev &&
+               x.st_ino == y.st_ino;
+}
+
+/* Whether this exec may go through the spare, whose output reaches the
+ * caller through two pipes and a relay: not when the caller merges stdout
+ * and stderr into one file (2>&1: their order would be the relay's), and
+ * not a spare that died since the loop last looked (then it is dropped).
+ * (A caller's terminal is no reason: gVisor shows a cold exec's host fds
+ * as "host:[N]", not as a terminal, either way.) */
+static bool spare_fits(supervisor *sv, const int fds[3], bool tty)
+{
+        struct pollfd f = {.fd = sv->spare ? ob_exec_spare_fd(sv->spare) : -1, .events = POLLIN};
+
+        if (!sv->spare)
+                return false;
+        if (poll(&f, 1, 0) > 0) {
+                drop_spare(sv);
+                return false;
+        }
+        return tty || !same_file(fds[1], fds[2]);
 }
 
 /* Each denial of an exec is on the audit log with the environment, its
@@ -279,6 +308,8 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
             cJSON_GetArraySize(argv_j) > OB_SANDBOX_MAX_ARGS || (cwd_j && !cJSON_IsString(cwd_j)) ||
             (to_j && (!cJSON_IsNumber(to_j) || to_j->valuedouble < 0)))
                 return answer_error(client, "invalid", "a bad exec request");
+        if (cwd_j && cwd_j->valuestring[0] != '/')
+                return answer_error(client, "invalid", "the directory (--cwd) must be absolute");
         cJSON_ArrayForEach (a, argv_j) {
                 if (!cJSON_IsString(a))
                         return answer_error(client, "invalid", "argv holds a non-string");
@@ -303,7 +334,7 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
                          .timeout_ms = to_j ? (int64_t)to_j->valuedouble : 0,
                          .on_msg = on_exec_msg,
                          .userdata = e,
-                         .spare = TAKE_PTR(sv->spare)};
+                         .spare = spare_fits(sv, fds, has_tty) ? TAKE_PTR(sv->spare) : NULL};
         r = ob_exec_start(&t, &spec, (const char *const *)env, n_env, &io, &e->x, &err);
         strv_free_n(env, n_env);
         if (r < 0)

@@ -226,10 +226,35 @@ int ob_exec_spare_fd(const ob_exec_spare *s)
         return s->pidfd;
 }
 
+/* Writes all of buf to fd, waiting when the caller's file description is
+ * non-blocking (its flags are shared with the caller's); false when the
+ * destination is gone. */
+static bool relay_write(int fd, const char *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t w = write(fd, buf, len);
+                if (w < 0 && errno == EAGAIN) {
+                        struct pollfd f = {.fd = fd, .events = POLLOUT};
+                        (void)poll(&f, 1, -1);
+                        continue;
+                }
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return false;
+                buf += w;
+                len -= (size_t)w;
+        }
+        return true;
+}
+
 /* A host child that copies a spare's stdout and stderr to the caller's
  * fds with blocking writes (a slow reader holds it, never the caller's
  * poll loop), draining without copying once a destination is gone, and
- * ends when both have ended. It keeps no other fd of the caller's. */
+ * ends when both have ended: every byte reaches the caller before the
+ * exec's result, however slowly it reads. It keeps no other fd of the
+ * caller's. A fork of the caller (for an environment, the supervisor: not
+ * dumpable, no core), it lives as long as the exec's output. */
 static _Noreturn void output_relay(int fds[4])
 {
         static char buf[65536];
@@ -243,9 +268,12 @@ static _Noreturn void output_relay(int fds[4])
         for (int i = 0; i < 4; i++)
                 if (fds[i] >= 0 && (fds[i] = fcntl(fds[i], F_DUPFD, hi + i)) < 0)
                         _exit(1);
-        for (int i = 0; i < 4; i++)
-                if (fds[i] >= 0 && (fds[i] = dup2(fds[i], 3 + i)) < 0)
+        for (int i = 0; i < 4; i++) {
+                if (fds[i] < 0) /* no destination: nothing of the caller's there */
+                        (void)close(3 + i);
+                else if ((fds[i] = dup2(fds[i], 3 + i)) < 0)
                         _exit(1);
+        }
         (void)syscall(SYS_close_range, 7, ~0U, 0);
         while (open_[0] || open_[1]) {
                 struct pollfd f[2] = {{.fd = open_[0] ? 3 : -1, .events = POLLIN},
@@ -263,8 +291,7 @@ static _Noreturn void output_relay(int fds[4])
                                 open_[i] = false;
                                 continue;
                         }
-                        if (!broken[i] &&
-                            (fds[2 + i] < 0 || ob_write_all(5 + i, buf, (size_t)n) < 0))
+                        if (!broken[i] && (fds[2 + i] < 0 || !relay_write(5 + i, buf, (size_t)n)))
                                 broken[i] = true;
                 }
         }
@@ -297,7 +324,6 @@ static int start_output_relay(ob_exec_spare *s, const ob_exec_spec *spec, pid_t 
 /* ---- one exec, driven from the caller's poll loop ---- */
 
 #define EXEC_STDIN_BUF (64 * 1024)
-#define RELAY_END_MS   5000 /* after runsc exec: the output's last bytes */
 
 struct ob_exec {
         char *runsc, *runsc_root, *id;
@@ -306,7 +332,6 @@ struct ob_exec {
         int pidfd, chan, stdin_fd;
         pid_t relay_pid; /* a spare's output relay (output_relay), else 0 */
         int relay_pidfd;
-        int64_t relay_deadline_ms; /* set when runsc exec ended: the relay's last bytes */
         int wait_status;
         bool reaped, chan_eof, stdin_eof, shut_wr, started, exited, timed_out, bad;
         bool kill_pending, cancelled;
@@ -372,19 +397,21 @@ int ob_exec_start(const ob_run_exec_target_info *t, const ob_exec_spec *spec,
         x->runsc = strdup(t->runsc);
         x->runsc_root = strdup(t->runsc_root);
         x->id = strdup(t->id);
-        if (!spec->argv || !spec->argv[0])
-                r = -EINVAL;
-        else if (x->runsc && x->runsc_root && x->id)
-                r = ob_exec_header(env, n_env, spec, sp != NULL, no_stdin, &x->out, &x->out_len);
-        else
-                r = -ENOMEM;
+        if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
+                r = ob_error_set(err, 0, 0, EINVAL, "exec: no command");
+        else if (spec->cwd && spec->cwd[0] != '/')
+                r = ob_error_set(err, 0, 0, EINVAL, "exec: --cwd %s is not absolute", spec->cwd);
+        else if (!x->runsc || !x->runsc_root || !x->id)
+                r = ob_error_set(err, 0, 0, ENOMEM, "exec: %s", strerror(ENOMEM));
+        else if ((r = ob_exec_header(env, n_env, spec, sp != NULL, no_stdin, &x->out,
+                                     &x->out_len)) < 0)
+                r = ob_error_set(err, 0, 0, -r, "exec: the environment variables: %s",
+                                 strerror(-r));
         if (r < 0) {
                 x->stdin_fd = -1; /* the caller's still */
                 ob_exec_free(x);
                 ob_exec_spare_free(sp);
-                return ob_error_set(err, 0, 0, -r, "exec: %s: %s",
-                                    r == -EINVAL ? "no command" : "the environment variables",
-                                    strerror(-r));
+                return r;
         }
         if (sp) {
                 /* the spare's: runsc exec and its sidecar are already up */
@@ -432,11 +459,9 @@ size_t ob_exec_pollfds(ob_exec *x, struct pollfd fds[OB_EXEC_POLLFDS], int *ret_
         fds[3] = (struct pollfd){.fd = x->pidfd, .events = POLLIN};
         fds[4] = (struct pollfd){.fd = x->relay_pid > 0 ? x->relay_pidfd : -1, .events = POLLIN};
         *ret_timeout_ms = -1;
-        if (x->reaped) { /* only the output relay is left */
+        if (x->reaped) /* only the output relay is left: its end, however long */
                 fds[0] = fds[1] = fds[2] = fds[3] = (struct pollfd){.fd = -1};
-                int64_t left = x->relay_deadline_ms - ob_mono_ms();
-                *ret_timeout_ms = left < 0 ? 0 : (int)left;
-        } else if (x->deadline_ms && !x->timed_out) {
+        else if (x->deadline_ms && !x->timed_out) {
                 int64_t left = x->deadline_ms - ob_mono_ms();
                 *ret_timeout_ms = left < 0 ? 0 : (int)(left > INT32_MAX ? INT32_MAX : left);
         }
@@ -587,18 +612,12 @@ bool ob_exec_step(ob_exec *x, const struct pollfd fds[OB_EXEC_POLLFDS])
                 /* the sidecar is gone: its last lines are already in the socket */
                 if (!x->chan_eof)
                         read_channel(x);
-                x->relay_deadline_ms = ob_mono_ms() + RELAY_END_MS;
         }
-        if (x->relay_pid > 0 &&
-            (fds[4].revents || (x->reaped && ob_mono_ms() >= x->relay_deadline_ms))) {
-                /* its end: every holder of the output is gone; or past the
-                 * bound, something inside still holds it (it is cut) */
-                if (!fds[4].revents)
-                        kill(x->relay_pid, SIGKILL);
-                if (waitpid(x->relay_pid, NULL, fds[4].revents ? WNOHANG : 0) == x->relay_pid) {
-                        x->relay_pid = 0;
-                        closep(&x->relay_pidfd);
-                }
+        if (x->relay_pid > 0 && fds[4].revents &&
+            waitpid(x->relay_pid, NULL, WNOHANG) == x->relay_pid) {
+                /* every byte of the output is in the caller's fds */
+                x->relay_pid = 0;
+                closep(&x->relay_pidfd);
         }
         return !x->reaped || x->relay_pid > 0;
 }
@@ -664,6 +683,14 @@ void ob_exec_take_result(ob_exec *x, ob_sandbox_result *ret)
 
 void ob_exec_kill(ob_exec *x)
 {
+        if (x->reaped && x->relay_pid > 0) {
+                /* over, but its output was still going out: nobody reads it */
+                kill(x->relay_pid, SIGKILL);
+                (void)waitpid(x->relay_pid, NULL, 0);
+                x->relay_pid = 0;
+                closep(&x->relay_pidfd);
+                return;
+        }
         if (!x->reaped && !x->timed_out && !x->cancelled) {
                 x->deadline_ms = 0;
                 x->cancelled = true;

@@ -10,7 +10,8 @@ on the host is dropped and leaves nothing inside, and execs go on; with
 `exec_spare_idle` the spare is dropped after that much idleness (nothing
 inside but PID 1), and with 0 there is never one; a command running beside
 a waiting spare can neither write into its channel or output nor signal it
-(an attack that fails); nothing is left after delete. Every wait polls a condition with a deadline."""
+(an attack that fails); a caller merging stdout and stderr does not take
+it (their order as cold); nothing is left after delete. Every wait polls a condition with a deadline."""
 import json
 import os
 import shutil
@@ -164,10 +165,11 @@ class Spare(unittest.TestCase):
         ob("env", "delete", env_id, check=0, config="off")
 
     def test_05_a_workload_cannot_reach_a_waiting_spare(self):
-        """A command still running when a spare is made (two execs at once)
-        sees the spare's sidecar in /proc; it can neither write to the
-        spare's channel or output (its fds through /proc), nor signal it;
-        the next exec through that spare is unharmed."""
+        """A command running beside a waiting spare (an exec that did not
+        take it: its caller merges stdout and stderr) sees the spare's
+        sidecar in /proc; it can neither write to the spare's channel or
+        output (its fds through /proc), nor signal it; the next exec
+        through that spare is unharmed."""
         env_id = self.create()
         probe = os.path.join(STATE, "envs", env_id, "workspace", "probe.py")
         with open(probe, "w") as f:
@@ -175,29 +177,51 @@ class Spare(unittest.TestCase):
         os.chown(probe, 65534, 65534)
         env = dict(os.environ, OMNIBASE_STATE_DIR=STATE,
                    OMNIBASE_CONFIG=os.path.join(STATE + "-cfg", "default.json"))
-        a = subprocess.Popen([OMNIBASE, "env", "exec", env_id, "--json", "--", "/usr/bin/python3",
-                              "/workspace/probe.py"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env)
-        wait_for("the probe's start", lambda: os.path.exists(probe + ".ready"))
-        # a second exec ends while the probe runs: its spare is made then
-        rc, _, err = ob("env", "exec", env_id, "--", "/bin/true")
-        self.assertEqual(rc, 0, err)
-        out, err = a.communicate(timeout=120)
-        res = json.loads(out)
-        found = json.loads(open(probe + ".out").read())
+        (spare,) = wait_for("the spare", lambda: spares(env_id))
+        # (not --json: the CLI would capture stdout and stderr apart)
+        a = subprocess.run([OMNIBASE, "env", "exec", env_id, "--", "/usr/bin/python3",
+                            "/workspace/probe.py"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env, timeout=120)
+        with open(probe + ".out") as f:
+            found = json.load(f)
+        self.assertEqual(spares(env_id), [spare])  # the probe's exec did not take it
         self.assertTrue(found["spares"], "the probe saw no spare: %s" % found)
         self.assertEqual(found["opened"], [], found)
         self.assertEqual(found["killed"], [], found)
         # the attempts are denials of the probe's own exec (126)
-        self.assertEqual(res["status"], "violation", res)
+        self.assertEqual(a.returncode, 126, a.stdout)
+        self.assertIn(b"SandboxViolationError: FILE_WRITE /proc/%d/fd/" % found["spares"][0],
+                      a.stdout)
         rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", "unharmed")
         self.assertEqual((rc, out, err), (0, "unharmed\n", ""))
+        ob("env", "delete", env_id, check=0)
+
+    def test_06_merged_output_goes_cold(self):
+        """A caller that merges stdout and stderr (2>&1) keeps their order:
+        that exec does not take the spare. A relative directory is refused
+        before anything runs, the spare kept."""
+        env_id = self.create()
+        (spare,) = wait_for("the spare", lambda: spares(env_id))
+        env = dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+                   OMNIBASE_CONFIG=os.path.join(STATE + "-cfg", "default.json"))
+        p = subprocess.run([OMNIBASE, "env", "exec", env_id, "--", "/bin/sh", "-c",
+                            "echo a; echo b >&2; echo c; echo d >&2"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual((p.returncode, p.stdout), (0, b"a\nb\nc\nd\n"))
+        self.assertEqual(spares(env_id), [spare])  # not taken
+        rc, _, err = ob("env", "exec", env_id, "--cwd", "rel", "--", "/bin/true")
+        self.assertEqual(rc, 125)
+        self.assertIn("must be absolute", err)
+        self.assertEqual(spares(env_id), [spare])
+        # separate pipes: the spare serves it
+        rc, out, err = ob("env", "exec", env_id, "--", "/bin/echo", "served")
+        self.assertEqual((rc, out), (0, "served\n"), err)
+        self.assertEqual(argv_of(spare), [])
         ob("env", "delete", env_id, check=0)
 
 
 PROBE = r"""
 import json, os, signal, time
-open("/workspace/probe.py.ready", "w").close()
 spares, opened, killed, mine = [], [], [], set()
 pid = os.getpid()
 while pid > 1:  # this exec's own sidecar was a spare too: not a waiting one
