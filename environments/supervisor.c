@@ -285,6 +285,22 @@ static int parse_tty(const cJSON *req, ob_exec_tty *ret)
         return 1;
 }
 
+/* A regular file the caller writes the command's output to (`> out.txt`,
+ * the API's memfds) is made O_APPEND: the sentry writes an imported host
+ * file with pwrite at an offset of its own, which would overwrite what the
+ * other stream and the caller write through the shared offset (a cold
+ * exec's `> f 2>&1` kept only the CLI's last line). With O_APPEND every
+ * write lands at the end, in the order it is made. */
+static void append_if_file(int fd)
+{
+        struct stat st;
+        int fl;
+
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            (fl = fcntl(fd, F_GETFL)) >= 0 && !(fl & O_APPEND))
+                (void)fcntl(fd, F_SETFL, fl | O_APPEND);
+}
+
 /* {"op":"exec","argv":[...],"cwd":"/workspace","timeout_ms":N[,"tty":{...}]}
  * with the command's stdin, stdout and stderr attached. With a tty, stdin
  * carries the client's frames (sidecar/ttyframe.h), passed on as they are:
@@ -318,6 +334,8 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
         argv[n] = NULL;
         if (!e)
                 return answer_error(client, "busy", "too many execs running at once");
+        append_if_file(fds[1]);
+        append_if_file(fds[2]);
         if (ob_run_exec_target(sv->run, &t) < 0)
                 return answer_error(client, "not_running", "the sandbox is not up");
         r = exec_env(sv, &env, &n_env, &err);

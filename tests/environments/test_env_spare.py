@@ -219,6 +219,41 @@ class Spare(unittest.TestCase):
         self.assertEqual(argv_of(spare), [])
         ob("env", "delete", env_id, check=0)
 
+    def test_07_output_to_files(self):
+        """Output redirected to regular files arrives whole, cold (one file
+        for both streams) and through the spare (a file each): nothing of
+        the command's is overwritten by the other stream or by the CLI's
+        own last line."""
+        env_id = self.create()
+        wait_for("the spare", lambda: spares(env_id))
+        env = dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+                   OMNIBASE_CONFIG=os.path.join(STATE + "-cfg", "default.json"))
+        cmd = [OMNIBASE, "env", "exec", env_id, "--", "/bin/sh", "-c",
+               "echo one; echo two >&2; echo three; cat /etc/shadow"]
+        both = os.path.join(STATE + "-cfg", "both.txt")
+        with open(both, "w") as f:
+            p = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 126)
+        with open(both) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[:3], ["one", "two", "three"], lines)
+        self.assertIn("/etc/shadow", lines[3])
+        self.assertTrue(lines[4].startswith("SandboxViolationError: FILE_READ /etc/shadow"), lines)
+        out, err = (os.path.join(STATE + "-cfg", n) for n in ("out.txt", "err.txt"))
+        (spare,) = wait_for("the spare", lambda: spares(env_id))
+        with open(out, "w") as fo, open(err, "w") as fe:
+            p = subprocess.run(cmd, env=env, stdout=fo, stderr=fe, timeout=120)
+        self.assertEqual(p.returncode, 126)
+        self.assertEqual(argv_of(spare), [])  # it went through the spare
+        with open(out) as f:
+            self.assertEqual(f.read(), "one\nthree\n")
+        with open(err) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "two")
+        self.assertIn("/etc/shadow", lines[1])
+        self.assertTrue(lines[2].startswith("SandboxViolationError: FILE_READ /etc/shadow"), lines)
+        ob("env", "delete", env_id, check=0)
+
 
 PROBE = r"""
 import json, os, signal, time
