@@ -169,7 +169,9 @@ int ob_run_exec_spawn(const ob_run_exec_target_info *t, const ob_exec_spec *spec
 struct ob_exec_spare {
         pid_t pid; /* runsc exec */
         int pidfd, chan;
-        int out, err; /* read ends of the sidecar's stdout and stderr */
+        pid_t relay;     /* its output relay, forked with it (output_relay_wait) */
+        int relay_pidfd; /* and relay_ctl: the caller's two fds go there at the take */
+        int relay_ctl;
 };
 
 ob_exec_spare *ob_exec_spare_free(ob_exec_spare *s)
@@ -179,29 +181,82 @@ ob_exec_spare *ob_exec_spare_free(ob_exec_spare *s)
         /* the end of its channel ends the sidecar inside (it waits for its
          * header), then runsc exec; only a stuck one is killed */
         closep(&s->chan);
+        closep(&s->relay_ctl); /* an untaken relay ends at that */
         if (s->pid > 0) {
                 struct pollfd f = {.fd = s->pidfd, .events = POLLIN};
                 if (s->pidfd < 0 || poll(&f, 1, SPARE_END_MS) <= 0)
                         kill(s->pid, SIGKILL);
                 (void)waitpid(s->pid, NULL, 0);
         }
+        if (s->relay > 0) {
+                struct pollfd f = {.fd = s->relay_pidfd, .events = POLLIN};
+                if (s->relay_pidfd < 0 || poll(&f, 1, SPARE_END_MS) <= 0)
+                        kill(s->relay, SIGKILL);
+                (void)waitpid(s->relay, NULL, 0);
+        }
         closep(&s->pidfd);
-        closep(&s->out);
-        closep(&s->err);
+        closep(&s->relay_pidfd);
         free(s);
         return NULL;
+}
+
+static _Noreturn void output_relay(int fds[4]);
+
+/* The relay as the spare is made: holding only its control socket and the
+ * two pipes (none of the caller's other fds), it waits for the caller's
+ * two destinations, then relays. Forked now, not at the take, so that it
+ * holds nothing of a request (its variables are secrets). */
+static _Noreturn void output_relay_wait(int ctl, int out, int err)
+{
+        int mine[3] = {ctl, out, err}, hi = 6, fds[4];
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+        } cm;
+        char byte;
+        struct iovec iov = {&byte, 1};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cm.buf,
+                            .msg_controllen = sizeof(cm.buf)};
+        struct cmsghdr *c;
+        ssize_t n;
+
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (int i = 0; i < 3; i++)
+                hi = mine[i] >= hi ? mine[i] + 1 : hi;
+        for (int i = 0; i < 3; i++) /* out of the way first, then in place */
+                if ((mine[i] = fcntl(mine[i], F_DUPFD, hi + i)) < 0)
+                        _exit(1);
+        for (int i = 0; i < 3; i++)
+                if (dup2(mine[i], 3 + i) < 0)
+                        _exit(1);
+        (void)syscall(SYS_close_range, 6, ~0U, 0);
+        do
+                n = recvmsg(3, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
+        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+                _exit(0); /* the spare went unused */
+        fds[0] = 4;
+        fds[1] = 5;
+        memcpy(&fds[2], CMSG_DATA(c), 2 * sizeof(int));
+        close(3);
+        output_relay(fds);
 }
 
 int ob_exec_spare_start(const ob_run_exec_target_info *t, ob_exec_spare **ret, ob_error *err)
 {
         ob_exec_spare *s = calloc(1, sizeof(*s));
         ob_exec_spec spec = {.argv = NULL};
-        int out[2] = {-1, -1}, errp[2] = {-1, -1}, r = 0;
+        int out[2] = {-1, -1}, errp[2] = {-1, -1}, ctl[2] = {-1, -1}, r = 0;
 
         if (!s)
                 return ob_error_set(err, 0, 0, ENOMEM, "exec: %s", strerror(ENOMEM));
-        s->pidfd = s->chan = s->out = s->err = -1;
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+        s->pidfd = s->chan = s->relay_pidfd = s->relay_ctl = -1;
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
                 r = ob_error_set(err, 0, 0, errno, "exec: pipes: %s", strerror(errno));
         spec.stdout_fd = out[1];
         spec.stderr_fd = errp[1];
@@ -209,9 +264,17 @@ int ob_exec_spare_start(const ob_run_exec_target_info *t, ob_exec_spare **ret, o
                 r = ob_run_exec_spawn(t, &spec, &s->pid, &s->chan, err);
         closep(&out[1]);
         closep(&errp[1]);
-        s->out = out[0];
-        s->err = errp[0];
+        if (r >= 0 && (s->relay = fork()) < 0)
+                r = ob_error_set(err, 0, 0, errno, "exec: output relay: %s", strerror(errno));
+        if (r >= 0 && s->relay == 0)
+                output_relay_wait(ctl[1], out[0], errp[0]);
+        closep(&out[0]);
+        closep(&errp[0]);
+        closep(&ctl[1]);
+        s->relay_ctl = TAKE_FD(ctl[0]);
         if (r >= 0 && (s->pidfd = (int)syscall(SYS_pidfd_open, s->pid, 0)) < 0)
+                r = ob_error_set(err, 0, 0, errno, "exec: pidfd_open: %s", strerror(errno));
+        if (r >= 0 && (s->relay_pidfd = (int)syscall(SYS_pidfd_open, s->relay, 0)) < 0)
                 r = ob_error_set(err, 0, 0, errno, "exec: pidfd_open: %s", strerror(errno));
         if (r < 0) {
                 ob_exec_spare_free(s);
@@ -298,26 +361,41 @@ static _Noreturn void output_relay(int fds[4])
         _exit(0);
 }
 
+/* Hands the spare's relay the caller's two destinations (/dev/null for a
+ * missing one); the relay is the exec's from here. */
 static int start_output_relay(ob_exec_spare *s, const ob_exec_spec *spec, pid_t *ret_pid,
                               int *ret_pidfd)
 {
-        int fds[4] = {s->out, s->err, spec->stdout_fd, spec->stderr_fd};
-        pid_t pid = fork();
+        _cleanup_close_ int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int fds[2] = {spec->stdout_fd >= 0 ? spec->stdout_fd : null,
+                      spec->stderr_fd >= 0 ? spec->stderr_fd : null};
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(fds))];
+        } cm = {0};
+        struct iovec iov = {(char *)"x", 1};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cm.buf,
+                            .msg_controllen = sizeof(cm.buf)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        ssize_t n;
 
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0)
-                output_relay(fds);
-        closep(&s->out);
-        closep(&s->err);
-        *ret_pid = pid;
-        *ret_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (*ret_pidfd < 0) {
-                int r = negative_errno();
-                kill(pid, SIGKILL);
-                (void)waitpid(pid, NULL, 0);
-                return r;
-        }
+        if (fds[0] < 0 || fds[1] < 0)
+                return -EBADF;
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(fds));
+        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        do
+                n = sendmsg(s->relay_ctl, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                return n < 0 ? negative_errno() : -EIO;
+        closep(&s->relay_ctl);
+        *ret_pid = s->relay;
+        *ret_pidfd = TAKE_FD(s->relay_pidfd);
+        s->relay = 0;
         return 0;
 }
 

@@ -11,7 +11,9 @@ on the host is dropped and leaves nothing inside, and execs go on; with
 inside but PID 1), and with 0 there is never one; a command running beside
 a waiting spare can neither write into its channel or output nor signal it
 (an attack that fails); a caller merging stdout and stderr does not take
-it (their order as cold); nothing is left after delete. Every wait polls a condition with a deadline."""
+it (their order as cold); output to regular files arrives whole; the
+output relay, forked with the spare, holds no secret of the exec it serves;
+nothing is left after delete. Every wait polls a condition with a deadline."""
 import json
 import os
 import shutil
@@ -253,6 +255,52 @@ class Spare(unittest.TestCase):
         self.assertIn("/etc/shadow", lines[1])
         self.assertTrue(lines[2].startswith("SandboxViolationError: FILE_READ /etc/shadow"), lines)
         ob("env", "delete", env_id, check=0)
+
+    def test_08_no_secret_in_the_output_relay(self):
+        """The spare's output relay (a fork of the supervisor) is made with
+        the spare, before any request: while an exec with a secret runs
+        through it, the secret is nowhere in the relay's memory (read as
+        root through /proc/PID/mem)."""
+        secret_file = os.path.join(STATE + "-cfg", "token8")
+        with open(secret_file, "w") as f:
+            f.write(SECRET + "-relay")
+        env_id = self.create("default", "--secret", "API_TOKEN=@" + secret_file)
+        (spare,) = wait_for("the spare", lambda: spares(env_id))
+        sup = supervisor(env_id)
+        relays = [c for c in children(sup) if argv_of(c) == argv_of(sup)]
+        self.assertEqual(len(relays), 1, relays)  # made with the spare, waiting
+        env = dict(os.environ, OMNIBASE_STATE_DIR=STATE,
+                   OMNIBASE_CONFIG=os.path.join(STATE + "-cfg", "default.json"))
+        p = subprocess.Popen([OMNIBASE, "env", "exec", env_id, "--", "/bin/sh", "-c",
+                              'test -n "$API_TOKEN" && echo go; sleep 60'], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.readline(), b"go\n")
+            self.assertEqual(argv_of(spare)[:2], ["runsc", "--root"])  # serving it
+            self.assertNotIn(SECRET.encode() + b"-relay", memory_of(relays[0]))
+            # the check can see: the supervisor itself holds the value now
+            self.assertIn(b"API_TOKEN", memory_of(sup))
+        finally:
+            p.terminate()  # the caller leaves: the exec is killed
+            p.communicate(timeout=60)
+        ob("env", "delete", env_id, check=0)
+
+
+def memory_of(pid):
+    """Every readable mapping of a process, as root."""
+    data = []
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb") as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("r") or "[vvar]" in line or "[vsyscall]" in line:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                data.append(mem.read(hi - lo))
+            except OSError:
+                pass
+    return b"".join(data)
 
 
 PROBE = r"""
