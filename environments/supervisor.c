@@ -367,8 +367,8 @@ static void op_exec(supervisor *sv, int *client, const cJSON *req, int fds[3], s
         emit(sv, OB_EVENT_EXEC_STARTED, kv, ARRAY_SIZE(kv));
 }
 
-/* The exec ended: its result (as `sandbox run --json`, plus env_id and
- * exec_id) to its client, ExecExited on the log. */
+/* The exec ended: ExecExited on the log, then its result (as `sandbox run
+ * --json`, plus env_id and exec_id) to its client. */
 static void exec_done(supervisor *sv, sv_exec *e)
 {
         ob_sandbox_result res = {0};
@@ -378,6 +378,14 @@ static void exec_done(supervisor *sv, sv_exec *e)
 
         ob_exec_take_result(e->x, &res);
         e->x = ob_exec_free(e->x);
+        /* on the log before the caller hears of it: a caller that reads the
+         * log after its result finds the exec's end there */
+        snprintf(code, sizeof(code), "%d", res.exit_code);
+        snprintf(denials, sizeof(denials), "%" PRId64, res.denials);
+        const char *kv[] = {
+            "exec_id",   e->exec_id, "status",  ob_sandbox_status_to_string(res.status),
+            "exit_code", code,       "denials", denials};
+        emit(sv, OB_EVENT_EXEC_EXITED, kv, ARRAY_SIZE(kv));
         if (ob_sandbox_result_to_json(&res, &json) >= 0)
                 obj = cJSON_Parse(json);
         if (obj) {
@@ -386,12 +394,6 @@ static void exec_done(supervisor *sv, sv_exec *e)
                 answer_ok(&e->client, "result", obj);
         } else
                 answer_error(&e->client, "error", "the exec's result");
-        snprintf(code, sizeof(code), "%d", res.exit_code);
-        snprintf(denials, sizeof(denials), "%" PRId64, res.denials);
-        const char *kv[] = {
-            "exec_id",   e->exec_id, "status",  ob_sandbox_status_to_string(res.status),
-            "exit_code", code,       "denials", denials};
-        emit(sv, OB_EVENT_EXEC_EXITED, kv, ARRAY_SIZE(kv));
         ob_sandbox_result_done(&res);
         sv->last_activity = now_s();
         (void)ob_store_touch(sv->store, sv->id, sv->last_activity, NULL);
