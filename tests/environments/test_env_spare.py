@@ -260,7 +260,9 @@ class Spare(unittest.TestCase):
         """The spare's output relay (a fork of the supervisor) is made with
         the spare, before any request: while an exec with a secret runs
         through it, the secret is nowhere in the relay's memory (read as
-        root through /proc/PID/mem)."""
+        root through /proc/PID/mem; under ASan, whose heap lies in
+        reservations too large to read, only the smaller mappings are read:
+        the release build's run is the one that shows it)."""
         secret_file = os.path.join(STATE + "-cfg", "token8")
         with open(secret_file, "w") as f:
             f.write(SECRET + "-relay")
@@ -278,16 +280,24 @@ class Spare(unittest.TestCase):
             self.assertEqual(p.stdout.readline(), b"go\n")
             self.assertEqual(argv_of(spare)[:2], ["runsc", "--root"])  # serving it
             self.assertNotIn(SECRET.encode() + b"-relay", memory_of(relays[0]))
-            # the check can see: the supervisor itself holds the value now
-            self.assertIn(b"API_TOKEN", memory_of(sup))
+            # the check can see: the supervisor itself holds the name now (not
+            # under ASan, whose heap is inside reservations too large to read)
+            if not sanitized(sup):
+                self.assertIn(b"API_TOKEN", memory_of(sup))
         finally:
             p.terminate()  # the caller leaves: the exec is killed
             p.communicate(timeout=60)
         ob("env", "delete", env_id, check=0)
 
 
+def sanitized(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def memory_of(pid):
-    """Every readable mapping of a process, as root."""
+    """Every readable mapping of a process up to 256 MiB (ASan's shadow and
+    allocator reservations are terabytes), as root."""
     data = []
     with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb") as mem:
         for line in maps:
@@ -295,6 +305,8 @@ def memory_of(pid):
             if not perms.startswith("r") or "[vvar]" in line or "[vsyscall]" in line:
                 continue
             lo, hi = (int(x, 16) for x in addr.split("-"))
+            if hi - lo > 256 << 20:
+                continue
             try:
                 mem.seek(lo)
                 data.append(mem.read(hi - lo))
