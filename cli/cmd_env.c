@@ -35,7 +35,7 @@ static const char env_usage[] =
     "       omnibase env flags ID|NAME [--set NAME=on|off]... [--json]\n"
     "       omnibase env logs ID|NAME [--follow]\n"
     "       omnibase env reset ID|NAME\n"
-    "       omnibase env snapshot ID|NAME [--output FILE] [--json]\n"
+    "       omnibase env snapshot ID|NAME [--output FILE] [--memory] [--json]\n"
     "       omnibase env restore FILE [--owner OWNER] [--name NAME] [--json]\n"
     "       omnibase env stop|start|delete ID|NAME\n"
     "       omnibase env sweep\n"
@@ -555,10 +555,12 @@ static int cmd_simple(int argc, char **argv)
 static int cmd_snapshot(int argc, char **argv)
 {
         static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                             {"memory", no_argument, NULL, 'm'},
                                              {"json", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {}};
         const char *out = NULL;
+        bool memory = false;
         _cleanup_free_ char *path = NULL;
         char hash[65];
         ob_error err = {0};
@@ -567,6 +569,8 @@ static int cmd_snapshot(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'o')
                         out = optarg;
+                else if (c == 'm')
+                        memory = true;
                 else if (c == 'j')
                         json_out = true;
                 else if (c == 'h')
@@ -576,11 +580,12 @@ static int cmd_snapshot(int argc, char **argv)
         }
         if (argc - optind != 1)
                 return usage_error("snapshot: expected one ID or NAME%s", "");
-        r = ob_env_snapshot(NULL, argv[optind], out, &path, hash, &err);
+        r = ob_env_snapshot_memory(NULL, argv[optind], out, memory, &path, hash, &err);
         if (r < 0)
                 return fail(&err, r);
         if (json_out)
-                printf("{\"path\":\"%s\",\"tree_hash\":\"%s\"}\n", path, hash);
+                printf("{\"path\":\"%s\",\"tree_hash\":\"%s\",\"memory\":%s}\n", path, hash,
+                       memory ? "true" : "false");
         else
                 printf("%s\n", path);
         return 0;

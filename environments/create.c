@@ -276,6 +276,29 @@ int ob_env_write_flags(const char *state_dir, const char *id, char *const *flags
         return 0;
 }
 
+/* A snapshot's workspace into ws, and its memory image, if it has one,
+ * into envs/<id>/checkpoint/ for the supervisor's first start. */
+static int restore_snapshot(create_ctx *c, const ob_env_record *rec, const char *ws,
+                            char hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        char dir[PATH_MAX], img[PATH_MAX];
+        bool memory = false;
+        int r = ob_env_path(c->state_dir, rec->id, "checkpoint", dir, sizeof(dir));
+
+        if (r >= 0)
+                r = ob_env_path(c->state_dir, rec->id, "checkpoint/checkpoint.img", img,
+                                sizeof(img));
+        if (r >= 0 && mkdir(dir, 0700) < 0)
+                r = negative_errno();
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "%s: %s", rec->id, strerror(-r));
+        r = ob_snapshot_restore_memory(c->o->restore_from, ws, OB_SANDBOX_UID, OB_SANDBOX_UID, img,
+                                       &memory, hash, err);
+        if (r < 0 || !memory)
+                (void)rmdir(dir);
+        return r;
+}
+
 /* The seed (or the snapshot restored from), then the post-seed snapshot
  * that env reset returns to. */
 static int fill_workspace(create_ctx *c, const ob_env_record *rec, ob_error *err)
@@ -289,8 +312,7 @@ static int fill_workspace(create_ctx *c, const ob_env_record *rec, ob_error *err
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "%s: %s", rec->id, strerror(-r));
         if (c->o->restore_from)
-                r = ob_snapshot_restore(c->o->restore_from, ws, OB_SANDBOX_UID, OB_SANDBOX_UID,
-                                        hash, err);
+                r = restore_snapshot(c, rec, ws, hash, err);
         else if (rec->seed)
                 r = ob_seed_install(rec->seed, ws, OB_SANDBOX_UID, OB_SANDBOX_UID, err);
         if (r >= 0)

@@ -60,6 +60,11 @@ int ob_ctl_send(int fd, const char *line, const int *fds, size_t n_fds);
  * came with it (*ret_n_fds, at most 3; the caller's to close; ret_fds may
  * be NULL). timed: give up after a few seconds (the supervisor's side). */
 int ob_ctl_recv(int fd, bool timed, char **ret_line, int ret_fds[3], size_t *ret_n_fds);
+/* One request to rec's supervisor (no fds); an "ok" answer's key item
+ * detached into *ret_obj (may be NULL), an error answer as err (its code). */
+struct cJSON;
+int ob_env_request(const char *state_dir, const ob_env_record *rec, const char *request,
+                   const char *key, struct cJSON **ret_obj, ob_error *err);
 /* Sends request and waits for the one-line answer (*ret_line malloc'd). */
 int ob_ctl_call(const char *state_dir, const char *id, const char *request, const int *fds,
                 size_t n_fds, char **ret_line, ob_error *err);

@@ -96,6 +96,12 @@ static int call(const char *state_dir, const ob_env_record *rec, const char *req
         return r < 0 ? r : parse_answer(line, key, ret_obj, err);
 }
 
+int ob_env_request(const char *state_dir, const ob_env_record *rec, const char *request,
+                   const char *key, struct cJSON **ret_obj, ob_error *err)
+{
+        return call(state_dir, rec, request, NULL, 0, key, ret_obj, err);
+}
+
 /* What goes from the caller to the exec: the caller's stdin as it is, or
  * with a tty, in frames (sidecar/ttyframe.h) between which a new window
  * size is sent whenever winch_fd says the caller's terminal changed. */

@@ -15,6 +15,7 @@
 #define OB_SNAP_HEADER_NAME   "omnibase-snapshot.json"
 #define OB_SNAP_MANIFEST_NAME "MANIFEST"
 #define OB_SNAP_PREFIX        "workspace/"
+#define OB_SNAP_MEMORY_NAME   "memory/checkpoint.img" /* last, when the header says "memory" */
 #define OB_SNAP_HEADER_MAX    (256 * 1024)
 #define OB_SNAP_MANIFEST_MAX  (64 * 1024 * 1024)
 #define OB_SNAP_MAX_DEPTH     256

@@ -296,12 +296,13 @@ static int put_tree(struct archive *a, int rootfd, const ob_snap_tree *t, ob_err
         return 0;
 }
 
-/* The header text: format, tree hash, file count, meta. */
-static int header_text(const char *meta_json, const char *hash, size_t files, char **ret,
-                       ob_error *err)
+/* The header text: format, tree hash, file count, meta, and the memory
+ * image's hash and size when there is one. */
+static int header_text(const char *meta_json, const char *hash, size_t files,
+                       const ob_snap_entry *mem, char **ret, ob_error *err)
 {
         _cleanup_(cjsonp) cJSON *root = cJSON_CreateObject();
-        cJSON *meta;
+        cJSON *meta, *m;
 
         if (!meta_json)
                 meta_json = "{}";
@@ -319,12 +320,17 @@ static int header_text(const char *meta_json, const char *hash, size_t files, ch
                 cJSON_Delete(meta);
                 return -ENOMEM;
         }
+        if (mem && (!(m = cJSON_AddObjectToObject(root, "memory")) ||
+                    !cJSON_AddStringToObject(m, "sha256", mem->hash) ||
+                    !cJSON_AddNumberToObject(m, "bytes", (double)mem->size)))
+                return -ENOMEM;
         *ret = cJSON_PrintUnformatted(root);
         return *ret ? 0 : -ENOMEM;
 }
 
 static int write_archive(int fd, int rootfd, const char *header, const char *manifest,
-                         size_t manifest_len, const ob_snap_tree *t, ob_error *err)
+                         size_t manifest_len, const ob_snap_tree *t, int memdirfd,
+                         const ob_snap_entry *mem, ob_error *err)
 {
         _cleanup_(archive_writep) struct archive *a = archive_write_new();
         int r;
@@ -344,17 +350,67 @@ static int write_archive(int fd, int rootfd, const char *header, const char *man
                 r = put_blob(a, OB_SNAP_MANIFEST_NAME, manifest, manifest_len, err);
         if (r >= 0)
                 r = put_tree(a, rootfd, t, err);
+        if (r >= 0 && mem)
+                r = put_file(a, memdirfd, mem, OB_SNAP_MEMORY_NAME, err);
         if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
                 r = aw_error(a, err);
         return r;
 }
 
-int ob_snapshot_write(const char *dir, const char *meta_json, const char *out_path,
-                      char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+/* The memory image as an entry of its directory (*ret_dirfd): size, mode
+ * and SHA-256, read once before the archive's header is written. */
+static int memory_entry(const char *image, int *ret_dirfd, ob_snap_entry *e, ob_error *err)
+{
+        _cleanup_free_ char *copy = strdup(image);
+        _cleanup_close_ int fd = -1;
+        char buf[65536], *slash = copy ? strrchr(copy, '/') : NULL;
+        struct stat st;
+        ob_sha256 s;
+        int r;
+
+        if (!slash || !slash[1])
+                return ob_error_set(err, 0, 0, EINVAL, "snapshot: %s: not a file path", image);
+        *slash = '\0';
+        *ret_dirfd = open(copy[0] ? copy : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (*ret_dirfd >= 0)
+                fd = openat(*ret_dirfd, slash + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return ob_error_set(err, 0, 0, errno ? errno : EINVAL, "snapshot: %s: %s", image,
+                                    strerror(errno ? errno : EINVAL));
+        if (st.st_size > OB_SNAPSHOT_MAX_BYTES)
+                return ob_error_set(err, 0, 0, EFBIG, "snapshot: %s: over %lld bytes", image,
+                                    (long long)OB_SNAPSHOT_MAX_BYTES);
+        *e = (ob_snap_entry){.path = strdup(slash + 1), .type = 'f', .mode = 0600,
+                             .size = st.st_size};
+        if (!e->path || (r = ob_sha256_init(&s)) < 0)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? negative_errno() : 0;
+                        break;
+                }
+                if ((r = ob_sha256_update(&s, buf, (size_t)n)) < 0)
+                        break;
+        }
+        if (r < 0) {
+                ob_sha256_done(&s);
+                return ob_error_set(err, 0, 0, -r, "snapshot: %s: %s", image, strerror(-r));
+        }
+        return ob_sha256_final(&s, e->hash);
+}
+
+int ob_snapshot_write_memory(const char *dir, const char *meta_json, const char *memory_image,
+                             const char *out_path, char ret_hash[OB_SNAPSHOT_HASH_HEX],
+                             ob_error *err)
 {
         _cleanup_(treep) ob_snap_tree t = {0};
         _cleanup_free_ char *manifest = NULL, *header = NULL, *tmp = NULL;
         _cleanup_close_ int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
+        _cleanup_close_ int memdirfd = -1;
+        ob_snap_entry mem = {0};
         char hash[OB_SNAPSHOT_HASH_HEX];
         size_t len = 0;
         int r;
@@ -364,26 +420,37 @@ int ob_snapshot_write(const char *dir, const char *meta_json, const char *out_pa
         r = scan_path(dir, &t, &manifest, &len, err);
         if (r >= 0)
                 r = ob_sha256_hex(manifest, len, hash);
+        if (r >= 0 && memory_image)
+                r = memory_entry(memory_image, &memdirfd, &mem, err);
         if (r >= 0)
-                r = header_text(meta_json, hash, t.n, &header, err);
-        if (r < 0)
-                return r;
-        if (asprintf(&tmp, "%s.tmp-XXXXXX", out_path) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", tmp, strerror(errno));
-        r = fchmod(fd, 0600) < 0 ? negative_errno() : 0;
+                r = header_text(meta_json, hash, t.n, memory_image ? &mem : NULL, &header, err);
+        if (r >= 0 && asprintf(&tmp, "%s.tmp-XXXXXX", out_path) < 0)
+                r = -ENOMEM;
+        if (r >= 0 && (fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+                r = ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", tmp, strerror(errno));
+                free(TAKE_PTR(tmp));
+        }
         if (r >= 0)
-                r = write_archive(fd, rootfd, header, manifest, len, &t, err);
+                r = fchmod(fd, 0600) < 0 ? negative_errno() : 0;
+        if (r >= 0)
+                r = write_archive(fd, rootfd, header, manifest, len, &t, memdirfd,
+                                  memory_image ? &mem : NULL, err);
         if (r >= 0 && (fsync(fd) < 0 || rename(tmp, out_path) < 0))
                 r = ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", out_path, strerror(errno));
+        free(mem.path);
         if (r < 0) {
-                (void)unlink(tmp);
+                if (tmp)
+                        (void)unlink(tmp);
                 return r;
         }
         memcpy(ret_hash, hash, OB_SNAPSHOT_HASH_HEX);
         return 0;
+}
+
+int ob_snapshot_write(const char *dir, const char *meta_json, const char *out_path,
+                      char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        return ob_snapshot_write_memory(dir, meta_json, NULL, out_path, ret_hash, err);
 }
 
 /* ---- reading ---- */
@@ -392,6 +459,9 @@ typedef struct snap_header {
         char tree_hash[OB_SNAPSHOT_HASH_HEX];
         size_t files;
         char *meta; /* malloc'd JSON text */
+        bool memory; /* a memory image follows the tree: */
+        char memory_hash[OB_SNAPSHOT_HASH_HEX];
+        int64_t memory_bytes;
 } snap_header;
 
 /* Opens path for reading; verify: check the whole gzip layer first. */
@@ -471,7 +541,7 @@ static bool is_hex64(const char *s)
 static int parse_header(const char *text, size_t len, snap_header *ret, ob_error *err)
 {
         ob_json_doc doc = {0};
-        const cJSON *fmt, *hash, *files, *meta;
+        const cJSON *fmt, *hash, *files, *meta, *mem, *mhash, *mbytes;
         int r = ob_json_parse(text, len, OB_SNAP_HEADER_MAX, &doc, NULL);
 
         if (r < 0)
@@ -480,7 +550,18 @@ static int parse_header(const char *text, size_t len, snap_header *ret, ob_error
         hash = cJSON_GetObjectItemCaseSensitive(doc.root, "tree_hash");
         files = cJSON_GetObjectItemCaseSensitive(doc.root, "files");
         meta = cJSON_GetObjectItemCaseSensitive(doc.root, "meta");
-        if (!cJSON_IsObject(doc.root) || cJSON_GetArraySize(doc.root) != 4 ||
+        mem = cJSON_GetObjectItemCaseSensitive(doc.root, "memory");
+        mhash = cJSON_GetObjectItemCaseSensitive(mem, "sha256");
+        mbytes = cJSON_GetObjectItemCaseSensitive(mem, "bytes");
+        if (mem && (!cJSON_IsObject(mem) || cJSON_GetArraySize(mem) != 2 ||
+                    !is_hex64(cJSON_GetStringValue(mhash)) || !cJSON_IsNumber(mbytes) ||
+                    mbytes->valuedouble < 0 ||
+                    mbytes->valuedouble > (double)OB_SNAPSHOT_MAX_BYTES ||
+                    mbytes->valuedouble != (double)(int64_t)mbytes->valuedouble)) {
+                ob_json_doc_done(&doc);
+                return ob_snap_corrupt(err, "header's memory fields");
+        }
+        if (!cJSON_IsObject(doc.root) || cJSON_GetArraySize(doc.root) != (mem ? 5 : 4) ||
             !cJSON_IsNumber(fmt) || fmt->valuedouble != OB_SNAP_FORMAT ||
             !is_hex64(cJSON_GetStringValue(hash)) || !cJSON_IsNumber(files) ||
             files->valuedouble < 0 || files->valuedouble > OB_SNAPSHOT_MAX_FILES ||
@@ -490,6 +571,11 @@ static int parse_header(const char *text, size_t len, snap_header *ret, ob_error
         }
         memcpy(ret->tree_hash, hash->valuestring, OB_SNAPSHOT_HASH_HEX);
         ret->files = (size_t)files->valuedouble;
+        ret->memory = mem != NULL;
+        if (mem) {
+                memcpy(ret->memory_hash, mhash->valuestring, OB_SNAPSHOT_HASH_HEX);
+                ret->memory_bytes = (int64_t)mbytes->valuedouble;
+        }
         ret->meta = cJSON_PrintUnformatted(meta);
         ob_json_doc_done(&doc);
         return ret->meta ? 0 : -ENOMEM;
@@ -507,7 +593,8 @@ static int read_header(struct archive *a, snap_header *ret, ob_error *err)
         return r < 0 ? r : parse_header(text, len, ret, err);
 }
 
-int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *err)
+int ob_snapshot_read_info(const char *archive, char **ret_meta_json, bool *ret_memory,
+                          ob_error *err)
 {
         _cleanup_(archive_readp) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
@@ -519,7 +606,14 @@ int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *e
         if (r < 0)
                 return r;
         *ret_meta_json = h.meta;
+        if (ret_memory)
+                *ret_memory = h.memory;
         return 0;
+}
+
+int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *err)
+{
+        return ob_snapshot_read_info(archive, ret_meta_json, NULL, err);
 }
 
 /* ---- restoring ---- */
@@ -530,6 +624,8 @@ typedef struct restore_ctx {
         uid_t uid;
         gid_t gid;
         int64_t bytes;
+        const char *memory_out; /* where a memory image goes (NULL: checked, not kept) */
+        bool memory_made;       /* memory_out was written */
 } restore_ctx;
 
 /* Writes the current entry's data into a new file base under dfd. */
@@ -648,6 +744,73 @@ static int restore_entry(restore_ctx *c, struct archive_entry *e, const ob_snap_
         return r;
 }
 
+/* Reads the current entry to its end, checking its SHA-256 against m's. */
+static int check_blob(restore_ctx *c, const ob_snap_entry *m, ob_error *err)
+{
+        char buf[65536], hash[OB_SNAPSHOT_HASH_HEX];
+        ob_sha256 s;
+        int r = ob_sha256_init(&s);
+
+        while (r >= 0) {
+                la_ssize_t n = archive_read_data(c->a, buf, sizeof(buf));
+                if (n == 0)
+                        break;
+                c->bytes += n > 0 ? n : 0;
+                if (n < 0)
+                        r = ob_snap_corrupt(err, "%s: %s", m->path, archive_error_string(c->a));
+                else if (c->bytes > OB_SNAPSHOT_MAX_BYTES)
+                        r = ob_snap_corrupt(err, "over %lld bytes",
+                                            (long long)OB_SNAPSHOT_MAX_BYTES);
+                else
+                        r = ob_sha256_update(&s, buf, (size_t)n);
+        }
+        if (r < 0) {
+                ob_sha256_done(&s);
+                return r;
+        }
+        if ((r = ob_sha256_final(&s, hash)) < 0)
+                return r;
+        return streq(hash, m->hash)
+                   ? 0
+                   : ob_snap_corrupt(err, "%s: content does not match the header", m->path);
+}
+
+/* The memory image after the tree: its name, size and SHA-256 as the
+ * header says, written (root's, 0600) to c->memory_out, or only checked. */
+static int restore_memory(restore_ctx *c, const snap_header *h, ob_error *err)
+{
+        ob_snap_entry m = {.path = (char *)OB_SNAP_MEMORY_NAME, .type = 'f', .mode = 0600};
+        restore_ctx mc = *c;
+        struct archive_entry *e;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int dfd = -1;
+        const char *base = "/dev/null";
+        int r = next_named(c->a, OB_SNAP_MEMORY_NAME, &e, err);
+
+        if (r < 0)
+                return r;
+        if (archive_entry_filetype(e) != AE_IFREG || !archive_entry_size_is_set(e) ||
+            archive_entry_size(e) != h->memory_bytes || archive_entry_hardlink(e))
+                return ob_snap_corrupt(err, "%s: bad entry", OB_SNAP_MEMORY_NAME);
+        memcpy(m.hash, h->memory_hash, OB_SNAPSHOT_HASH_HEX);
+        if (c->memory_out) {
+                dir = strdup(c->memory_out);
+                if (!dir || !strrchr(dir, '/'))
+                        return -EINVAL;
+                base = c->memory_out + (strrchr(dir, '/') - dir) + 1;
+                *strrchr(dir, '/') = '\0';
+                dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd < 0)
+                        return ob_error_set(err, 0, 0, errno, "snapshot: %s: %s", dir,
+                                            strerror(errno));
+        }
+        mc.uid = mc.gid = 0;
+        c->memory_made = c->memory_out != NULL;
+        r = c->memory_out ? restore_file(&mc, dfd, base, &m, err) : check_blob(&mc, &m, err);
+        c->bytes = mc.bytes;
+        return r;
+}
+
 static int restore_all(restore_ctx *c, char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
 {
         _cleanup_(treep) ob_snap_tree t = {0};
@@ -684,6 +847,8 @@ static int restore_all(restore_ctx *c, char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_e
                 if (r < 0)
                         return r;
         }
+        if (h.memory && (r = restore_memory(c, &h, err)) < 0)
+                return r;
         r = archive_read_next_header(c->a, &e);
         if (r != ARCHIVE_EOF)
                 return ob_snap_corrupt(err, "%s after the last MANIFEST entry",
@@ -723,8 +888,9 @@ static int remove_top(int rootfd, const char *name)
         return 0;
 }
 
-int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gid_t gid,
-                        char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+int ob_snapshot_restore_memory(const char *archive, const char *dest_dir, uid_t uid, gid_t gid,
+                               const char *memory_out, bool *ret_memory,
+                               char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
 {
         _cleanup_(archive_readp) struct archive *a = NULL;
         _cleanup_close_ int fd = -1;
@@ -743,7 +909,8 @@ int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gi
         r = open_archive(archive, true, &a, &fd, err);
         if (r < 0)
                 return r;
-        c = (restore_ctx){.a = a, .rootfd = rootfd, .uid = uid, .gid = gid};
+        c = (restore_ctx){
+            .a = a, .rootfd = rootfd, .uid = uid, .gid = gid, .memory_out = memory_out};
         r = restore_all(&c, hash, err);
         if (r >= 0) /* what is on disk now is what was verified */
                 r = ob_snapshot_tree_hash(dest_dir, check, err);
@@ -751,8 +918,18 @@ int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gi
                 r = ob_snap_corrupt(err, "restored tree hash differs");
         if (r < 0) {
                 (void)for_each_top(rootfd, remove_top);
+                if (c.memory_made && memory_out)
+                        (void)unlink(memory_out);
                 return r;
         }
+        if (ret_memory)
+                *ret_memory = c.memory_made;
         memcpy(ret_hash, hash, OB_SNAPSHOT_HASH_HEX);
         return 0;
+}
+
+int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gid_t gid,
+                        char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err)
+{
+        return ob_snapshot_restore_memory(archive, dest_dir, uid, gid, NULL, NULL, ret_hash, err);
 }

@@ -10,6 +10,7 @@
  * docs/environments.md §Snapshots. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -26,8 +27,17 @@ int ob_snapshot_tree_hash(const char *dir, char ret[OB_SNAPSHOT_HASH_HEX], ob_er
  * under "meta" (env id, owner, template, seed, flags...; never secrets). */
 int ob_snapshot_write(const char *dir, const char *meta_json, const char *out_path,
                       char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err);
+/* The same with an environment's memory image (memory_image: a file, runsc
+ * checkpoint's checkpoint.img; NULL: none) as the last entry,
+ * "memory/checkpoint.img", its SHA-256 and size in the header's "memory". */
+int ob_snapshot_write_memory(const char *dir, const char *meta_json, const char *memory_image,
+                             const char *out_path, char ret_hash[OB_SNAPSHOT_HASH_HEX],
+                             ob_error *err);
 /* Reads the header only: *ret_meta_json malloc'd (the "meta" object). */
 int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *err);
+/* The same, and whether the archive holds a memory image. */
+int ob_snapshot_read_info(const char *archive, char **ret_meta_json, bool *ret_memory,
+                          ob_error *err);
 /* Verifies the whole archive against its manifest and tree hash and
  * extracts the tree into dest_dir (must exist and be empty), files owned by
  * uid:gid. Entries outside workspace/, absolute paths, "..", hard links,
@@ -35,3 +45,10 @@ int ob_snapshot_read_meta(const char *archive, char **ret_meta_json, ob_error *e
  * "snapshot_corrupt" and nothing left in dest_dir. */
 int ob_snapshot_restore(const char *archive, const char *dest_dir, uid_t uid, gid_t gid,
                         char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err);
+/* The same; an archive's memory image is checked against the header and
+ * written to memory_out (root's, mode 0600, a new file; NULL: checked only);
+ * *ret_memory (may be NULL) says whether one was written. On any error
+ * nothing is left in dest_dir or at memory_out. */
+int ob_snapshot_restore_memory(const char *archive, const char *dest_dir, uid_t uid, gid_t gid,
+                               const char *memory_out, bool *ret_memory,
+                               char ret_hash[OB_SNAPSHOT_HASH_HEX], ob_error *err);

@@ -6,6 +6,8 @@
  * flags), never a secret. */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,8 +40,50 @@ int ob_env_snapshot_meta(const ob_env_record *r, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+/* A memory snapshot is the supervisor's to take (it owns the sandbox): the
+ * environment must be running; the archive goes to an absolute path. */
+static int snapshot_memory(const char *state_dir, const ob_env_record *rec, const char *path,
+                           char ret_hash[65], ob_error *err)
+{
+        _cleanup_free_ char *abs = NULL, *req = NULL;
+        cJSON *o = NULL, *hash = NULL;
+        int r;
+
+        if (rec->state != OB_ENV_RUNNING)
+                return ob_error_set_code(err, "not_running", ESRCH,
+                                         "%s is %s: a memory snapshot needs it running", rec->id,
+                                         ob_env_state_to_string(rec->state));
+        if (path[0] == '/')
+                abs = strdup(path);
+        else {
+                char cwd[PATH_MAX];
+                if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        abs = NULL;
+        }
+        o = abs ? cJSON_CreateObject() : NULL;
+        if (o && cJSON_AddStringToObject(o, "op", "snapshot") &&
+            cJSON_AddStringToObject(o, "output", abs))
+                req = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!req)
+                return -ENOMEM;
+        r = ob_env_request(state_dir, rec, req, "tree_hash", &hash, err);
+        if (r >= 0 && (!cJSON_IsString(hash) || strlen(hash->valuestring) != 64))
+                r = ob_error_set(err, 0, 0, EBADMSG, "the supervisor's answer has no tree hash");
+        if (r >= 0)
+                memcpy(ret_hash, hash->valuestring, 65);
+        cJSON_Delete(hash);
+        return r;
+}
+
 int ob_env_snapshot(const char *state_dir, const char *id_or_name, const char *out, char **ret_path,
                     char ret_hash[65], ob_error *err)
+{
+        return ob_env_snapshot_memory(state_dir, id_or_name, out, false, ret_path, ret_hash, err);
+}
+
+int ob_env_snapshot_memory(const char *state_dir, const char *id_or_name, const char *out,
+                           bool memory, char **ret_path, char ret_hash[65], ob_error *err)
 {
         ob_env_record rec = {0};
         _cleanup_free_ char *meta = NULL, *path = NULL;
@@ -63,6 +107,10 @@ int ob_env_snapshot(const char *state_dir, const char *id_or_name, const char *o
                     asprintf(&path, "%s/%s-%lld.tar.gz", snaps, rec.id, (long long)time(NULL)) < 0)
                         path = NULL;
         }
+        if (path && memory) {
+                r = snapshot_memory(state_dir, &rec, path, ret_hash, err);
+                goto taken;
+        }
         r = path ? ob_env_path(state_dir, rec.id, "workspace", ws, sizeof(ws)) : -ENOMEM;
         if (r >= 0)
                 r = ob_env_path(state_dir, rec.id, NULL, dir, sizeof(dir));
@@ -76,9 +124,11 @@ int ob_env_snapshot(const char *state_dir, const char *id_or_name, const char *o
                 r = ob_snapshot_write(ws, meta, path, ret_hash, err);
         if (mounted_here)
                 (void)ob_workspace_unmount(dir, NULL);
+taken:
         if (r >= 0) {
-                const char *kv[] = {"path", path, "tree_hash", ret_hash};
-                (void)ob_env_emit(state_dir, OB_EVENT_SNAPSHOT_TAKEN, &rec, kv, 4);
+                const char *kv[] = {"path", path, "tree_hash", ret_hash, "memory",
+                                    memory ? "yes" : "no"};
+                (void)ob_env_emit(state_dir, OB_EVENT_SNAPSHOT_TAKEN, &rec, kv, 6);
                 *ret_path = TAKE_PTR(path);
         } else if (!err->message[0])
                 ob_error_set(err, 0, 0, -r, "snapshot of %s: %s", rec.id, strerror(-r));
@@ -98,11 +148,12 @@ int ob_env_restore(const char *state_dir, const char *archive, const char *owner
 {
         _cleanup_free_ char *text = NULL;
         const char *flags[OB_ENV_MAX_FLAGS + 2] = {""};
+        bool memory = false;
         ob_env_create_opts o;
         cJSON *meta;
         const cJSON *f, *fl;
         size_t n = 0;
-        int r = ob_snapshot_read_meta(archive, &text, err);
+        int r = ob_snapshot_read_info(archive, &text, &memory, err);
 
         ob_env_create_opts_init(&o);
         if (r < 0)
@@ -126,8 +177,9 @@ int ob_env_restore(const char *state_dir, const char *archive, const char *owner
         if (r >= 0)
                 r = ob_env_create(state_dir, &o, ret, NULL, err);
         if (r >= 0) {
-                const char *kv[] = {"archive", archive, "from", meta_string(meta, "env_id")};
-                (void)ob_env_emit(state_dir, OB_EVENT_SNAPSHOT_RESTORED, ret, kv, 4);
+                const char *kv[] = {"archive", archive, "from", meta_string(meta, "env_id"),
+                                    "memory", memory ? "yes" : "no"};
+                (void)ob_env_emit(state_dir, OB_EVENT_SNAPSHOT_RESTORED, ret, kv, 6);
         }
         cJSON_Delete(meta);
         return r;

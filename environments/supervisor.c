@@ -27,7 +27,10 @@
 
 #include "environments/env.h"
 #include "environments/secrets.h"
+#include "environments/snapshot.h"
 #include "environments/template.h"
+#include "common/fs.h"
+#include "runner/network.h"
 #include "runner/workspace.h"
 #include "runner/runner.h"
 #include "channel/ttyframe.h"
@@ -429,8 +432,9 @@ static void op_reload(supervisor *sv, int *client)
 }
 
 static void begin_end(supervisor *sv, ob_env_state final, const char *reason);
-static int start_sandbox(supervisor *sv, ob_error *err);
+static int start_sandbox(supervisor *sv, const char *image, ob_error *err);
 static void stop_sandbox(supervisor *sv);
+static void end_run(supervisor *sv);
 
 /* Secrets re-sealed under fresh nonces, each named on the log. */
 static int rotate_secrets(supervisor *sv, ob_error *err)
@@ -476,7 +480,7 @@ static void op_reset(supervisor *sv, int *client)
         }
         sv->tpl = ob_template_free(sv->tpl);
         if (k >= 0)
-                k = start_sandbox(sv, &err);
+                k = start_sandbox(sv, NULL, &err);
         if (k < 0) {
                 char reason[200];
                 snprintf(reason, sizeof(reason), "reset failed: %.160s",
@@ -488,6 +492,126 @@ static void op_reset(supervisor *sv, int *client)
         const char *kv[] = {"sandbox_id", ob_run_id(sv->run)};
         emit(sv, OB_EVENT_ENVIRONMENT_RESET, kv, 2);
         answer_ok(client, NULL, NULL);
+        make_spare(sv);
+}
+
+/* The directory a memory snapshot's image is in: envs/<id>/checkpoint,
+ * made empty (mode 0700), or removed (make false). */
+static int checkpoint_dir(supervisor *sv, bool make, char dir[PATH_MAX])
+{
+        char env_dir[PATH_MAX];
+        _cleanup_close_ int dfd = -1;
+        int r = ob_env_path(sv->state_dir, sv->id, NULL, env_dir, PATH_MAX);
+
+        if (r >= 0)
+                r = ob_env_path(sv->state_dir, sv->id, "checkpoint", dir, PATH_MAX);
+        if (r < 0)
+                return r;
+        dfd = open(env_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        r = ob_remove_at(dfd, "checkpoint", 2);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return make && mkdir(dir, 0700) < 0 ? negative_errno() : 0;
+}
+
+/* The first start: from the memory image a restored snapshot brought
+ * (environments/create.c put it in envs/<id>/checkpoint), used once. */
+static int first_start(supervisor *sv, ob_error *err)
+{
+        char dir[PATH_MAX], img[PATH_MAX];
+        bool restore = ob_env_path(sv->state_dir, sv->id, "checkpoint/checkpoint.img", img,
+                                   sizeof(img)) >= 0 &&
+                       access(img, F_OK) == 0 &&
+                       ob_env_path(sv->state_dir, sv->id, "checkpoint", dir, sizeof(dir)) >= 0;
+        int r = start_sandbox(sv, restore ? dir : NULL, err);
+
+        if (restore) {
+                (void)checkpoint_dir(sv, false, dir);
+                if (r < 0)
+                        ob_error_set(err, 0, 0, -r,
+                                     "the snapshot's memory does not restore into this "
+                                     "environment: %.300s",
+                                     err->message);
+        }
+        return r;
+}
+
+/* env snapshot --memory (docs/environments.md §Memory snapshots): the
+ * sandbox saved by runsc checkpoint, the archive written (the workspace and
+ * that image) while nothing runs in it, then the sandbox restored from the
+ * image: its processes and memory go on where they were. */
+static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
+{
+        const char *out = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "output"));
+        char dir[PATH_MAX], img[PATH_MAX], ws[PATH_MAX], hash[OB_SNAPSHOT_HASH_HEX];
+        _cleanup_free_ char *meta = NULL;
+        ob_error err = {0}, err2 = {0};
+        int r, k;
+
+        if (!out || out[0] != '/')
+                return answer_error(client, "invalid", "a snapshot needs an absolute output path");
+        for (size_t i = 0; i < OB_ENV_MAX_EXECS; i++)
+                if (sv->execs[i].x)
+                        return answer_error(client, "busy",
+                                            "an exec is running: a memory snapshot needs the "
+                                            "environment idle (gVisor cannot restore an open "
+                                            "exec)");
+        if (sv->rec.secret_names && sv->rec.secret_names[0])
+                return answer_error(client, "invalid",
+                                    "the environment has secrets, which its memory (a "
+                                    "process's, /tmp's) could hold, and a snapshot never holds "
+                                    "a secret: snapshot it without --memory");
+        if (ob_run_network_wanted(sv->caps))
+                return answer_error(client, "invalid",
+                                    "the environment has network grants: gVisor cannot "
+                                    "checkpoint a sandbox on the host network (runsc "
+                                    "--network=host); snapshot it without --memory");
+        r = checkpoint_dir(sv, true, dir);
+        if (r >= 0)
+                r = ob_env_path(sv->state_dir, sv->id, "workspace", ws, sizeof(ws));
+        if (r >= 0 && snprintf(img, sizeof(img), "%s/checkpoint.img", dir) >= (int)sizeof(img))
+                r = -ENAMETOOLONG;
+        if (r >= 0)
+                r = ob_env_snapshot_meta(&sv->rec, &meta);
+        if (r < 0)
+                return answer_error(client, "error", strerror(-r));
+        drop_spare(sv);
+        r = ob_run_checkpoint(sv->run, dir, &err);
+        if (r < 0) {
+                (void)checkpoint_dir(sv, false, dir);
+                make_spare(sv);
+                return answer_error(client, "error", err.message);
+        }
+        end_run(sv);
+        sv->caps = ob_capset_free(sv->caps);
+        sv->tpl = ob_template_free(sv->tpl);
+        r = ob_snapshot_write_memory(ws, meta, img, out, hash, &err);
+        k = start_sandbox(sv, dir, &err2);
+        if (k < 0) { /* its memory is lost: the environment goes on fresh */
+                fprintf(stderr, "omnibase-supervisor %s: restore after a memory snapshot: %s\n",
+                        sv->id, err2.message);
+                end_run(sv);
+                sv->caps = ob_capset_free(sv->caps);
+                sv->tpl = ob_template_free(sv->tpl);
+                k = start_sandbox(sv, NULL, &err2);
+        }
+        (void)checkpoint_dir(sv, false, dir);
+        sv->last_activity = now_s();
+        if (k < 0) {
+                char reason[200];
+                snprintf(reason, sizeof(reason), "restart after a memory snapshot failed: %.140s",
+                         err2.message);
+                begin_end(sv, OB_ENV_FAILED, reason);
+                return answer_error(client, "error", reason);
+        }
+        const char *kv[] = {"sandbox_id", ob_run_id(sv->run)};
+        emit(sv, OB_EVENT_ENVIRONMENT_STARTED, kv, 2);
+        if (r < 0)
+                answer_error(client, err.code ? err.code : "error", err.message);
+        else
+                answer_ok(client, "tree_hash", cJSON_CreateString(hash));
         make_spare(sv);
 }
 
@@ -526,6 +650,8 @@ static void handle_client(supervisor *sv, int client)
                 op_reload(sv, &client);
         else if (streq(op->valuestring, "reset"))
                 op_reset(sv, &client);
+        else if (streq(op->valuestring, "snapshot"))
+                op_snapshot(sv, &client, req);
         else if (streq(op->valuestring, "stop") || streq(op->valuestring, "delete")) {
                 begin_end(sv, streq(op->valuestring, "stop") ? OB_ENV_STOPPED : OB_ENV_DELETED,
                           streq(op->valuestring, "stop") ? "stopped by request"
@@ -589,8 +715,9 @@ static bool never(supervisor *sv)
 
 /* The environment's capability set (envs/<id>/caps.json, written at
  * create: the template's set and the environment's own /workspace and
- * flags file), the workspace mounted, the held sandbox started. */
-static int start_sandbox(supervisor *sv, ob_error *err)
+ * flags file), the workspace mounted, the held sandbox started: fresh, or
+ * restored from the checkpoint in the directory image. */
+static int start_sandbox(supervisor *sv, const char *image, ob_error *err)
 {
         char env_dir[PATH_MAX];
         char *caps = sv->paths[0], *ws = sv->paths[1], *flags = sv->paths[2];
@@ -623,6 +750,7 @@ static int start_sandbox(supervisor *sv, ob_error *err)
         o->state_dir = sv->state_dir;
         o->binds = sv->binds;
         o->n_binds = ARRAY_SIZE(sv->binds);
+        o->restore_image = image;
         r = ob_run_new(o, &sv->run, err);
         if (r >= 0)
                 r = ob_run_create(sv->run, err);
@@ -649,6 +777,15 @@ static void stop_sandbox(supervisor *sv)
         if (sv->run && ob_run_exec_target(sv->run, &t) >= 0) {
                 const char *args[] = {"--root", t.runsc_root, "kill", t.id, "TERM", NULL};
                 (void)ob_runsc_call(t.runsc, args, t.netns_fd, 5000);
+        }
+        end_run(sv);
+}
+
+/* The run's end, once its sandbox is told to end (or saved), then what is
+ * left of it removed. */
+static void end_run(supervisor *sv)
+{
+        if (sv->run && ob_run_id(sv->run)) {
                 (void)pump_run(sv, STOP_GRACE_MS, never);
                 (void)ob_run_finish(sv->run, NULL);
         }
@@ -860,7 +997,7 @@ int ob_env_supervise(const char *state_dir, const char *id, int notify)
         sigprocmask(SIG_BLOCK, &set, NULL);
         sv.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         if (r >= 0)
-                r = start_sandbox(&sv, &err);
+                r = first_start(&sv, &err);
         if (r >= 0)
                 r = ob_env_path(state_dir, id, "control.sock", sock, sizeof(sock));
         if (r >= 0 && (r = ob_ctl_listen(sock, &sv.listen_fd)) < 0)

@@ -74,6 +74,12 @@ int ob_runsc_spawn(const char *runsc, const char *const *argv, int in, int out, 
 
 int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms)
 {
+        return ob_runsc_call_err(runsc, args, netns_fd, timeout_ms, -1);
+}
+
+int ob_runsc_call_err(const char *runsc, const char *const *args, int netns_fd, int timeout_ms,
+                      int stderr_fd)
+{
         const ob_run_network_launch in_netns = {.netns_fd = netns_fd, .cgroup_procs_fd = -1};
         const char *argv[16];
         size_t n = 0;
@@ -85,7 +91,7 @@ int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int 
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
                 argv[n++] = args[i];
         argv[n] = NULL;
-        r = spawn(runsc, argv, -1, -1, -1, netns_fd >= 0 ? &in_netns : NULL, &pid);
+        r = spawn(runsc, argv, -1, -1, stderr_fd, netns_fd >= 0 ? &in_netns : NULL, &pid);
         if (r < 0)
                 return r;
         for (;;) {
@@ -434,15 +440,29 @@ static int start(supervisor *sv, ob_error *err)
         int out[2] = {-1, -1}, errp[2] = {-1, -1}, r;
         const char *net = l->net ? "--network=host" : "--network=none";
         /* the sidecar's channel is runsc's stdin: no --host-uds, no host socket reachable */
-        const char *argv[] = {l->runsc, "--root",    l->runsc_root, net,        "--platform=ptrace",
-                              "--log",  l->log_path, l->verb,       "--bundle", l->bundle,
-                              l->id,    NULL,        NULL,          NULL};
+        const char *argv[16];
+        size_t n = 0;
 
+        argv[n++] = l->runsc;
+        argv[n++] = "--root";
+        argv[n++] = l->runsc_root;
+        argv[n++] = net;
+        argv[n++] = "--platform=ptrace";
         if (l->panic_log) { /* a sentry crash, said in the verdict (runner/sandbox.c) */
-                memmove(&argv[7], &argv[5], 6 * sizeof(*argv));
-                argv[5] = "--panic-log";
-                argv[6] = l->panic_log;
+                argv[n++] = "--panic-log";
+                argv[n++] = l->panic_log;
         }
+        argv[n++] = "--log";
+        argv[n++] = l->log_path;
+        argv[n++] = l->verb;
+        if (l->image_path) { /* runsc restore: the checkpoint to boot from */
+                argv[n++] = "--image-path";
+                argv[n++] = l->image_path;
+        }
+        argv[n++] = "--bundle";
+        argv[n++] = l->bundle;
+        argv[n++] = l->id;
+        argv[n] = NULL;
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r = negative_errno();
                 closep(&out[0]);

@@ -258,6 +258,9 @@ int ob_write_file_mode(const char *path, const void *data, size_t len, mode_t mo
  * namespace (a network run's control socket is an abstract Unix socket,
  * which only its own namespace sees). */
 int ob_runsc_call(const char *runsc, const char *const *args, int netns_fd, int timeout_ms);
+/* The same with runsc's stderr to stderr_fd (-1: /dev/null). */
+int ob_runsc_call_err(const char *runsc, const char *const *args, int netns_fd, int timeout_ms,
+                      int stderr_fd);
 
 /* Forks runsc with argv (argv[0] included) and stdio in/out/err (-1:
  * /dev/null), in netns_fd's network namespace when >= 0, in a session of
@@ -272,7 +275,8 @@ typedef struct ob_launch {
         const char *log_path;
         const char *panic_log; /* runsc --panic-log: where a sentry crash is written; NULL: none */
         const char *id;
-        const char *verb;   /* runsc's verb: NULL is "run" */
+        const char *verb;       /* runsc's verb: NULL is "run" */
+        const char *image_path; /* "restore": the checkpoint's directory (--image-path) */
         int64_t timeout_ms; /* 0: no deadline */
         size_t output_cap;  /* bytes, per stream */
         bool capture;
@@ -316,6 +320,13 @@ typedef struct ob_run_exec_target_info {
         int netns_fd; /* -1: no network */
 } ob_run_exec_target_info;
 int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret);
+/* Saves a started held run's sandbox, memory and all, into the directory
+ * dir (`runsc checkpoint --image-path`): the sandbox ends there, so the
+ * run's end follows (pump it, then ob_run_finish: status ok, "saved by
+ * runsc checkpoint"). A new run with restore_image = dir boots from it.
+ * No exec may be open (gVisor cannot restore one), and a run with network
+ * grants cannot be saved (-EOPNOTSUPP, with nothing done). */
+int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err);
 
 /* A pseudo-terminal for an exec, opened by its sidecar inside the sandbox. */
 typedef struct ob_exec_tty {

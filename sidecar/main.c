@@ -24,7 +24,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -312,13 +314,20 @@ static int run(const options *o, ob_capset *caps, int channel_fd, void *filter)
 }
 
 /* PID 1 of an environment: says it is up, reaps whatever is reparented to
- * it, and ends (SandboxExit 0) at SIGTERM, SIGINT or SIGHUP. */
+ * it, and ends (SandboxExit 0) at SIGTERM, SIGINT or SIGHUP. Anything the
+ * host writes on a socket channel is answered with SandboxStart again: a
+ * sandbox restored from a checkpoint (`runsc restore`, its PID 1 frozen
+ * here) says so that it is up (runner/sandbox.c, docs/environments.md
+ * §Memory snapshots). */
 static int hold(int channel_fd)
 {
         ob_channel_msg st = {.type = OB_CHANNEL_SANDBOX_START, .argv0 = (char *)"(environment)"};
         ob_channel_msg ex = {.type = OB_CHANNEL_SANDBOX_EXIT};
+        struct signalfd_siginfo si;
+        struct pollfd fds[2];
+        struct stat s;
         sigset_t set;
-        int sig;
+        char buf[64];
 
         sigemptyset(&set);
         sigaddset(&set, SIGCHLD);
@@ -328,18 +337,36 @@ static int hold(int channel_fd)
         sigprocmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN); /* a pod's log reader gone must not end PID 1 */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        fds[0] = (struct pollfd){.fd = signalfd(-1, &set, SFD_CLOEXEC), .events = POLLIN};
+        /* a pod's pipe or log file is written only */
+        fds[1] = (struct pollfd){.fd = fstat(channel_fd, &s) == 0 && S_ISSOCK(s.st_mode)
+                                           ? channel_fd
+                                           : -1,
+                                 .events = POLLIN};
         st.pid = getpid();
-        if (ob_channel_send(channel_fd, &st) < 0)
+        if (fds[0].fd < 0 || ob_channel_send(channel_fd, &st) < 0)
                 return EXIT_SIDECAR_FAILED;
         for (;;) {
-                sig = sigwaitinfo(&set, NULL);
-                if (sig == SIGCHLD) {
+                if (poll(fds, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return EXIT_SIDECAR_FAILED;
+                }
+                if (fds[1].revents) {
+                        ssize_t n = read(channel_fd, buf, sizeof(buf));
+                        if (n > 0)
+                                (void)ob_channel_send(channel_fd, &st);
+                        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                                fds[1].fd = -1; /* the host end is gone: stop watching */
+                }
+                if (!fds[0].revents || read(fds[0].fd, &si, sizeof(si)) != sizeof(si))
+                        continue;
+                if (si.ssi_signo == SIGCHLD) {
                         while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
                                 ;
                         continue;
                 }
-                if (sig > 0)
-                        break;
+                break;
         }
         (void)ob_channel_send(channel_fd, &ex);
         return 0;
