@@ -380,8 +380,8 @@ static int memory_entry(const char *image, int *ret_dirfd, ob_snap_entry *e, ob_
         if (st.st_size > OB_SNAPSHOT_MAX_BYTES)
                 return ob_error_set(err, 0, 0, EFBIG, "snapshot: %s: over %lld bytes", image,
                                     (long long)OB_SNAPSHOT_MAX_BYTES);
-        *e = (ob_snap_entry){.path = strdup(slash + 1), .type = 'f', .mode = 0600,
-                             .size = st.st_size};
+        *e = (ob_snap_entry){
+            .path = strdup(slash + 1), .type = 'f', .mode = 0600, .size = st.st_size};
         if (!e->path || (r = ob_sha256_init(&s)) < 0)
                 return -ENOMEM;
         for (;;) {
@@ -458,7 +458,7 @@ int ob_snapshot_write(const char *dir, const char *meta_json, const char *out_pa
 typedef struct snap_header {
         char tree_hash[OB_SNAPSHOT_HASH_HEX];
         size_t files;
-        char *meta; /* malloc'd JSON text */
+        char *meta;  /* malloc'd JSON text */
         bool memory; /* a memory image follows the tree: */
         char memory_hash[OB_SNAPSHOT_HASH_HEX];
         int64_t memory_bytes;
@@ -553,11 +553,11 @@ static int parse_header(const char *text, size_t len, snap_header *ret, ob_error
         mem = cJSON_GetObjectItemCaseSensitive(doc.root, "memory");
         mhash = cJSON_GetObjectItemCaseSensitive(mem, "sha256");
         mbytes = cJSON_GetObjectItemCaseSensitive(mem, "bytes");
-        if (mem && (!cJSON_IsObject(mem) || cJSON_GetArraySize(mem) != 2 ||
-                    !is_hex64(cJSON_GetStringValue(mhash)) || !cJSON_IsNumber(mbytes) ||
-                    mbytes->valuedouble < 0 ||
-                    mbytes->valuedouble > (double)OB_SNAPSHOT_MAX_BYTES ||
-                    mbytes->valuedouble != (double)(int64_t)mbytes->valuedouble)) {
+        if (mem &&
+            (!cJSON_IsObject(mem) || cJSON_GetArraySize(mem) != 2 ||
+             !is_hex64(cJSON_GetStringValue(mhash)) || !cJSON_IsNumber(mbytes) ||
+             mbytes->valuedouble < 0 || mbytes->valuedouble > (double)OB_SNAPSHOT_MAX_BYTES ||
+             mbytes->valuedouble != (double)(int64_t)mbytes->valuedouble)) {
                 ob_json_doc_done(&doc);
                 return ob_snap_corrupt(err, "header's memory fields");
         }

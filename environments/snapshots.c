@@ -126,8 +126,8 @@ int ob_env_snapshot_memory(const char *state_dir, const char *id_or_name, const 
                 (void)ob_workspace_unmount(dir, NULL);
 taken:
         if (r >= 0) {
-                const char *kv[] = {"path", path, "tree_hash", ret_hash, "memory",
-                                    memory ? "yes" : "no"};
+                const char *kv[] = {"path",   path,     "tree_hash",
+                                    ret_hash, "memory", memory ? "yes" : "no"};
                 (void)ob_env_emit(state_dir, OB_EVENT_SNAPSHOT_TAKEN, &rec, kv, 6);
                 *ret_path = TAKE_PTR(path);
         } else if (!err->message[0])
@@ -177,8 +177,9 @@ int ob_env_restore(const char *state_dir, const char *archive, const char *owner
         if (r >= 0)
                 r = ob_env_create(state_dir, &o, ret, NULL, err);
         if (r >= 0) {
-                const char *kv[] = {"archive", archive, "from", meta_string(meta, "env_id"),
-                                    "memory", memory ? "yes" : "no"};
+                const char *kv[] = {"archive", archive,
+                                    "from",    meta_string(meta, "env_id"),
+                                    "memory",  memory ? "yes" : "no"};
                 (void)ob_env_emit(state_dir, OB_EVENT_SNAPSHOT_RESTORED, ret, kv, 6);
         }
         cJSON_Delete(meta);

@@ -277,8 +277,8 @@ typedef struct ob_launch {
         const char *id;
         const char *verb;       /* runsc's verb: NULL is "run" */
         const char *image_path; /* "restore": the checkpoint's directory (--image-path) */
-        int64_t timeout_ms; /* 0: no deadline */
-        size_t output_cap;  /* bytes, per stream */
+        int64_t timeout_ms;     /* 0: no deadline */
+        size_t output_cap;      /* bytes, per stream */
         bool capture;
         bool hold_stderr; /* live stderr waits for ob_launch_release (the workload's exec) */
         int stdout_fd, stderr_fd;

@@ -1136,8 +1136,9 @@ int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret)
 int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err)
 {
         run_ctx *c = &run->c;
-        const char *args[] = {"--root",       run->dir.runsc_root, "--log", run->log, "checkpoint",
-                              "--image-path", dir,                 run->dir.id, NULL};
+        const char *args[] = {"--root", run->dir.runsc_root, "--log",
+                              run->log, "checkpoint",        "--image-path",
+                              dir,      run->dir.id,         NULL};
         _cleanup_close_ int errfd = -1;
         char fail[512];
         int r;
@@ -1156,7 +1157,7 @@ int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err)
         c->checkpointed = false;
         runsc_said(errfd, fail, sizeof(fail));
         return ob_error_set(err, 0, 0, r < 0 ? -r : EIO, "runsc checkpoint: %s",
-                            fail[0]  ? fail
+                            fail[0] ? fail
                             : r < 0 ? strerror(-r)
                                     : "failed (runsc.log has why)");
 }

@@ -339,10 +339,9 @@ static int hold(int channel_fd)
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         fds[0] = (struct pollfd){.fd = signalfd(-1, &set, SFD_CLOEXEC), .events = POLLIN};
         /* a pod's pipe or log file is written only */
-        fds[1] = (struct pollfd){.fd = fstat(channel_fd, &s) == 0 && S_ISSOCK(s.st_mode)
-                                           ? channel_fd
-                                           : -1,
-                                 .events = POLLIN};
+        fds[1] = (struct pollfd){
+            .fd = fstat(channel_fd, &s) == 0 && S_ISSOCK(s.st_mode) ? channel_fd : -1,
+            .events = POLLIN};
         st.pid = getpid();
         if (fds[0].fd < 0 || ob_channel_send(channel_fd, &st) < 0)
                 return EXIT_SIDECAR_FAILED;

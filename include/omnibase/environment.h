@@ -142,9 +142,9 @@ OB_EXPORT int ob_env_snapshot(const char *state_dir, const char *id_or_name, con
  * runsc checkpoint; a running environment with no exec running, no network
  * grant and no secret: "busy" / "invalid" otherwise). The environment
  * pauses while it is saved and goes on where it was. */
-OB_EXPORT int ob_env_snapshot_memory(const char *state_dir, const char *id_or_name,
-                                     const char *out, bool memory, char **ret_path,
-                                     char ret_hash[65], ob_error *err);
+OB_EXPORT int ob_env_snapshot_memory(const char *state_dir, const char *id_or_name, const char *out,
+                                     bool memory, char **ret_path, char ret_hash[65],
+                                     ob_error *err);
 /* `env restore`: a new environment from a snapshot: its template, flags and
  * seed name from the archive's meta, owner and name given (NULL owner: the
  * archive's). */
