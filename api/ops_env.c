@@ -452,7 +452,8 @@ static int op_snapshot(const ob_api_ctx *ctx, const cJSON *args, cJSON **ret, ob
         int r = env_id(ctx, args, id, err);
 
         if (r >= 0)
-                r = ob_env_snapshot(ctx->state_dir, id, NULL, &path, hash, err);
+                r = ob_env_snapshot_memory(ctx->state_dir, id, NULL,
+                                           ob_api_bool(args, "memory", false), &path, hash, err);
         if (r < 0)
                 return r;
         base = strrchr(path, '/');
@@ -700,9 +701,13 @@ const ob_api_op ob_api_env_ops[] = {
      "/sandboxes/{id}/snapshot",
      "Snapshot a workspace",
      "Saves the workspace (not secrets) as an archive in the state directory, to restore "
-     "elsewhere with env_restore.",
+     "elsewhere with env_restore. With memory, its memory too (runsc checkpoint: the "
+     "environment pauses while it is saved; refused while an exec runs, with a secret or a "
+     "network grant).",
      0,
-     {P_ID},
+     {P_ID,
+      {"memory", OB_API_BOOLEAN, false, OB_API_BODY, NULL,
+       "save the sandbox's memory too (its /tmp, /dev/shm, kernel state)"}},
      "{\"type\": \"object\", \"properties\": {\"env_id\": {\"type\": \"string\"}, \"snapshot\": "
      "{\"type\": \"string\"}, \"path\": {\"type\": \"string\"}, \"tree_sha256\": {\"type\": "
      "\"string\"}}, \"required\": [\"snapshot\", \"tree_sha256\"]}",
