@@ -6,7 +6,8 @@
 # through the supervisor's spare and, in a second environment with
 # exec_spare_idle 0, without one; then back to back (the next exec comes
 # while the spare made after the last one still boots); host memory of one
-# idle environment, and delete. Needs root and runsc.
+# idle environment, and delete; `env snapshot` without and with --memory and
+# `env restore` of each. Needs root and runsc.
 #
 #   benchmarks/bench_env.sh [OMNIBASE_BINARY] [ROUNDS]   (default: build/cli/omnibase, 15)
 set -euo pipefail
@@ -44,6 +45,29 @@ for i in $(seq 1 5); do
     echo $(( $(now_ms) - t0 )) >>"$work/create.ms"
     timed "$omnibase" env delete "$id" >>"$work/delete.ms"
 done
+
+# snapshots of one idle environment, alternated: the workspace only, and with
+# its memory (runsc checkpoint, archive, runsc restore in place: the
+# environment pauses for all of it); then env restore of each (a fresh boot vs
+# a runsc restore), each restored environment deleted untimed
+sid=$("$omnibase" env create --owner bench --template python-agent)
+"$omnibase" env exec "$sid" -- /bin/sh -c 'echo state > /tmp/s; echo ws > /workspace/w' >/dev/null
+: >"$work/snap-ws.ms"; : >"$work/snap-mem.ms"; : >"$work/rest-ws.ms"; : >"$work/rest-mem.ms"
+for i in $(seq 1 5); do
+    for kind in ws mem; do
+        flag=; [ "$kind" = mem ] && flag=--memory
+        timed "$omnibase" env snapshot "$sid" $flag --output "$work/snap-$kind.tar.gz" \
+            >>"$work/snap-$kind.ms"
+        t0=$(now_ms)
+        rid=$("$omnibase" env restore "$work/snap-$kind.tar.gz" --owner bench-restore)
+        echo $(( $(now_ms) - t0 )) >>"$work/rest-$kind.ms"
+        "$omnibase" env delete "$rid" >/dev/null
+    done
+done
+image_bytes=$(/usr/bin/python3 -c 'import json, sys, tarfile
+print(json.load(tarfile.open(sys.argv[1]).extractfile("omnibase-snapshot.json"))["memory"]["bytes"])' \
+    "$work/snap-mem.tar.gz")
+"$omnibase" env delete "$sid" >/dev/null
 
 id=$("$omnibase" env create --owner bench --template python-agent)
 run=$(ls "$OMNIBASE_STATE_DIR/runs")
@@ -98,10 +122,16 @@ for pid in $(pgrep -P "$sup" -f -- '--exec-stdio$'); do
 done
 sup_rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$sup/status")
 
-printf 'environments (%d alternated rounds for exec, 5 for create/delete; ms, medians):\n' "$rounds"
+printf 'environments (%d alternated rounds for exec, 5 for create/delete and snapshots; ms, medians):\n' "$rounds"
 printf '  env create → running               %s   all: %s\n' "$(median <"$work/create.ms")" "$(tr '\n' ' ' <"$work/create.ms")"
 printf '  env delete                         %s   all: %s\n' "$(median <"$work/delete.ms")" "$(tr '\n' ' ' <"$work/delete.ms")"
 ratio() { awk -v o="$1" -v b="$2" 'BEGIN {printf "%.3f", o / b}'; }
+sw=$(median <"$work/snap-ws.ms"); sm=$(median <"$work/snap-mem.ms")
+rw=$(median <"$work/rest-ws.ms"); rm_=$(median <"$work/rest-mem.ms")
+printf '  env snapshot (workspace)           %s   --memory %s (the environment paused; /workspace %s)   image %d bytes\n' \
+    "$sw" "$sm" "$(ratio "$sm" "$sw")" "$image_bytes"
+printf '  env restore  (fresh boot)          %s   with memory (runsc restore) %s (/fresh %s)\n' \
+    "$rw" "$rm_" "$(ratio "$rm_" "$rw")"
 for cmd in true hello; do
     b=$(median <"$work/bare-$cmd.ms"); o=$(median <"$work/omni-$cmd.ms")
     c=$(median <"$work/cold-$cmd.ms"); bb=$(median <"$work/b2b-$cmd.ms")
