@@ -439,19 +439,22 @@ static void craft_put(struct archive *a, const craft_entry *c)
         archive_entry_free(e);
 }
 
+/* More header keys for the next craft() (",\"memory\":{...}"), or "". */
+static const char *craft_header_extra = "";
+
 /* Writes header (tree hash of manifest unless hash is given, files), the
  * MANIFEST and the entries. */
 static void craft(const char *out, const char *manifest, const char *hash, int files,
                   const craft_entry *entries, size_t n)
 {
         struct archive *a = archive_write_new();
-        char tree[65], header[256];
+        char tree[65], header[512];
 
         sha256_hex(manifest, strlen(manifest), tree);
         snprintf(header, sizeof(header),
                  "{\"format\":1,\"tree_hash\":\"%s\",\"files\":%d,"
-                 "\"meta\":{}}",
-                 hash ? hash : tree, files);
+                 "\"meta\":{}%s}",
+                 hash ? hash : tree, files, craft_header_extra);
         archive_write_set_format_pax_restricted(a);
         archive_write_add_filter_gzip(a);
         assert_int_equal(archive_write_set_options(a, "gzip:!timestamp"), ARCHIVE_OK);
@@ -600,12 +603,134 @@ static void test_crafted(void **state)
         assert_int_equal(access(escaped, F_OK), -1);
 }
 
+/* A memory image (env snapshot --memory) after the tree: written and
+ * restored byte for byte, checked only when no path is given, absent from
+ * a plain archive; a header that names one the archive does not hold as
+ * said (missing, another size, another hash, an extra key), or an image
+ * the header does not name, is refused with nothing left anywhere. */
+static void test_memory(void **state)
+{
+        _cleanup_free_ char *src = sub("mem-src"), *imgdir = sub("mem-img"),
+                            *out = sub("mem.tar.gz");
+        _cleanup_free_ char *plain = sub("plain.tar.gz"), *img = NULL, *back = NULL;
+        _cleanup_free_ char *got = NULL, *m = base_manifest(), *crafted = sub("mem-crafted.tar.gz");
+        _cleanup_free_ char *meta = NULL;
+        char h[OB_SNAPSHOT_HASH_HEX], h2[OB_SNAPSHOT_HASH_HEX], ih[65], extra[256];
+        unsigned char image[70000];
+        ob_error err = {0};
+        bool memory = true;
+        struct stat st;
+        size_t len = 0;
+
+        for (size_t i = 0; i < sizeof(image); i++)
+                image[i] = (unsigned char)(i * 7919 + i / 251);
+        assert_int_equal(mkdir(src, 0700), 0);
+        put(src, "w", "ws\n", 3, 0644);
+        assert_int_equal(mkdir(imgdir, 0700), 0);
+        put(imgdir, "checkpoint.img", image, sizeof(image), 0600);
+        img = join(imgdir, "checkpoint.img");
+        back = join(imgdir, "restored.img");
+        assert_int_equal(ob_snapshot_write_memory(src, "{}", img, out, h, &err), 0);
+        assert_int_equal(ob_snapshot_read_info(out, &meta, &memory, &err), 0);
+        assert_true(memory);
+
+        /* restored: the workspace, and the image at the path given */
+        {
+                _cleanup_free_ char *dst = sub("mem-dst");
+                assert_int_equal(mkdir(dst, 0700), 0);
+                memory = false;
+                assert_int_equal(
+                    ob_snapshot_restore_memory(out, dst, 0, 0, back, &memory, h2, &err), 0);
+                assert_true(memory);
+                assert_string_equal(h2, h);
+                got = read_all(back, &len);
+                assert_int_equal(len, sizeof(image));
+                assert_memory_equal(got, image, sizeof(image));
+                assert_int_equal(stat(back, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0600);
+                assert_int_equal(unlink(back), 0);
+        }
+        /* no path: checked, not kept */
+        {
+                _cleanup_free_ char *dst = sub("mem-dst");
+                assert_int_equal(mkdir(dst, 0700), 0);
+                assert_int_equal(ob_snapshot_restore(out, dst, 0, 0, h2, &err), 0);
+                assert_int_equal(count_entries(imgdir), 1);
+        }
+        /* a plain archive has none: nothing is written at the path */
+        assert_int_equal(ob_snapshot_write(src, "{}", plain, h, &err), 0);
+        {
+                _cleanup_free_ char *dst = sub("mem-dst");
+                assert_int_equal(mkdir(dst, 0700), 0);
+                memory = true;
+                assert_int_equal(
+                    ob_snapshot_restore_memory(plain, dst, 0, 0, back, &memory, h2, &err), 0);
+                assert_false(memory);
+                assert_int_equal(access(back, F_OK), -1);
+        }
+
+        /* crafted: each refused, nothing in dest, nothing at the path */
+        sha256_hex("IMAGE", 5, ih);
+        const struct {
+                const char *header; /* the "memory" object after its sha256, or NULL: none */
+                const char *data;   /* the image entry's content, or NULL: no entry */
+                const char *why;
+        } cases[] = {
+            {",\"bytes\":5", NULL, "a named image missing"},
+            {",\"bytes\":4", "IMAGE", "an image of another size"},
+            {",\"bytes\":5", "IMAGF", "an image with another hash"},
+            {",\"bytes\":5,\"x\":1", "IMAGE", "an extra key"},
+            {"", "IMAGE", "no size"},
+            {NULL, "IMAGE", "an image the header does not name"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                _cleanup_free_ char *dst = sub("mem-dst");
+                craft_entry e[4] = {
+                    base[0], base[1], base[2], {"memory/checkpoint.img", 'f', cases[i].data, 0600}};
+                int r;
+                if (cases[i].header)
+                        snprintf(extra, sizeof(extra), ",\"memory\":{\"sha256\":\"%s\"%s}", ih,
+                                 cases[i].header);
+                else
+                        extra[0] = '\0';
+                craft_header_extra = extra;
+                craft(crafted, m, NULL, 3, e, cases[i].data ? 4 : 3);
+                craft_header_extra = "";
+                assert_int_equal(mkdir(dst, 0700), 0);
+                err = (ob_error){0};
+                r = ob_snapshot_restore_memory(crafted, dst, 0, 0, back, NULL, h2, &err);
+                if (r != -EBADMSG || !err.code || strcmp(err.code, "snapshot_corrupt") != 0)
+                        fail_msg("%s: %d (%s)", cases[i].why, r, err.message);
+                print_message("%s: refused: %s\n", cases[i].why, err.message);
+                assert_int_equal(count_entries(dst), 0);
+                assert_int_equal(access(back, F_OK), -1);
+        }
+        /* the control: crafted the right way, it restores */
+        {
+                _cleanup_free_ char *dst = sub("mem-dst");
+                craft_entry e[4] = {
+                    base[0], base[1], base[2], {"memory/checkpoint.img", 'f', "IMAGE", 0600}};
+                snprintf(extra, sizeof(extra), ",\"memory\":{\"sha256\":\"%s\",\"bytes\":5}", ih);
+                craft_header_extra = extra;
+                craft(crafted, m, NULL, 3, e, 4);
+                craft_header_extra = "";
+                assert_int_equal(mkdir(dst, 0700), 0);
+                assert_int_equal(
+                    ob_snapshot_restore_memory(crafted, dst, 0, 0, back, NULL, h2, &err), 0);
+                free(got);
+                got = read_all(back, &len);
+                assert_int_equal(len, 5);
+                assert_memory_equal(got, "IMAGE", 5);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_format),
             cmocka_unit_test(test_meta),       cmocka_unit_test(test_truncated_and_flipped),
             cmocka_unit_test(test_every_byte), cmocka_unit_test(test_crafted),
+            cmocka_unit_test(test_memory),
         };
         int r;
 
