@@ -85,7 +85,7 @@ int ob_runsc_call_err(const char *runsc, const char *const *args, int netns_fd, 
         size_t n = 0;
         pid_t pid;
         int64_t end = ob_mono_ms() + timeout_ms;
-        int status, r;
+        int status, r, pidfd;
 
         argv[n++] = runsc;
         for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
@@ -94,18 +94,29 @@ int ob_runsc_call_err(const char *runsc, const char *const *args, int netns_fd, 
         r = spawn(runsc, argv, -1, -1, stderr_fd, netns_fd >= 0 ? &in_netns : NULL, &pid);
         if (r < 0)
                 return r;
+        pidfd = pidfd_open_(pid); /* its end wakes us; without one, 5 ms polls */
         for (;;) {
                 pid_t w = waitpid(pid, &status, WNOHANG);
-                if (w == pid)
+                int64_t left = end - ob_mono_ms();
+                if (w == pid) {
+                        closep(&pidfd);
                         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                if (w < 0 && errno != EINTR)
+                }
+                if (w < 0 && errno != EINTR) {
+                        closep(&pidfd);
                         return negative_errno();
-                if (ob_mono_ms() > end) {
+                }
+                if (left < 0) {
                         kill(pid, SIGKILL);
                         (void)waitpid(pid, &status, 0);
+                        closep(&pidfd);
                         return -ETIMEDOUT;
                 }
-                nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+                if (pidfd >= 0)
+                        (void)poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1,
+                                   (int)(left < INT32_MAX ? left : INT32_MAX));
+                else
+                        nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
         }
 }
 
