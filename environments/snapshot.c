@@ -422,6 +422,10 @@ int ob_snapshot_write_memory(const char *dir, const char *meta_json, const char 
                 r = ob_sha256_hex(manifest, len, hash);
         if (r >= 0 && memory_image)
                 r = memory_entry(memory_image, &memdirfd, &mem, err);
+        if (r >= 0 && memory_image && t.bytes + mem.size > OB_SNAPSHOT_MAX_BYTES)
+                r = ob_error_set(err, 0, 0, EFBIG,
+                                 "snapshot: the workspace and the memory image are over %lld bytes",
+                                 (long long)OB_SNAPSHOT_MAX_BYTES);
         if (r >= 0)
                 r = header_text(meta_json, hash, t.n, memory_image ? &mem : NULL, &header, err);
         if (r >= 0 && asprintf(&tmp, "%s.tmp-XXXXXX", out_path) < 0)
@@ -667,7 +671,9 @@ static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap
         if ((r = ob_sha256_final(&s, hash)) < 0)
                 return r;
         if (!streq(hash, m->hash))
-                return ob_snap_corrupt(err, "%s: content does not match the MANIFEST", m->path);
+                return ob_snap_corrupt(err, "%s: content does not match the %s", m->path,
+                                       streq(m->path, OB_SNAP_MEMORY_NAME) ? "header"
+                                                                           : "MANIFEST");
         if (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, m->mode & 0777) < 0)
                 return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
                                     strerror(errno));

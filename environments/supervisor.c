@@ -517,25 +517,78 @@ static int checkpoint_dir(supervisor *sv, bool make, char dir[PATH_MAX])
 }
 
 /* The first start: from the memory image a restored snapshot brought
- * (environments/create.c put it in envs/<id>/checkpoint), used once. */
+ * (environments/create.c put it in envs/<id>/checkpoint), used once: only
+ * the start of an environment being created boots from one; an image left
+ * by anything else (a supervisor killed mid-snapshot) is removed unused. */
 static int first_start(supervisor *sv, ob_error *err)
 {
-        char dir[PATH_MAX], img[PATH_MAX];
-        bool restore = ob_env_path(sv->state_dir, sv->id, "checkpoint/checkpoint.img", img,
+        char dir[PATH_MAX], img[PATH_MAX], why[sizeof(err->message)];
+        bool restore = sv->rec.state == OB_ENV_CREATING &&
+                       ob_env_path(sv->state_dir, sv->id, "checkpoint/checkpoint.img", img,
                                    sizeof(img)) >= 0 &&
-                       access(img, F_OK) == 0 &&
-                       ob_env_path(sv->state_dir, sv->id, "checkpoint", dir, sizeof(dir)) >= 0;
-        int r = start_sandbox(sv, restore ? dir : NULL, err);
+                       access(img, F_OK) == 0;
+        int r;
 
-        if (restore) {
-                (void)checkpoint_dir(sv, false, dir);
-                if (r < 0)
-                        ob_error_set(err, 0, 0, -r,
-                                     "the snapshot's memory does not restore into this "
-                                     "environment: %.300s",
-                                     err->message);
+        if (!restore) {
+                r = checkpoint_dir(sv, false, dir);
+                return r < 0 ? ob_error_set(err, 0, 0, -r, "a stale memory image: %s",
+                                            strerror(-r))
+                             : start_sandbox(sv, NULL, err);
+        }
+        r = ob_env_path(sv->state_dir, sv->id, "checkpoint", dir, sizeof(dir));
+        if (r >= 0)
+                r = start_sandbox(sv, dir, err);
+        (void)checkpoint_dir(sv, false, dir);
+        if (r < 0) {
+                snprintf(why, sizeof(why), "%s", err->message);
+                ob_error_set(err, 0, 0, -r,
+                             "the snapshot's memory does not restore into this environment: "
+                             "%.300s",
+                             why);
         }
         return r;
+}
+
+/* Whether the sandbox is still there (runsc state answers for it). */
+static bool sandbox_alive(supervisor *sv)
+{
+        ob_run_exec_target_info t;
+        const char *args[] = {"--root", NULL, "state", NULL, NULL};
+
+        if (!sv->run || ob_run_exec_target(sv->run, &t) < 0)
+                return false;
+        args[1] = t.runsc_root;
+        args[3] = t.id;
+        return ob_runsc_call(t.runsc, args, t.netns_fd, 5000) == 0;
+}
+
+/* runsc 20221219 saves a sandbox as one file, checkpoint.img (its pages
+ * compressed inside); anything else there is a format this snapshot does
+ * not carry: refused rather than restored incomplete elsewhere. */
+static int image_entry(int dirfd, const char *name, void *userdata)
+{
+        (void)dirfd;
+        if (!streq(name, "checkpoint.img")) {
+                snprintf(userdata, NAME_MAX + 1, "%s", name);
+                return -ENOTSUP;
+        }
+        return 0;
+}
+
+static int only_the_image(const char *dir, ob_error *err)
+{
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char other[NAME_MAX + 1] = "";
+        int r = fd < 0 ? negative_errno() : ob_dir_each(fd, image_entry, other);
+
+        if (r == -ENOTSUP)
+                return ob_error_set(err, 0, 0, ENOTSUP,
+                                    "runsc checkpoint wrote %s, which a snapshot does not carry "
+                                    "(only checkpoint.img)",
+                                    other);
+        if (r >= 0 && faccessat(fd, "checkpoint.img", F_OK, 0) < 0)
+                r = negative_errno();
+        return r < 0 ? ob_error_set(err, 0, 0, -r, "%s/checkpoint.img: %s", dir, strerror(-r)) : 0;
 }
 
 /* env snapshot --memory (docs/environments.md §Memory snapshots): the
@@ -548,6 +601,7 @@ static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
         char dir[PATH_MAX], img[PATH_MAX], ws[PATH_MAX], hash[OB_SNAPSHOT_HASH_HEX];
         _cleanup_free_ char *meta = NULL;
         ob_error err = {0}, err2 = {0};
+        bool saved, kept;
         int r, k;
 
         if (!out || out[0] != '/')
@@ -578,20 +632,26 @@ static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
         if (r < 0)
                 return answer_error(client, "error", strerror(-r));
         drop_spare(sv);
-        r = ob_run_checkpoint(sv->run, dir, &err);
-        if (r < 0) {
+        saved = ob_run_checkpoint(sv->run, dir, &err) >= 0;
+        if (!saved && sandbox_alive(sv)) { /* nothing happened to it */
                 (void)checkpoint_dir(sv, false, dir);
                 make_spare(sv);
                 return answer_error(client, "error", err.message);
         }
+        /* saved (or, failing, it ended anyway): its run is over */
         end_run(sv);
         sv->caps = ob_capset_free(sv->caps);
         sv->tpl = ob_template_free(sv->tpl);
-        r = ob_snapshot_write_memory(ws, meta, img, out, hash, &err);
-        k = start_sandbox(sv, dir, &err2);
-        if (k < 0) { /* its memory is lost: the environment goes on fresh */
-                fprintf(stderr, "omnibase-supervisor %s: restore after a memory snapshot: %s\n",
-                        sv->id, err2.message);
+        r = saved ? only_the_image(dir, &err) : -EIO;
+        if (r >= 0)
+                r = ob_snapshot_write_memory(ws, meta, img, out, hash, &err);
+        k = saved ? start_sandbox(sv, dir, &err2) : -EIO;
+        kept = k >= 0;
+        if (!kept) { /* its memory is lost: the environment goes on fresh */
+                if (saved)
+                        snprintf(err.message, sizeof(err.message), "%s", err2.message);
+                fprintf(stderr, "omnibase-supervisor %s: memory snapshot: %s\n", sv->id,
+                        err.message);
                 end_run(sv);
                 sv->caps = ob_capset_free(sv->caps);
                 sv->tpl = ob_template_free(sv->tpl);
@@ -606,9 +666,15 @@ static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
                 begin_end(sv, OB_ENV_FAILED, reason);
                 return answer_error(client, "error", reason);
         }
-        const char *kv[] = {"sandbox_id", ob_run_id(sv->run)};
-        emit(sv, OB_EVENT_ENVIRONMENT_STARTED, kv, 2);
-        if (r < 0)
+        const char *kv[] = {"sandbox_id", ob_run_id(sv->run), "memory", kept ? "kept" : "lost"};
+        emit(sv, OB_EVENT_ENVIRONMENT_STARTED, kv, 4);
+        if (!kept) {
+                char why[sizeof(err.message) + 64];
+                snprintf(why, sizeof(why),
+                         "the environment was started fresh, its memory lost: %.300s",
+                         err.message);
+                answer_error(client, "error", why);
+        } else if (r < 0)
                 answer_error(client, err.code ? err.code : "error", err.message);
         else
                 answer_ok(client, "tree_hash", cJSON_CreateString(hash));
@@ -750,8 +816,9 @@ static int start_sandbox(supervisor *sv, const char *image, ob_error *err)
         o->state_dir = sv->state_dir;
         o->binds = sv->binds;
         o->n_binds = ARRAY_SIZE(sv->binds);
-        o->restore_image = image;
         r = ob_run_new(o, &sv->run, err);
+        if (r >= 0 && image)
+                r = ob_run_restore_from(sv->run, image, err);
         if (r >= 0)
                 r = ob_run_create(sv->run, err);
         if (r >= 0)

@@ -4,6 +4,7 @@
  * SIGHUP; the wall-clock deadline is poll's timeout. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <assert.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -451,7 +452,7 @@ static int start(supervisor *sv, ob_error *err)
         int out[2] = {-1, -1}, errp[2] = {-1, -1}, r;
         const char *net = l->net ? "--network=host" : "--network=none";
         /* the sidecar's channel is runsc's stdin: no --host-uds, no host socket reachable */
-        const char *argv[16];
+        const char *argv[20];
         size_t n = 0;
 
         argv[n++] = l->runsc;
@@ -474,6 +475,7 @@ static int start(supervisor *sv, ob_error *err)
         argv[n++] = l->bundle;
         argv[n++] = l->id;
         argv[n] = NULL;
+        assert(n < ARRAY_SIZE(argv));
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 r = negative_errno();
                 closep(&out[0]);

@@ -323,10 +323,15 @@ int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret);
 /* Saves a started held run's sandbox, memory and all, into the directory
  * dir (`runsc checkpoint --image-path`): the sandbox ends there, so the
  * run's end follows (pump it, then ob_run_finish: status ok, "saved by
- * runsc checkpoint"). A new run with restore_image = dir boots from it.
+ * runsc checkpoint"). A new run told ob_run_restore_from(dir) boots from it.
  * No exec may be open (gVisor cannot restore one), and a run with network
  * grants cannot be saved (-EOPNOTSUPP, with nothing done). */
 int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err);
+/* A held run, planned and not yet created, boots from the checkpoint in dir
+ * (`runsc restore --image-path`; made by ob_run_checkpoint of a sandbox with
+ * the same mounts) instead of starting fresh; it is up when the restored
+ * sidecar says so. */
+int ob_run_restore_from(ob_run *run, const char *dir, ob_error *err);
 
 /* A pseudo-terminal for an exec, opened by its sidecar inside the sandbox. */
 typedef struct ob_exec_tty {

@@ -19,8 +19,10 @@
 #include "runner/write_bound.h"
 #include "sidecar/sidecar.h"
 
-/* runsc checkpoint of an idle environment takes ~0.2 s here (DESIGN §5) */
+/* runsc checkpoint of an idle environment takes ~0.2 s here (DESIGN §5);
+ * the bound grows with what it may have to save */
 #define CHECKPOINT_TIMEOUT_MS 60000
+#define CHECKPOINT_MS_PER_MB  30
 
 void ob_sandbox_options_init(ob_sandbox_options *opts)
 {
@@ -838,8 +840,9 @@ struct ob_run {
         bool res_taken;
         ob_run_dir dir;
         bool dir_made;
-        char *log;   /* runsc's log in the run directory */
-        char *panic; /* runsc's --panic-log: a sentry crash */
+        char *log;     /* runsc's log in the run directory */
+        char *panic;   /* runsc's --panic-log: a sentry crash */
+        char *restore; /* ob_run_restore_from: the checkpoint to boot from */
         ob_launch_state *launch;
         sigset_t old_mask;
         bool signals_blocked;
@@ -878,9 +881,6 @@ static int run_new(const ob_sandbox_options *opts, bool warm, ob_run **ret, ob_e
         r = ob_error_struct_size(err, "ob_sandbox_options", opts->struct_size, sizeof(*opts));
         if (r < 0)
                 return r;
-        if (opts->restore_image && (!opts->hold || warm))
-                return ob_error_set(err, 0, 0, EINVAL,
-                                    "restore_image is for held sandboxes (environments) only");
         run = calloc(1, sizeof(*run));
         if (!run)
                 return -ENOMEM;
@@ -1011,7 +1011,7 @@ int ob_run_start(ob_run *run, ob_error *err)
                 return ob_error_set(err, 0, 0, EINVAL, "the run is not created, or was started");
         if (pending_signal(c->sigfd) > 0)
                 return ob_error_set(err, 0, 0, EINTR, "interrupted before the sandbox started");
-        if (c->opts->restore_image) {
+        if (run->restore) {
                 /* the restored PID 1 (sidecar/main.c hold) answers this with
                  * SandboxStart once it runs again: that is the run's start */
                 static const char ping[] = "{\"type\":\"Resume\"}\n";
@@ -1040,9 +1040,9 @@ int ob_run_start(ob_run *run, ob_error *err)
                         .on_channel = on_channel,
                         .on_round = on_round,
                         .channel_userdata = c};
-        if (c->opts->restore_image) {
+        if (run->restore) {
                 l.verb = "restore";
-                l.image_path = c->opts->restore_image;
+                l.image_path = run->restore;
         }
         if (l.net) /* the launch keeps a pointer: it must outlive this call */
                 c->net_launch = nl, l.net = &c->net_launch;
@@ -1133,6 +1133,16 @@ int ob_run_exec_target(const ob_run *run, ob_run_exec_target_info *ret)
         return 0;
 }
 
+int ob_run_restore_from(ob_run *run, const char *dir, ob_error *err)
+{
+        if (run->step != STEP_PLANNED || !run->plan.hold)
+                return ob_error_set(err, 0, 0, EINVAL,
+                                    "only a held run not yet created boots from a checkpoint");
+        free(run->restore);
+        run->restore = strdup(dir);
+        return run->restore ? 0 : -ENOMEM;
+}
+
 int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err)
 {
         run_ctx *c = &run->c;
@@ -1151,7 +1161,10 @@ int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err)
                                     "(runsc --network=host)");
         errfd = memfd_create("runsc-checkpoint", MFD_CLOEXEC);
         c->checkpointed = true;
-        r = ob_runsc_call_err(c->runsc, args, -1, CHECKPOINT_TIMEOUT_MS, errfd);
+        r = ob_runsc_call_err(c->runsc, args, -1,
+                              CHECKPOINT_TIMEOUT_MS +
+                                  (int)(c->plan->limits.memory_mb * CHECKPOINT_MS_PER_MB),
+                              errfd);
         if (r == 0)
                 return 0;
         c->checkpointed = false;
@@ -1350,6 +1363,7 @@ ob_run *ob_run_destroy(ob_run *run)
         free(c->warm_owner);
         free(run->log);
         free(run->panic);
+        free(run->restore);
         plan_done(&run->plan, run->profile);
         ob_sandbox_result_done(&run->res);
         free(run);

@@ -85,10 +85,6 @@ typedef struct ob_sandbox_options {
          * start steps"): "PHASE MS" lines, each the time since the one
          * before, from ob_sandbox_run()'s start to its end; NULL: none. */
         ob_sandbox_line_fn on_timing;
-        /* With hold: boot the sandbox from a checkpoint's directory (`runsc
-         * restore --image-path`, made by ob_run_checkpoint of a sandbox with
-         * the same mounts) instead of starting it fresh; NULL: fresh. */
-        const char *restore_image;
 } ob_sandbox_options;
 
 /* A host file or directory mounted into the sandbox beside the grants (an

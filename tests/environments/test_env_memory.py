@@ -72,6 +72,11 @@ def audit_lines():
         return [json.loads(line) for line in f if line.strip()]
 
 
+def started_events(env_id):
+    return [e for e in audit_lines() if e["type"] == "EnvironmentStarted"
+            and e.get("env_id") == env_id]
+
+
 def env_dirs():
     d = os.path.join(STATE, "envs")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -100,6 +105,7 @@ class Memory(unittest.TestCase):
         # the environment goes on, its memory with it, under the same supervisor
         rec = json.loads(ob("env", "show", a, "--json", check=0)[1])
         self.assertEqual((rec["state"], rec["supervisor_pid"]), ("running", sup))
+        self.assertEqual(started_events(a)[-1]["memory"], "kept")
         self.assertEqual(sh(a, "cat /tmp/mem /dev/shm/s /workspace/w"), "in-memory\nshm\nws\n")
         self.assertGreaterEqual(uptime(a), 3.0)
         # the archive: the workspace, then the image the header names
@@ -147,6 +153,8 @@ class Memory(unittest.TestCase):
                   "invalid", "secret"),
                  (create("net-agent"), "invalid", "network")]
         for env_id, code, word in cases:
+            sh(env_id, "echo kept > /tmp/mark")
+            started = len(started_events(env_id))
             rc, out, err = ob("env", "snapshot", env_id, "--memory", "--output", out_path,
                               "--json")
             self.assertEqual(rc, 125, out + err)
@@ -157,6 +165,11 @@ class Memory(unittest.TestCase):
             self.assertEqual((rc, len(err.strip().splitlines())), (125, 1), err)
             self.assertFalse(os.path.exists(out_path))
             self.assertEqual(sh(env_id, "echo still here"), "still here\n")
+            # untouched: never saved and restarted, nothing of it written
+            self.assertEqual(len(started_events(env_id)), started)
+            self.assertEqual(sh(env_id, "cat /tmp/mark"), "kept\n")
+            self.assertNotIn("checkpoint", os.listdir(os.path.join(STATE, "envs", env_id)))
+            self.assertEqual([f for f in os.listdir(CFG) if ".tmp-" in f], [])
         # an exec running: busy, and that exec is unharmed
         plain = create()
         p = subprocess.Popen([OMNIBASE, "env", "exec", plain, "--", "/bin/sh", "-c",
@@ -201,6 +214,33 @@ class Memory(unittest.TestCase):
         self.assertEqual(e["code"], "snapshot_corrupt", e)
         self.assertIn("memory/checkpoint.img", e["message"])
         self.assertEqual(env_dirs(), before)
+        # a forger who rewrites the header too gets past the hash, not past
+        # runsc: an image that is not gVisor's does not restore, one line,
+        # no environment left
+        with tarfile.open(fileobj=io.BytesIO(bytes(raw))) as t:
+            members = t.getmembers()
+            blobs = {m.name: t.extractfile(m).read() if m.isfile() else None for m in members}
+        junk = b"not a gVisor image " * 64
+        header = json.loads(blobs["omnibase-snapshot.json"])
+        header["memory"] = {"sha256": hashlib.sha256(junk).hexdigest(), "bytes": len(junk)}
+        blobs["omnibase-snapshot.json"] = json.dumps(header, separators=(",", ":")).encode()
+        blobs["memory/checkpoint.img"] = junk
+        forged = io.BytesIO()
+        with tarfile.open(fileobj=forged, mode="w", format=tarfile.PAX_FORMAT) as t:
+            for m in members:
+                if m.isfile():
+                    m.size = len(blobs[m.name])
+                    t.addfile(m, io.BytesIO(blobs[m.name]))
+                else:
+                    t.addfile(m)
+        with open(bad, "wb") as f:
+            f.write(gzip_like_ours(forged.getvalue()))
+        rc, out, err = ob("env", "restore", bad, "--owner", "carol")
+        self.assertEqual(rc, 125, out + err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("does not restore into this environment", err)
+        self.assertEqual(env_dirs(), before)
+        self.assertEqual(pids_mentioning(STATE + "/runs"), [])
         # the archive as written restores
         rc, out, err = ob("env", "restore", path, "--owner", "carol", "--json")
         self.assertEqual(rc, 0, err)
