@@ -31,6 +31,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/macros.h"
 #include "sidecar/sidecar.h"
@@ -154,33 +155,19 @@ static int read_header(int chan, char **ret_line, char **ret_rest, size_t *ret_r
         return 0;
 }
 
-static bool write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return false;
-                p += w;
-                n -= (size_t)w;
-        }
-        return true;
-}
-
 __attribute__((noreturn)) static void relay(int chan, int out, const char *rest, size_t rest_len)
 {
         static char buf[RELAY_BUF];
 
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         signal(SIGPIPE, SIG_IGN);
-        if (!write_all(out, rest, rest_len))
+        if (ob_write_all(out, rest, rest_len) < 0)
                 _exit(0);
         for (;;) {
                 ssize_t n = read(chan, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n <= 0 || !write_all(out, buf, (size_t)n))
+                if (n <= 0 || ob_write_all(out, buf, (size_t)n) < 0)
                         _exit(0);
         }
 }
@@ -285,7 +272,7 @@ static void tty_read_master(tty_relay *t)
         }
         if (n <= 0)
                 _exit(0);
-        if (!t->out_broken && !write_all(1, buf, (size_t)n))
+        if (!t->out_broken && ob_write_all(1, buf, (size_t)n) < 0)
                 t->out_broken = true; /* keep draining: the workload must not block */
 }
 
