@@ -672,8 +672,7 @@ static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap
                 return r;
         if (!streq(hash, m->hash))
                 return ob_snap_corrupt(err, "%s: content does not match the %s", m->path,
-                                       streq(m->path, OB_SNAP_MEMORY_NAME) ? "header"
-                                                                           : "MANIFEST");
+                                       streq(m->path, OB_SNAP_MEMORY_NAME) ? "header" : "MANIFEST");
         if (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, m->mode & 0777) < 0)
                 return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
                                     strerror(errno));

@@ -531,8 +531,7 @@ static int first_start(supervisor *sv, ob_error *err)
 
         if (!restore) {
                 r = checkpoint_dir(sv, false, dir);
-                return r < 0 ? ob_error_set(err, 0, 0, -r, "a stale memory image: %s",
-                                            strerror(-r))
+                return r < 0 ? ob_error_set(err, 0, 0, -r, "a stale memory image: %s", strerror(-r))
                              : start_sandbox(sv, NULL, err);
         }
         r = ob_env_path(sv->state_dir, sv->id, "checkpoint", dir, sizeof(dir));
@@ -671,8 +670,7 @@ static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
         if (!kept) {
                 char why[sizeof(err.message) + 64];
                 snprintf(why, sizeof(why),
-                         "the environment was started fresh, its memory lost: %.300s",
-                         err.message);
+                         "the environment was started fresh, its memory lost: %.300s", err.message);
                 answer_error(client, "error", why);
         } else if (r < 0)
                 answer_error(client, err.code ? err.code : "error", err.message);

@@ -1161,10 +1161,9 @@ int ob_run_checkpoint(ob_run *run, const char *dir, ob_error *err)
                                     "(runsc --network=host)");
         errfd = memfd_create("runsc-checkpoint", MFD_CLOEXEC);
         c->checkpointed = true;
-        r = ob_runsc_call_err(c->runsc, args, -1,
-                              CHECKPOINT_TIMEOUT_MS +
-                                  (int)(c->plan->limits.memory_mb * CHECKPOINT_MS_PER_MB),
-                              errfd);
+        r = ob_runsc_call_err(
+            c->runsc, args, -1,
+            CHECKPOINT_TIMEOUT_MS + (int)(c->plan->limits.memory_mb * CHECKPOINT_MS_PER_MB), errfd);
         if (r == 0)
                 return 0;
         c->checkpointed = false;
