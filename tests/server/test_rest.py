@@ -267,6 +267,15 @@ class Rest(unittest.TestCase):
         self.assertEqual((res["status"], res["exit_code"]), ("violation", 126))
         self.assertEqual([(v["capability"], v["target"]) for v in res["violations"]],
                          [("FILE_READ", "/etc/shadow")])
+        # a memory snapshot, and a new environment from it with the same /tmp
+        curl("POST", "/sandboxes/%s/exec" % env_id,
+             {"argv": ["/bin/sh", "-c", "echo in-memory > /tmp/m"]}, check=200)
+        _, snap = curl("POST", "/sandboxes/%s/snapshot" % env_id, {"memory": True}, check=200)
+        _, copy = curl("POST", "/snapshots/restore", {"snapshot": snap["snapshot"]}, check=201)
+        _, res = curl("POST", "/sandboxes/%s/exec" % copy["id"],
+                      {"argv": ["/bin/cat", "/tmp/m"]}, check=200)
+        self.assertEqual(res["stdout"], "in-memory\n", res)
+        curl("DELETE", "/sandboxes/" + copy["id"], check=200)
 
     def test_02_idempotency_key_and_quota(self):
         self.env()
