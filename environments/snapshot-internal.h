@@ -51,6 +51,8 @@ int ob_sha256_final(ob_sha256 *s, char ret[OB_SNAPSHOT_HASH_HEX]);
 /* Frees an unfinished context; accepts a finished or zeroed one. */
 void ob_sha256_done(ob_sha256 *s);
 int ob_sha256_hex(const void *data, size_t len, char ret[OB_SNAPSHOT_HASH_HEX]);
+/* Reads fd to its end: its size and SHA-256. */
+int ob_snap_hash_fd(int fd, int64_t *ret_size, char ret[OB_SNAPSHOT_HASH_HEX]);
 
 /* Walks the tree under dirfd (never following a symlink), hashing every file,
  * into *ret sorted by path. Sockets, fifos and devices are skipped, and so

@@ -103,7 +103,7 @@ static ob_snap_entry *tree_add(ob_snap_tree *t)
         return &t->v[t->n++];
 }
 
-static int hash_fd(int fd, int64_t *ret_size, char ret[OB_SNAPSHOT_HASH_HEX])
+int ob_snap_hash_fd(int fd, int64_t *ret_size, char ret[OB_SNAPSHOT_HASH_HEX])
 {
         char buf[65536];
         ob_sha256 s;
@@ -157,7 +157,7 @@ static int scan_file(int dfd, const char *name, ob_snap_entry *e, ob_snap_tree *
                 return ob_error_set(err, 0, 0, fd < 0 ? errno : EAGAIN,
                                     "snapshot: %s changed or unreadable", e->path);
         e->type = 'f';
-        r = hash_fd(fd, &e->size, e->hash);
+        r = ob_snap_hash_fd(fd, &e->size, e->hash);
         if (r < 0)
                 return ob_error_set(err, 0, 0, -r, "snapshot: reading %s: %s", e->path,
                                     strerror(-r));

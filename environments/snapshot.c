@@ -363,9 +363,8 @@ static int memory_entry(const char *image, int *ret_dirfd, ob_snap_entry *e, ob_
 {
         _cleanup_free_ char *copy = strdup(image);
         _cleanup_close_ int fd = -1;
-        char buf[65536], *slash = copy ? strrchr(copy, '/') : NULL;
+        char *slash = copy ? strrchr(copy, '/') : NULL;
         struct stat st;
-        ob_sha256 s;
         int r;
 
         if (!slash || !slash[1])
@@ -377,29 +376,16 @@ static int memory_entry(const char *image, int *ret_dirfd, ob_snap_entry *e, ob_
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return ob_error_set(err, 0, 0, errno ? errno : EINVAL, "snapshot: %s: %s", image,
                                     strerror(errno ? errno : EINVAL));
-        if (st.st_size > OB_SNAPSHOT_MAX_BYTES)
+        *e = (ob_snap_entry){.path = strdup(slash + 1), .type = 'f', .mode = 0600};
+        if (!e->path)
+                return -ENOMEM;
+        r = ob_snap_hash_fd(fd, &e->size, e->hash);
+        if (r < 0)
+                return ob_error_set(err, 0, 0, -r, "snapshot: %s: %s", image, strerror(-r));
+        if (e->size > OB_SNAPSHOT_MAX_BYTES)
                 return ob_error_set(err, 0, 0, EFBIG, "snapshot: %s: over %lld bytes", image,
                                     (long long)OB_SNAPSHOT_MAX_BYTES);
-        *e = (ob_snap_entry){
-            .path = strdup(slash + 1), .type = 'f', .mode = 0600, .size = st.st_size};
-        if (!e->path || (r = ob_sha256_init(&s)) < 0)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = n < 0 ? negative_errno() : 0;
-                        break;
-                }
-                if ((r = ob_sha256_update(&s, buf, (size_t)n)) < 0)
-                        break;
-        }
-        if (r < 0) {
-                ob_sha256_done(&s);
-                return ob_error_set(err, 0, 0, -r, "snapshot: %s: %s", image, strerror(-r));
-        }
-        return ob_sha256_final(&s, e->hash);
+        return 0;
 }
 
 int ob_snapshot_write_memory(const char *dir, const char *meta_json, const char *memory_image,
@@ -632,20 +618,14 @@ typedef struct restore_ctx {
         bool memory_made;       /* memory_out was written */
 } restore_ctx;
 
-/* Writes the current entry's data into a new file base under dfd. */
-static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap_entry *m,
-                        ob_error *err)
+/* Reads the current entry to its end into fd (-1: nowhere), checking its
+ * SHA-256 against m's. */
+static int copy_entry(restore_ctx *c, int fd, const ob_snap_entry *m, ob_error *err)
 {
-        _cleanup_close_ int fd =
-            openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         char buf[65536], hash[OB_SNAPSHOT_HASH_HEX];
         ob_sha256 s;
-        int r;
+        int r = ob_sha256_init(&s);
 
-        if (fd < 0)
-                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
-                                    strerror(errno));
-        r = ob_sha256_init(&s);
         while (r >= 0) {
                 la_ssize_t n = archive_read_data(c->a, buf, sizeof(buf));
                 if (n == 0)
@@ -658,7 +638,7 @@ static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap
                 if (c->bytes > OB_SNAPSHOT_MAX_BYTES)
                         r = ob_snap_corrupt(err, "over %lld bytes",
                                             (long long)OB_SNAPSHOT_MAX_BYTES);
-                else if (write(fd, buf, (size_t)n) != n)
+                else if (fd >= 0 && write(fd, buf, (size_t)n) != n)
                         r = ob_error_set(err, 0, 0, errno ? errno : EIO, "snapshot: restore %s: %s",
                                          m->path, strerror(errno));
                 else
@@ -673,6 +653,23 @@ static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap
         if (!streq(hash, m->hash))
                 return ob_snap_corrupt(err, "%s: content does not match the %s", m->path,
                                        streq(m->path, OB_SNAP_MEMORY_NAME) ? "header" : "MANIFEST");
+        return 0;
+}
+
+/* Writes the current entry's data into a new file base under dfd. */
+static int restore_file(restore_ctx *c, int dfd, const char *base, const ob_snap_entry *m,
+                        ob_error *err)
+{
+        _cleanup_close_ int fd =
+            openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int r;
+
+        if (fd < 0)
+                return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
+                                    strerror(errno));
+        r = copy_entry(c, fd, m, err);
+        if (r < 0)
+                return r;
         if (fchown(fd, c->uid, c->gid) < 0 || fchmod(fd, m->mode & 0777) < 0)
                 return ob_error_set(err, 0, 0, errno, "snapshot: restore %s: %s", m->path,
                                     strerror(errno));
@@ -749,37 +746,6 @@ static int restore_entry(restore_ctx *c, struct archive_entry *e, const ob_snap_
         return r;
 }
 
-/* Reads the current entry to its end, checking its SHA-256 against m's. */
-static int check_blob(restore_ctx *c, const ob_snap_entry *m, ob_error *err)
-{
-        char buf[65536], hash[OB_SNAPSHOT_HASH_HEX];
-        ob_sha256 s;
-        int r = ob_sha256_init(&s);
-
-        while (r >= 0) {
-                la_ssize_t n = archive_read_data(c->a, buf, sizeof(buf));
-                if (n == 0)
-                        break;
-                c->bytes += n > 0 ? n : 0;
-                if (n < 0)
-                        r = ob_snap_corrupt(err, "%s: %s", m->path, archive_error_string(c->a));
-                else if (c->bytes > OB_SNAPSHOT_MAX_BYTES)
-                        r = ob_snap_corrupt(err, "over %lld bytes",
-                                            (long long)OB_SNAPSHOT_MAX_BYTES);
-                else
-                        r = ob_sha256_update(&s, buf, (size_t)n);
-        }
-        if (r < 0) {
-                ob_sha256_done(&s);
-                return r;
-        }
-        if ((r = ob_sha256_final(&s, hash)) < 0)
-                return r;
-        return streq(hash, m->hash)
-                   ? 0
-                   : ob_snap_corrupt(err, "%s: content does not match the header", m->path);
-}
-
 /* The memory image after the tree: its name, size and SHA-256 as the
  * header says, written (root's, 0600) to c->memory_out, or only checked. */
 static int restore_memory(restore_ctx *c, const snap_header *h, ob_error *err)
@@ -811,7 +777,7 @@ static int restore_memory(restore_ctx *c, const snap_header *h, ob_error *err)
         }
         mc.uid = mc.gid = 0;
         c->memory_made = c->memory_out != NULL;
-        r = c->memory_out ? restore_file(&mc, dfd, base, &m, err) : check_blob(&mc, &m, err);
+        r = c->memory_out ? restore_file(&mc, dfd, base, &m, err) : copy_entry(&mc, -1, &m, err);
         c->bytes = mc.bytes;
         return r;
 }
