@@ -590,6 +590,15 @@ static int only_the_image(const char *dir, ob_error *err)
         return r < 0 ? ob_error_set(err, 0, 0, -r, "%s/checkpoint.img: %s", dir, strerror(-r)) : 0;
 }
 
+/* The run's end, and the capability set and template it was started with
+ * (start_sandbox loads them again). */
+static void end_run_and_set(supervisor *sv)
+{
+        end_run(sv);
+        sv->caps = ob_capset_free(sv->caps);
+        sv->tpl = ob_template_free(sv->tpl);
+}
+
 /* env snapshot --memory (docs/environments.md §Memory snapshots): the
  * sandbox saved by runsc checkpoint, the archive written (the workspace and
  * that image) while nothing runs in it, then the sandbox restored from the
@@ -638,9 +647,7 @@ static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
                 return answer_error(client, "error", err.message);
         }
         /* saved (or, failing, it ended anyway): its run is over */
-        end_run(sv);
-        sv->caps = ob_capset_free(sv->caps);
-        sv->tpl = ob_template_free(sv->tpl);
+        end_run_and_set(sv);
         r = saved ? only_the_image(dir, &err) : -EIO;
         if (r >= 0)
                 r = ob_snapshot_write_memory(ws, meta, img, out, hash, &err);
@@ -651,9 +658,7 @@ static void op_snapshot(supervisor *sv, int *client, const cJSON *req)
                         snprintf(err.message, sizeof(err.message), "%s", err2.message);
                 fprintf(stderr, "omnibase-supervisor %s: memory snapshot: %s\n", sv->id,
                         err.message);
-                end_run(sv);
-                sv->caps = ob_capset_free(sv->caps);
-                sv->tpl = ob_template_free(sv->tpl);
+                end_run_and_set(sv);
                 k = start_sandbox(sv, NULL, &err2);
         }
         (void)checkpoint_dir(sv, false, dir);
