@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/fs.h"
@@ -59,6 +60,17 @@ static int snapshot_memory(const char *state_dir, const ob_env_record *rec, cons
                 char cwd[PATH_MAX];
                 if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, path) < 0)
                         abs = NULL;
+        }
+        if (abs) { /* a bad path is refused before the environment is paused */
+                _cleanup_free_ char *parent = strdup(abs);
+                char *slash = parent ? strrchr(parent, '/') : NULL;
+                struct stat st;
+                if (slash)
+                        *slash = '\0';
+                if (slash && (stat(parent[0] ? parent : "/", &st) < 0 || !S_ISDIR(st.st_mode)))
+                        return ob_error_set_code(err, "invalid", ENOTDIR,
+                                                 "%s: no such directory for the snapshot",
+                                                 parent[0] ? parent : "/");
         }
         o = abs ? cJSON_CreateObject() : NULL;
         if (o && cJSON_AddStringToObject(o, "op", "snapshot") &&

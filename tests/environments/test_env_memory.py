@@ -185,6 +185,12 @@ class Memory(unittest.TestCase):
             out_b, _ = p.communicate(b"y\n", timeout=120)
         self.assertEqual(out_b, b"got y\n")
         self.assertFalse(os.path.exists(out_path))
+        # an output directory that does not exist: refused before any pause
+        started = len(started_events(plain))
+        rc, out, _ = ob("env", "snapshot", plain, "--memory", "--output",
+                        "/nonexistent-ob-dir/x.tar.gz", "--json")
+        self.assertEqual((rc, json.loads(out)["error"]["code"]), (125, "invalid"))
+        self.assertEqual(len(started_events(plain)), started)
         # a stopped environment has no memory to save
         ob("env", "stop", plain, check=0)
         rc, out, _ = ob("env", "snapshot", plain, "--memory", "--output", out_path, "--json")
